@@ -1,0 +1,57 @@
+package org.gptjvm.cli;
+
+import org.gptjvm.engine.Backend;
+import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.DataFiles;
+import org.gptjvm.model.Gpt;
+import org.gptjvm.model.TextData;
+import org.gptjvm.model.TrainOptions;
+import org.gptjvm.model.Trainer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Print estimate_loss (mean loss over random batches of each split) for a trained model.")
+final class EvalCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    ModelOptions model;
+    @Option(names = "--data", paramLabel = "FILE", description = "UTF-8 text (default: $GPT_DATA, else data/tinyshakespeare.txt).")
+    Path data;
+    @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per split (default 200).")
+    int evalIters = 200;
+    @Option(names = "--batch-size", paramLabel = "B", description = "Sequences per batch (default: the training run's, else 16).")
+    Integer batchSize;
+    @Option(names = "--seed", paramLabel = "S", description = "Seed for the batch offsets (default 1337).")
+    long seed = 1337;
+    @Mixin
+    EngineOptions engine;
+
+    @Override
+    public Integer call() {
+        if (evalIters <= 0 || (batchSize != null && batchSize <= 0)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--eval-iters and --batch-size must be positive");
+        }
+        Checkpoint ckpt = Checkpoint.load(model.checkpoint);
+        Path file = DataFiles.choose(data, System.getenv("GPT_DATA"));
+        String text = TextData.readText(file);
+        TextData td = new TextData(ckpt.tokenizer, ckpt.tokenizer.encode(text));
+        int B = batchSize != null ? batchSize : ckpt.train.has("options")
+                ? ckpt.train.getAsJsonObject("options").get("batch_size").getAsInt() : 16;
+        try (Backend backend = engine.create(); Gpt gpt = ckpt.toModel(backend, model.checkpoint)) {
+            Trainer t = new Trainer(gpt, td, new TrainOptions(B, 1e-3, 0, 1, evalIters, seed));
+            float train = t.estimateLoss(TextData.Split.TRAIN);
+            float val = t.estimateLoss(TextData.Split.VAL);
+            System.out.printf(Locale.ROOT, "train loss %.4f, val loss %.4f%n", train, val);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,80 @@
+package org.gptjvm.cli;
+
+import org.gptjvm.engine.GptException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.util.Properties;
+
+/** The {@code gpt} command: exit 0 ok, 1 failure, 2 usage error; errors are one line, never a stack trace. */
+@Command(name = "gpt", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Train and sample Karpathy's character-level GPT (\"Let's build GPT\") on the JVM.",
+        subcommands = {TrainCommand.class, SampleCommand.class, EvalCommand.class,
+                CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, sample, eval)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (tests call this). */
+    public static int run(String... args) {
+        CommandLine cl = commandLine();
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("gpt: error: out of memory; give the JVM more heap (JAVA_OPTS=-Xmx16g) or use a smaller --batch-size");
+            return 1;
+        }
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            PrintWriter err = cmd.getErr();
+            if (e instanceof GptException) {
+                err.println("gpt: error: " + e.getMessage());
+            } else {
+                err.println("gpt: internal error: " + e);
+                if (System.getenv("GPT_DEBUG") != null) {
+                    e.printStackTrace(err);
+                }
+            }
+            err.flush();
+            return 1;
+        });
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine cmd = ex.getCommandLine();
+            PrintWriter err = cmd.getErr();
+            err.println("gpt: " + ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            err.flush();
+            return 2;
+        });
+        return cl;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() throws IOException {
+            Properties p = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+                if (in != null) {
+                    p.load(in);
+                }
+            }
+            return new String[]{"gpt " + p.getProperty("version", "dev") + " (Java " + Runtime.version() + ", "
+                    + System.getProperty("os.arch") + ")"};
+        }
+    }
+}

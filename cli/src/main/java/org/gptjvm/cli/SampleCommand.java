@@ -1,0 +1,78 @@
+package org.gptjvm.cli;
+
+import org.gptjvm.engine.Backend;
+import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.Gpt;
+import org.gptjvm.model.Sampler;
+import org.gptjvm.model.Seeds;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+
+@Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Generate text from a trained model; the output streams as it is generated.")
+final class SampleCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    ModelOptions model;
+    @Option(names = "--tokens", paramLabel = "N", description = "Characters to generate (default 500).")
+    int tokens = 500;
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "Text to continue (default: the lecture's single newline token).")
+    String prompt;
+    @Option(names = "--temperature", paramLabel = "T", description = "Divide the logits by T (default 1.0; 0: always the likeliest).")
+    double temperature = 1.0;
+    @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K likeliest characters only (default: all).")
+    int topK = 0;
+    @Option(names = "--block-size", paramLabel = "T", description = "Crop the context to T characters (default and maximum: the model's).")
+    Integer blockSize;
+    @Option(names = "--seed", paramLabel = "S", description = "Sampling seed (default 1337).")
+    long seed = 1337;
+    @Mixin
+    EngineOptions engine;
+
+    @Override
+    public Integer call() {
+        if (tokens < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--tokens must not be negative");
+        }
+        if (temperature < 0 || Double.isNaN(temperature)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--temperature must not be negative");
+        }
+        if (topK < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--top-k must not be negative");
+        }
+        Checkpoint ckpt = Checkpoint.load(model.checkpoint);
+        int block = ckpt.config.blockSize();
+        if (blockSize != null) {
+            if (blockSize <= 0 || blockSize > block) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--block-size must be between 1 and the model's "
+                        + block + ", got " + blockSize);
+            }
+            block = blockSize;
+        }
+        int[] context = prompt == null || prompt.isEmpty() ? new int[]{0} : ckpt.tokenizer.encode(prompt);
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
+                StandardCharsets.UTF_8);
+        if (prompt != null) {
+            out.print(prompt);
+        } else {
+            out.print(ckpt.tokenizer.decode(0));
+        }
+        try (Backend backend = engine.create(); Gpt gpt = ckpt.toModel(backend, model.checkpoint)) {
+            new Sampler(gpt, block).generate(context, tokens, temperature, topK, Seeds.sample(seed),
+                    t -> {
+                        out.print(ckpt.tokenizer.decode(t));
+                        out.flush();
+                    });
+        }
+        out.println();
+        return 0;
+    }
+}

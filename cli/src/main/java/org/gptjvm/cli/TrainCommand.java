@@ -1,0 +1,196 @@
+package org.gptjvm.cli;
+
+import com.google.gson.JsonObject;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.GptException;
+import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.DataFiles;
+import org.gptjvm.model.Gpt;
+import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Rng;
+import org.gptjvm.model.Sampler;
+import org.gptjvm.model.Seeds;
+import org.gptjvm.model.TextData;
+import org.gptjvm.model.TrainOptions;
+import org.gptjvm.model.Trainer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train the lecture's GPT on a text file, print the losses as the lecture does,",
+                "save the model and print a sample.",
+                "Defaults: the video's small model (--config small); --config lecture is its 10.8M model."})
+final class TrainCommand implements Callable<Integer> {
+
+    enum Preset { small, lecture }
+
+    enum ModelKind { gpt, bigram }
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "NAME", description = "Preset: ${COMPLETION-CANDIDATES} (default: small).")
+    Preset preset = Preset.small;
+    @Option(names = "--model", paramLabel = "KIND", description = "gpt, or bigram: the lecture's first model (default: gpt).")
+    ModelKind model = ModelKind.gpt;
+    @Option(names = "--batch-size", paramLabel = "B", description = "Sequences per batch (small 16, lecture 64).")
+    Integer batchSize;
+    @Option(names = "--block-size", paramLabel = "T", description = "Context length (small 32, lecture 256).")
+    Integer blockSize;
+    @Option(names = "--n-embd", paramLabel = "C", description = "Embedding width (small 64, lecture 384).")
+    Integer nEmbd;
+    @Option(names = "--n-head", paramLabel = "H", description = "Attention heads (small 4, lecture 6).")
+    Integer nHead;
+    @Option(names = "--n-layer", paramLabel = "L", description = "Transformer blocks (small 4, lecture 6).")
+    Integer nLayer;
+    @Option(names = "--dropout", paramLabel = "P", description = "Dropout probability (small 0.0, lecture 0.2).")
+    Float dropout;
+    @Option(names = "--lr", paramLabel = "LR", description = "AdamW learning rate (small 1e-3, lecture 3e-4).")
+    Double lr;
+    @Option(names = "--iters", paramLabel = "N", description = "Training iterations (default 5000).")
+    Integer iters;
+    @Option(names = "--eval-interval", paramLabel = "N", description = "Evaluate every N iterations (small 100, lecture 500).")
+    Integer evalInterval;
+    @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per split in each evaluation (default 200).")
+    Integer evalIters;
+    @Option(names = "--seed", paramLabel = "S", description = "Seed for init, batches, dropout, sampling (default 1337).")
+    long seed = 1337;
+    @Option(names = "--data", paramLabel = "FILE", description = "UTF-8 training text (default: $GPT_DATA, else data/tinyshakespeare.txt).")
+    Path data;
+    @Option(names = "--download", description = "Download Tiny Shakespeare into data/ if no data file is found.")
+    boolean download;
+    @Option(names = "--out", paramLabel = "FILE", description = "Where to save the model (default: out/gpt.safetensors).")
+    Path out = Path.of("out", "gpt.safetensors");
+    @Option(names = "--sample-tokens", paramLabel = "N", description = "Characters to generate after training (default 500; 0: none).")
+    int sampleTokens = 500;
+    @Mixin
+    EngineOptions engine;
+
+    GptConfig modelConfig(int vocab) {
+        GptConfig base = preset == Preset.lecture ? GptConfig.lecture(vocab) : GptConfig.small(vocab);
+        if (model == ModelKind.bigram) {
+            return new GptConfig(GptConfig.BIGRAM, vocab, or(blockSize, base.blockSize()), vocab, 1, 0, 0f);
+        }
+        return new GptConfig(GptConfig.GPT, vocab, or(blockSize, base.blockSize()), or(nEmbd, base.nEmbd()),
+                or(nHead, base.nHead()), or(nLayer, base.nLayer()), dropout != null ? dropout : base.dropout());
+    }
+
+    TrainOptions trainOptions() {
+        boolean lecture = preset == Preset.lecture;
+        return new TrainOptions(or(batchSize, lecture ? 64 : 16), lr != null ? lr : lecture ? 3e-4 : 1e-3,
+                or(iters, 5000), or(evalInterval, lecture ? 500 : 100), or(evalIters, 200), seed);
+    }
+
+    private static int or(Integer v, int dflt) {
+        return v != null ? v : dflt;
+    }
+
+    private CommandLine.ParameterException usage(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
+    }
+
+    @Override
+    public Integer call() {
+        PrintStream stdout = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
+                StandardCharsets.UTF_8);
+        // sizes first: a usage error should not wait for the data to load
+        TrainOptions opts;
+        GptConfig probe;
+        try {
+            opts = trainOptions().validate();
+            probe = modelConfig(1).validate();
+        } catch (GptException e) {
+            throw usage(e.getMessage());
+        }
+        if (sampleTokens < 0) {
+            throw usage("--sample-tokens must not be negative");
+        }
+        Checkpoint.checkWritable(out);
+        TextData text = TextData.load(findData(stdout));
+        GptConfig config = modelConfig(text.tokenizer().vocabSize());
+        if (probe.blockSize() != config.blockSize()) {
+            throw new IllegalStateException("config changed");
+        }
+        text.checkBlockSize(config.blockSize());
+
+        try (Backend backend = engine.create(); Gpt gpt = new Gpt(backend, config)) {
+            gpt.params.initialize(Seeds.init(seed));
+            stdout.printf(Locale.ROOT, "%s M parameters%n", new java.math.BigDecimal(gpt.params.count())
+                    .movePointLeft(6).toPlainString());
+            stdout.printf("model: %s; batch %d, lr %s, %d iterations; backend %s%n", config, opts.batchSize(),
+                    opts.lr(), opts.iters(), backend.device());
+            Trainer trainer = new Trainer(gpt, text, opts);
+            Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal());
+            Trainer.Result r = trainer.run(new Trainer.Listener() {
+                @Override
+                public void evaluated(int step, float trainLoss, float valLoss) {
+                    progress.clear();
+                    stdout.printf(Locale.ROOT, "step %d: train loss %.4f, val loss %.4f%n", step, trainLoss, valLoss);
+                }
+
+                @Override
+                public void iteration(int iter, int total, float loss, double elapsed) {
+                    progress.update(iter, total, loss, iter / Math.max(elapsed, 1e-9));
+                }
+
+                @Override
+                public void checkpoint(int step) {
+                    Checkpoint.save(out, gpt, text.tokenizer(), state(trainer, opts));
+                }
+            });
+            progress.clear();
+            Checkpoint.save(out, gpt, text.tokenizer(), state(trainer, opts));
+            stdout.printf(Locale.ROOT, "trained %d iterations in %.1f s (%.1f ms/iteration, %.1f s evaluating); saved %s%n",
+                    r.iterations(), r.seconds(), r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(),
+                    r.evalSeconds(), out);
+            if (sampleTokens > 0) {
+                stdout.println("--- sample ---");
+                Rng rng = Seeds.sample(seed);
+                new Sampler(gpt, config.blockSize()).generate(new int[]{0}, sampleTokens, 1.0, 0, rng,
+                        t -> stdout.print(text.tokenizer().decode(t)));
+                stdout.println();
+            }
+        }
+        return 0;
+    }
+
+    private static JsonObject state(Trainer trainer, TrainOptions opts) {
+        JsonObject s = new JsonObject();
+        s.addProperty("iter", trainer.iteration());
+        s.add("options", opts.toJson());
+        s.addProperty("data_rng", Long.toUnsignedString(trainer.dataRng().state()));
+        s.addProperty("dropout_rng", Long.toUnsignedString(trainer.dropoutRng().state()));
+        return s;
+    }
+
+    private Path findData(PrintStream stdout) {
+        Path file = DataFiles.choose(data, System.getenv("GPT_DATA"));
+        if (Files.exists(file) || data != null || !file.equals(DataFiles.DEFAULT)) {
+            return file;
+        }
+        String url = System.getProperty("gpt.data.url", System.getenv().getOrDefault("GPT_DATA_URL",
+                DataFiles.TINY_SHAKESPEARE_URL));
+        boolean fetch = download;
+        if (!fetch && Terminal.stdoutIsTerminal() && System.console() != null) {
+            String answer = System.console().readLine("%s not found. Download Tiny Shakespeare (1.1 MB) from %s? [y/N] ",
+                    file, url);
+            fetch = answer != null && answer.trim().toLowerCase(Locale.ROOT).startsWith("y");
+        }
+        if (!fetch) {
+            throw new GptException(file + " not found: pass --data FILE, set GPT_DATA, or add --download to fetch Tiny Shakespeare");
+        }
+        stdout.println("downloading " + url + " ...");
+        DataFiles.download(url, System.getProperty("gpt.data.sha256", DataFiles.TINY_SHAKESPEARE_SHA256), file);
+        stdout.println("saved " + file);
+        return file;
+    }
+}

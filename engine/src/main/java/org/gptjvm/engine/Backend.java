@@ -1,0 +1,116 @@
+package org.gptjvm.engine;
+
+import java.util.List;
+
+/**
+ * The engine seen by the model: it owns every buffer and hands out kernel launches over them.
+ *
+ * <p>Each op comes as a forward/backward pair over flat float buffers, in the spirit of llm.c.
+ * Backward kernels <em>accumulate</em> into their gradient outputs ({@code +=}), so the model zeroes
+ * gradients once per step and the residual stream's gradient can simply be summed into. The model
+ * records launches into a {@link Program} once and runs it every step, so a device backend can keep
+ * everything resident: per step the host writes the batch and a few scalars and reads one float, the
+ * loss.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name as used on the command line ({@code reference}, {@code cpu}, ...). */
+    String name();
+
+    /** Number of threads the backend computes with. */
+    int threads();
+
+    /** A human-readable description of where the kernels run (for benchmarks and logs). */
+    default String device() {
+        return name() + " backend, " + threads() + " thread(s)";
+    }
+
+    FloatBuf allocFloat(String name, int size);
+
+    IntBuf allocInt(String name, int size);
+
+    void write(FloatBuf dst, float[] src);
+
+    void write(IntBuf dst, int[] src);
+
+    /** Copies {@code len} floats starting at {@code offset} of {@code src} into {@code dst[0..len)}. */
+    void read(FloatBuf src, int offset, float[] dst, int len);
+
+    default void read(FloatBuf src, float[] dst) {
+        read(src, 0, dst, src.size());
+    }
+
+    /** Turns recorded launches into something that runs them in order. */
+    Program compile(String name, List<Launch> launches);
+
+    @Override
+    void close();
+
+    // ---------------------------------------------------------------- kernels
+
+    /** Sets every element of the buffers to zero. */
+    Launch zero(List<FloatBuf> bufs);
+
+    /** out[b,t,:] = wte[idx[b,t],:] + wpe[t,:]; {@code wpe} may be null (the bigram model). */
+    Launch encoderForward(FloatBuf out, IntBuf idx, FloatBuf wte, FloatBuf wpe, int B, int T, int C);
+
+    Launch encoderBackward(FloatBuf dwte, FloatBuf dwpe, FloatBuf dout, IntBuf idx, int B, int T, int C);
+
+    /** LayerNorm over the last dimension (eps 1e-5, biased variance, as PyTorch). */
+    Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
+                            FloatBuf bias, int N, int C);
+
+    Launch layerNormBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
+                             FloatBuf weight, FloatBuf mean, FloatBuf rstd, int N, int C);
+
+    /** out(N,OC) = inp(N,C) @ weight(OC,C)^T + bias(OC); {@code bias} may be null. PyTorch Linear layout. */
+    Launch matmulForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC);
+
+    /** Accumulates dinp, dweight and dbias (may be null) of {@link #matmulForward}. */
+    Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
+                          FloatBuf weight, int N, int C, int OC);
+
+    /**
+     * Causal multi-head self-attention. {@code qkv} is (B,T,3C) holding query, key, value, each (B,T,C)
+     * with head h in channels [h*hs, (h+1)*hs). Scores are scaled by hs^-0.5, masked, softmaxed into
+     * {@code att} (B,NH,T,T), dropped out with probability {@code dropout} (mask from {@code seed},
+     * {@code salt}), and applied to the values: out (B,T,C) is the heads concatenated.
+     */
+    Launch attentionForward(FloatBuf out, FloatBuf att, FloatBuf qkv, IntBuf seed, float dropout, int salt,
+                            int B, int T, int C, int NH);
+
+    /** {@code scratch} holds at least B*NH*T floats. */
+    Launch attentionBackward(FloatBuf dqkv, FloatBuf scratch, FloatBuf dout, FloatBuf qkv, FloatBuf att,
+                             IntBuf seed, float dropout, int salt, int B, int T, int C, int NH);
+
+    Launch reluForward(FloatBuf out, FloatBuf inp, int n);
+
+    /** dinp += dout where the ReLU's output was positive. */
+    Launch reluBackward(FloatBuf dinp, FloatBuf out, FloatBuf dout, int n);
+
+    /** out = a + b. */
+    Launch residualForward(FloatBuf out, FloatBuf a, FloatBuf b, int n);
+
+    /** da += dout; db += dout. */
+    Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n);
+
+    /** Inverted dropout: out = keep ? inp / (1 - p) : 0, the mask a pure function of (seed, salt, index). */
+    Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n);
+
+    Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n);
+
+    /** Row-wise softmax of logits (N,V) into probs, and losses[n] = -log probs[n, targets[n]]. */
+    Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V);
+
+    /** loss[0] = mean of losses[0..N). */
+    Launch meanLoss(FloatBuf loss, FloatBuf losses, int N);
+
+    /** dlogits += (probs - onehot(targets)) / N: the gradient of the mean loss. */
+    Launch crossEntropyBackward(FloatBuf dlogits, FloatBuf probs, IntBuf targets, int N, int V);
+
+    /**
+     * One AdamW update, exactly as torch.optim.AdamW. {@code hyper} holds
+     * {@link AdamW#LR}..{@link AdamW#BC2_SQRT}, written by the host each step.
+     */
+    Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n);
+}

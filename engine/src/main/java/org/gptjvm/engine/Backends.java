@@ -1,0 +1,56 @@
+package org.gptjvm.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.ServiceLoader;
+
+/** Finds backends by name. Backends in other modules (tornado) register through {@link BackendProvider}. */
+public final class Backends {
+    private Backends() {
+    }
+
+    /** All providers on the class path, fastest first. */
+    public static List<BackendProvider> providers() {
+        List<BackendProvider> all = new ArrayList<>();
+        all.add(new BackendProvider() {
+            @Override
+            public String name() {
+                return "reference";
+            }
+
+            @Override
+            public int speedRank() {
+                return 0;
+            }
+
+            @Override
+            public Backend create(int threads) {
+                return new ReferenceBackend(threads);
+            }
+        });
+        ServiceLoader.load(BackendProvider.class).forEach(all::add);
+        all.sort((a, b) -> Integer.compare(b.speedRank(), a.speedRank()));
+        return all;
+    }
+
+    public static List<String> names() {
+        return providers().stream().map(BackendProvider::name).toList();
+    }
+
+    /** The fastest backend present. */
+    public static String defaultName() {
+        return providers().get(0).name();
+    }
+
+    public static Backend create(String name, int threads) {
+        if (threads < 1) {
+            throw new GptException("--threads must be at least 1, got " + threads);
+        }
+        for (BackendProvider p : providers()) {
+            if (p.name().equals(name)) {
+                return p.create(threads);
+            }
+        }
+        throw new GptException("unknown backend '" + name + "'; available: " + String.join(", ", names()));
+    }
+}

@@ -1,0 +1,365 @@
+package org.gptjvm.engine;
+
+/**
+ * The kernels as the plainest loops: the readable specification every other backend is tested
+ * against. Each kernel takes a half-open range [from, to) of the dimension it is split over, so the
+ * reference backend can hand disjoint ranges to threads. Every output element is computed by
+ * exactly one range, with a fixed summation order, so results do not depend on the thread count.
+ */
+public final class RefKernels {
+    public static final float LN_EPS = 1e-5f;
+
+    private RefKernels() {
+    }
+
+    // ------------------------------------------------------------------ encoder
+
+    /** Rows [from,to) of B*T: out[bt,:] = wte[idx[bt],:] + wpe[t,:]. */
+    public static void encoderForward(float[] out, int[] idx, float[] wte, float[] wpe, int T, int C,
+                                      int from, int to) {
+        for (int bt = from; bt < to; bt++) {
+            int t = bt % T;
+            int ix = idx[bt];
+            for (int c = 0; c < C; c++) {
+                out[bt * C + c] = wte[ix * C + c] + (wpe != null ? wpe[t * C + c] : 0f);
+            }
+        }
+    }
+
+    /** Channels [from,to) of C: scatter-add dout into the embedding rows, rows visited in order. */
+    public static void encoderBackward(float[] dwte, float[] dwpe, float[] dout, int[] idx, int BT, int T, int C,
+                                       int from, int to) {
+        for (int bt = 0; bt < BT; bt++) {
+            int t = bt % T;
+            int ix = idx[bt];
+            for (int c = from; c < to; c++) {
+                float d = dout[bt * C + c];
+                dwte[ix * C + c] += d;
+                if (dwpe != null) {
+                    dwpe[t * C + c] += d;
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ layernorm
+
+    public static void layerNormForward(float[] out, float[] mean, float[] rstd, float[] inp, float[] w, float[] b,
+                                        int C, int from, int to) {
+        for (int n = from; n < to; n++) {
+            int x = n * C;
+            double sum = 0;
+            for (int c = 0; c < C; c++) {
+                sum += inp[x + c];
+            }
+            float m = (float) (sum / C);
+            double sq = 0;
+            for (int c = 0; c < C; c++) {
+                double d = inp[x + c] - (sum / C);
+                sq += d * d;
+            }
+            float v = (float) (sq / C);
+            float s = (float) (1.0 / Math.sqrt(v + LN_EPS));
+            for (int c = 0; c < C; c++) {
+                out[x + c] = (inp[x + c] - m) * s * w[c] + b[c];
+            }
+            mean[n] = m;
+            rstd[n] = s;
+        }
+    }
+
+    /** Rows [from,to): the input gradient. */
+    public static void layerNormBackwardInput(float[] dinp, float[] dout, float[] inp, float[] w, float[] mean,
+                                              float[] rstd, int C, int from, int to) {
+        for (int n = from; n < to; n++) {
+            int x = n * C;
+            float m = mean[n], s = rstd[n];
+            double sumDnorm = 0, sumDnormNorm = 0;
+            for (int c = 0; c < C; c++) {
+                float norm = (inp[x + c] - m) * s;
+                float dnorm = w[c] * dout[x + c];
+                sumDnorm += dnorm;
+                sumDnormNorm += (double) dnorm * norm;
+            }
+            float dnormMean = (float) (sumDnorm / C);
+            float dnormNormMean = (float) (sumDnormNorm / C);
+            for (int c = 0; c < C; c++) {
+                float norm = (inp[x + c] - m) * s;
+                float dnorm = w[c] * dout[x + c];
+                dinp[x + c] += (dnorm - dnormMean - norm * dnormNormMean) * s;
+            }
+        }
+    }
+
+    /** Channels [from,to): weight and bias gradients, summed over rows in order. */
+    public static void layerNormBackwardParams(float[] dw, float[] db, float[] dout, float[] inp, float[] mean,
+                                               float[] rstd, int N, int C, int from, int to) {
+        for (int c = from; c < to; c++) {
+            double sw = 0, sb = 0;
+            for (int n = 0; n < N; n++) {
+                float norm = (inp[n * C + c] - mean[n]) * rstd[n];
+                sw += (double) dout[n * C + c] * norm;
+                sb += dout[n * C + c];
+            }
+            dw[c] += (float) sw;
+            db[c] += (float) sb;
+        }
+    }
+
+    // ------------------------------------------------------------------ matmul
+
+    /** Rows [from,to) of N: out = inp @ w^T + bias. */
+    public static void matmulForward(float[] out, float[] inp, float[] w, float[] bias, int C, int OC,
+                                     int from, int to) {
+        for (int n = from; n < to; n++) {
+            for (int o = 0; o < OC; o++) {
+                double val = bias != null ? bias[o] : 0.0;
+                for (int c = 0; c < C; c++) {
+                    val += (double) inp[n * C + c] * w[o * C + c];
+                }
+                out[n * OC + o] = (float) val;
+            }
+        }
+    }
+
+    /** Rows [from,to) of N: dinp += dout @ w. Sums run in double: the reference is the accurate spec. */
+    public static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, int C, int OC, int from, int to) {
+        for (int n = from; n < to; n++) {
+            for (int c = 0; c < C; c++) {
+                double sum = 0;
+                for (int o = 0; o < OC; o++) {
+                    sum += (double) dout[n * OC + o] * w[o * C + c];
+                }
+                dinp[n * C + c] += (float) sum;
+            }
+        }
+    }
+
+    /** Output channels [from,to) of OC: dw += dout^T @ inp, dbias += column sums of dout. */
+    public static void matmulBackwardWeight(float[] dw, float[] dbias, float[] dout, float[] inp, int N, int C, int OC,
+                                            int from, int to) {
+        for (int o = from; o < to; o++) {
+            for (int c = 0; c < C; c++) {
+                double sum = 0;
+                for (int n = 0; n < N; n++) {
+                    sum += (double) dout[n * OC + o] * inp[n * C + c];
+                }
+                dw[o * C + c] += (float) sum;
+            }
+            if (dbias != null) {
+                double sum = 0;
+                for (int n = 0; n < N; n++) {
+                    sum += dout[n * OC + o];
+                }
+                dbias[o] += (float) sum;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ attention
+
+    /** Rows [from,to) of B*NH*T, one (batch, head, query position) each. */
+    public static void attentionForward(float[] out, float[] att, float[] qkv, long seed, float dropout, int salt,
+                                        int T, int C, int NH, int from, int to) {
+        int hs = C / NH;
+        float scale = (float) (1.0 / Math.sqrt(hs));
+        for (int row = from; row < to; row++) {
+            int t = row % T;
+            int h = (row / T) % NH;
+            int b = row / (T * NH);
+            int q = (b * T + t) * 3 * C + h * hs;
+            int a = row * T;
+            // scores q.k * hs^-0.5 for t2 <= t, softmax over them; future positions get weight 0
+            float max = Float.NEGATIVE_INFINITY;
+            for (int t2 = 0; t2 <= t; t2++) {
+                int k = (b * T + t2) * 3 * C + C + h * hs;
+                double d = 0;
+                for (int i = 0; i < hs; i++) {
+                    d += (double) qkv[q + i] * qkv[k + i];
+                }
+                float dot = (float) d * scale;
+                att[a + t2] = dot;
+                if (dot > max) {
+                    max = dot;
+                }
+            }
+            double sum = 0;
+            for (int t2 = 0; t2 <= t; t2++) {
+                float e = (float) Math.exp(att[a + t2] - max);
+                att[a + t2] = e;
+                sum += e;
+            }
+            float inv = (float) (1.0 / sum);
+            for (int t2 = 0; t2 < T; t2++) {
+                att[a + t2] = t2 <= t ? att[a + t2] * inv : 0f;
+            }
+            // out = dropout(att) @ v
+            int o = (b * T + t) * C + h * hs;
+            for (int i = 0; i < hs; i++) {
+                out[o + i] = 0f;
+            }
+            for (int t2 = 0; t2 <= t; t2++) {
+                float w = att[a + t2];
+                if (dropout > 0f) {
+                    w *= DropoutMask.scale(seed, salt, a + t2, dropout);
+                }
+                int v = (b * T + t2) * 3 * C + 2 * C + h * hs;
+                for (int i = 0; i < hs; i++) {
+                    out[o + i] += w * qkv[v + i];
+                }
+            }
+        }
+    }
+
+    /**
+     * Pairs [from,to) of B*NH, one (batch, head) each; query positions run in order inside a pair
+     * because they all add into the same key and value gradients. {@code scratch} row (b,h) holds the
+     * gradient of one attention row at a time.
+     */
+    public static void attentionBackward(float[] dqkv, float[] scratch, float[] dout, float[] qkv, float[] att,
+                                         long seed, float dropout, int salt, int T, int C, int NH, int from, int to) {
+        int hs = C / NH;
+        float scale = (float) (1.0 / Math.sqrt(hs));
+        for (int bh = from; bh < to; bh++) {
+            int h = bh % NH;
+            int b = bh / NH;
+            int d = bh * T;
+            for (int t = 0; t < T; t++) {
+                int a = (bh * T + t) * T;
+                int q = (b * T + t) * 3 * C + h * hs;
+                int o = (b * T + t) * C + h * hs;
+                // through out = dropout(att) @ v
+                for (int t2 = 0; t2 <= t; t2++) {
+                    int v = (b * T + t2) * 3 * C + 2 * C + h * hs;
+                    float mask = dropout > 0f ? DropoutMask.scale(seed, salt, a + t2, dropout) : 1f;
+                    float w = att[a + t2] * mask;
+                    double g = 0;
+                    for (int i = 0; i < hs; i++) {
+                        g += (double) dout[o + i] * qkv[v + i];
+                        dqkv[v + i] += w * dout[o + i];
+                    }
+                    scratch[d + t2] = (float) g * mask;
+                }
+                // through the softmax
+                double sumDot = 0;
+                for (int t2 = 0; t2 <= t; t2++) {
+                    sumDot += (double) att[a + t2] * scratch[d + t2];
+                }
+                float dot = (float) sumDot;
+                // through the scaled scores
+                for (int t2 = 0; t2 <= t; t2++) {
+                    float dpre = att[a + t2] * (scratch[d + t2] - dot) * scale;
+                    int k = (b * T + t2) * 3 * C + C + h * hs;
+                    for (int i = 0; i < hs; i++) {
+                        dqkv[q + i] += dpre * qkv[k + i];
+                        dqkv[k + i] += dpre * qkv[q + i];
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    public static void reluForward(float[] out, float[] inp, int from, int to) {
+        for (int i = from; i < to; i++) {
+            out[i] = inp[i] > 0f ? inp[i] : 0f;
+        }
+    }
+
+    public static void reluBackward(float[] dinp, float[] out, float[] dout, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (out[i] > 0f) {
+                dinp[i] += dout[i];
+            }
+        }
+    }
+
+    public static void residualForward(float[] out, float[] a, float[] b, int from, int to) {
+        for (int i = from; i < to; i++) {
+            out[i] = a[i] + b[i];
+        }
+    }
+
+    public static void residualBackward(float[] da, float[] db, float[] dout, int from, int to) {
+        for (int i = from; i < to; i++) {
+            da[i] += dout[i];
+            db[i] += dout[i];
+        }
+    }
+
+    public static void dropoutForward(float[] out, float[] inp, long seed, float p, int salt, int from, int to) {
+        for (int i = from; i < to; i++) {
+            out[i] = inp[i] * DropoutMask.scale(seed, salt, i, p);
+        }
+    }
+
+    public static void dropoutBackward(float[] dinp, float[] dout, long seed, float p, int salt, int from, int to) {
+        for (int i = from; i < to; i++) {
+            dinp[i] += dout[i] * DropoutMask.scale(seed, salt, i, p);
+        }
+    }
+
+    // ------------------------------------------------------------------ loss
+
+    /** Rows [from,to) of N: softmax into probs and the negative log-likelihood of the target. */
+    public static void crossEntropyForward(float[] losses, float[] probs, float[] logits, int[] targets, int V,
+                                           int from, int to) {
+        for (int n = from; n < to; n++) {
+            int x = n * V;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int v = 0; v < V; v++) {
+                max = Math.max(max, logits[x + v]);
+            }
+            double sum = 0;
+            for (int v = 0; v < V; v++) {
+                float e = (float) Math.exp(logits[x + v] - max);
+                probs[x + v] = e;
+                sum += e;
+            }
+            for (int v = 0; v < V; v++) {
+                probs[x + v] = (float) (probs[x + v] / sum);
+            }
+            // log-sum-exp form: exact even when the target's probability underflows
+            losses[n] = (float) (Math.log(sum) - (logits[x + targets[n]] - max));
+        }
+    }
+
+    public static void meanLoss(float[] loss, float[] losses, int N) {
+        double sum = 0;
+        for (int n = 0; n < N; n++) {
+            sum += losses[n];
+        }
+        loss[0] = (float) (sum / N);
+    }
+
+    public static void crossEntropyBackward(float[] dlogits, float[] probs, int[] targets, int N, int V,
+                                            int from, int to) {
+        float inv = 1f / N;
+        for (int n = from; n < to; n++) {
+            for (int v = 0; v < V; v++) {
+                float indicator = v == targets[n] ? 1f : 0f;
+                dlogits[n * V + v] += (probs[n * V + v] - indicator) * inv;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ optimizer
+
+    /** torch.optim.AdamW (decoupled weight decay, bias correction), element range [from,to). */
+    public static void adamw(float[] p, float[] g, float[] m, float[] v, float[] hyper, int from, int to) {
+        float lr = hyper[AdamW.LR], beta1 = hyper[AdamW.BETA1], beta2 = hyper[AdamW.BETA2];
+        float eps = hyper[AdamW.EPS], wd = hyper[AdamW.WEIGHT_DECAY];
+        float stepSize = hyper[AdamW.STEP_SIZE], bc2Sqrt = hyper[AdamW.BC2_SQRT];
+        float decay = 1f - lr * wd;
+        for (int i = from; i < to; i++) {
+            double grad = g[i];
+            double mi = m[i] + (grad - m[i]) * (1.0 - beta1);
+            double vi = v[i] * (double) beta2 + (1.0 - beta2) * grad * grad;
+            double denom = Math.sqrt(vi) / bc2Sqrt + eps;
+            p[i] = (float) (p[i] * (double) decay - stepSize * (mi / denom));
+            m[i] = (float) mi;
+            v[i] = (float) vi;
+        }
+    }
+}

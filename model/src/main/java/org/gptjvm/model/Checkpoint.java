@@ -1,0 +1,124 @@
+package org.gptjvm.model;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.GptException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A model on disk: one safetensors file whose tensors are the lecture's PyTorch state_dict (so
+ * {@code model.load_state_dict(...)} of gpt.py takes them), plus, when saved by training, the AdamW
+ * moments under {@code optimizer.} and the run's state as JSON in the metadata.
+ */
+public final class Checkpoint {
+    public static final String FORMAT = "gpt-jvm/1";
+    public static final String OPTIMIZER_PREFIX = "optimizer.";
+
+    public final GptConfig config;
+    public final CharTokenizer tokenizer;
+    public final Map<String, GptParams.Tensor> weights;
+    public final JsonObject train; // may be empty
+
+    private Checkpoint(GptConfig config, CharTokenizer tokenizer, Map<String, GptParams.Tensor> weights, JsonObject train) {
+        this.config = config;
+        this.tokenizer = tokenizer;
+        this.weights = weights;
+        this.train = train;
+    }
+
+    /** Fails early, before any training, when {@code file} could not be written. */
+    public static void checkWritable(Path file) {
+        Path dir = file.toAbsolutePath().getParent();
+        if (Files.isDirectory(file)) {
+            throw new GptException("cannot write " + file + ": it is a directory");
+        }
+        try {
+            Files.createDirectories(dir);
+            Path probe = Files.createTempFile(dir, ".gpt-write-check", ".tmp");
+            Files.delete(probe);
+        } catch (IOException | SecurityException e) {
+            throw new GptException("cannot write " + file + ": " + describe(e));
+        }
+        if (Files.exists(file) && !Files.isWritable(file)) {
+            throw new GptException("cannot write " + file + ": file is not writable");
+        }
+    }
+
+    private static String describe(Exception e) {
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
+            return fse.getReason();
+        }
+        return e.getMessage();
+    }
+
+    /** Writes weights (PyTorch names), AdamW moments and run state; atomically replaces {@code file}. */
+    public static void save(Path file, Gpt gpt, CharTokenizer tokenizer, JsonObject trainState) {
+        Map<String, SafeTensors.Out> out = new LinkedHashMap<>();
+        gpt.params.stateDict().forEach((name, t) -> out.put(name, SafeTensors.Out.f32(t.shape(), t.data())));
+        if (trainState != null) {
+            for (Param p : gpt.params.all) {
+                out.put(OPTIMIZER_PREFIX + "exp_avg." + p.name(), SafeTensors.Out.f32(p.shape(), gpt.params.read(p.m())));
+                out.put(OPTIMIZER_PREFIX + "exp_avg_sq." + p.name(), SafeTensors.Out.f32(p.shape(), gpt.params.read(p.v())));
+            }
+        }
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", FORMAT);
+        meta.put("config", gpt.config.toJson().toString());
+        meta.put("chars", new Gson().toJson(tokenizer.vocabulary()));
+        if (trainState != null) {
+            meta.put("train", trainState.toString());
+        }
+        SafeTensors.write(file, out, meta);
+    }
+
+    /** Reads our checkpoints and weights-only files such as the PyTorch fixtures. */
+    public static Checkpoint load(Path file) {
+        SafeTensors.Contents c = SafeTensors.read(file);
+        Map<String, String> meta = c.metadata();
+        if (!meta.containsKey("config") || !meta.containsKey("chars")) {
+            throw new GptException(file + ": not a gpt model file (its metadata has no config and chars)");
+        }
+        GptConfig config = GptConfig.fromJson(meta.get("config"));
+        CharTokenizer tok;
+        try {
+            tok = CharTokenizer.fromVocabulary(new Gson().fromJson(meta.get("chars"), String.class));
+        } catch (RuntimeException e) {
+            throw new GptException(file + ": bad vocabulary in its metadata");
+        }
+        if (tok.vocabSize() != config.vocabSize()) {
+            throw new GptException(file + ": vocabulary of " + tok.vocabSize() + " characters but vocab_size "
+                    + config.vocabSize());
+        }
+        JsonObject train = new JsonObject();
+        if (meta.containsKey("train")) {
+            try {
+                train = JsonParser.parseString(meta.get("train")).getAsJsonObject();
+            } catch (RuntimeException e) {
+                throw new GptException(file + ": bad training state in its metadata");
+            }
+        }
+        return new Checkpoint(config, tok, Checkpoints.tensors(c, file), train);
+    }
+
+    /** A model on {@code backend} with these weights; every tensor is checked before any is loaded. */
+    public Gpt toModel(Backend backend, Path file) {
+        Gpt gpt = new Gpt(backend, config);
+        try {
+            gpt.params.loadStateDict(weights, file.toString());
+        } catch (RuntimeException e) {
+            gpt.close();
+            throw e;
+        }
+        return gpt;
+    }
+}

@@ -1,0 +1,99 @@
+package org.gptjvm.model;
+
+import org.gptjvm.engine.AdamW;
+import org.gptjvm.engine.Backend;
+
+/**
+ * The lecture's GPT (or its bigram model) on a backend: parameters plus the graphs that train,
+ * evaluate and sample it. The training graph is built for (batch_size, block_size); sampling uses a
+ * second graph of one sequence of block_size, sharing the parameters.
+ */
+public final class Gpt implements AutoCloseable {
+    public final Backend backend;
+    public final GptConfig config;
+    public final GptParams params;
+    private GptGraph batchGraph, sampleGraph;
+    private final float[] scalar = new float[1];
+    private final float[] hyper = new float[AdamW.SIZE];
+    private final int[] seedWords = new int[2];
+    private float[] lastLogits;
+
+    public Gpt(Backend backend, GptConfig config) {
+        this.backend = backend;
+        this.config = config.validate();
+        this.params = new GptParams(backend, config);
+    }
+
+    public void initialize(long seed) {
+        params.initialize(new Rng(seed));
+    }
+
+    /** The graph for batches of {@code B} sequences of block_size tokens (built on first use). */
+    public GptGraph batchGraph(int B) {
+        if (batchGraph == null || batchGraph.B != B) {
+            batchGraph = new GptGraph(backend, params, B, config.blockSize());
+        }
+        return batchGraph;
+    }
+
+    /** Forward and backward on one batch; the gradients are left in the params' grad buffers. */
+    public float forwardBackward(int[] x, int[] y, long dropoutSeed) {
+        GptGraph g = batchGraph(x.length / config.blockSize());
+        backend.write(g.idx, x);
+        backend.write(g.targets, y);
+        seedWords[0] = (int) dropoutSeed;
+        seedWords[1] = (int) (dropoutSeed >>> 32);
+        backend.write(g.dropoutSeed, seedWords);
+        g.forwardBackward.run();
+        backend.read(g.lossBuf, scalar);
+        return scalar[0];
+    }
+
+    /** One AdamW update (step is 1-based) from the gradients of the last {@link #forwardBackward}. */
+    public void update(Optimizer opt, long step) {
+        AdamW.fill(hyper, opt.lr(), opt.beta1(), opt.beta2(), opt.eps(), opt.weightDecay(), step);
+        GptGraph g = batchGraph;
+        backend.write(g.hyper, hyper);
+        g.update.run();
+    }
+
+    /** The mean cross-entropy of a batch, without dropout (estimate_loss). */
+    public float loss(int[] x, int[] y) {
+        GptGraph g = batchGraph(x.length / config.blockSize());
+        backend.write(g.idx, x);
+        backend.write(g.targets, y);
+        g.loss.run();
+        backend.read(g.lossBuf, scalar);
+        return scalar[0];
+    }
+
+    /**
+     * Logits for the token after {@code context} (at most block_size tokens, at least one). The
+     * context is placed at positions 0..n-1 of a block_size sequence; attention is causal, so what
+     * follows position n-1 cannot change its logits.
+     */
+    public float[] nextLogits(int[] context, int n) {
+        if (sampleGraph == null) {
+            sampleGraph = new GptGraph(backend, params, 1, config.blockSize());
+            lastLogits = new float[config.vocabSize()];
+        }
+        int[] padded = new int[config.blockSize()];
+        System.arraycopy(context, 0, padded, 0, n);
+        backend.write(sampleGraph.idx, padded);
+        sampleGraph.logits.run();
+        backend.read(sampleGraph.logitsBuf, (n - 1) * config.vocabSize(), lastLogits, config.vocabSize());
+        return lastLogits;
+    }
+
+    @Override
+    public void close() {
+        backend.close();
+    }
+
+    /** AdamW's hyper-parameters; PyTorch's defaults but for the learning rate. */
+    public record Optimizer(double lr, double beta1, double beta2, double eps, double weightDecay) {
+        public static Optimizer pytorchDefaults(double lr) {
+            return new Optimizer(lr, 0.9, 0.999, 1e-8, 0.01);
+        }
+    }
+}

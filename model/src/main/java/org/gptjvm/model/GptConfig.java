@@ -1,0 +1,121 @@
+package org.gptjvm.model;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.gptjvm.engine.GptException;
+
+/**
+ * The model's shape, with the field names of the PyTorch fixtures' {@code config} metadata.
+ *
+ * @param kind      {@code gpt} (the lecture's transformer) or {@code bigram} (its first model)
+ * @param vocabSize number of distinct characters
+ * @param blockSize the context length (T)
+ * @param nEmbd     the embedding width (C)
+ * @param nHead     attention heads per block; head size is nEmbd / nHead
+ * @param nLayer    transformer blocks
+ * @param dropout   dropout probability during training
+ */
+public record GptConfig(String kind, int vocabSize, int blockSize, int nEmbd, int nHead, int nLayer, float dropout) {
+
+    public static final String GPT = "gpt";
+    public static final String BIGRAM = "bigram";
+
+    /** The small model of the video (the one its gpt.py trains on a laptop). */
+    public static GptConfig small(int vocabSize) {
+        return new GptConfig(GPT, vocabSize, 32, 64, 4, 4, 0.0f);
+    }
+
+    /** The video's large model (10.79 M parameters). */
+    public static GptConfig lecture(int vocabSize) {
+        return new GptConfig(GPT, vocabSize, 256, 384, 6, 6, 0.2f);
+    }
+
+    public boolean isBigram() {
+        return BIGRAM.equals(kind);
+    }
+
+    public int headSize() {
+        return nEmbd / nHead;
+    }
+
+    /** Throws a one-line {@link GptException} naming the first bad value. */
+    public GptConfig validate() {
+        if (!GPT.equals(kind) && !BIGRAM.equals(kind)) {
+            throw new GptException("unknown model '" + kind + "' (expected gpt or bigram)");
+        }
+        positive("vocab size", vocabSize);
+        positive("block size", blockSize);
+        if (!isBigram()) {
+            positive("n_embd", nEmbd);
+            positive("n_head", nHead);
+            positive("n_layer", nLayer);
+            if (nEmbd % nHead != 0) {
+                throw new GptException("n_embd (" + nEmbd + ") must be divisible by n_head (" + nHead + ")");
+            }
+        }
+        if (!(dropout >= 0f && dropout < 1f)) {
+            throw new GptException("dropout must be in [0, 1), got " + dropout);
+        }
+        long attention = (long) blockSize * blockSize * Math.max(1, nHead);
+        if (attention > Integer.MAX_VALUE / 64) {
+            throw new GptException("block size " + blockSize + " is too large");
+        }
+        return this;
+    }
+
+    private static void positive(String what, int v) {
+        if (v <= 0) {
+            throw new GptException(what + " must be positive, got " + v);
+        }
+    }
+
+    /** Number of trainable parameters (as PyTorch's sum(p.numel())). */
+    public long parameterCount() {
+        long V = vocabSize, C = nEmbd, T = blockSize;
+        if (isBigram()) {
+            return V * V;
+        }
+        long block = 2 * C + 3 * C * C + C * C + C + 2 * C + 4 * C * C + 4 * C + 4 * C * C + C;
+        return V * C + T * C + nLayer * block + 2 * C + V * C + V;
+    }
+
+    public JsonObject toJson() {
+        JsonObject o = new JsonObject();
+        o.addProperty("model", kind);
+        o.addProperty("vocab_size", vocabSize);
+        o.addProperty("n_embd", nEmbd);
+        o.addProperty("n_head", nHead);
+        o.addProperty("n_layer", nLayer);
+        o.addProperty("block_size", blockSize);
+        o.addProperty("dropout", dropout);
+        return o;
+    }
+
+    /** Reads the fixtures' / our checkpoints' config JSON; a missing "model" means gpt. */
+    public static GptConfig fromJson(String json) {
+        try {
+            JsonObject o = JsonParser.parseString(json).getAsJsonObject();
+            String kind = o.has("model") ? o.get("model").getAsString() : GPT;
+            int v = o.get("vocab_size").getAsInt();
+            int t = o.get("block_size").getAsInt();
+            if (BIGRAM.equals(kind)) {
+                return new GptConfig(kind, v, t, v, 1, 0, 0f).validate();
+            }
+            return new GptConfig(kind, v, t, o.get("n_embd").getAsInt(), o.get("n_head").getAsInt(),
+                    o.get("n_layer").getAsInt(), o.has("dropout") ? o.get("dropout").getAsFloat() : 0f).validate();
+        } catch (GptException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new GptException("bad model config " + json + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public String toString() {
+        if (isBigram()) {
+            return "bigram (vocab " + vocabSize + ", block " + blockSize + ")";
+        }
+        return String.format("gpt (vocab %d, block %d, n_embd %d, n_head %d, n_layer %d, dropout %s)",
+                vocabSize, blockSize, nEmbd, nHead, nLayer, dropout);
+    }
+}

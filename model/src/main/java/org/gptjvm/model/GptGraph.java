@@ -1,0 +1,235 @@
+package org.gptjvm.model;
+
+import org.gptjvm.engine.AdamW;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.Program;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The model's computation for one batch shape (B, T): the activation buffers and the programs that
+ * run over them. Everything is allocated and recorded here, once; running a program afterwards
+ * allocates nothing, and the host only writes the batch and a few scalars and reads the loss.
+ *
+ * <p>Programs: {@link #loss} (forward, no dropout: estimate_loss), {@link #forwardBackward}
+ * (forward with dropout, loss, all gradients), {@link #update} (AdamW on every parameter), and
+ * {@link #logits} (forward to the logits only, for sampling).
+ */
+public final class GptGraph {
+    public final int B, T;
+    public final IntBuf idx, targets;
+    /** Two ints: the 64-bit dropout seed of the current step. */
+    public final IntBuf dropoutSeed;
+    /** AdamW's per-step scalars, {@link AdamW} layout. */
+    public final FloatBuf hyper;
+    public final FloatBuf logitsBuf, lossBuf;
+    public final Program loss, forwardBackward, update, logits;
+
+    private final Backend be;
+    private final GptParams params;
+    private final GptConfig cfg;
+    private final int N, C, V, NH;
+
+    // forward activations, per layer where backward needs them
+    private FloatBuf encoded, lnf, lnfMean, lnfRstd, probs, losses;
+    private FloatBuf[] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fcRelu, res3;
+    private FloatBuf tmpC, tmpFc; // forward scratch shared by all layers
+    // gradients of activations: the residual stream's (summed into in place) and one layer's scratch
+    private FloatBuf dres, dlogits, dlnf, dTmpC, dTmpC2, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1, attScratch;
+
+    public GptGraph(Backend backend, GptParams params, int B, int T) {
+        this.be = backend;
+        this.params = params;
+        this.cfg = params.config;
+        this.B = B;
+        this.T = T;
+        this.N = B * T;
+        this.C = cfg.nEmbd();
+        this.V = cfg.vocabSize();
+        this.NH = cfg.nHead();
+        idx = be.allocInt("idx", N);
+        targets = be.allocInt("targets", N);
+        dropoutSeed = be.allocInt("dropout_seed", 2);
+        hyper = be.allocFloat("adamw_hyper", AdamW.SIZE);
+        logitsBuf = be.allocFloat("logits", N * V);
+        lossBuf = be.allocFloat("loss", 1);
+        probs = be.allocFloat("probs", N * V);
+        losses = be.allocFloat("losses", N);
+        allocateActivations();
+
+        List<Launch> l = new ArrayList<>();
+        forward(l, 0f);
+        lossLaunches(l);
+        loss = be.compile("loss", l);
+
+        l = new ArrayList<>();
+        forward(l, 0f);
+        logits = be.compile("logits", l);
+
+        l = new ArrayList<>();
+        l.add(be.zero(gradBuffers()));
+        forward(l, cfg.dropout());
+        lossLaunches(l);
+        backward(l, cfg.dropout());
+        forwardBackward = be.compile("forward_backward", l);
+
+        l = new ArrayList<>();
+        for (Param p : params.all) {
+            l.add(be.adamw(p.value(), p.grad(), p.m(), p.v(), hyper, p.size()));
+        }
+        update = be.compile("adamw", l);
+    }
+
+    private FloatBuf[] perLayer(String name, int size) {
+        FloatBuf[] a = new FloatBuf[cfg.nLayer()];
+        for (int l = 0; l < a.length; l++) {
+            a[l] = be.allocFloat("blocks." + l + "." + name, size);
+        }
+        return a;
+    }
+
+    private void allocateActivations() {
+        dlogits = be.allocFloat("d.logits", N * V);
+        if (cfg.isBigram()) {
+            return;
+        }
+        encoded = be.allocFloat("encoded", N * C);
+        ln1 = perLayer("ln1", N * C);
+        ln1Mean = perLayer("ln1.mean", N);
+        ln1Rstd = perLayer("ln1.rstd", N);
+        qkv = perLayer("qkv", N * 3 * C);
+        att = perLayer("att", B * NH * T * T);
+        atty = perLayer("atty", N * C);
+        res2 = perLayer("res2", N * C);
+        ln2 = perLayer("ln2", N * C);
+        ln2Mean = perLayer("ln2.mean", N);
+        ln2Rstd = perLayer("ln2.rstd", N);
+        fcRelu = perLayer("fc_relu", N * 4 * C);
+        res3 = perLayer("res3", N * C);
+        lnf = be.allocFloat("ln_f", N * C);
+        lnfMean = be.allocFloat("ln_f.mean", N);
+        lnfRstd = be.allocFloat("ln_f.rstd", N);
+        tmpC = be.allocFloat("tmp_c", N * C);
+        tmpFc = be.allocFloat("tmp_fc", N * 4 * C);
+
+        dres = be.allocFloat("d.residual", N * C);
+        dlnf = be.allocFloat("d.ln_f", N * C);
+        dTmpC = be.allocFloat("d.tmp_c", N * C);
+        dTmpC2 = be.allocFloat("d.tmp_c2", N * C);
+        dFcRelu = be.allocFloat("d.fc_relu", N * 4 * C);
+        dFc = be.allocFloat("d.fc", N * 4 * C);
+        dLn2 = be.allocFloat("d.ln2", N * C);
+        dAtty = be.allocFloat("d.atty", N * C);
+        dQkv = be.allocFloat("d.qkv", N * 3 * C);
+        dLn1 = be.allocFloat("d.ln1", N * C);
+        attScratch = be.allocFloat("d.att_row", B * NH * T);
+    }
+
+    /** Everything the backward pass accumulates into, zeroed at the start of a step. */
+    private List<FloatBuf> gradBuffers() {
+        List<FloatBuf> g = new ArrayList<>();
+        params.all.forEach(p -> g.add(p.grad()));
+        g.add(dlogits);
+        if (!cfg.isBigram()) {
+            g.add(dres);
+            g.add(dlnf);
+        }
+        return g;
+    }
+
+    /** One layer's activation-gradient scratch, zeroed before each layer's backward. */
+    private List<FloatBuf> layerGradScratch() {
+        return List.of(dTmpC, dTmpC2, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1);
+    }
+
+    /** Salts keep the dropout masks of different sites independent. */
+    private static int salt(int layer, int site) {
+        return layer * 4 + site;
+    }
+
+    private void forward(List<Launch> l, float p) {
+        Param wte = params.wte;
+        if (cfg.isBigram()) {
+            // the lecture's BigramLanguageModel: logits are a row of the embedding table
+            l.add(be.encoderForward(logitsBuf, idx, wte.value(), null, B, T, V));
+            return;
+        }
+        l.add(be.encoderForward(encoded, idx, wte.value(), params.wpe.value(), B, T, C));
+        for (int i = 0; i < cfg.nLayer(); i++) {
+            GptParams.Layer w = params.layers[i];
+            FloatBuf x = i == 0 ? encoded : res3[i - 1];
+            // x = x + dropout(proj(attention(ln1(x))))
+            l.add(be.layerNormForward(ln1[i], ln1Mean[i], ln1Rstd[i], x, w.ln1W().value(), w.ln1B().value(), N, C));
+            l.add(be.matmulForward(qkv[i], ln1[i], w.qkvW().value(), null, N, C, 3 * C));
+            l.add(be.attentionForward(atty[i], att[i], qkv[i], dropoutSeed, p, salt(i, 0), B, T, C, NH));
+            l.add(be.matmulForward(tmpC, atty[i], w.projW().value(), w.projB().value(), N, C, C));
+            if (p > 0f) {
+                l.add(be.dropoutForward(tmpC, tmpC, dropoutSeed, p, salt(i, 1), N * C));
+            }
+            l.add(be.residualForward(res2[i], x, tmpC, N * C));
+            // x = x + dropout(fc2(relu(fc1(ln2(x)))))
+            l.add(be.layerNormForward(ln2[i], ln2Mean[i], ln2Rstd[i], res2[i], w.ln2W().value(), w.ln2B().value(), N, C));
+            l.add(be.matmulForward(tmpFc, ln2[i], w.fcW().value(), w.fcB().value(), N, C, 4 * C));
+            l.add(be.reluForward(fcRelu[i], tmpFc, N * 4 * C));
+            l.add(be.matmulForward(tmpC, fcRelu[i], w.fcProjW().value(), w.fcProjB().value(), N, 4 * C, C));
+            if (p > 0f) {
+                l.add(be.dropoutForward(tmpC, tmpC, dropoutSeed, p, salt(i, 2), N * C));
+            }
+            l.add(be.residualForward(res3[i], res2[i], tmpC, N * C));
+        }
+        FloatBuf last = res3[cfg.nLayer() - 1];
+        l.add(be.layerNormForward(lnf, lnfMean, lnfRstd, last, params.lnfW.value(), params.lnfB.value(), N, C));
+        l.add(be.matmulForward(logitsBuf, lnf, params.lmW.value(), params.lmB.value(), N, C, V));
+    }
+
+    private void lossLaunches(List<Launch> l) {
+        l.add(be.crossEntropyForward(losses, probs, logitsBuf, targets, N, V));
+        l.add(be.meanLoss(lossBuf, losses, N));
+    }
+
+    private void backward(List<Launch> l, float p) {
+        l.add(be.crossEntropyBackward(dlogits, probs, targets, N, V));
+        if (cfg.isBigram()) {
+            l.add(be.encoderBackward(params.wte.grad(), null, dlogits, idx, B, T, V));
+            return;
+        }
+        l.add(be.matmulBackward(dlnf, params.lmW.grad(), params.lmB.grad(), dlogits, lnf, params.lmW.value(), N, C, V));
+        FloatBuf last = res3[cfg.nLayer() - 1];
+        l.add(be.layerNormBackward(dres, params.lnfW.grad(), params.lnfB.grad(), dlnf, last, params.lnfW.value(),
+                lnfMean, lnfRstd, N, C));
+        // dres holds the gradient of the residual stream; each branch's input gradient is summed into it
+        for (int i = cfg.nLayer() - 1; i >= 0; i--) {
+            GptParams.Layer w = params.layers[i];
+            FloatBuf x = i == 0 ? encoded : res3[i - 1];
+            l.add(be.zero(layerGradScratch()));
+            FloatBuf dFfwdOut = dres;
+            if (p > 0f) {
+                l.add(be.dropoutBackward(dTmpC, dres, dropoutSeed, p, salt(i, 2), N * C));
+                dFfwdOut = dTmpC;
+            }
+            l.add(be.matmulBackward(dFcRelu, w.fcProjW().grad(), w.fcProjB().grad(), dFfwdOut, fcRelu[i],
+                    w.fcProjW().value(), N, 4 * C, C));
+            l.add(be.reluBackward(dFc, fcRelu[i], dFcRelu, N * 4 * C));
+            l.add(be.matmulBackward(dLn2, w.fcW().grad(), w.fcB().grad(), dFc, ln2[i], w.fcW().value(), N, C, 4 * C));
+            l.add(be.layerNormBackward(dres, w.ln2W().grad(), w.ln2B().grad(), dLn2, res2[i], w.ln2W().value(),
+                    ln2Mean[i], ln2Rstd[i], N, C));
+            FloatBuf dAttnOut = dres;
+            if (p > 0f) {
+                l.add(be.dropoutBackward(dTmpC2, dres, dropoutSeed, p, salt(i, 1), N * C));
+                dAttnOut = dTmpC2;
+            }
+            l.add(be.matmulBackward(dAtty, w.projW().grad(), w.projB().grad(), dAttnOut, atty[i], w.projW().value(),
+                    N, C, C));
+            l.add(be.attentionBackward(dQkv, attScratch, dAtty, qkv[i], att[i], dropoutSeed, p, salt(i, 0),
+                    B, T, C, NH));
+            l.add(be.matmulBackward(dLn1, w.qkvW().grad(), null, dQkv, ln1[i], w.qkvW().value(), N, C, 3 * C));
+            l.add(be.layerNormBackward(dres, w.ln1W().grad(), w.ln1B().grad(), dLn1, x, w.ln1W().value(),
+                    ln1Mean[i], ln1Rstd[i], N, C));
+        }
+        l.add(be.encoderBackward(params.wte.grad(), params.wpe.grad(), dres, idx, B, T, C));
+    }
+}

@@ -1,0 +1,178 @@
+package org.gptjvm.model;
+
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.GptException;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The model's parameters, gradients and AdamW moments, as backend buffers. Each block's per-head
+ * key/query/value projections are stored as one fused (3C, C) matrix, rows [query; key; value] with
+ * head h at rows h*hs..(h+1)*hs of each part: the same numbers as the lecture's separate heads, but
+ * one matmul instead of 3 * n_head. {@link #stateDict} and {@link #loadStateDict} convert to and from
+ * PyTorch's names and layout.
+ */
+public final class GptParams {
+    public final GptConfig config;
+    public final List<Param> all = new ArrayList<>();
+    public final Param wte, wpe, lnfW, lnfB, lmW, lmB;
+    public final Layer[] layers;
+    private final Backend backend;
+
+    /** One transformer block's parameters. */
+    public record Layer(Param ln1W, Param ln1B, Param qkvW, Param projW, Param projB, Param ln2W, Param ln2B,
+                        Param fcW, Param fcB, Param fcProjW, Param fcProjB) {
+    }
+
+    public GptParams(Backend backend, GptConfig config) {
+        this.backend = backend;
+        this.config = config;
+        int V = config.vocabSize(), C = config.nEmbd(), T = config.blockSize();
+        if (config.isBigram()) {
+            wte = add("token_embedding_table.weight", Param.Init.NORMAL, V, V);
+            wpe = lnfW = lnfB = lmW = lmB = null;
+            layers = new Layer[0];
+            return;
+        }
+        wte = add("token_embedding_table.weight", Param.Init.NORMAL, V, C);
+        wpe = add("position_embedding_table.weight", Param.Init.NORMAL, T, C);
+        layers = new Layer[config.nLayer()];
+        for (int l = 0; l < layers.length; l++) {
+            String p = "blocks." + l + ".";
+            // created in the order of the lecture's state_dict: sa, ffwd, ln1, ln2
+            Param qkv = add(p + "sa.qkv.weight", Param.Init.NORMAL, 3 * C, C);
+            Param projW = add(p + "sa.proj.weight", Param.Init.NORMAL, C, C);
+            Param projB = add(p + "sa.proj.bias", Param.Init.ZEROS, C);
+            Param fcW = add(p + "ffwd.net.0.weight", Param.Init.NORMAL, 4 * C, C);
+            Param fcB = add(p + "ffwd.net.0.bias", Param.Init.ZEROS, 4 * C);
+            Param fcProjW = add(p + "ffwd.net.2.weight", Param.Init.NORMAL, C, 4 * C);
+            Param fcProjB = add(p + "ffwd.net.2.bias", Param.Init.ZEROS, C);
+            Param ln1W = add(p + "ln1.weight", Param.Init.ONES, C);
+            Param ln1B = add(p + "ln1.bias", Param.Init.ZEROS, C);
+            Param ln2W = add(p + "ln2.weight", Param.Init.ONES, C);
+            Param ln2B = add(p + "ln2.bias", Param.Init.ZEROS, C);
+            layers[l] = new Layer(ln1W, ln1B, qkv, projW, projB, ln2W, ln2B, fcW, fcB, fcProjW, fcProjB);
+        }
+        lnfW = add("ln_f.weight", Param.Init.ONES, C);
+        lnfB = add("ln_f.bias", Param.Init.ZEROS, C);
+        lmW = add("lm_head.weight", Param.Init.NORMAL, V, C);
+        lmB = add("lm_head.bias", Param.Init.ZEROS, V);
+    }
+
+    private Param add(String name, Param.Init init, int... shape) {
+        int n = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+        Param p = new Param(name, shape, init, backend.allocFloat(name, n), backend.allocFloat("grad." + name, n),
+                backend.allocFloat("adam_m." + name, n), backend.allocFloat("adam_v." + name, n));
+        all.add(p);
+        return p;
+    }
+
+    public long count() {
+        return all.stream().mapToLong(Param::size).sum();
+    }
+
+    /** PyTorch's init for the lecture's model: normal(0, 0.02) weights, zero biases, LayerNorm 1/0. */
+    public void initialize(Rng rng) {
+        for (Param p : all) {
+            float[] a = new float[p.size()];
+            switch (p.init()) {
+                case NORMAL -> {
+                    for (int i = 0; i < a.length; i++) {
+                        a[i] = (float) (0.02 * rng.nextGaussian());
+                    }
+                }
+                case ONES -> Arrays.fill(a, 1f);
+                case ZEROS -> {
+                }
+            }
+            backend.write(p.value(), a);
+        }
+    }
+
+    /** Reads a buffer back to the host. */
+    public float[] read(org.gptjvm.engine.FloatBuf b) {
+        float[] a = new float[b.size()];
+        backend.read(b, a);
+        return a;
+    }
+
+    /** A tensor in PyTorch layout: shape and row-major data. */
+    public record Tensor(int[] shape, float[] data) {
+    }
+
+    /** All parameters under the lecture's PyTorch state_dict names, in its order. */
+    public Map<String, Tensor> stateDict() {
+        return toPyTorch(p -> read(p.value()));
+    }
+
+    /** The gradients under the parameters' PyTorch names. */
+    public Map<String, Tensor> gradDict() {
+        return toPyTorch(p -> read(p.grad()));
+    }
+
+    private Map<String, Tensor> toPyTorch(java.util.function.Function<Param, float[]> get) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        int C = config.nEmbd(), hs = config.isBigram() ? 0 : config.headSize();
+        for (Param p : all) {
+            if (p.name().endsWith(".sa.qkv.weight")) {
+                float[] qkv = get.apply(p);
+                String prefix = p.name().substring(0, p.name().length() - "qkv.weight".length());
+                for (int h = 0; h < config.nHead(); h++) {
+                    for (int part = 0; part < 3; part++) {
+                        // the lecture's Head declares key, query, value in this order
+                        int which = new int[]{1, 0, 2}[part];
+                        String kind = new String[]{"key", "query", "value"}[part];
+                        float[] rows = Arrays.copyOfRange(qkv, (which * C + h * hs) * C, (which * C + (h + 1) * hs) * C);
+                        out.put(prefix + "heads." + h + "." + kind + ".weight", new Tensor(new int[]{hs, C}, rows));
+                    }
+                }
+            } else {
+                out.put(p.name(), new Tensor(p.shape(), get.apply(p)));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Loads every parameter from PyTorch-named tensors; a missing tensor or a wrong shape is an
+     * error naming it, and nothing is written to the model until all of them are checked.
+     */
+    public void loadStateDict(Map<String, Tensor> tensors, String source) {
+        int C = config.nEmbd(), hs = config.isBigram() ? 0 : config.headSize();
+        Map<Param, float[]> staged = new LinkedHashMap<>();
+        for (Param p : all) {
+            if (p.name().endsWith(".sa.qkv.weight")) {
+                float[] qkv = new float[p.size()];
+                String prefix = p.name().substring(0, p.name().length() - "qkv.weight".length());
+                for (int h = 0; h < config.nHead(); h++) {
+                    String[] kinds = {"query", "key", "value"};
+                    for (int which = 0; which < 3; which++) {
+                        String name = prefix + "heads." + h + "." + kinds[which] + ".weight";
+                        float[] rows = take(tensors, name, new int[]{hs, C}, source);
+                        System.arraycopy(rows, 0, qkv, (which * C + h * hs) * C, rows.length);
+                    }
+                }
+                staged.put(p, qkv);
+            } else {
+                staged.put(p, take(tensors, p.name(), p.shape(), source));
+            }
+        }
+        staged.forEach((p, a) -> backend.write(p.value(), a));
+    }
+
+    private static float[] take(Map<String, Tensor> tensors, String name, int[] shape, String source) {
+        Tensor t = tensors.get(name);
+        if (t == null) {
+            throw new GptException(source + ": missing tensor " + name);
+        }
+        if (!Arrays.equals(t.shape(), shape)) {
+            throw new GptException(source + ": tensor " + name + " has shape " + Arrays.toString(t.shape())
+                    + ", the config needs " + Arrays.toString(shape));
+        }
+        return t.data();
+    }
+}

@@ -1,0 +1,76 @@
+package org.gptjvm.model;
+
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+
+/**
+ * The lecture's generate(): crop the context to block_size, take the last position's logits, divide
+ * by the temperature, optionally keep the top k (as nanoGPT), softmax, draw one token, append.
+ */
+public final class Sampler {
+    private final Gpt gpt;
+    private final int blockSize;
+
+    /** {@code blockSize} may crop the context below the model's block size. */
+    public Sampler(Gpt gpt, int blockSize) {
+        this.gpt = gpt;
+        this.blockSize = blockSize;
+    }
+
+    public int[] generate(int[] prompt, int maxNewTokens, double temperature, int topK, Rng rng, IntConsumer onToken) {
+        int V = gpt.config.vocabSize();
+        int[] seq = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
+        int len = prompt.length;
+        double[] p = new double[V];
+        for (int k = 0; k < maxNewTokens; k++) {
+            int n = Math.min(len, blockSize);
+            int[] ctx = Arrays.copyOfRange(seq, len - n, len);
+            float[] logits = gpt.nextLogits(ctx, n);
+            int next = pick(logits, temperature, topK, rng, p);
+            seq[len++] = next;
+            onToken.accept(next);
+        }
+        return seq;
+    }
+
+    static int pick(float[] logits, double temperature, int topK, Rng rng, double[] p) {
+        int V = logits.length;
+        if (temperature <= 0) { // greedy
+            int best = 0;
+            for (int v = 1; v < V; v++) {
+                if (logits[v] > logits[best]) {
+                    best = v;
+                }
+            }
+            return best;
+        }
+        double cut = Double.NEGATIVE_INFINITY;
+        if (topK > 0 && topK < V) {
+            float[] sorted = logits.clone();
+            Arrays.sort(sorted);
+            cut = sorted[V - topK];
+        }
+        double max = Double.NEGATIVE_INFINITY;
+        for (float l : logits) {
+            max = Math.max(max, l);
+        }
+        double sum = 0;
+        for (int v = 0; v < V; v++) {
+            p[v] = logits[v] < cut ? 0 : Math.exp((logits[v] - max) / temperature);
+            sum += p[v];
+        }
+        double u = rng.nextDouble() * sum;
+        for (int v = 0; v < V; v++) {
+            u -= p[v];
+            if (u < 0) {
+                return v;
+            }
+        }
+        for (int v = V - 1; v >= 0; v--) { // rounding left u at ~0: the last possible token
+            if (p[v] > 0) {
+                return v;
+            }
+        }
+        return V - 1;
+    }
+}

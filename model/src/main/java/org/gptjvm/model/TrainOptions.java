@@ -1,0 +1,38 @@
+package org.gptjvm.model;
+
+import com.google.gson.JsonObject;
+import org.gptjvm.engine.GptException;
+
+/** The training loop's settings (the lecture's hyper-parameters other than the model's shape). */
+public record TrainOptions(int batchSize, double lr, int iters, int evalInterval, int evalIters, long seed) {
+
+    public TrainOptions validate() {
+        if (batchSize <= 0) {
+            throw new GptException("batch size must be positive, got " + batchSize);
+        }
+        if (!(lr > 0) || Double.isInfinite(lr)) {
+            throw new GptException("learning rate must be positive, got " + lr);
+        }
+        if (iters < 0) {
+            throw new GptException("iterations must not be negative, got " + iters);
+        }
+        if (evalInterval <= 0) {
+            throw new GptException("eval interval must be positive, got " + evalInterval);
+        }
+        if (evalIters <= 0) {
+            throw new GptException("eval iterations must be positive, got " + evalIters);
+        }
+        return this;
+    }
+
+    public JsonObject toJson() {
+        JsonObject o = new JsonObject();
+        o.addProperty("batch_size", batchSize);
+        o.addProperty("learning_rate", lr);
+        o.addProperty("max_iters", iters);
+        o.addProperty("eval_interval", evalInterval);
+        o.addProperty("eval_iters", evalIters);
+        o.addProperty("seed", seed);
+        return o;
+    }
+}
