@@ -14,6 +14,17 @@ final class EngineOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
     Integer threads;
 
+    /** Usage errors in these options, checked before any work; null when fine. */
+    String problem() {
+        if (threads != null && threads < 1) {
+            return "--threads must be at least 1, got " + threads;
+        }
+        if (backend != null && !Backends.names().contains(backend)) {
+            return "unknown backend '" + backend + "'; available: " + String.join(", ", Backends.names());
+        }
+        return null;
+    }
+
     Backend create() {
         String name = backend != null ? backend : Backends.defaultName();
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();

@@ -16,7 +16,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "eval", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = "Print estimate_loss (mean loss over random batches of each split) for a trained model.")
 final class EvalCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -37,6 +37,9 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (engine.problem() != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), engine.problem());
+        }
         if (evalIters <= 0 || (batchSize != null && batchSize <= 0)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--eval-iters and --batch-size must be positive");
         }
@@ -44,14 +47,29 @@ final class EvalCommand implements Callable<Integer> {
         Path file = DataFiles.choose(data, System.getenv("GPT_DATA"));
         String text = TextData.readText(file);
         TextData td = new TextData(ckpt.tokenizer, ckpt.tokenizer.encode(text));
-        int B = batchSize != null ? batchSize : ckpt.train.has("options")
-                ? ckpt.train.getAsJsonObject("options").get("batch_size").getAsInt() : 16;
+        int B = batchSize != null ? batchSize : trainedBatchSize(ckpt);
+        try {
+            ckpt.config.checkBatch(B);
+        } catch (org.gptjvm.engine.GptException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
         try (Backend backend = engine.create(); Gpt gpt = ckpt.toModel(backend, model.checkpoint)) {
             Trainer t = new Trainer(gpt, td, new TrainOptions(B, 1e-3, 0, 1, evalIters, seed));
-            float train = t.estimateLoss(TextData.Split.TRAIN);
-            float val = t.estimateLoss(TextData.Split.VAL);
+            org.gptjvm.model.Rng rng = org.gptjvm.model.Seeds.data(seed);
+            float train = t.estimateLoss(TextData.Split.TRAIN, rng);
+            float val = t.estimateLoss(TextData.Split.VAL, rng);
             System.out.printf(Locale.ROOT, "train loss %.4f, val loss %.4f%n", train, val);
         }
         return 0;
+    }
+
+    /** The batch size the model was trained with, else the small config's 16. */
+    private static int trainedBatchSize(Checkpoint ckpt) {
+        try {
+            int b = ckpt.train.getAsJsonObject("options").get("batch_size").getAsInt();
+            return b > 0 ? b : 16;
+        } catch (RuntimeException e) {
+            return 16;
+        }
     }
 }

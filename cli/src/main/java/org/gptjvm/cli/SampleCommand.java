@@ -14,7 +14,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
-@Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "sample", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = "Generate text from a trained model; the output streams as it is generated.")
 final class SampleCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -39,6 +39,9 @@ final class SampleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (engine.problem() != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), engine.problem());
+        }
         if (tokens < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tokens must not be negative");
         }
@@ -58,8 +61,7 @@ final class SampleCommand implements Callable<Integer> {
             block = blockSize;
         }
         int[] context = prompt == null || prompt.isEmpty() ? new int[]{0} : ckpt.tokenizer.encode(prompt);
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
-                StandardCharsets.UTF_8);
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         if (prompt != null) {
             out.print(prompt);
         } else {

@@ -25,7 +25,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = {"Train the lecture's GPT on a text file, print the losses as the lecture does,",
                 "save the model and print a sample.",
                 "Defaults: the video's small model (--config small); --config lecture is its 10.8M model."})
@@ -70,6 +70,9 @@ final class TrainCommand implements Callable<Integer> {
     boolean download;
     @Option(names = "--out", paramLabel = "FILE", description = "Where to save the model (default: out/gpt.safetensors).")
     Path out = Path.of("out", "gpt.safetensors");
+    @Option(names = "--resume", paramLabel = "FILE",
+            description = "Continue the run saved in FILE (a checkpoint of 'gpt train') up to --iters iterations in all.")
+    Path resume;
     @Option(names = "--sample-tokens", paramLabel = "N", description = "Characters to generate after training (default 500; 0: none).")
     int sampleTokens = 500;
     @Mixin
@@ -100,67 +103,124 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintStream stdout = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
-                StandardCharsets.UTF_8);
-        // sizes first: a usage error should not wait for the data to load
-        TrainOptions opts;
-        GptConfig probe;
-        try {
-            opts = trainOptions().validate();
-            probe = modelConfig(1).validate();
-        } catch (GptException e) {
-            throw usage(e.getMessage());
+        if (engine.problem() != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), engine.problem());
         }
+        PrintStream stdout = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         if (sampleTokens < 0) {
             throw usage("--sample-tokens must not be negative");
         }
+        Checkpoint resumed = resume != null ? loadForResume() : null;
+        // sizes first: a usage error should not wait for the data to load
+        TrainOptions opts;
+        try {
+            opts = (resumed != null ? resumedOptions(resumed) : trainOptions()).validate();
+            GptConfig shape = resumed != null ? resumed.config : modelConfig(65).validate();
+            shape.checkBatch(opts.batchSize());
+        } catch (GptException e) {
+            throw usage(e.getMessage());
+        }
         Checkpoint.checkWritable(out);
-        TextData text = TextData.load(findData(stdout));
-        GptConfig config = modelConfig(text.tokenizer().vocabSize());
-        if (probe.blockSize() != config.blockSize()) {
-            throw new IllegalStateException("config changed");
+        String raw = TextData.readText(findData(stdout));
+        TextData text;
+        GptConfig config;
+        if (resumed != null) {
+            text = new TextData(resumed.tokenizer, resumed.tokenizer.encode(raw));
+            config = resumed.config;
+        } else {
+            text = TextData.fromText(raw);
+            config = modelConfig(text.tokenizer().vocabSize());
         }
         text.checkBlockSize(config.blockSize());
 
         try (Backend backend = engine.create(); Gpt gpt = new Gpt(backend, config)) {
-            gpt.params.initialize(Seeds.init(seed));
+            Trainer trainer = new Trainer(gpt, text, opts);
+            if (resumed != null) {
+                gpt.params.loadStateDict(resumed.weights, resume.toString());
+                resumed.restoreOptimizer(gpt, resume);
+                trainer.restore(resumed.train.get("iter").getAsInt(),
+                        Long.parseUnsignedLong(resumed.train.get("data_rng").getAsString()),
+                        Long.parseUnsignedLong(resumed.train.get("dropout_rng").getAsString()));
+            } else {
+                gpt.params.initialize(Seeds.init(opts.seed()));
+            }
             stdout.printf(Locale.ROOT, "%s M parameters%n", new java.math.BigDecimal(gpt.params.count())
                     .movePointLeft(6).toPlainString());
             stdout.printf("model: %s; batch %d, lr %s, %d iterations; backend %s%n", config, opts.batchSize(),
                     opts.lr(), opts.iters(), backend.device());
-            Trainer trainer = new Trainer(gpt, text, opts);
+            if (resumed != null) {
+                stdout.printf("resuming %s at iteration %d%n", resume, trainer.iteration());
+            }
             Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal());
-            Trainer.Result r = trainer.run(new Trainer.Listener() {
-                @Override
-                public void evaluated(int step, float trainLoss, float valLoss) {
-                    progress.clear();
-                    stdout.printf(Locale.ROOT, "step %d: train loss %.4f, val loss %.4f%n", step, trainLoss, valLoss);
-                }
+            Runnable restoreSignal = Interrupts.onInterrupt(trainer::requestStop);
+            Trainer.Result r;
+            try {
+                r = trainer.run(new Trainer.Listener() {
+                    @Override
+                    public void evaluated(int step, float trainLoss, float valLoss) {
+                        progress.clear();
+                        stdout.printf(Locale.ROOT, "step %d: train loss %.4f, val loss %.4f%n", step, trainLoss, valLoss);
+                    }
 
-                @Override
-                public void iteration(int iter, int total, float loss, double elapsed) {
-                    progress.update(iter, total, loss, iter / Math.max(elapsed, 1e-9));
-                }
+                    @Override
+                    public void iteration(int iter, int total, float loss, double itPerSec) {
+                        progress.update(iter, total, loss, itPerSec);
+                    }
 
-                @Override
-                public void checkpoint(int step) {
-                    Checkpoint.save(out, gpt, text.tokenizer(), state(trainer, opts));
-                }
-            });
+                    @Override
+                    public void checkpoint(int step) {
+                        Checkpoint.save(out, gpt, text.tokenizer(), state(trainer, opts));
+                    }
+                });
+            } finally {
+                restoreSignal.run();
+            }
             progress.clear();
             Checkpoint.save(out, gpt, text.tokenizer(), state(trainer, opts));
+            if (trainer.stopped()) {
+                stdout.printf("interrupted at iteration %d; saved %s (continue with: gpt train --resume %s --iters %d)%n",
+                        trainer.iteration(), out, out, opts.iters());
+                return 130;
+            }
             stdout.printf(Locale.ROOT, "trained %d iterations in %.1f s (%.1f ms/iteration, %.1f s evaluating); saved %s%n",
                     r.iterations(), r.seconds(), r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(),
                     r.evalSeconds(), out);
             if (sampleTokens > 0) {
                 stdout.println("--- sample ---");
-                Rng rng = Seeds.sample(seed);
+                Rng rng = Seeds.sample(opts.seed());
+                stdout.print(text.tokenizer().decode(0));
                 new Sampler(gpt, config.blockSize()).generate(new int[]{0}, sampleTokens, 1.0, 0, rng,
                         t -> stdout.print(text.tokenizer().decode(t)));
                 stdout.println();
             }
         }
         return 0;
+    }
+
+    private Checkpoint loadForResume() {
+        var shape = new Object[]{blockSize, nEmbd, nHead, nLayer, dropout, batchSize, lr};
+        boolean changed = java.util.Arrays.stream(shape).anyMatch(java.util.Objects::nonNull)
+                || preset != Preset.small || model != ModelKind.gpt || spec.commandLine().getParseResult().hasMatchedOption("--seed");
+        if (changed) {
+            throw usage("--resume continues the saved run as it was: only --iters, --eval-interval, --eval-iters, "
+                    + "--data, --out, --sample-tokens, --backend and --threads may be given with it");
+        }
+        Checkpoint c = Checkpoint.load(resume);
+        if (!c.resumable()) {
+            throw new GptException(resume + ": holds no training state (AdamW moments, iteration) to resume from");
+        }
+        return c;
+    }
+
+    private TrainOptions resumedOptions(Checkpoint c) {
+        try {
+            var o = c.train.getAsJsonObject("options");
+            return new TrainOptions(o.get("batch_size").getAsInt(), o.get("learning_rate").getAsDouble(),
+                    or(iters, o.get("max_iters").getAsInt()), or(evalInterval, o.get("eval_interval").getAsInt()),
+                    or(evalIters, o.get("eval_iters").getAsInt()), o.get("seed").getAsLong());
+        } catch (RuntimeException e) {
+            throw new GptException(resume + ": bad training state in its metadata");
+        }
     }
 
     private static JsonObject state(Trainer trainer, TrainOptions opts) {

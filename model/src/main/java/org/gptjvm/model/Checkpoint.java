@@ -55,6 +55,9 @@ public final class Checkpoint {
         if (e instanceof java.nio.file.AccessDeniedException) {
             return "permission denied";
         }
+        if (e instanceof java.nio.file.FileAlreadyExistsException fe) {
+            return fe.getFile() + " exists and is not a directory";
+        }
         if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
             return fse.getReason();
         }
@@ -88,7 +91,12 @@ public final class Checkpoint {
         if (!meta.containsKey("config") || !meta.containsKey("chars")) {
             throw new GptException(file + ": not a gpt model file (its metadata has no config and chars)");
         }
-        GptConfig config = GptConfig.fromJson(meta.get("config"));
+        GptConfig config;
+        try {
+            config = GptConfig.fromJson(meta.get("config"));
+        } catch (GptException e) {
+            throw new GptException(file + ": " + e.getMessage());
+        }
         CharTokenizer tok;
         try {
             tok = CharTokenizer.fromVocabulary(new Gson().fromJson(meta.get("chars"), String.class));
@@ -108,6 +116,37 @@ public final class Checkpoint {
             }
         }
         return new Checkpoint(config, tok, Checkpoints.tensors(c, file), train);
+    }
+
+    /** Whether the file holds AdamW moments and a training state, so training can resume from it. */
+    public boolean resumable() {
+        return train.has("iter") && weights.keySet().stream().anyMatch(n -> n.startsWith(OPTIMIZER_PREFIX));
+    }
+
+    /** Loads the AdamW moments (saved under our parameter names) into {@code gpt}. */
+    public void restoreOptimizer(Gpt gpt, Path file) {
+        Map<Param, float[][]> staged = new LinkedHashMap<>();
+        for (Param p : gpt.params.all) {
+            float[][] mv = new float[2][];
+            String[] kinds = {"exp_avg.", "exp_avg_sq."};
+            for (int k = 0; k < 2; k++) {
+                String name = OPTIMIZER_PREFIX + kinds[k] + p.name();
+                GptParams.Tensor t = weights.get(name);
+                if (t == null) {
+                    throw new GptException(file + ": cannot resume: missing " + name);
+                }
+                if (t.data().length != p.size()) {
+                    throw new GptException(file + ": cannot resume: " + name + " has " + t.data().length
+                            + " values, expected " + p.size());
+                }
+                mv[k] = t.data();
+            }
+            staged.put(p, mv);
+        }
+        staged.forEach((p, mv) -> {
+            gpt.backend.write(p.m(), mv[0]);
+            gpt.backend.write(p.v(), mv[1]);
+        });
     }
 
     /** A model on {@code backend} with these weights; every tensor is checked before any is loaded. */

@@ -56,11 +56,24 @@ public record GptConfig(String kind, int vocabSize, int blockSize, int nEmbd, in
         if (!(dropout >= 0f && dropout < 1f)) {
             throw new GptException("dropout must be in [0, 1), got " + dropout);
         }
-        long attention = (long) blockSize * blockSize * Math.max(1, nHead);
-        if (attention > Integer.MAX_VALUE / 64) {
-            throw new GptException("block size " + blockSize + " is too large");
-        }
+        // every buffer is a Java array indexed by int: refuse shapes whose tensors cannot be one
+        fits("n_embd", (long) 4 * nEmbd * nEmbd);
+        fits("vocab size x n_embd", (long) vocabSize * Math.max(nEmbd, vocabSize));
+        fits("block size", (long) blockSize * blockSize * Math.max(1, nHead));
         return this;
+    }
+
+    /** Throws when a batch of {@code batchSize} sequences would need a buffer larger than 2^31 floats. */
+    public void checkBatch(int batchSize) {
+        long n = (long) batchSize * blockSize;
+        fits("batch size x block size", n * Math.max(4L * nEmbd, vocabSize));
+        fits("batch size x block size", n * blockSize * Math.max(1, nHead));
+    }
+
+    private static void fits(String what, long elements) {
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw new GptException(what + " too large: a buffer would need " + elements + " values (limit 2^31)");
+        }
     }
 
     private static void positive(String what, int v) {
@@ -106,7 +119,7 @@ public record GptConfig(String kind, int vocabSize, int blockSize, int nEmbd, in
         } catch (GptException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new GptException("bad model config " + json + ": " + e.getMessage());
+            throw new GptException("bad model config (expected JSON with vocab_size, block_size, n_embd, n_head, n_layer)");
         }
     }
 

@@ -24,7 +24,12 @@ public final class Parity {
         if (!meta.containsKey("config")) {
             throw new GptException(file + ": not a reference file (no config in its metadata)");
         }
-        GptConfig config = GptConfig.fromJson(meta.get("config"));
+        GptConfig config;
+        try {
+            config = GptConfig.fromJson(meta.get("config"));
+        } catch (GptException e) {
+            throw new GptException(file + ": " + e.getMessage());
+        }
         JsonObject adam = meta.containsKey("adamw") ? JsonParser.parseString(meta.get("adamw")).getAsJsonObject() : null;
         JsonObject torchErr = meta.containsKey("torch_fp32_error")
                 ? JsonParser.parseString(meta.get("torch_fp32_error")).getAsJsonObject() : new JsonObject();

@@ -1,9 +1,11 @@
 package org.gptjvm.model;
 
 /**
- * One user seed, four independent streams: parameter init, batch offsets (shared by training and
- * estimate_loss, as the lecture's global torch RNG is), dropout masks and sampling. Separate streams
- * mean that, say, evaluating more often never changes the initial weights.
+ * One user seed, independent streams: parameter init, training batch offsets, dropout masks,
+ * sampling, and the batches of each evaluation. The lecture draws everything from torch's one global
+ * generator, so there evaluating more often changes the training batches; here estimate_loss at step
+ * k uses its own stream, a function of (seed, k), so evaluations never perturb training, and a run
+ * resumed from a checkpoint prints the same losses as an uninterrupted one.
  */
 public final class Seeds {
     private Seeds() {
@@ -23,6 +25,11 @@ public final class Seeds {
 
     public static Rng dropout(long seed) {
         return new Rng(derive(seed, 3));
+    }
+
+    /** The batches of the evaluation before training step {@code step}. */
+    public static Rng evaluation(long seed, int step) {
+        return new Rng(derive(derive(seed, 5), step));
     }
 
     public static Rng sample(long seed) {

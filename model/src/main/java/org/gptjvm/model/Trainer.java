@@ -11,7 +11,7 @@ public final class Trainer {
         default void evaluated(int step, float trainLoss, float valLoss) {
         }
 
-        default void iteration(int iter, int total, float loss, double elapsedSeconds) {
+        default void iteration(int iter, int total, float loss, double iterationsPerSecond) {
         }
 
         /** Called after each evaluation, with the state a checkpoint needs. */
@@ -19,6 +19,7 @@ public final class Trainer {
         }
     }
 
+    /** {@code iterations}: steps taken by this call (fewer than asked for when stopped). */
     public record Result(float trainLoss, float valLoss, int iterations, double seconds, double trainSeconds,
                          double evalSeconds) {
     }
@@ -30,6 +31,7 @@ public final class Trainer {
     private final Rng dataRng, dropoutRng;
     private final int[] x, y;
     private int iter;
+    private volatile boolean stopRequested;
 
     public Trainer(Gpt gpt, TextData data, TrainOptions options) {
         this.gpt = gpt;
@@ -42,10 +44,27 @@ public final class Trainer {
         this.x = new int[n];
         this.y = new int[n];
         data.checkBlockSize(gpt.config.blockSize());
+        gpt.config.checkBatch(options.batchSize());
     }
 
     public int iteration() {
         return iter;
+    }
+
+    /** Continues a run: the iteration count (= AdamW steps taken) and the generators' states. */
+    public void restore(int iteration, long dataRngState, long dropoutRngState) {
+        this.iter = iteration;
+        dataRng.setState(dataRngState);
+        dropoutRng.setState(dropoutRngState);
+    }
+
+    /** Asks {@link #run} to stop after the current step (e.g. on Ctrl-C); safe from any thread. */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    public boolean stopped() {
+        return stopRequested;
     }
 
     public Rng dataRng() {
@@ -56,11 +75,17 @@ public final class Trainer {
         return dropoutRng;
     }
 
-    /** Mean loss over eval_iters random batches of a split, without dropout. */
-    public float estimateLoss(TextData.Split split) {
+    /** estimate_loss at the current iteration: train and val mean losses, without dropout. */
+    public float[] estimateLosses() {
+        Rng rng = Seeds.evaluation(options.seed(), iter);
+        return new float[]{estimateLoss(TextData.Split.TRAIN, rng), estimateLoss(TextData.Split.VAL, rng)};
+    }
+
+    /** Mean loss over eval_iters random batches of a split drawn from {@code rng}, without dropout. */
+    public float estimateLoss(TextData.Split split, Rng rng) {
         double sum = 0;
         for (int k = 0; k < options.evalIters(); k++) {
-            data.batch(split, dataRng, options.batchSize(), gpt.config.blockSize(), x, y);
+            data.batch(split, rng, options.batchSize(), gpt.config.blockSize(), x, y);
             sum += gpt.loss(x, y);
         }
         return (float) (sum / options.evalIters());
@@ -80,22 +105,25 @@ public final class Trainer {
         double evalSeconds = 0;
         float train = Float.NaN, val = Float.NaN;
         int total = options.iters();
-        while (iter < total || total == 0) {
+        int first = iter;
+        while ((iter < total || total == 0) && !stopRequested) {
             if (iter % options.evalInterval() == 0 || iter == total - 1 || total == 0) {
                 long e0 = System.nanoTime();
-                train = estimateLoss(TextData.Split.TRAIN);
-                val = estimateLoss(TextData.Split.VAL);
+                float[] losses = estimateLosses();
+                train = losses[0];
+                val = losses[1];
                 evalSeconds += (System.nanoTime() - e0) / 1e9;
                 listener.evaluated(iter, train, val);
                 listener.checkpoint(iter);
             }
-            if (total == 0) {
+            if (total == 0 || stopRequested) {
                 break;
             }
             float loss = step();
-            listener.iteration(iter, total, loss, (System.nanoTime() - start) / 1e9);
+            double elapsed = (System.nanoTime() - start) / 1e9;
+            listener.iteration(iter, total, loss, (iter - first) / Math.max(elapsed, 1e-9));
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        return new Result(train, val, iter, seconds, seconds - evalSeconds, evalSeconds);
+        return new Result(train, val, iter - first, seconds, seconds - evalSeconds, evalSeconds);
     }
 }
