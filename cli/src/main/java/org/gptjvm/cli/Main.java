@@ -12,7 +12,7 @@ import java.util.Properties;
 /** The {@code gpt} command: exit 0 ok, 1 failure, 2 usage error; errors are one line, never a stack trace. */
 @Command(name = "gpt", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Train and sample Karpathy's character-level GPT (\"Let's build GPT\") on the JVM.",
-        subcommands = {TrainCommand.class, SampleCommand.class, EvalCommand.class, VerifyCommand.class,
+        subcommands = {TrainCommand.class, SampleCommand.class, EvalCommand.class, VerifyCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -21,7 +21,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, sample, eval, verify)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, sample, eval, verify, bench)");
     }
 
     public static void main(String[] args) {

@@ -28,6 +28,22 @@ public final class Backends {
                 return new ReferenceBackend(threads);
             }
         });
+        all.add(new BackendProvider() {
+            @Override
+            public String name() {
+                return "cpu";
+            }
+
+            @Override
+            public int speedRank() {
+                return 10;
+            }
+
+            @Override
+            public Backend create(int threads) {
+                return new org.gptjvm.engine.cpu.CpuBackend(threads);
+            }
+        });
         ServiceLoader.load(BackendProvider.class).forEach(all::add);
         all.sort((a, b) -> Integer.compare(b.speedRank(), a.speedRank()));
         return all;

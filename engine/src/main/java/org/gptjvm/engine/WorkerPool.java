@@ -20,6 +20,12 @@ public final class WorkerPool implements AutoCloseable {
         void run(int from, int to);
     }
 
+    /** The body of a parallel loop that also learns which part (0..threads-1) it runs, to pick its scratch. */
+    @FunctionalInterface
+    public interface PartTask {
+        void run(int part, int from, int to);
+    }
+
     private static final long SPIN_NANOS = 200_000;
 
     private final int threads;
@@ -57,15 +63,35 @@ public final class WorkerPool implements AutoCloseable {
             }
             return;
         }
+        forParts(n, parts, task, null);
+    }
+
+    /** As {@link #parallelFor}, telling each range its part number (at most {@link #threads()} parts). */
+    public void parallelForParts(int n, PartTask task) {
+        int parts = Math.min(threads, n);
+        if (parts <= 1) {
+            if (n > 0) {
+                task.run(0, 0, n);
+            }
+            return;
+        }
+        forParts(n, parts, null, task);
+    }
+
+    private void forParts(int n, int parts, RangeTask task, PartTask partTask) {
         caller = Thread.currentThread();
         failure = null;
         remaining.set(parts - 1);
         for (int p = 1; p < parts; p++) {
-            workers[p - 1].submit(task, lo(n, p, parts), lo(n, p + 1, parts));
+            workers[p - 1].submit(task, partTask, p, lo(n, p, parts), lo(n, p + 1, parts));
         }
         Throwable own = null;
         try {
-            task.run(0, lo(n, 1, parts));
+            if (task != null) {
+                task.run(0, lo(n, 1, parts));
+            } else {
+                partTask.run(0, 0, lo(n, 1, parts));
+            }
         } catch (Throwable t) {
             own = t;
         }
@@ -103,10 +129,13 @@ public final class WorkerPool implements AutoCloseable {
         Thread thread;
         private volatile int generation;
         private RangeTask task;
-        private int from, to;
+        private PartTask partTask;
+        private int part, from, to;
 
-        void submit(RangeTask task, int from, int to) {
+        void submit(RangeTask task, PartTask partTask, int part, int from, int to) {
             this.task = task;
+            this.partTask = partTask;
+            this.part = part;
             this.from = from;
             this.to = to;
             generation++; // volatile write publishes the fields above
@@ -130,7 +159,11 @@ public final class WorkerPool implements AutoCloseable {
                 }
                 seen = generation;
                 try {
-                    task.run(from, to);
+                    if (task != null) {
+                        task.run(from, to);
+                    } else {
+                        partTask.run(part, from, to);
+                    }
                 } catch (Throwable t) {
                     failure = t;
                 }

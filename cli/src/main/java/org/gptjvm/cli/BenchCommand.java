@@ -1,0 +1,182 @@
+package org.gptjvm.cli;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.Backends;
+import org.gptjvm.model.Gpt;
+import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Seeds;
+import org.gptjvm.model.TextData;
+import org.gptjvm.model.Rng;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
+        description = {"Time whole training steps (forward, backward, AdamW) per backend on real batches,",
+                "side by side in one run: ms/step (median, min, max), tokens/s, GFLOP/s, ratio to the first."})
+final class BenchCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "NAME", description = "small or lecture (default small).")
+    TrainCommand.Preset preset = TrainCommand.Preset.small;
+    @Option(names = "--backend", paramLabel = "LIST", split = ",",
+            description = "Backends to compare, comma-separated (default: all present).")
+    List<String> backends;
+    @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
+    Integer threads;
+    @Option(names = "--iters", paramLabel = "N", description = "Timed steps per backend (default 20).")
+    int iters = 20;
+    @Option(names = "--warmup", paramLabel = "N", description = "Untimed steps first (default 5).")
+    int warmup = 5;
+    @Option(names = "--data", paramLabel = "FILE", description = "Text for the batches (default: $GPT_DATA, else data/tinyshakespeare.txt).")
+    Path data;
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
+    Path json;
+
+    @Override
+    public Integer call() throws IOException {
+        List<String> names = backends != null ? backends : Backends.names();
+        for (String n : names) {
+            if (!Backends.names().contains(n)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "unknown backend '" + n + "'; available: "
+                        + String.join(", ", Backends.names()));
+            }
+        }
+        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        if (nThreads < 1 || iters < 1 || warmup < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--threads and --iters must be positive");
+        }
+        TextData text = TextData.load(org.gptjvm.model.DataFiles.choose(data, System.getenv("GPT_DATA")));
+        int V = text.tokenizer().vocabSize();
+        GptConfig cfg = preset == TrainCommand.Preset.lecture ? GptConfig.lecture(V) : GptConfig.small(V);
+        int B = preset == TrainCommand.Preset.lecture ? 64 : 16;
+        double flops = flopsPerStep(cfg, B);
+
+        JsonObject machine = Machine.describe();
+        System.out.printf("machine: %s, %s cores, Java %s, %s%n", machine.get("cpu").getAsString(),
+                machine.get("cores").getAsInt(), machine.get("java").getAsString(), machine.get("vector").getAsString());
+        System.out.printf(Locale.ROOT, "config: %s, batch %d (%d tokens/step, %.2f GFLOP/step); %d threads, %d warm-up + %d timed steps%n",
+                preset, B, B * cfg.blockSize(), flops / 1e9, nThreads, warmup, iters);
+        System.out.printf("%-10s %10s %10s %10s %12s %9s %8s%n", "backend", "median ms", "min ms", "max ms", "tokens/s",
+                "GFLOP/s", "ratio");
+        JsonArray results = new JsonArray();
+        double first = 0;
+        for (String name : names) {
+            double[] ms = time(name, nThreads, cfg, B, text);
+            double[] sorted = ms.clone();
+            Arrays.sort(sorted);
+            double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
+                    : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+            if (first == 0) {
+                first = median;
+            }
+            double tokens = B * cfg.blockSize() / (median / 1000);
+            double gflops = flops / (median / 1000) / 1e9;
+            System.out.printf(Locale.ROOT, "%-10s %10.2f %10.2f %10.2f %12.0f %9.2f %7.2fx%n", name, median, sorted[0],
+                    sorted[sorted.length - 1], tokens, gflops, first / median);
+            JsonObject r = new JsonObject();
+            r.addProperty("name", name);
+            r.addProperty("threads", nThreads);
+            JsonObject m = new JsonObject();
+            m.addProperty("median", median);
+            m.addProperty("min", sorted[0]);
+            m.addProperty("max", sorted[sorted.length - 1]);
+            r.add("ms_per_step", m);
+            r.addProperty("tokens_per_s", tokens);
+            r.addProperty("gflops", gflops);
+            r.addProperty("speedup_vs_first", first / median);
+            results.add(r);
+        }
+        if (json != null) {
+            JsonObject root = new JsonObject();
+            root.add("machine", machine);
+            JsonObject c = cfg.toJson();
+            c.addProperty("name", preset.name());
+            c.addProperty("batch_size", B);
+            c.addProperty("gflop_per_step", flops / 1e9);
+            c.addProperty("warmup", warmup);
+            c.addProperty("iters", iters);
+            root.add("config", c);
+            root.add("backends", results);
+            Path parent = json.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            Files.writeString(json, new GsonBuilder().setPrettyPrinting().create().toJson(root));
+        }
+        return 0;
+    }
+
+    private double[] time(String name, int nThreads, GptConfig cfg, int B, TextData text) {
+        try (Backend be = Backends.create(name, nThreads); Gpt gpt = new Gpt(be, cfg)) {
+            gpt.params.initialize(Seeds.init(1337));
+            Rng rng = Seeds.data(1337);
+            int[] x = new int[B * cfg.blockSize()], y = new int[x.length];
+            Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(1e-3);
+            double[] ms = new double[iters];
+            for (int i = 0; i < warmup + iters; i++) {
+                text.batch(TextData.Split.TRAIN, rng, B, cfg.blockSize(), x, y);
+                long t0 = System.nanoTime();
+                gpt.forwardBackward(x, y, i);
+                gpt.update(opt, i + 1);
+                if (i >= warmup) {
+                    ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+            return ms;
+        }
+    }
+
+    /**
+     * Model FLOPs of one training step: 6 per weight per token for the Linear layers (forward 2,
+     * backward 4) and 12 * n_layer * T * C per token for attention (PaLM's convention).
+     */
+    static double flopsPerStep(GptConfig c, int B) {
+        double tokens = (double) B * c.blockSize();
+        if (c.isBigram()) {
+            return 0;
+        }
+        double C = c.nEmbd();
+        double linear = c.nLayer() * (3 * C * C + C * C + 8 * C * C) + C * c.vocabSize();
+        return 6 * tokens * linear + 12.0 * c.nLayer() * c.blockSize() * C * tokens;
+    }
+
+    /** The header of a benchmark: what it ran on. */
+    static final class Machine {
+        static JsonObject describe() {
+            JsonObject m = new JsonObject();
+            m.addProperty("cpu", cpuModel());
+            m.addProperty("cores", Runtime.getRuntime().availableProcessors());
+            m.addProperty("java", Runtime.version().toString());
+            m.addProperty("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+            m.addProperty("vector", org.gptjvm.engine.cpu.CpuBackend.vectorApiPresent()
+                    ? "Vector API on" : "Vector API off (scalar)");
+            m.addProperty("max_heap_gib", Runtime.getRuntime().maxMemory() / (double) (1L << 30));
+            return m;
+        }
+
+        private static String cpuModel() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                    if (line.startsWith("model name")) {
+                        return line.substring(line.indexOf(':') + 1).trim();
+                    }
+                }
+            } catch (IOException | RuntimeException ignored) {
+                // not Linux
+            }
+            return System.getProperty("os.arch");
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package org.gptjvm.engine.cpu;
+
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.WorkerPool;
+
+/**
+ * The fast CPU backend: the reference backend with the compute-bound kernels (Linear layers and
+ * attention) replaced by register-tiled Vector API products. Work is split over a fixed partition
+ * in which every output element has one owner and one summation order, so results are bit-identical
+ * for any thread count. Without the Vector API module it runs the reference kernels and says so.
+ */
+public final class CpuBackend extends ReferenceBackend {
+    private static volatile boolean warned;
+
+    private final boolean vector;
+    private final VectorKernels.AttentionScratch[] attentionScratch;
+    private int scratchT = -1, scratchHs = -1;
+
+    public CpuBackend(int threads) {
+        super(threads);
+        this.vector = vectorApiPresent();
+        if (!vector && !warned) {
+            warned = true;
+            System.err.println("gpt: note: the Vector API is not enabled (run java with --add-modules "
+                    + "jdk.incubator.vector); the cpu backend runs its scalar path");
+        }
+        this.attentionScratch = new VectorKernels.AttentionScratch[threads];
+    }
+
+    /** Whether jdk.incubator.vector is in the boot layer (java --add-modules jdk.incubator.vector). */
+    public static boolean vectorApiPresent() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public String device() {
+        return "cpu backend, " + threads() + " thread(s), " + (vector ? Gemm.S.length() * 32 + "-bit vectors"
+                : "scalar (no Vector API)");
+    }
+
+    @Override
+    public Launch matmulForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
+        if (!vector) {
+            return super.matmulForward(out, inp, weight, bias, N, C, OC);
+        }
+        float[] o = f(out), x = f(inp), w = f(weight), bb = f(bias);
+        float[] wt = new float[C * OC]; // W^T, refreshed every launch: the weights change every step
+        WorkerPool.RangeTask rows = (a, b) -> VectorKernels.matmulForward(o, x, wt, bb, C, OC, a, b);
+        return launch("matmul_forward", () -> {
+            Gemm.transpose(w, wt, OC, C);
+            pool.parallelFor(N, rows);
+        });
+    }
+
+    @Override
+    public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
+                                 FloatBuf weight, int N, int C, int OC) {
+        if (!vector) {
+            return super.matmulBackward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+        }
+        float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
+        WorkerPool.RangeTask input = (a, b) -> VectorKernels.matmulBackwardInput(dx, d, w, C, OC, a, b);
+        WorkerPool.RangeTask params = (a, b) -> VectorKernels.matmulBackwardWeight(dw, db, d, x, N, C, OC, a, b);
+        return launch("matmul_backward", () -> {
+            if (dx != null) {
+                pool.parallelFor(N, input);
+            }
+            pool.parallelFor(OC, params);
+        });
+    }
+
+    private VectorKernels.AttentionScratch[] scratch(int T, int hs) {
+        // one set per thread, shared by all attention launches (they never run at the same time)
+        if (T > scratchT || hs > scratchHs) {
+            scratchT = Math.max(T, scratchT);
+            scratchHs = Math.max(hs, scratchHs);
+            for (int i = 0; i < attentionScratch.length; i++) {
+                attentionScratch[i] = new VectorKernels.AttentionScratch(scratchT, scratchHs);
+            }
+        }
+        return attentionScratch;
+    }
+
+    @Override
+    public Launch attentionForward(FloatBuf out, FloatBuf att, FloatBuf qkv, IntBuf seed, float dropout, int salt,
+                                   int B, int T, int C, int NH) {
+        if (!vector) {
+            return super.attentionForward(out, att, qkv, seed, dropout, salt, B, T, C, NH);
+        }
+        float[] o = f(out), at = f(att), x = f(qkv);
+        VectorKernels.AttentionScratch[] sc = scratch(T, C / NH);
+        WorkerPool.PartTask task = (p, a, b) ->
+                VectorKernels.attentionForward(o, at, x, seed(seed), dropout, salt, T, C, NH, sc[p], a, b);
+        return launch("attention_forward", () -> pool.parallelForParts(B * NH, task));
+    }
+
+    @Override
+    public Launch attentionBackward(FloatBuf dqkv, FloatBuf scratch, FloatBuf dout, FloatBuf qkv, FloatBuf att,
+                                    IntBuf seed, float dropout, int salt, int B, int T, int C, int NH) {
+        if (!vector) {
+            return super.attentionBackward(dqkv, scratch, dout, qkv, att, seed, dropout, salt, B, T, C, NH);
+        }
+        float[] dx = f(dqkv), d = f(dout), x = f(qkv), at = f(att);
+        VectorKernels.AttentionScratch[] sc = scratch(T, C / NH);
+        WorkerPool.PartTask task = (p, a, b) ->
+                VectorKernels.attentionBackward(dx, d, x, at, seed(seed), dropout, salt, T, C, NH, sc[p], a, b);
+        return launch("attention_backward", () -> pool.parallelForParts(B * NH, task));
+    }
+}

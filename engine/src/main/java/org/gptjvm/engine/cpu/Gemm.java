@@ -1,0 +1,159 @@
+package org.gptjvm.engine.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The one matrix product every Linear layer needs, forward and backward:
+ * {@code C[m, j] += sum_k A[m, k] * B[k, j]} for rows m in [m0, m1), with A read through strides
+ * (so A can be a transposed view) and B and C row-major.
+ *
+ * <p>Register tiling: 4 rows of C by 4 vectors of columns (16 accumulators of 16 lanes with
+ * AVX-512) stay in registers over a block of k; each step broadcasts one A element per row and loads
+ * 4 vectors of a B row. K is cut into blocks so the B panel stays in cache. The k order is fixed for
+ * every element, whoever computes it, so the result does not depend on how rows are split across
+ * threads.
+ */
+final class Gemm {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    private static final int MR = 4;
+    private static final int KC = 256;
+
+    private Gemm() {
+    }
+
+    /**
+     * @param a   A's array; element (m, k) is {@code a[aOff + m*sam + k*sak]}
+     * @param b   B (K x n), row-major with row stride ldb
+     * @param c   C (M x n), row-major with row stride ldc; accumulated into
+     */
+    static void gemm(int m0, int m1, int n, int K, float[] a, int aOff, int sam, int sak, float[] b, int bOff,
+                     int ldb, float[] c, int cOff, int ldc) {
+        int nv = (n / (4 * L)) * (4 * L);
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int k1 = Math.min(K, k0 + KC);
+            int m = m0;
+            for (; m + MR <= m1; m += MR) {
+                for (int j = 0; j < nv; j += 4 * L) {
+                    tile4x4(m, j, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                }
+                for (int r = m; r < m + MR; r++) {
+                    rest(r, nv, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                }
+            }
+            for (; m < m1; m++) {
+                rest(m, 0, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+            }
+        }
+    }
+
+    private static void tile4x4(int m, int j, int k0, int k1, float[] a, int aOff, int sam, int sak,
+                                float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+        int c0 = cOff + m * ldc + j, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        FloatVector x00 = FloatVector.fromArray(S, c, c0), x01 = FloatVector.fromArray(S, c, c0 + L);
+        FloatVector x02 = FloatVector.fromArray(S, c, c0 + 2 * L), x03 = FloatVector.fromArray(S, c, c0 + 3 * L);
+        FloatVector x10 = FloatVector.fromArray(S, c, c1), x11 = FloatVector.fromArray(S, c, c1 + L);
+        FloatVector x12 = FloatVector.fromArray(S, c, c1 + 2 * L), x13 = FloatVector.fromArray(S, c, c1 + 3 * L);
+        FloatVector x20 = FloatVector.fromArray(S, c, c2), x21 = FloatVector.fromArray(S, c, c2 + L);
+        FloatVector x22 = FloatVector.fromArray(S, c, c2 + 2 * L), x23 = FloatVector.fromArray(S, c, c2 + 3 * L);
+        FloatVector x30 = FloatVector.fromArray(S, c, c3), x31 = FloatVector.fromArray(S, c, c3 + L);
+        FloatVector x32 = FloatVector.fromArray(S, c, c3 + 2 * L), x33 = FloatVector.fromArray(S, c, c3 + 3 * L);
+        int a0 = aOff + m * sam, a1 = a0 + sam, a2 = a1 + sam, a3 = a2 + sam;
+        for (int k = k0; k < k1; k++) {
+            int bk = bOff + k * ldb + j;
+            FloatVector b0 = FloatVector.fromArray(S, b, bk), b1 = FloatVector.fromArray(S, b, bk + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bk + 2 * L), b3 = FloatVector.fromArray(S, b, bk + 3 * L);
+            int ak = k * sak;
+            FloatVector v = FloatVector.broadcast(S, a[a0 + ak]);
+            x00 = v.fma(b0, x00);
+            x01 = v.fma(b1, x01);
+            x02 = v.fma(b2, x02);
+            x03 = v.fma(b3, x03);
+            v = FloatVector.broadcast(S, a[a1 + ak]);
+            x10 = v.fma(b0, x10);
+            x11 = v.fma(b1, x11);
+            x12 = v.fma(b2, x12);
+            x13 = v.fma(b3, x13);
+            v = FloatVector.broadcast(S, a[a2 + ak]);
+            x20 = v.fma(b0, x20);
+            x21 = v.fma(b1, x21);
+            x22 = v.fma(b2, x22);
+            x23 = v.fma(b3, x23);
+            v = FloatVector.broadcast(S, a[a3 + ak]);
+            x30 = v.fma(b0, x30);
+            x31 = v.fma(b1, x31);
+            x32 = v.fma(b2, x32);
+            x33 = v.fma(b3, x33);
+        }
+        x00.intoArray(c, c0);
+        x01.intoArray(c, c0 + L);
+        x02.intoArray(c, c0 + 2 * L);
+        x03.intoArray(c, c0 + 3 * L);
+        x10.intoArray(c, c1);
+        x11.intoArray(c, c1 + L);
+        x12.intoArray(c, c1 + 2 * L);
+        x13.intoArray(c, c1 + 3 * L);
+        x20.intoArray(c, c2);
+        x21.intoArray(c, c2 + L);
+        x22.intoArray(c, c2 + 2 * L);
+        x23.intoArray(c, c2 + 3 * L);
+        x30.intoArray(c, c3);
+        x31.intoArray(c, c3 + L);
+        x32.intoArray(c, c3 + 2 * L);
+        x33.intoArray(c, c3 + 3 * L);
+    }
+
+    /** Columns [j0, n) of row m: one vector at a time, then scalars; same k order as the tiles. */
+    private static void rest(int m, int j0, int n, int k0, int k1, float[] a, int aOff, int sam, int sak,
+                             float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+        int am = aOff + m * sam;
+        int cm = cOff + m * ldc;
+        int j = j0;
+        for (; j + L <= n; j += L) {
+            FloatVector x = FloatVector.fromArray(S, c, cm + j);
+            for (int k = k0; k < k1; k++) {
+                x = FloatVector.broadcast(S, a[am + k * sak]).fma(FloatVector.fromArray(S, b, bOff + k * ldb + j), x);
+            }
+            x.intoArray(c, cm + j);
+        }
+        for (; j < n; j++) {
+            float x = c[cm + j];
+            for (int k = k0; k < k1; k++) {
+                x = Math.fma(a[am + k * sak], b[bOff + k * ldb + j], x);
+            }
+            c[cm + j] = x;
+        }
+    }
+
+    /** out[r, :] = src[r, :] for rows, so C can start from the bias. */
+    static void broadcastRows(float[] out, float[] row, int from, int to, int n) {
+        for (int r = from; r < to; r++) {
+            if (row == null) {
+                java.util.Arrays.fill(out, r * n, r * n + n, 0f);
+            } else {
+                System.arraycopy(row, 0, out, r * n, n);
+            }
+        }
+    }
+
+    /** Transposes src (rows x cols) into dst (cols x rows). */
+    static void transpose(float[] src, float[] dst, int rows, int cols) {
+        final int BS = 32;
+        for (int r0 = 0; r0 < rows; r0 += BS) {
+            for (int c0 = 0; c0 < cols; c0 += BS) {
+                for (int r = r0; r < Math.min(rows, r0 + BS); r++) {
+                    for (int cc = c0; cc < Math.min(cols, c0 + BS); cc++) {
+                        dst[cc * rows + r] = src[r * cols + cc];
+                    }
+                }
+            }
+        }
+    }
+
+    /** sum over lanes, for the few reductions done here */
+    static float sum(FloatVector v) {
+        return v.reduceLanes(VectorOperators.ADD);
+    }
+}
