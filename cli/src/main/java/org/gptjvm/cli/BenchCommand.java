@@ -45,6 +45,8 @@ final class BenchCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
     Path json;
+    @Option(names = "--profile", description = "Also print the time spent in each kernel (host backends).")
+    boolean profile;
 
     @Override
     public Integer call() throws IOException {
@@ -65,6 +67,9 @@ final class BenchCommand implements Callable<Integer> {
         int B = preset == TrainCommand.Preset.lecture ? 64 : 16;
         double flops = flopsPerStep(cfg, B);
 
+        if (profile) {
+            System.setProperty("gpt.profile", "true");
+        }
         JsonObject machine = Machine.describe();
         System.out.printf("machine: %s, %s cores, Java %s, %s%n", machine.get("cpu").getAsString(),
                 machine.get("cores").getAsInt(), machine.get("java").getAsString(), machine.get("vector").getAsString());
@@ -99,6 +104,14 @@ final class BenchCommand implements Callable<Integer> {
             r.addProperty("gflops", gflops);
             r.addProperty("speedup_vs_first", first / median);
             results.add(r);
+            if (profile) {
+                var prof = org.gptjvm.engine.ReferenceBackend.PROFILE;
+                long total = prof.values().stream().mapToLong(v -> v[0]).sum();
+                prof.entrySet().stream().sorted((p1, p2) -> Long.compare(p2.getValue()[0], p1.getValue()[0]))
+                        .forEach(e -> System.out.printf(Locale.ROOT, "    %-24s %6.1f%% %10.3f ms/step%n", e.getKey(),
+                                100.0 * e.getValue()[0] / total, e.getValue()[0] / 1e6 / (warmup + iters)));
+                prof.clear();
+            }
         }
         if (json != null) {
             JsonObject root = new JsonObject();

@@ -93,9 +93,26 @@ public class ReferenceBackend implements Backend {
         System.arraycopy(f(src), offset, dst, 0, len);
     }
 
+    /** Per-kernel wall time, collected when the system property gpt.profile is set (gpt bench --profile). */
+    public static final java.util.Map<String, long[]> PROFILE = new java.util.concurrent.ConcurrentHashMap<>();
+
     @Override
     public Program compile(String name, List<Launch> launches) {
-        Runnable[] bodies = launches.stream().map(l -> ((HostLaunch) l).body()).toArray(Runnable[]::new);
+        boolean profile = Boolean.getBoolean("gpt.profile");
+        Runnable[] bodies = launches.stream().map(l -> {
+            HostLaunch h = (HostLaunch) l;
+            if (!profile) {
+                return h.body();
+            }
+            long[] acc = PROFILE.computeIfAbsent(h.kernel(), k -> new long[2]);
+            Runnable body = h.body();
+            return (Runnable) () -> {
+                long t0 = System.nanoTime();
+                body.run();
+                acc[0] += System.nanoTime() - t0;
+                acc[1]++;
+            };
+        }).toArray(Runnable[]::new);
         return new Program() {
             @Override
             public String name() {
@@ -122,7 +139,20 @@ public class ReferenceBackend implements Backend {
 
     /** A launch that runs {@code task} over [0, n) split across the pool. */
     protected Launch parallel(String kernel, int n, WorkerPool.RangeTask task) {
-        return new HostLaunch(kernel, () -> pool.parallelFor(n, task));
+        return parallel(kernel, n, 1, task);
+    }
+
+    /** As above, with at least {@code grain} items per thread (elementwise kernels: a few thousand). */
+    protected Launch parallel(String kernel, int n, int grain, WorkerPool.RangeTask task) {
+        return new HostLaunch(kernel, () -> pool.parallelFor(n, grain, task));
+    }
+
+    /** Elements per thread below which an elementwise kernel runs on one thread. */
+    protected static final int ELEMENTWISE_GRAIN = 1 << 15;
+
+    /** Rows of C floats per thread below which a row-wise kernel runs on one thread. */
+    protected static int rowGrain(int rowLength) {
+        return Math.max(1, ELEMENTWISE_GRAIN / 4 / Math.max(1, rowLength));
     }
 
     // ---------------------------------------------------------------- kernels
@@ -141,21 +171,21 @@ public class ReferenceBackend implements Backend {
     public Launch encoderForward(FloatBuf out, IntBuf idx, FloatBuf wte, FloatBuf wpe, int B, int T, int C) {
         float[] o = f(out), e = f(wte), p = f(wpe);
         int[] ix = i(idx);
-        return parallel("encoder_forward", B * T, (a, b) -> RefKernels.encoderForward(o, ix, e, p, T, C, a, b));
+        return parallel("encoder_forward", B * T, rowGrain(C), (a, b) -> RefKernels.encoderForward(o, ix, e, p, T, C, a, b));
     }
 
     @Override
     public Launch encoderBackward(FloatBuf dwte, FloatBuf dwpe, FloatBuf dout, IntBuf idx, int B, int T, int C) {
         float[] de = f(dwte), dp = f(dwpe), d = f(dout);
         int[] ix = i(idx);
-        return parallel("encoder_backward", C, (a, b) -> RefKernels.encoderBackward(de, dp, d, ix, B * T, T, C, a, b));
+        return parallel("encoder_backward", C, rowGrain(B * T), (a, b) -> RefKernels.encoderBackward(de, dp, d, ix, B * T, T, C, a, b));
     }
 
     @Override
     public Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
                                    FloatBuf bias, int N, int C) {
         float[] o = f(out), m = f(mean), r = f(rstd), x = f(inp), w = f(weight), bb = f(bias);
-        return parallel("layernorm_forward", N, (a, b) -> RefKernels.layerNormForward(o, m, r, x, w, bb, C, a, b));
+        return parallel("layernorm_forward", N, rowGrain(C), (a, b) -> RefKernels.layerNormForward(o, m, r, x, w, bb, C, a, b));
     }
 
     @Override
@@ -166,8 +196,8 @@ public class ReferenceBackend implements Backend {
         WorkerPool.RangeTask input = (a, b) -> RefKernels.layerNormBackwardInput(dx, d, x, w, m, r, C, a, b);
         WorkerPool.RangeTask params = (a, b) -> RefKernels.layerNormBackwardParams(dw, db, d, x, m, r, N, C, a, b);
         return launch("layernorm_backward", () -> {
-            pool.parallelFor(N, input);
-            pool.parallelFor(C, params);
+            pool.parallelFor(N, rowGrain(2 * C), input);
+            pool.parallelFor(C, rowGrain(2 * N), params);
         });
     }
 
@@ -212,44 +242,44 @@ public class ReferenceBackend implements Backend {
     @Override
     public Launch reluForward(FloatBuf out, FloatBuf inp, int n) {
         float[] o = f(out), x = f(inp);
-        return parallel("relu_forward", n, (a, b) -> RefKernels.reluForward(o, x, a, b));
+        return parallel("relu_forward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.reluForward(o, x, a, b));
     }
 
     @Override
     public Launch reluBackward(FloatBuf dinp, FloatBuf out, FloatBuf dout, int n) {
         float[] dx = f(dinp), o = f(out), d = f(dout);
-        return parallel("relu_backward", n, (a, b) -> RefKernels.reluBackward(dx, o, d, a, b));
+        return parallel("relu_backward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.reluBackward(dx, o, d, a, b));
     }
 
     @Override
     public Launch residualForward(FloatBuf out, FloatBuf a1, FloatBuf b1, int n) {
         float[] o = f(out), x = f(a1), y = f(b1);
-        return parallel("residual_forward", n, (a, b) -> RefKernels.residualForward(o, x, y, a, b));
+        return parallel("residual_forward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.residualForward(o, x, y, a, b));
     }
 
     @Override
     public Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n) {
         float[] dx = f(da), dy = f(db), d = f(dout);
-        return parallel("residual_backward", n, (a, b) -> RefKernels.residualBackward(dx, dy, d, a, b));
+        return parallel("residual_backward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.residualBackward(dx, dy, d, a, b));
     }
 
     @Override
     public Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n) {
         float[] o = f(out), x = f(inp);
-        return parallel("dropout_forward", n, (a, b) -> RefKernels.dropoutForward(o, x, seed(seed), p, salt, a, b));
+        return parallel("dropout_forward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.dropoutForward(o, x, seed(seed), p, salt, a, b));
     }
 
     @Override
     public Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n) {
         float[] dx = f(dinp), d = f(dout);
-        return parallel("dropout_backward", n, (a, b) -> RefKernels.dropoutBackward(dx, d, seed(seed), p, salt, a, b));
+        return parallel("dropout_backward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.dropoutBackward(dx, d, seed(seed), p, salt, a, b));
     }
 
     @Override
     public Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V) {
         float[] l = f(losses), p = f(probs), x = f(logits);
         int[] t = i(targets);
-        return parallel("crossentropy_forward", N, (a, b) -> RefKernels.crossEntropyForward(l, p, x, t, V, a, b));
+        return parallel("crossentropy_forward", N, rowGrain(8 * V), (a, b) -> RefKernels.crossEntropyForward(l, p, x, t, V, a, b));
     }
 
     @Override
@@ -262,12 +292,12 @@ public class ReferenceBackend implements Backend {
     public Launch crossEntropyBackward(FloatBuf dlogits, FloatBuf probs, IntBuf targets, int N, int V) {
         float[] d = f(dlogits), p = f(probs);
         int[] t = i(targets);
-        return parallel("crossentropy_backward", N, (a, b) -> RefKernels.crossEntropyBackward(d, p, t, N, V, a, b));
+        return parallel("crossentropy_backward", N, rowGrain(V), (a, b) -> RefKernels.crossEntropyBackward(d, p, t, N, V, a, b));
     }
 
     @Override
     public Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n) {
         float[] p = f(param), g = f(grad), mm = f(m), vv = f(v), h = f(hyper);
-        return parallel("adamw", n, (a, b) -> RefKernels.adamw(p, g, mm, vv, h, a, b));
+        return parallel("adamw", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.adamw(p, g, mm, vv, h, a, b));
     }
 }

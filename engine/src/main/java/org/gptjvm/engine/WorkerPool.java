@@ -56,7 +56,15 @@ public final class WorkerPool implements AutoCloseable {
 
     /** Runs {@code task} over [0, n) split into up to {@code threads} parts; returns when all are done. */
     public void parallelFor(int n, RangeTask task) {
-        int parts = Math.min(threads, n);
+        parallelFor(n, 1, task);
+    }
+
+    /**
+     * As {@link #parallelFor(int, RangeTask)}, but with at least {@code grain} items per part: waking a
+     * thread costs microseconds, more than a small loop is worth. Results never depend on the split.
+     */
+    public void parallelFor(int n, int grain, RangeTask task) {
+        int parts = (int) Math.min(threads, Math.max(1, n / (long) Math.max(1, grain)));
         if (parts <= 1) {
             if (n > 0) {
                 task.run(0, n);

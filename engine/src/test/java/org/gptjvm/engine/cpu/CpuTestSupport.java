@@ -91,7 +91,7 @@ final class CpuTestSupport {
 
         synchronized void print(String title) {
             System.out.println("[" + title + "] worst norm-wise relative error per quantity:");
-            max.forEach((k, v) -> System.out.printf("[%s]   %-40s %.3e%n", title, k, v));
+            max.forEach((k, v) -> System.out.printf("[%s]   %-50s %.3e%n", title, k, v));
         }
     }
 }

@@ -1,0 +1,84 @@
+package org.gptjvm.bench;
+
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.Backends;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.Program;
+import org.gptjvm.model.Rng;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Linear layer's kernels on the model's real shapes, N x C -> OC: "N,C,OC". Small config:
+ * 512x64 -> 192 (qkv), 64 (proj), 256 (fc), 256 -> 64 (fc proj), 64 -> 65 (lm_head); lecture config:
+ * 16384 x 384 -> 1152, 384, 1536 and 1536 -> 384.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx8g"})
+public class MatmulBenchmark {
+    @Param({"reference", "cpu"})
+    public String backend;
+    @Param({"512,64,192", "512,64,256", "512,256,64", "512,64,65", "16384,384,1536", "16384,1536,384"})
+    public String shape;
+    @Param({"2"})
+    public int threads;
+
+    private Backend be;
+    private Program forward, backward;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        String[] p = shape.split(",");
+        int N = Integer.parseInt(p[0]), C = Integer.parseInt(p[1]), OC = Integer.parseInt(p[2]);
+        be = Backends.create(backend, threads);
+        FloatBuf inp = random("inp", N * C), w = random("w", OC * C), b = random("b", OC);
+        FloatBuf out = random("out", N * OC), dout = random("dout", N * OC);
+        FloatBuf dinp = random("dinp", N * C), dw = random("dw", OC * C), db = random("db", OC);
+        forward = be.compile("fwd", List.of(be.matmulForward(out, inp, w, b, N, C, OC)));
+        backward = be.compile("bwd", List.of(be.matmulBackward(dinp, dw, db, dout, inp, w, N, C, OC)));
+    }
+
+    private FloatBuf random(String name, int n) {
+        Rng rng = new Rng(name.hashCode());
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (rng.nextDouble() - 0.5);
+        }
+        FloatBuf buf = be.allocFloat(name, n);
+        be.write(buf, a);
+        return buf;
+    }
+
+    @Benchmark
+    public void forward() {
+        forward.run();
+    }
+
+    @Benchmark
+    public void backward() {
+        backward.run();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        be.close();
+    }
+}

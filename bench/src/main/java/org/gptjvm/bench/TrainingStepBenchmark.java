@@ -1,0 +1,76 @@
+package org.gptjvm.bench;
+
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.Backends;
+import org.gptjvm.model.Gpt;
+import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Rng;
+import org.gptjvm.model.Seeds;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One whole training step (forward, backward, AdamW) per backend and config, on random tokens
+ * (the timing does not depend on which tokens). Run with -prof gc to see the allocation per step.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx12g"})
+public class TrainingStepBenchmark {
+    @Param({"reference", "cpu"})
+    public String backend;
+    @Param({"small"})
+    public String config;
+    @Param({"2"})
+    public int threads;
+
+    private Backend be;
+    private Gpt gpt;
+    private int[] x, y;
+    private long step;
+    private final Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(1e-3);
+
+    @Setup(Level.Trial)
+    public void setup() {
+        GptConfig cfg = config.equals("lecture") ? GptConfig.lecture(65) : GptConfig.small(65);
+        int B = config.equals("lecture") ? 64 : 16;
+        be = Backends.create(backend, threads);
+        gpt = new Gpt(be, cfg);
+        gpt.params.initialize(Seeds.init(1337));
+        Rng rng = new Rng(1);
+        x = new int[B * cfg.blockSize()];
+        y = new int[x.length];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = rng.nextInt(65);
+            y[i] = rng.nextInt(65);
+        }
+    }
+
+    @Benchmark
+    public float step() {
+        float loss = gpt.forwardBackward(x, y, step);
+        gpt.update(opt, ++step);
+        return loss;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        gpt.close();
+    }
+}

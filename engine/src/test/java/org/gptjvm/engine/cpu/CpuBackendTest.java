@@ -1,0 +1,299 @@
+package org.gptjvm.engine.cpu;
+
+import static org.gptjvm.engine.cpu.CpuTestSupport.buf;
+import static org.gptjvm.engine.cpu.CpuTestSupport.minus;
+import static org.gptjvm.engine.cpu.CpuTestSupport.randn;
+import static org.gptjvm.engine.cpu.CpuTestSupport.read;
+import static org.gptjvm.engine.cpu.CpuTestSupport.relErr;
+import static org.gptjvm.engine.cpu.CpuTestSupport.run;
+import static org.gptjvm.engine.cpu.CpuTestSupport.seedBuf;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.ReferenceBackend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The cpu backend's overridden kernels (matmul and attention, forward and backward) against the
+ * reference backend on identical random inputs, over the model's real shapes and awkward ones; and
+ * bit-identical results for 1..4 threads. Backward kernels accumulate, so every gradient buffer
+ * starts from the same random non-zero contents; both the total and the increment are compared.
+ */
+class CpuBackendTest {
+    static final double TOL = 1e-5;
+    static final long DROPOUT_SEED = 0x5DEECE66DL * 31 + 17;
+    static final int SALT = 13;
+
+    record MM(int N, int C, int OC) {
+    }
+
+    record AT(int B, int T, int C, int NH) {
+    }
+
+    static final List<MM> MATMULS = List.of(new MM(512, 64, 192), new MM(512, 64, 65), new MM(512, 256, 64),
+            new MM(7, 12, 9), new MM(5, 3, 17), new MM(33, 100, 1), new MM(1, 16, 16));
+    static final List<AT> ATTENTIONS = List.of(new AT(2, 5, 12, 3), new AT(4, 32, 64, 4), new AT(1, 1, 8, 2),
+            new AT(3, 17, 36, 6), new AT(2, 64, 64, 1), new AT(1, 40, 24, 2));
+    static final float[] DROPOUTS = {0f, 0.25f};
+
+    static final CpuTestSupport.MaxErrors MAX = new CpuTestSupport.MaxErrors();
+
+    @BeforeAll
+    static void vectorApiIsOn() {
+        // otherwise CpuBackend silently runs the reference kernels and the comparison proves nothing
+        assertTrue(CpuBackend.vectorApiPresent(), "jdk.incubator.vector is not in the boot layer");
+    }
+
+    @AfterAll
+    static void printWorst() {
+        MAX.print("cpu-vs-ref");
+    }
+
+    // ---------------------------------------------------------------- drivers
+
+    /**
+     * Every matmul variant on one shape. Keys "init.X" hold the initial contents of accumulated
+     * gradient X (identical for every backend by construction).
+     */
+    static Map<String, float[]> runMatmul(Backend be, MM s) {
+        int N = s.N(), C = s.C(), OC = s.OC();
+        Random rnd = new Random(31L * N + 7L * C + OC);
+        Map<String, float[]> res = new LinkedHashMap<>();
+        FloatBuf x = buf(be, "x", randn(rnd, N * C, 1));
+        FloatBuf w = buf(be, "w", randn(rnd, OC * C, 0.5));
+        FloatBuf b = buf(be, "b", randn(rnd, OC, 1));
+        FloatBuf d = buf(be, "dout", randn(rnd, N * OC, 1));
+        // outputs start as garbage: forward must overwrite every element
+        FloatBuf out = buf(be, "out", randn(rnd, N * OC, 3)), out2 = buf(be, "out2", randn(rnd, N * OC, 3));
+        float[] dx0 = randn(rnd, N * C, 1), dw0 = randn(rnd, OC * C, 1), db0 = randn(rnd, OC, 1);
+        float[] dx20 = randn(rnd, N * C, 1), dw20 = randn(rnd, OC * C, 1);
+        float[] dw30 = randn(rnd, OC * C, 1), db30 = randn(rnd, OC, 1);
+        FloatBuf dx = buf(be, "dx", dx0), dw = buf(be, "dw", dw0), db = buf(be, "db", db0);
+        FloatBuf dx2 = buf(be, "dx2", dx20), dw2 = buf(be, "dw2", dw20);
+        FloatBuf dw3 = buf(be, "dw3", dw30), db3 = buf(be, "db3", db30);
+        run(be, be.matmulForward(out, x, w, b, N, C, OC), be.matmulForward(out2, x, w, null, N, C, OC),
+                be.matmulBackward(dx, dw, db, d, x, w, N, C, OC),
+                be.matmulBackward(dx2, dw2, null, d, x, w, N, C, OC),
+                be.matmulBackward(null, dw3, db3, d, x, w, N, C, OC));
+        res.put("matmul_fwd.out(bias)", read(be, out));
+        res.put("matmul_fwd.out(no bias)", read(be, out2));
+        put(res, "matmul_bwd.dinp", read(be, dx), dx0);
+        put(res, "matmul_bwd.dweight", read(be, dw), dw0);
+        put(res, "matmul_bwd.dbias", read(be, db), db0);
+        put(res, "matmul_bwd(null dbias).dinp", read(be, dx2), dx20);
+        put(res, "matmul_bwd(null dbias).dweight", read(be, dw2), dw20);
+        put(res, "matmul_bwd(null dinp).dweight", read(be, dw3), dw30);
+        put(res, "matmul_bwd(null dinp).dbias", read(be, db3), db30);
+        return res;
+    }
+
+    /**
+     * Attention forward, then backward on this backend's own att; and, when {@code sharedAtt} is
+     * given, a second backward on that att (so the backward kernel is compared on identical inputs).
+     */
+    static Map<String, float[]> runAttention(Backend be, AT s, float p, float[] sharedAtt) {
+        int B = s.B(), T = s.T(), C = s.C(), NH = s.NH();
+        Random rnd = new Random(1000003L * B + 1009L * T + 31L * C + NH + (p > 0 ? 77 : 0));
+        String tag = "(p=" + p + ")";
+        Map<String, float[]> res = new LinkedHashMap<>();
+        IntBuf seed = seedBuf(be, DROPOUT_SEED);
+        FloatBuf qkv = buf(be, "qkv", randn(rnd, B * T * 3 * C, 1));
+        FloatBuf out = buf(be, "out", randn(rnd, B * T * C, 3)), att = buf(be, "att", randn(rnd, B * NH * T * T, 3));
+        FloatBuf d = buf(be, "dout", randn(rnd, B * T * C, 1));
+        float[] dq0 = randn(rnd, B * T * 3 * C, 1), dq20 = randn(rnd, B * T * 3 * C, 1);
+        FloatBuf dqkv = buf(be, "dqkv", dq0);
+        FloatBuf scratch = be.allocFloat("scratch", B * NH * T);
+        run(be, be.attentionForward(out, att, qkv, seed, p, SALT, B, T, C, NH),
+                be.attentionBackward(dqkv, scratch, d, qkv, att, seed, p, SALT, B, T, C, NH));
+        res.put("attention_fwd" + tag + ".out", read(be, out));
+        res.put("attention_fwd" + tag + ".att", read(be, att));
+        put(res, "attention_bwd" + tag + ".dqkv", read(be, dqkv), dq0);
+        if (sharedAtt != null) {
+            FloatBuf att2 = buf(be, "att2", sharedAtt), dqkv2 = buf(be, "dqkv2", dq20);
+            run(be, be.attentionBackward(dqkv2, scratch, d, qkv, att2, seed, p, SALT, B, T, C, NH));
+            put(res, "attention_bwd" + tag + ".dqkv(same att)", read(be, dqkv2), dq20);
+        }
+        return res;
+    }
+
+    private static void put(Map<String, float[]> res, String key, float[] value, float[] init) {
+        res.put(key, value);
+        res.put("init." + key, init);
+    }
+
+    /** Compares every result of {@code cpu} with {@code ref}; returns failures (empty when all pass). */
+    static List<String> compare(String shape, Map<String, float[]> cpu, Map<String, float[]> ref) {
+        assertEquals(ref.keySet(), cpu.keySet());
+        List<String> bad = new ArrayList<>();
+        for (Map.Entry<String, float[]> e : ref.entrySet()) {
+            String k = e.getKey();
+            if (k.startsWith("init.")) {
+                continue;
+            }
+            double err = relErr(cpu.get(k), e.getValue());
+            String line = String.format("%-20s %-42s total %.3e", shape, k, err);
+            MAX.add(k, err);
+            boolean ok = err < TOL;
+            float[] init = ref.get("init." + k);
+            if (init != null) {
+                // the increment alone: the accumulation must not hide an error in the kernel's own sum
+                double inc = relErr(minus(cpu.get(k), init), minus(e.getValue(), init));
+                line += String.format("  increment %.3e", inc);
+                MAX.add(k + " [increment]", inc);
+                ok &= inc < TOL;
+            }
+            System.out.println("[cpu-vs-ref] " + line);
+            if (!ok) {
+                bad.add(line);
+            }
+        }
+        return bad;
+    }
+
+    // ---------------------------------------------------------------- parity with the reference
+
+    @Test
+    void matmulMatchesReference() {
+        List<String> bad = new ArrayList<>();
+        try (Backend ref = new ReferenceBackend(2); Backend cpu = new CpuBackend(2)) {
+            for (MM s : MATMULS) {
+                bad.addAll(compare(s.toString(), runMatmul(cpu, s), runMatmul(ref, s)));
+            }
+        }
+        assertTrue(bad.isEmpty(), "relative error >= " + TOL + ":\n" + String.join("\n", bad));
+    }
+
+    @Test
+    void attentionMatchesReference() {
+        List<String> bad = new ArrayList<>();
+        try (Backend ref = new ReferenceBackend(2); Backend cpu = new CpuBackend(2)) {
+            for (AT s : ATTENTIONS) {
+                for (float p : DROPOUTS) {
+                    // forward, then backward on each backend's own att (the chained result)
+                    Map<String, float[]> r = runAttention(ref, s, p, null);
+                    Map<String, float[]> c = runAttention(cpu, s, p, null);
+                    bad.addAll(compare(s.toString(), c, r));
+                    // the masked (future) half of att is exactly zero, as in the reference
+                    float[] catt = c.get("attention_fwd(p=" + p + ").att");
+                    for (int row = 0; row < s.B() * s.NH() * s.T(); row++) {
+                        int t = row % s.T();
+                        for (int t2 = t + 1; t2 < s.T(); t2++) {
+                            assertEquals(0f, catt[row * s.T() + t2], s + " att future position");
+                        }
+                    }
+                }
+            }
+        }
+        assertTrue(bad.isEmpty(), "relative error >= " + TOL + ":\n" + String.join("\n", bad));
+    }
+
+    /** Attention backward alone: both backends given the reference's att as input. */
+    @Test
+    void attentionBackwardOnIdenticalAttMatchesReference() {
+        List<String> bad = new ArrayList<>();
+        try (Backend ref = new ReferenceBackend(2); Backend cpu = new CpuBackend(2)) {
+            for (AT s : ATTENTIONS) {
+                for (float p : DROPOUTS) {
+                    float[] refAtt = runAttention(ref, s, p, null).get("attention_fwd(p=" + p + ").att");
+                    Map<String, float[]> r = runAttention(ref, s, p, refAtt);
+                    Map<String, float[]> c = runAttention(cpu, s, p, refAtt);
+                    String k = "attention_bwd(p=" + p + ").dqkv(same att)";
+                    bad.addAll(compare(s.toString(), Map.of(k, c.get(k), "init." + k, c.get("init." + k)),
+                            Map.of(k, r.get(k), "init." + k, r.get("init." + k))));
+                }
+            }
+        }
+        assertTrue(bad.isEmpty(), "relative error >= " + TOL + ":\n" + String.join("\n", bad));
+    }
+
+    // ---------------------------------------------------------------- determinism
+
+    /** Everything on one backend (so attention scratch is grown and reused across shapes). */
+    static Map<String, float[]> runEverything(Backend be) {
+        Map<String, float[]> all = new LinkedHashMap<>();
+        for (MM s : MATMULS) {
+            runMatmul(be, s).forEach((k, v) -> all.put(s + " " + k, v));
+        }
+        for (AT s : ATTENTIONS) {
+            for (float p : DROPOUTS) {
+                float[] att = null;
+                if (p > 0) {
+                    // a fixed att for the second backward: the one this backend computed without dropout
+                    att = all.get(s + " attention_fwd(p=0.0).att");
+                }
+                runAttention(be, s, p, att).forEach((k, v) -> all.put(s + " " + k, v));
+            }
+        }
+        return all;
+    }
+
+    @Test
+    void bitIdenticalForOneToFourThreads() {
+        Map<String, float[]> one;
+        try (Backend be = new CpuBackend(1)) {
+            one = runEverything(be);
+        }
+        for (int threads = 2; threads <= 4; threads++) {
+            Map<String, float[]> other;
+            try (Backend be = new CpuBackend(threads)) {
+                assertEquals(threads, be.threads());
+                other = runEverything(be);
+            }
+            assertEquals(one.keySet(), other.keySet());
+            List<String> differ = new ArrayList<>();
+            for (Map.Entry<String, float[]> e : one.entrySet()) {
+                if (!Arrays.equals(e.getValue(), other.get(e.getKey()))) {
+                    differ.add(e.getKey());
+                }
+            }
+            assertTrue(differ.isEmpty(), "differ between 1 and " + threads + " threads: " + differ);
+        }
+    }
+
+    @Test
+    void rerunningAProgramIsBitIdentical() {
+        // a compiled program run twice on the same buffers: the forward results must not depend on
+        // state left by the first run (scratch, transposed weights)
+        try (Backend be = new CpuBackend(3)) {
+            for (AT s : ATTENTIONS) {
+                Map<String, float[]> a = runAttention(be, s, 0.25f, null), b = runAttention(be, s, 0.25f, null);
+                for (String k : a.keySet()) {
+                    assertTrue(Arrays.equals(a.get(k), b.get(k)), s + " " + k);
+                }
+            }
+            MM s = MATMULS.get(0);
+            Random rnd = new Random(5);
+            FloatBuf x = buf(be, "x", randn(rnd, s.N() * s.C(), 1)), w = buf(be, "w", randn(rnd, s.OC() * s.C(), 1));
+            FloatBuf out = be.allocFloat("out", s.N() * s.OC());
+            org.gptjvm.engine.Program prog = be.compile("mm", List.of(be.matmulForward(out, x, w, null, s.N(), s.C(), s.OC())));
+            prog.run();
+            float[] first = read(be, out);
+            // new weights between runs (as after an optimizer step): the launch must see them
+            float[] w2 = randn(rnd, s.OC() * s.C(), 1);
+            be.write(w, w2);
+            prog.run();
+            float[] second = read(be, out);
+            be.write(w, read(be, w)); // no-op, keeps the buffer in use
+            try (Backend ref = new ReferenceBackend(1)) {
+                FloatBuf rx = buf(ref, "x", read(be, x)), rw = buf(ref, "w", w2);
+                FloatBuf ro = ref.allocFloat("out", s.N() * s.OC());
+                run(ref, ref.matmulForward(ro, rx, rw, null, s.N(), s.C(), s.OC()));
+                double err = relErr(second, read(ref, ro));
+                assertTrue(err < TOL, "matmul after a weight update: " + err);
+                assertTrue(relErr(first, read(ref, ro)) > 0.1, "the first run used the old weights");
+            }
+        }
+    }
+}
