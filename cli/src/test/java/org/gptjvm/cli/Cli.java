@@ -174,8 +174,12 @@ final class Cli {
                     p.waitFor(10, TimeUnit.SECONDS);
                     fail("gpt " + String.join(" ", args) + " did not finish in 180 s");
                 }
+                // the JVM itself announces --add-modules jdk.incubator.vector on stderr before main
+                // runs; ./gpt filters that line out the same way
+                String err = Files.readString(errFile, StandardCharsets.UTF_8)
+                        .replaceAll("(?m)^WARNING: Using incubator modules: jdk\\.incubator\\.vector\\R", "");
                 Result r = new Result(p.exitValue(), Files.readString(outFile, StandardCharsets.UTF_8),
-                        Files.readString(errFile, StandardCharsets.UTF_8), List.of(args));
+                        err, List.of(args));
                 Files.deleteIfExists(outFile);
                 Files.deleteIfExists(errFile);
                 Files.deleteIfExists(tmp);

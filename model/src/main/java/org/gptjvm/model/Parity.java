@@ -61,7 +61,12 @@ public final class Parity {
         Map<String, GptParams.Tensor> grads = gpt.params.gradDict();
         for (Map.Entry<String, GptParams.Tensor> g : grads.entrySet()) {
             float[] truth = c.get("expected.grad." + g.getKey(), file).floats();
-            rows.add(row("grad." + g.getKey(), g.getValue().data(), truth, torchErr, "grads_max"));
+            float[] ours = g.getValue().data();
+            if (g.getKey().equals("position_embedding_table.weight") && ours.length < truth.length) {
+                // positions at and beyond T get no gradient from a batch of length T
+                ours = java.util.Arrays.copyOf(ours, truth.length);
+            }
+            rows.add(row("grad." + g.getKey(), ours, truth, torchErr, "grads_max"));
         }
         if (c.tensors().containsKey("expected.step_losses")) {
             float[] expected = c.get("expected.step_losses", file).floats();
