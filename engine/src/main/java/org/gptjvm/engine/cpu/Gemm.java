@@ -34,17 +34,20 @@ final class Gemm {
         int nv = (n / (4 * L)) * (4 * L);
         for (int k0 = 0; k0 < K; k0 += KC) {
             int k1 = Math.min(K, k0 + KC);
-            int m = m0;
-            for (; m + MR <= m1; m += MR) {
-                for (int j = 0; j < nv; j += 4 * L) {
+            // a KC x 4L panel of B stays in cache while every row tile of A streams past it
+            for (int j = 0; j < nv; j += 4 * L) {
+                int m = m0;
+                for (; m + MR <= m1; m += MR) {
                     tile4x4(m, j, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
                 }
-                for (int r = m; r < m + MR; r++) {
-                    rest(r, nv, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                for (; m < m1; m++) {
+                    rest(m, j, j + 4 * L, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
                 }
             }
-            for (; m < m1; m++) {
-                rest(m, 0, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+            if (nv < n) {
+                for (int m = m0; m < m1; m++) {
+                    rest(m, nv, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                }
             }
         }
     }
