@@ -80,6 +80,10 @@ final class BenchCommand implements Callable<Integer> {
         JsonArray results = new JsonArray();
         double first = 0;
         for (String name : names) {
+            System.gc(); // the previous backend's buffers must not count in this one's peak
+            for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+                pool.resetPeakUsage();
+            }
             double[] ms = time(name, nThreads, cfg, B, text);
             double[] sorted = ms.clone();
             Arrays.sort(sorted);
@@ -103,7 +107,14 @@ final class BenchCommand implements Callable<Integer> {
             r.addProperty("tokens_per_s", tokens);
             r.addProperty("gflops", gflops);
             r.addProperty("speedup_vs_first", first / median);
+            r.addProperty("buffer_bytes", lastBufferBytes);
+            r.addProperty("param_state_bytes", lastParamStateBytes);
+            r.addProperty("heap_peak_bytes", heapPeak());
             results.add(r);
+            System.out.printf(Locale.ROOT, "    memory: %.1f MiB in buffers (parameters, gradients and AdamW moments %.1f MiB;"
+                    + " activations and scratch %.1f MiB); JVM heap peak %.1f MiB%n", lastBufferBytes / 1048576.0,
+                    lastParamStateBytes / 1048576.0, (lastBufferBytes - lastParamStateBytes) / 1048576.0,
+                    heapPeak() / 1048576.0);
             if (profile) {
                 var prof = org.gptjvm.engine.ReferenceBackend.PROFILE;
                 long total = prof.values().stream().mapToLong(v -> v[0]).sum();
@@ -131,8 +142,21 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    private long lastBufferBytes, lastParamStateBytes;
+
+    private static long heapPeak() {
+        long sum = 0;
+        for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == java.lang.management.MemoryType.HEAP && pool.getPeakUsage() != null) {
+                sum += pool.getPeakUsage().getUsed();
+            }
+        }
+        return sum;
+    }
+
     private double[] time(String name, int nThreads, GptConfig cfg, int B, TextData text) {
         try (Backend be = Backends.create(name, nThreads); Gpt gpt = new Gpt(be, cfg)) {
+            lastParamStateBytes = 4 * 4 * gpt.params.count();
             gpt.params.initialize(Seeds.init(1337));
             Rng rng = Seeds.data(1337);
             int[] x = new int[B * cfg.blockSize()], y = new int[x.length];
@@ -147,6 +171,7 @@ final class BenchCommand implements Callable<Integer> {
                     ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
                 }
             }
+            lastBufferBytes = be.allocatedBytes();
             return ms;
         }
     }

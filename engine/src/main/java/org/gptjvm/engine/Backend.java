@@ -27,6 +27,11 @@ public interface Backend extends AutoCloseable {
 
     FloatBuf allocFloat(String name, int size);
 
+    /** Bytes of all buffers allocated so far (for memory reports); -1 if unknown. */
+    default long allocatedBytes() {
+        return -1;
+    }
+
     IntBuf allocInt(String name, int size);
 
     void write(FloatBuf dst, float[] src);

@@ -60,14 +60,23 @@ public class ReferenceBackend implements Backend {
         return DropoutMask.seed(s[0], s[1]);
     }
 
+    private long allocated;
+
     @Override
     public FloatBuf allocFloat(String name, int size) {
+        allocated += 4L * size;
         return new HostFloat(name, new float[size]);
     }
 
     @Override
     public IntBuf allocInt(String name, int size) {
+        allocated += 4L * size;
         return new HostInt(name, new int[size]);
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return allocated;
     }
 
     @Override
