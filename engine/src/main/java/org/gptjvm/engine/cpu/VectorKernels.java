@@ -53,6 +53,14 @@ final class VectorKernels {
         }
     }
 
+    /** The (b,h) block of attention weights after dropout, in the thread's scratch. */
+    private static float[] dropped(float[] att, int a, int T, long seed, int salt, float dropout, AttentionScratch s) {
+        for (int i = 0; i < T * T; i++) {
+            s.dropped[i] = att[a + i] * DropoutMask.scale(seed, salt, a + i, dropout);
+        }
+        return s.dropped;
+    }
+
     static void attentionForward(float[] out, float[] att, float[] qkv, long seed, float dropout, int salt,
                                  int T, int C, int NH, AttentionScratch s, int from, int to) {
         int hs = C / NH;
@@ -91,15 +99,8 @@ final class VectorKernels {
                 }
                 Arrays.fill(att, row + t + 1, row + T, 0f);
             }
-            float[] w = att;
-            int wOff = a;
-            if (dropout > 0f) {
-                for (int i = 0; i < T * T; i++) {
-                    s.dropped[i] = att[a + i] * DropoutMask.scale(seed, salt, a + i, dropout);
-                }
-                w = s.dropped;
-                wOff = 0;
-            }
+            float[] w = dropout > 0f ? dropped(att, a, T, seed, salt, dropout, s) : att;
+            int wOff = dropout > 0f ? 0 : a;
             int o = b * T * C + h * hs;
             for (int t = 0; t < T; t++) {
                 Arrays.fill(out, o + t * C, o + t * C + hs, 0f);
@@ -134,15 +135,8 @@ final class VectorKernels {
                 Gemm.gemm(r0, r1, r1, hs, dout, o, C, 1, s.transposed, 0, T, g, 0, T);
             }
             // dV += dropout(att)^T @ dout
-            float[] w = att;
-            int wOff = a;
-            if (dropout > 0f) {
-                for (int i = 0; i < T * T; i++) {
-                    s.dropped[i] = att[a + i] * DropoutMask.scale(seed, salt, a + i, dropout);
-                }
-                w = s.dropped;
-                wOff = 0;
-            }
+            float[] w = dropout > 0f ? dropped(att, a, T, seed, salt, dropout, s) : att;
+            int wOff = dropout > 0f ? 0 : a;
             Gemm.gemm(0, T, hs, T, w, wOff, 1, T, dout, o, C, dqkv, v, C3);
             // through dropout and softmax: dpre = att * (g - sum(att * g)) * scale, kept in g
             for (int t = 0; t < T; t++) {
