@@ -20,6 +20,9 @@ final class Gemm {
     static final int L = S.length();
     private static final int MR = 4;
     private static final int KC = 256;
+    private static final int PACK_MIN_ROWS = 64;
+    /** Each thread's packed B panel (KC x 4L floats), reused across calls: no allocation per call. */
+    private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[KC * 4 * L]);
 
     private Gemm() {
     }
@@ -34,11 +37,25 @@ final class Gemm {
         int nv = (n / (4 * L)) * (4 * L);
         for (int k0 = 0; k0 < K; k0 += KC) {
             int k1 = Math.min(K, k0 + KC);
-            // a KC x 4L panel of B stays in cache while every row tile of A streams past it
+            // a KC x 4L panel of B stays in cache while every row tile of A streams past it; with
+            // enough rows to amortise it, the panel is first copied to a contiguous buffer, so its
+            // rows are neighbours in memory rather than a page apart (TLB and prefetch friendly)
+            boolean pack = m1 - m0 >= PACK_MIN_ROWS && ldb != 4 * L;
+            float[] panel = pack ? PANEL.get() : null;
             for (int j = 0; j < nv; j += 4 * L) {
+                float[] pb = b;
+                int pOff = bOff + j, pld = ldb;
+                if (pack) {
+                    for (int k = k0; k < k1; k++) {
+                        System.arraycopy(b, bOff + k * ldb + j, panel, (k - k0) * 4 * L, 4 * L);
+                    }
+                    pb = panel;
+                    pOff = -k0 * 4 * L;
+                    pld = 4 * L;
+                }
                 int m = m0;
                 for (; m + MR <= m1; m += MR) {
-                    tile4x4(m, j, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                    tile4x4(m, 0, k0, k1, a, aOff, sam, sak, pb, pOff, pld, c, cOff + j, ldc);
                 }
                 for (; m < m1; m++) {
                     rest(m, j, j + 4 * L, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
