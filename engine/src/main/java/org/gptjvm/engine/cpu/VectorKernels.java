@@ -53,6 +53,15 @@ final class VectorKernels {
         }
     }
 
+    /** One head's keys or values (T rows of hs, row stride C3, starting at off) as an hs x T matrix. */
+    private static void transposeHead(float[] qkv, int off, int T, int hs, int C3, float[] dst) {
+        for (int t2 = 0; t2 < T; t2++) {
+            for (int i = 0; i < hs; i++) {
+                dst[i * T + t2] = qkv[off + t2 * C3 + i];
+            }
+        }
+    }
+
     /** The (b,h) block of attention weights after dropout, in the thread's scratch. */
     private static float[] dropped(float[] att, int a, int T, long seed, int salt, float dropout, AttentionScratch s) {
         for (int i = 0; i < T * T; i++) {
@@ -70,11 +79,7 @@ final class VectorKernels {
             int b = bh / NH, h = bh % NH;
             int q = b * T * C3 + h * hs, k = q + C, v = q + 2 * C;
             int a = bh * T * T;
-            for (int t2 = 0; t2 < T; t2++) {
-                for (int i = 0; i < hs; i++) {
-                    s.transposed[i * T + t2] = qkv[k + t2 * C3 + i];
-                }
-            }
+            transposeHead(qkv, k, T, hs, C3, s.transposed);
             Arrays.fill(att, a, a + T * T, 0f);
             for (int r0 = 0; r0 < T; r0 += RB) {
                 int r1 = Math.min(T, r0 + RB);
@@ -123,11 +128,7 @@ final class VectorKernels {
             int a = bh * T * T;
             int o = b * T * C + h * hs;
             // datt = dout @ V^T (lower triangle)
-            for (int t2 = 0; t2 < T; t2++) {
-                for (int i = 0; i < hs; i++) {
-                    s.transposed[i * T + t2] = qkv[v + t2 * C3 + i];
-                }
-            }
+            transposeHead(qkv, v, T, hs, C3, s.transposed);
             float[] g = s.grad;
             Arrays.fill(g, 0f);
             for (int r0 = 0; r0 < T; r0 += RB) {
