@@ -14,8 +14,15 @@ final class EngineOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
     Integer threads;
 
-    /** Usage errors in these options, checked before any work; null when fine. */
-    String problem() {
+    /** Rejects bad --threads / --backend as a usage error (exit 2), before the command does any work. */
+    void check(picocli.CommandLine.Model.CommandSpec spec) {
+        String problem = problem();
+        if (problem != null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), problem);
+        }
+    }
+
+    private String problem() {
         if (threads != null && threads < 1) {
             return "--threads must be at least 1, got " + threads;
         }

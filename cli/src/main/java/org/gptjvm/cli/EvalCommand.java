@@ -37,9 +37,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (engine.problem() != null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), engine.problem());
-        }
+        engine.check(spec);
         if (evalIters <= 0 || (batchSize != null && batchSize <= 0)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--eval-iters and --batch-size must be positive");
         }

@@ -39,9 +39,7 @@ final class SampleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (engine.problem() != null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), engine.problem());
-        }
+        engine.check(spec);
         if (tokens < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tokens must not be negative");
         }

@@ -103,9 +103,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (engine.problem() != null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), engine.problem());
-        }
+        engine.check(spec);
         PrintStream stdout = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         if (sampleTokens < 0) {
             throw usage("--sample-tokens must not be negative");

@@ -31,9 +31,7 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (engine.problem() != null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), engine.problem());
-        }
+        engine.check(spec);
         if (!(tolerance > 0)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tolerance must be positive");
         }

@@ -1,7 +1,6 @@
 package org.gptjvm.engine.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -170,10 +169,5 @@ final class Gemm {
                 }
             }
         }
-    }
-
-    /** sum over lanes, for the few reductions done here */
-    static float sum(FloatVector v) {
-        return v.reduceLanes(VectorOperators.ADD);
     }
 }
