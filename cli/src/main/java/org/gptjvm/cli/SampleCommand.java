@@ -34,6 +34,11 @@ final class SampleCommand implements Callable<Integer> {
     Integer blockSize;
     @Option(names = "--seed", paramLabel = "S", description = "Sampling seed (default 1337).")
     long seed = 1337;
+    @Option(names = "--no-kv-cache", negatable = false, description = "Recompute the whole context for every token, "
+            + "as the lecture does, instead of caching keys and values (same tokens, slower).")
+    boolean noKvCache;
+    @Option(names = "--quiet", description = "Do not print the tokens/s summary to stderr.")
+    boolean quiet;
     @Mixin
     EngineOptions engine;
 
@@ -65,14 +70,23 @@ final class SampleCommand implements Callable<Integer> {
         } else {
             out.print(ckpt.tokenizer.decode(0));
         }
+        long elapsed;
+        String device;
         try (Backend backend = engine.create(); Gpt gpt = ckpt.toModel(backend, model.checkpoint)) {
-            new Sampler(gpt, block).generate(context, tokens, temperature, topK, Seeds.sample(seed),
+            device = backend.device();
+            long t0 = System.nanoTime();
+            new Sampler(gpt, block, !noKvCache).generate(context, tokens, temperature, topK, Seeds.sample(seed),
                     t -> {
                         out.print(ckpt.tokenizer.decode(t));
                         out.flush();
                     });
+            elapsed = System.nanoTime() - t0;
         }
         out.println();
+        if (!quiet) {
+            System.err.printf("gpt: %d tokens in %.2f s, %.0f tokens/s (%s; %s)%n", tokens, elapsed / 1e9,
+                    tokens / Math.max(elapsed / 1e9, 1e-9), noKvCache ? "no KV cache" : "KV cache", device);
+        }
         return 0;
     }
 }

@@ -36,8 +36,27 @@ class EndToEndTest {
     private static String sample(String... more) {
         Cli.Result r = Cli.fork(Cli.args(List.of("sample", "--checkpoint", model.toString(), "--threads", "1"), more))
                 .assertOk();
-        assertEquals("", r.err(), r::describe);
+        if (List.of(more).contains("--quiet")) {
+            assertEquals("", r.err(), r::describe);
+        } else {
+            // one summary line on stderr, so the text on stdout stays clean for pipes
+            assertTrue(r.err().matches("gpt: \\d+ tokens in [0-9.]+ s, \\d+ tokens/s \\((no )?KV cache; .*\\)\\R"),
+                    r::describe);
+        }
         return r.out();
+    }
+
+    @Test
+    void theKvCacheChangesSpeedNotTokens() {
+        // block_size 8 and 40 tokens: the cache serves the first positions, then the window is recomputed
+        for (String seed : List.of("1", "7")) {
+            String with = sample("--tokens", "40", "--seed", seed, "--quiet");
+            String without = sample("--tokens", "40", "--seed", seed, "--quiet", "--no-kv-cache");
+            assertEquals(without, with, "seed " + seed);
+        }
+        Cli.Result r = Cli.fork(Cli.args(List.of("sample", "--checkpoint", model.toString(), "--threads", "1"),
+                "--tokens", "5", "--no-kv-cache")).assertOk();
+        assertTrue(r.err().contains("tokens/s (no KV cache; "), r::describe);
     }
 
     private static String stripNewline(String s) {

@@ -118,4 +118,23 @@ public interface Backend extends AutoCloseable {
      * {@link AdamW#LR}..{@link AdamW#BC2_SQRT}, written by the host each step.
      */
     Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n);
+
+    // ------------------------------------------------ decoding one token with a KV cache (sampling)
+
+    /**
+     * out(C) = wte[token] + wpe[pos] with {@code tokPos = [token, pos]} written by the host per token;
+     * {@code wpe} may be null (the bigram model). The same sums as {@link #encoderForward}.
+     */
+    Launch embedToken(FloatBuf out, IntBuf tokPos, FloatBuf wte, FloatBuf wpe, int C);
+
+    /**
+     * Attention of one new token at position p = {@code tokPos[1]} against a KV cache: its key and
+     * value (channels C..3C of {@code qkv}) are stored in row p of {@code kCache} and {@code vCache}
+     * (T x C each), then out(C) = softmax(q K^T hs^-0.5) V over rows 0..p, per head. No dropout.
+     * {@code scores} holds at least NH*T floats. Implementations use the same arithmetic, in the same
+     * order, as row p of their {@link #attentionForward}, so sampling with the cache gives the same
+     * logits, bit for bit, as recomputing the whole context.
+     */
+    Launch attentionDecode(FloatBuf out, FloatBuf scores, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache,
+                           IntBuf tokPos, int T, int C, int NH);
 }

@@ -206,6 +206,52 @@ public final class RefKernels {
     }
 
     /**
+     * Heads [from,to) of one new token at position t: store its key and value in row t of the caches,
+     * then attend over rows 0..t. The arithmetic of {@link #attentionForward}'s row t, step for step.
+     */
+    public static void attentionDecode(float[] out, float[] scores, float[] qkv, float[] kCache, float[] vCache,
+                                       int t, int T, int C, int NH, int from, int to) {
+        int hs = C / NH;
+        float scale = (float) (1.0 / Math.sqrt(hs));
+        for (int h = from; h < to; h++) {
+            int q = h * hs;
+            System.arraycopy(qkv, C + q, kCache, t * C + q, hs);
+            System.arraycopy(qkv, 2 * C + q, vCache, t * C + q, hs);
+            int a = h * T;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int t2 = 0; t2 <= t; t2++) {
+                int k = t2 * C + q;
+                double d = 0;
+                for (int i = 0; i < hs; i++) {
+                    d += (double) qkv[q + i] * kCache[k + i];
+                }
+                float dot = (float) d * scale;
+                scores[a + t2] = dot;
+                if (dot > max) {
+                    max = dot;
+                }
+            }
+            double sum = 0;
+            for (int t2 = 0; t2 <= t; t2++) {
+                float e = (float) Math.exp(scores[a + t2] - max);
+                scores[a + t2] = e;
+                sum += e;
+            }
+            float inv = (float) (1.0 / sum);
+            for (int i = 0; i < hs; i++) {
+                out[q + i] = 0f;
+            }
+            for (int t2 = 0; t2 <= t; t2++) {
+                float w = scores[a + t2] * inv;
+                int v = t2 * C + q;
+                for (int i = 0; i < hs; i++) {
+                    out[q + i] += w * vCache[v + i];
+                }
+            }
+        }
+    }
+
+    /**
      * Pairs [from,to) of B*NH, one (batch, head) each; query positions run in order inside a pair
      * because they all add into the same key and value gradients. {@code scratch} row (b,h) holds the
      * gradient of one attention row at a time.

@@ -309,4 +309,29 @@ public class ReferenceBackend implements Backend {
         float[] p = f(param), g = f(grad), mm = f(m), vv = f(v), h = f(hyper);
         return parallel("adamw", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.adamw(p, g, mm, vv, h, a, b));
     }
+
+    /** The position of a decode step: the second of the two ints the host writes per token. */
+    protected static int position(IntBuf tokPos) {
+        return i(tokPos)[1];
+    }
+
+    @Override
+    public Launch embedToken(FloatBuf out, IntBuf tokPos, FloatBuf wte, FloatBuf wpe, int C) {
+        float[] o = f(out), e = f(wte), p = f(wpe);
+        int[] tp = i(tokPos);
+        return launch("embed_token", () -> {
+            int tok = tp[0], t = tp[1];
+            for (int c = 0; c < C; c++) {
+                o[c] = e[tok * C + c] + (p != null ? p[t * C + c] : 0f);
+            }
+        });
+    }
+
+    @Override
+    public Launch attentionDecode(FloatBuf out, FloatBuf scores, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache,
+                                  IntBuf tokPos, int T, int C, int NH) {
+        float[] o = f(out), s = f(scores), x = f(qkv), kc = f(kCache), vc = f(vCache);
+        WorkerPool.RangeTask task = (a, b) -> RefKernels.attentionDecode(o, s, x, kc, vc, position(tokPos), T, C, NH, a, b);
+        return parallel("attention_decode", NH, task);
+    }
 }

@@ -13,6 +13,7 @@ public final class Gpt implements AutoCloseable {
     public final GptConfig config;
     public final GptParams params;
     private GptGraph batchGraph, sampleGraph;
+    private DecodeGraph decodeGraph;
     private final float[] scalar = new float[1];
     private final float[] hyper = new float[AdamW.SIZE];
     private final int[] seedWords = new int[2];
@@ -83,6 +84,14 @@ public final class Gpt implements AutoCloseable {
         sampleGraph.logits.run();
         backend.read(sampleGraph.logitsBuf, (n - 1) * config.vocabSize(), lastLogits, config.vocabSize());
         return lastLogits;
+    }
+
+    /** The one-token forward with a KV cache, for sampling (built on first use). */
+    public DecodeGraph decoder() {
+        if (decodeGraph == null) {
+            decodeGraph = new DecodeGraph(backend, params);
+        }
+        return decodeGraph;
     }
 
     @Override

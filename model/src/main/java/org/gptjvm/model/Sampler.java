@@ -6,15 +6,25 @@ import java.util.function.IntConsumer;
 /**
  * The lecture's generate(): crop the context to block_size, take the last position's logits, divide
  * by the temperature, optionally keep the top k (as nanoGPT), softmax, draw one token, append.
+ *
+ * <p>With the KV cache on, each token costs one row through the model while the context still fits
+ * in block_size; once it is cropped, every position shifts, so the window is recomputed as in the
+ * lecture. Both ways give the same logits bit for bit, hence the same tokens for the same seed.
  */
 public final class Sampler {
     private final Gpt gpt;
     private final int blockSize;
+    private final boolean kvCache;
 
     /** {@code blockSize} may crop the context below the model's block size. */
     public Sampler(Gpt gpt, int blockSize) {
+        this(gpt, blockSize, true);
+    }
+
+    public Sampler(Gpt gpt, int blockSize, boolean kvCache) {
         this.gpt = gpt;
         this.blockSize = blockSize;
+        this.kvCache = kvCache;
     }
 
     public int[] generate(int[] prompt, int maxNewTokens, double temperature, int topK, Rng rng, IntConsumer onToken) {
@@ -22,10 +32,18 @@ public final class Sampler {
         int[] seq = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
         int len = prompt.length;
         double[] p = new double[V];
+        int cached = 0; // positions 0..cached-1 of seq are in the KV cache
         for (int k = 0; k < maxNewTokens; k++) {
-            int n = Math.min(len, blockSize);
-            int[] ctx = Arrays.copyOfRange(seq, len - n, len);
-            float[] logits = gpt.nextLogits(ctx, n);
+            float[] logits = null;
+            if (kvCache && len <= blockSize) {
+                while (cached < len) {
+                    logits = gpt.decoder().step(seq[cached], cached);
+                    cached++;
+                }
+            } else {
+                int n = Math.min(len, blockSize);
+                logits = gpt.nextLogits(Arrays.copyOfRange(seq, len - n, len), n);
+            }
             int next = pick(logits, temperature, topK, rng, p);
             seq[len++] = next;
             onToken.accept(next);

@@ -52,6 +52,11 @@ public final class CpuBackend extends ReferenceBackend {
             return super.matmulForward(out, inp, weight, bias, N, C, OC);
         }
         float[] o = f(out), x = f(inp), w = f(weight), bb = f(bias);
+        if (N < VectorKernels.FEW_ROWS) {
+            // decoding one token: a matrix-vector product straight off W, split over output channels
+            WorkerPool.RangeTask cols = (a, b) -> VectorKernels.matmulForwardFewRows(o, x, w, bb, N, C, OC, a, b);
+            return parallel("matmul_forward", OC, 64, cols);
+        }
         float[] wt = new float[C * OC]; // W^T, refreshed every launch: the weights change every step
         WorkerPool.RangeTask rows = (a, b) -> VectorKernels.matmulForward(o, x, wt, bb, C, OC, a, b);
         return launch("matmul_forward", () -> {
@@ -113,5 +118,17 @@ public final class CpuBackend extends ReferenceBackend {
         WorkerPool.PartTask task = (p, a, b) ->
                 VectorKernels.attentionBackward(dx, d, x, at, seed(seed), dropout, salt, T, C, NH, sc[p], a, b);
         return launch("attention_backward", () -> pool.parallelForParts(B * NH, task));
+    }
+
+    @Override
+    public Launch attentionDecode(FloatBuf out, FloatBuf scores, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache,
+                                  IntBuf tokPos, int T, int C, int NH) {
+        if (!vector) {
+            return super.attentionDecode(out, scores, qkv, kCache, vCache, tokPos, T, C, NH);
+        }
+        float[] o = f(out), s = f(scores), x = f(qkv), kc = f(kCache), vc = f(vCache);
+        WorkerPool.RangeTask task = (a, b) ->
+                VectorKernels.attentionDecode(o, s, x, kc, vc, position(tokPos), T, C, NH, a, b);
+        return parallel("attention_decode", NH, task);
     }
 }

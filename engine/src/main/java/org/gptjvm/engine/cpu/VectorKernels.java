@@ -22,6 +22,102 @@ final class VectorKernels {
         Gemm.gemm(from, to, OC, C, inp, 0, C, 1, wt, 0, OC, out, 0, OC);
     }
 
+    /** Below this many rows a Linear layer is a matrix-vector product (one row: decoding a token). */
+    static final int FEW_ROWS = 4;
+
+    /**
+     * Output channels [from,to) for N < {@link #FEW_ROWS} rows: each element is the same FMA chain
+     * as {@link Gemm} computes (from the bias, k in order), so decoding matches the batched forward
+     * bit for bit; W is read row by row instead of being transposed first. Eight channels at a time
+     * so eight independent chains hide the FMA latency.
+     */
+    static void matmulForwardFewRows(float[] out, float[] inp, float[] w, float[] bias, int N, int C, int OC,
+                                     int from, int to) {
+        for (int n = 0; n < N; n++) {
+            int x = n * C;
+            int o = from;
+            for (; o + 8 <= to; o += 8) {
+                int w0 = o * C;
+                float s0 = b(bias, o), s1 = b(bias, o + 1), s2 = b(bias, o + 2), s3 = b(bias, o + 3);
+                float s4 = b(bias, o + 4), s5 = b(bias, o + 5), s6 = b(bias, o + 6), s7 = b(bias, o + 7);
+                for (int k = 0; k < C; k++) {
+                    float xk = inp[x + k];
+                    s0 = Math.fma(xk, w[w0 + k], s0);
+                    s1 = Math.fma(xk, w[w0 + C + k], s1);
+                    s2 = Math.fma(xk, w[w0 + 2 * C + k], s2);
+                    s3 = Math.fma(xk, w[w0 + 3 * C + k], s3);
+                    s4 = Math.fma(xk, w[w0 + 4 * C + k], s4);
+                    s5 = Math.fma(xk, w[w0 + 5 * C + k], s5);
+                    s6 = Math.fma(xk, w[w0 + 6 * C + k], s6);
+                    s7 = Math.fma(xk, w[w0 + 7 * C + k], s7);
+                }
+                int r = n * OC + o;
+                out[r] = s0;
+                out[r + 1] = s1;
+                out[r + 2] = s2;
+                out[r + 3] = s3;
+                out[r + 4] = s4;
+                out[r + 5] = s5;
+                out[r + 6] = s6;
+                out[r + 7] = s7;
+            }
+            for (; o < to; o++) {
+                float s = b(bias, o);
+                for (int k = 0; k < C; k++) {
+                    s = Math.fma(inp[x + k], w[o * C + k], s);
+                }
+                out[n * OC + o] = s;
+            }
+        }
+    }
+
+    private static float b(float[] bias, int o) {
+        return bias == null ? 0f : bias[o];
+    }
+
+    /**
+     * Heads [from,to) of one new token at position t against the KV cache: the arithmetic of
+     * {@link #attentionForward}'s row t (scores as FMA chains over the head's channels, float
+     * softmax, outputs as FMA chains over positions), so cached decoding matches it bit for bit.
+     */
+    static void attentionDecode(float[] out, float[] scores, float[] qkv, float[] kCache, float[] vCache, int t,
+                                int T, int C, int NH, int from, int to) {
+        int hs = C / NH;
+        float scale = (float) (1.0 / Math.sqrt(hs));
+        for (int h = from; h < to; h++) {
+            int q = h * hs;
+            System.arraycopy(qkv, C + q, kCache, t * C + q, hs);
+            System.arraycopy(qkv, 2 * C + q, vCache, t * C + q, hs);
+            int a = h * T;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int t2 = 0; t2 <= t; t2++) {
+                int k = t2 * C + q;
+                float d = 0f;
+                for (int i = 0; i < hs; i++) {
+                    d = Math.fma(qkv[q + i], kCache[k + i], d);
+                }
+                d *= scale;
+                scores[a + t2] = d;
+                max = Math.max(max, d);
+            }
+            float sum = 0f;
+            for (int t2 = 0; t2 <= t; t2++) {
+                float e = (float) Math.exp(scores[a + t2] - max);
+                scores[a + t2] = e;
+                sum += e;
+            }
+            float inv = 1f / sum;
+            java.util.Arrays.fill(out, q, q + hs, 0f);
+            for (int t2 = 0; t2 <= t; t2++) {
+                float wt = scores[a + t2] * inv;
+                int v = t2 * C + q;
+                for (int i = 0; i < hs; i++) {
+                    out[q + i] = Math.fma(wt, vCache[v + i], out[q + i]);
+                }
+            }
+        }
+    }
+
     /** Rows [from,to) of N: dinp += dout @ W. */
     static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, int C, int OC, int from, int to) {
         Gemm.gemm(from, to, C, OC, dout, 0, OC, 1, w, 0, C, dinp, 0, C);

@@ -43,7 +43,8 @@ class CpuBackendTest {
     }
 
     static final List<MM> MATMULS = List.of(new MM(512, 64, 192), new MM(512, 64, 65), new MM(512, 256, 64),
-            new MM(7, 12, 9), new MM(5, 3, 17), new MM(33, 100, 1), new MM(1, 16, 16));
+            new MM(7, 12, 9), new MM(5, 3, 17), new MM(33, 100, 1), new MM(1, 16, 16),
+            new MM(1, 384, 1536), new MM(3, 65, 13), new MM(2, 1536, 384));
     static final List<AT> ATTENTIONS = List.of(new AT(2, 5, 12, 3), new AT(4, 32, 64, 4), new AT(1, 1, 8, 2),
             new AT(3, 17, 36, 6), new AT(2, 64, 64, 1), new AT(1, 40, 24, 2));
     static final float[] DROPOUTS = {0f, 0.25f};
@@ -293,6 +294,35 @@ class CpuBackendTest {
                 double err = relErr(second, read(ref, ro));
                 assertTrue(err < TOL, "matmul after a weight update: " + err);
                 assertTrue(relErr(first, read(ref, ro)) > 0.1, "the first run used the old weights");
+            }
+        }
+    }
+
+    /**
+     * One row at a time (the decode path, a matrix-vector product) gives the same bits as the same
+     * row inside a batched product (register-tiled GEMM): each element is one FMA chain either way.
+     */
+    @Test
+    void fewRowsMatchTheBatchedProductBitForBit() {
+        int N = 37, C = 300, OC = 77;
+        Random rnd = new Random(8);
+        float[] x = randn(rnd, N * C, 1), w = randn(rnd, OC * C, 0.3), bias = randn(rnd, OC, 1);
+        try (Backend be = new CpuBackend(2)) {
+            FloatBuf bx = buf(be, "x", x), bw = buf(be, "w", w), bb = buf(be, "b", bias);
+            FloatBuf all = be.allocFloat("all", N * OC);
+            run(be, be.matmulForward(all, bx, bw, bb, N, C, OC));
+            float[] batched = read(be, all);
+            for (int n : new int[]{0, 1, 17, N - 1}) {
+                for (int rows = 1; rows < VectorKernels.FEW_ROWS && n + rows <= N; rows++) {
+                    float[] part = java.util.Arrays.copyOfRange(x, n * C, (n + rows) * C);
+                    FloatBuf px = buf(be, "px", part), out = be.allocFloat("out", rows * OC);
+                    run(be, be.matmulForward(out, px, bw, bb, rows, C, OC));
+                    float[] got = read(be, out);
+                    for (int i = 0; i < rows * OC; i++) {
+                        assertEquals(Float.floatToRawIntBits(batched[n * OC + i]), Float.floatToRawIntBits(got[i]),
+                                "row " + n + " + " + i / OC + ", channel " + i % OC);
+                    }
+                }
             }
         }
     }
