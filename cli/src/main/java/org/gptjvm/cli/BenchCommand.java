@@ -47,11 +47,18 @@ final class BenchCommand implements Callable<Integer> {
     Path json;
     @Option(names = "--profile", description = "Also print the time spent in each kernel (host backends).")
     boolean profile;
+    @Option(names = "--device", paramLabel = "N", description = "Device of the tornado backend (see gpt devices).")
+    String device;
 
     @Override
     public Integer call() throws IOException {
-        List<String> names = backends != null ? backends : Backends.names();
+        // by default the host backends; a device backend is timed when asked for (its first steps compile kernels)
+        List<String> names = backends != null ? backends
+                : Backends.names().stream().filter(n -> !n.equals("tornado")).toList();
         for (String n : names) {
+            if (n.equals("tornado") && !Backends.names().contains(n)) {
+                throw new org.gptjvm.engine.GptException(Backends.TORNADO_MISSING);
+            }
             if (!Backends.names().contains(n)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "unknown backend '" + n + "'; available: "
                         + String.join(", ", Backends.names()));
@@ -96,8 +103,10 @@ final class BenchCommand implements Callable<Integer> {
             double gflops = flops / (median / 1000) / 1e9;
             System.out.printf(Locale.ROOT, "%-10s %10.2f %10.2f %10.2f %12.0f %9.2f %7.2fx%n", name, median, sorted[0],
                     sorted[sorted.length - 1], tokens, gflops, first / median);
+            System.out.println("    device: " + lastDevice);
             JsonObject r = new JsonObject();
             r.addProperty("name", name);
+            r.addProperty("device", lastDevice);
             r.addProperty("threads", nThreads);
             JsonObject m = new JsonObject();
             m.addProperty("median", median);
@@ -143,6 +152,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private long lastBufferBytes, lastParamStateBytes;
+    private String lastDevice;
 
     private static long heapPeak() {
         long sum = 0;
@@ -155,7 +165,9 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private double[] time(String name, int nThreads, GptConfig cfg, int B, TextData text) {
-        try (Backend be = Backends.create(name, nThreads); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = Backends.create(name, nThreads, name.equals("tornado") ? device : null);
+             Gpt gpt = new Gpt(be, cfg)) {
+            lastDevice = be.device();
             lastParamStateBytes = 4 * 4 * gpt.params.count();
             gpt.params.initialize(Seeds.init(1337));
             Rng rng = Seeds.data(1337);

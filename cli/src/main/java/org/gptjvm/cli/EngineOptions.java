@@ -14,6 +14,10 @@ final class EngineOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--device", paramLabel = "N", description = "Device of the tornado backend, as numbered by "
+            + "'gpt devices' (default: TornadoVM's default device).")
+    String device;
+
     /** Rejects bad --threads / --backend as a usage error (exit 2), before the command does any work. */
     void check(picocli.CommandLine.Model.CommandSpec spec) {
         String problem = problem();
@@ -26,6 +30,9 @@ final class EngineOptions {
         if (threads != null && threads < 1) {
             return "--threads must be at least 1, got " + threads;
         }
+        if ("tornado".equals(backend) && !Backends.names().contains(backend)) {
+            throw new org.gptjvm.engine.GptException(Backends.TORNADO_MISSING); // not a typo: a missing install
+        }
         if (backend != null && !Backends.names().contains(backend)) {
             return "unknown backend '" + backend + "'; available: " + String.join(", ", Backends.names());
         }
@@ -35,7 +42,7 @@ final class EngineOptions {
     Backend create() {
         String name = backend != null ? backend : Backends.defaultName();
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        return Backends.create(name, n);
+        return Backends.create(name, n, device);
     }
 
     static final class BackendNames implements Iterable<String> {

@@ -13,6 +13,7 @@ import java.util.Properties;
 @Command(name = "gpt", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Train and sample Karpathy's character-level GPT (\"Let's build GPT\") on the JVM.",
         subcommands = {TrainCommand.class, SampleCommand.class, EvalCommand.class, VerifyCommand.class, BenchCommand.class,
+                DevicesCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

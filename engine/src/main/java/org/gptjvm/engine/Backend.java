@@ -34,6 +34,14 @@ public interface Backend extends AutoCloseable {
 
     IntBuf allocInt(String name, int size);
 
+    /**
+     * Declares that the host writes {@code buf} before (nearly) every run, like the step's AdamW
+     * scalars. A device backend then sends it with each run instead of keeping it resident, where a
+     * host write is a slow path. Int buffers (token ids, targets, seeds) are always host inputs.
+     */
+    default void hostInput(FloatBuf buf) {
+    }
+
     void write(FloatBuf dst, float[] src);
 
     void write(IntBuf dst, int[] src);

@@ -59,14 +59,30 @@ public final class Backends {
     }
 
     public static Backend create(String name, int threads) {
+        return create(name, threads, null);
+    }
+
+    /** {@code device}: which of the backend's devices (see {@link BackendProvider#devices()}); null: its default. */
+    public static Backend create(String name, int threads, String device) {
         if (threads < 1) {
             throw new GptException("--threads must be at least 1, got " + threads);
         }
+        return provider(name).create(threads, device);
+    }
+
+    public static BackendProvider provider(String name) {
         for (BackendProvider p : providers()) {
             if (p.name().equals(name)) {
-                return p.create(threads);
+                return p;
             }
+        }
+        if (name.equals("tornado")) {
+            throw new GptException(TORNADO_MISSING);
         }
         throw new GptException("unknown backend '" + name + "'; available: " + String.join(", ", names()));
     }
+
+    /** What to do when the tornado backend is asked for in a build without it. */
+    public static final String TORNADO_MISSING = "the tornado backend is not in this build: install TornadoVM 5.2.0, "
+            + "source tornado-env.sh, and ./gpt rebuilds with it (or: ./mvn25 -Ptornado package; see README.md, section TornadoVM)";
 }

@@ -55,6 +55,7 @@ public final class GptGraph {
         targets = be.allocInt("targets", N);
         dropoutSeed = be.allocInt("dropout_seed", 2);
         hyper = be.allocFloat("adamw_hyper", AdamW.SIZE);
+        be.hostInput(hyper);
         logitsBuf = be.allocFloat("logits", N * V);
         lossBuf = be.allocFloat("loss", 1);
         probs = be.allocFloat("probs", N * V);

@@ -1,0 +1,54 @@
+package org.gptjvm.tornado;
+
+import org.gptjvm.engine.GptException;
+import uk.ac.manchester.tornado.api.TornadoBackend;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The devices TornadoVM sees, numbered 0.. across its drivers (OpenCL, PTX, ...) in its own order. */
+final class TornadoDevices {
+    private TornadoDevices() {
+    }
+
+    static List<TornadoDevice> all() {
+        List<TornadoDevice> devices = new ArrayList<>();
+        for (TornadoBackend b : TornadoExecutionPlan.getTornadoDeviceMap().getAllBackends()) {
+            devices.addAll(b.getAllDevices());
+        }
+        return devices;
+    }
+
+    /** Device {@code spec}: an index into {@link #all()}, or TornadoVM's "driver:device"; null: TornadoVM's default. */
+    static TornadoDevice select(String spec) {
+        List<TornadoDevice> devices = all();
+        if (devices.isEmpty()) {
+            throw new GptException("TornadoVM found no device: check the driver (clinfo -l for OpenCL) and tornado --devices");
+        }
+        if (spec == null) {
+            return TornadoExecutionPlan.getDevice(0, 0);
+        }
+        try {
+            if (spec.contains(":")) {
+                String[] p = spec.split(":", 2);
+                return TornadoExecutionPlan.getDevice(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()));
+            }
+            int i = Integer.parseInt(spec.trim());
+            if (i >= 0 && i < devices.size()) {
+                return devices.get(i);
+            }
+        } catch (RuntimeException e) {
+            // fall through to the one-line error
+        }
+        throw new GptException("no TornadoVM device '" + spec + "'; there are " + devices.size()
+                + " (0.." + (devices.size() - 1) + "): see gpt devices");
+    }
+
+    static String describe(TornadoDevice d) {
+        String mem = d.getMaxGlobalMemory() > 0 ? String.format(", %.1f GiB", d.getMaxGlobalMemory() / (double) (1L << 30)) : "";
+        return d.getPhysicalDevice().getDeviceName().trim() + " (" + d.getTornadoVMBackend() + ", "
+                + d.getPlatformName().trim() + mem + ")";
+    }
+}

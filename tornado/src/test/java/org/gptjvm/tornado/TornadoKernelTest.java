@@ -1,0 +1,255 @@
+package org.gptjvm.tornado;
+
+import org.gptjvm.engine.AdamW;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.ReferenceBackend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every kernel of the tornado backend against the reference backend, on the same inputs, for shapes
+ * that are not powers of two (odd row counts, T that is not a multiple of anything, one head, one
+ * row). Each case runs the same recorded launches on both backends and compares every output
+ * buffer norm-wise. Runs with -Dtornado.recover.bailout=False, so a kernel TornadoVM cannot compile
+ * fails here instead of running on the JVM.
+ */
+class TornadoKernelTest {
+    static final double TOL = 1e-5;
+    static final Map<String, Double> WORST = new TreeMap<>();
+
+    record Shape(int B, int T, int C, int NH, int V) {
+        @Override
+        public String toString() {
+            return "B" + B + " T" + T + " C" + C + " NH" + NH + " V" + V;
+        }
+    }
+
+    static Stream<Arguments> shapes() {
+        return Stream.of(new Shape(2, 5, 12, 3, 7), new Shape(3, 17, 36, 6, 65), new Shape(1, 1, 8, 1, 3),
+                new Shape(2, 32, 64, 4, 65)).map(Arguments::of);
+    }
+
+    @BeforeAll
+    static void runtime() {
+        assertTrue(System.getProperty("tornado.load.runtime.implementation") != null, "not running under TornadoVM's flags");
+    }
+
+    @AfterAll
+    static void printWorst() {
+        System.out.println("tornado-vs-reference worst norm-wise relative error per output:");
+        WORST.forEach((k, v) -> System.out.printf("  %-40s %.2e%n", k, v));
+    }
+
+    /** Inputs named by the case, identical on both backends, and the launches to run over them. */
+    static final class Case {
+        final Backend be;
+        final Random rnd;
+        final Map<String, FloatBuf> outputs = new LinkedHashMap<>();
+
+        Case(Backend be, long seed) {
+            this.be = be;
+            this.rnd = new Random(seed);
+        }
+
+        FloatBuf in(String name, int n, double scale) {
+            float[] a = new float[n];
+            for (int i = 0; i < n; i++) {
+                a[i] = (float) (rnd.nextGaussian() * scale);
+            }
+            FloatBuf b = be.allocFloat(name, n);
+            be.write(b, a);
+            return b;
+        }
+
+        /** An output; starts as garbage (or as a gradient to accumulate into), compared afterwards. */
+        FloatBuf out(String name, int n) {
+            FloatBuf b = in(name, n, 1);
+            outputs.put(name, b);
+            return b;
+        }
+
+        IntBuf ints(String name, int n, int bound) {
+            int[] a = new int[n];
+            for (int i = 0; i < n; i++) {
+                a[i] = rnd.nextInt(bound);
+            }
+            IntBuf b = be.allocInt(name, n);
+            be.write(b, a);
+            return b;
+        }
+
+        IntBuf ints(String name, int[] values) {
+            IntBuf b = be.allocInt(name, values.length);
+            be.write(b, values);
+            return b;
+        }
+
+        Map<String, float[]> run(List<Launch> launches) {
+            be.compile("case", launches).run();
+            Map<String, float[]> res = new LinkedHashMap<>();
+            outputs.forEach((k, b) -> {
+                float[] a = new float[b.size()];
+                be.read(b, a);
+                res.put(k, a);
+            });
+            return res;
+        }
+    }
+
+    static void compare(Shape s, Function<Case, List<Launch>> build) {
+        Map<String, float[]> ref, dev;
+        try (Backend be = new ReferenceBackend(1)) {
+            Case c = new Case(be, s.hashCode());
+            ref = c.run(build.apply(c));
+        }
+        try (Backend be = new TornadoBackendProvider().create(1)) {
+            Case c = new Case(be, s.hashCode());
+            dev = c.run(build.apply(c));
+        }
+        List<String> bad = new ArrayList<>();
+        for (String k : ref.keySet()) {
+            double err = relErr(dev.get(k), ref.get(k));
+            WORST.merge(k, err, Math::max);
+            if (!(err <= TOL)) {
+                bad.add(k + " " + err);
+            }
+        }
+        assertTrue(bad.isEmpty(), s + ": " + bad);
+    }
+
+    static double relErr(float[] got, float[] want) {
+        double d = 0, n = 0;
+        for (int i = 0; i < want.length; i++) {
+            d += (got[i] - (double) want[i]) * (got[i] - (double) want[i]);
+            n += (double) want[i] * want[i];
+        }
+        return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void encoderAndLayerNorm(Shape s) {
+        int N = s.B() * s.T(), C = s.C();
+        compare(s, c -> {
+            IntBuf idx = c.ints("idx", N, s.V());
+            FloatBuf wte = c.in("wte", s.V() * Math.max(C, s.V()), 1), wpe = c.in("wpe", s.T() * C, 1), x = c.in("x", N * C, 1);
+            FloatBuf w = c.in("w", C, 1), b = c.in("b", C, 1), d = c.in("dout", N * C, 1);
+            FloatBuf mean = c.out("ln.mean", N), rstd = c.out("ln.rstd", N);
+            return List.of(
+                    c.be.encoderForward(c.out("encoder_forward", N * C), idx, wte, wpe, s.B(), s.T(), C),
+                    c.be.encoderForward(c.out("encoder_forward(bigram)", N * s.V()), idx, wte, null, s.B(), s.T(), s.V()),
+                    c.be.encoderBackward(c.out("encoder_backward.dwte", s.V() * C), c.out("encoder_backward.dwpe", s.T() * C),
+                            d, idx, s.B(), s.T(), C),
+                    c.be.layerNormForward(c.out("layernorm_forward", N * C), mean, rstd, x, w, b, N, C),
+                    c.be.layerNormBackward(c.out("layernorm_backward.dinp", N * C), c.out("layernorm_backward.dw", C),
+                            c.out("layernorm_backward.db", C), d, x, w, mean, rstd, N, C));
+        });
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void matmul(Shape s) {
+        int N = s.B() * s.T(), C = s.C(), OC = 3 * C + 1;
+        compare(s, c -> {
+            FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), b = c.in("bias", OC, 1);
+            FloatBuf d = c.in("dout", N * OC, 1);
+            return List.of(
+                    c.be.matmulForward(c.out("matmul_forward", N * OC), x, w, b, N, C, OC),
+                    c.be.matmulForward(c.out("matmul_forward(no bias)", N * OC), x, w, null, N, C, OC),
+                    c.be.matmulBackward(c.out("matmul_backward.dinp", N * C), c.out("matmul_backward.dw", OC * C),
+                            c.out("matmul_backward.db", OC), d, x, w, N, C, OC),
+                    c.be.matmulBackward(null, c.out("matmul_backward(no dinp).dw", OC * C), null, d, x, w, N, C, OC));
+        });
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void attentionWithAndWithoutDropout(Shape s) {
+        int B = s.B(), T = s.T(), C = s.C(), NH = s.NH(), N = B * T;
+        compare(s, c -> {
+            FloatBuf qkv = c.in("qkv", N * 3 * C, 1), d = c.in("dout", N * C, 1);
+            IntBuf seed = c.ints("seed", new int[]{0x1234567, 0x7654321});
+            List<Launch> l = new ArrayList<>();
+            for (float p : new float[]{0f, 0.25f}) {
+                FloatBuf att = c.out("attention_forward.att(p=" + p + ")", B * NH * T * T);
+                l.add(c.be.attentionForward(c.out("attention_forward.out(p=" + p + ")", N * C), att, qkv, seed, p, 5,
+                        B, T, C, NH));
+                l.add(c.be.attentionBackward(c.out("attention_backward.dqkv(p=" + p + ")", N * 3 * C),
+                        c.in("scratch" + p, B * NH * T, 1), d, qkv, att, seed, p, 5, B, T, C, NH));
+            }
+            return l;
+        });
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void elementwiseLossAndAdamW(Shape s) {
+        int N = s.B() * s.T(), n = N * s.C(), V = s.V();
+        compare(s, c -> {
+            FloatBuf a = c.in("a", n, 1), b = c.in("b", n, 1), d = c.in("dout", n, 1);
+            IntBuf seed = c.ints("seed", new int[]{99, -7});
+            FloatBuf relu = c.out("relu_forward", n);
+            FloatBuf logits = c.in("logits", N * V, 2);
+            IntBuf targets = c.ints("targets", N, V);
+            FloatBuf probs = c.out("crossentropy_forward.probs", N * V), losses = c.out("crossentropy_forward.losses", N);
+            FloatBuf hyper = c.in("hyper", AdamW.SIZE, 0);
+            float[] h = new float[AdamW.SIZE];
+            AdamW.fill(h, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
+            c.be.write(hyper, h);
+            c.be.hostInput(hyper);
+            FloatBuf m = c.out("adamw.m", n), v = c.out("adamw.v", n);
+            c.be.write(v, abs(c, n)); // second moments are never negative
+            return List.of(
+                    c.be.reluForward(relu, a, n),
+                    c.be.reluBackward(c.out("relu_backward", n), relu, d, n),
+                    c.be.residualForward(c.out("residual_forward", n), a, b, n),
+                    c.be.residualBackward(c.out("residual_backward.da", n), c.out("residual_backward.db", n), d, n),
+                    c.be.dropoutForward(c.out("dropout_forward", n), a, seed, 0.3f, 7, n),
+                    c.be.dropoutBackward(c.out("dropout_backward", n), d, seed, 0.3f, 7, n),
+                    c.be.crossEntropyForward(losses, probs, logits, targets, N, V),
+                    c.be.meanLoss(c.out("mean_loss", 1), losses, N),
+                    c.be.crossEntropyBackward(c.out("crossentropy_backward", N * V), probs, targets, N, V),
+                    c.be.adamw(c.out("adamw.param", n), b, m, v, hyper, n),
+                    c.be.zero(List.of(c.out("zero", n))));
+        });
+    }
+
+    private static float[] abs(Case c, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) Math.abs(c.rnd.nextGaussian());
+        }
+        return a;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void decodeKernels(Shape s) {
+        int T = s.T(), C = s.C(), NH = s.NH();
+        compare(s, c -> {
+            FloatBuf wte = c.in("wte", s.V() * Math.max(C, s.V()), 1), wpe = c.in("wpe", T * C, 1), qkv = c.in("qkv", 3 * C, 1);
+            IntBuf tokPos = c.ints("tok_pos", new int[]{s.V() - 1, T - 1});
+            return List.of(
+                    c.be.embedToken(c.out("embed_token", C), tokPos, wte, wpe, C),
+                    c.be.attentionDecode(c.out("attention_decode.out", C), c.in("scores", NH * T, 1), qkv,
+                            c.out("attention_decode.k_cache", T * C), c.out("attention_decode.v_cache", T * C), tokPos, T, C, NH));
+        });
+    }
+}
