@@ -1,13 +1,54 @@
-# Source this to use an installed TornadoVM with gpt-jvm:  source tornado-env.sh [/path/to/TornadoVM/sdk]
-# It exports TORNADOVM_HOME (the SDK folder that holds bin/tornado) and puts bin/ on PATH.
-# TornadoVM is not in Maven Central: build it from its public repository (v5.2.0, JDK 25, OpenCL
-# backend) with its own Maven build, then point this script at the SDK it produces.
-_sdk="${1:-${TORNADOVM_HOME:-}}"
-if [ -z "$_sdk" ] || [ ! -x "$_sdk/bin/tornado" ]; then
-  echo "tornado-env.sh: no TornadoVM SDK found; pass its path: source tornado-env.sh /path/to/sdk" >&2
-  return 1 2>/dev/null || exit 1
-fi
-export TORNADOVM_HOME="$(cd "$_sdk" && pwd)"
-export TORNADO_SDK="$TORNADOVM_HOME"
-export PATH="$TORNADOVM_HOME/bin:$PATH"
-echo "TORNADOVM_HOME=$TORNADOVM_HOME"
+# Source this to use an installed TornadoVM with gpt-jvm:  source tornado-env.sh [/path/to/tornadovm-sdk]
+#
+# It finds the TornadoVM SDK (the folder holding bin/tornado and tornado-argfile: the argument, else
+# $TORNADOVM_HOME, else a few usual places), checks the launcher, a JDK 25 and at least one device,
+# and exports TORNADOVM_HOME, JAVA_HOME and PATH. On a problem it says in one line what is missing
+# and how to get it, and returns non-zero. TornadoVM is not in Maven Central: install a release SDK
+# (https://github.com/beehive-lab/TornadoVM/releases, 5.2.0 jdk25, OpenCL) or build it from source
+# with its own Maven build (make BACKEND=opencl); gpt-jvm only points at it.
+_gpt_tornado_env() {
+  local here sdk cand devices n jdk
+  here="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)"
+  sdk="${1:-${TORNADOVM_HOME:-}}"
+  if [ -z "$sdk" ]; then
+    for cand in "$HOME"/TornadoVM/bin/sdk "$HOME"/tornadovm*/ /opt/tornadovm* /usr/local/tornadovm*; do
+      if [ -x "$cand/bin/tornado" ]; then sdk="$cand"; break; fi
+    done
+  fi
+  if [ -z "$sdk" ]; then
+    echo "tornado-env.sh: no TornadoVM found: install the 5.2.0 jdk25 OpenCL SDK and run: source tornado-env.sh /path/to/sdk" >&2
+    return 1
+  fi
+  if [ ! -x "$sdk/bin/tornado" ] || [ ! -f "$sdk/tornado-argfile" ]; then
+    echo "tornado-env.sh: $sdk is not a TornadoVM SDK (no bin/tornado or tornado-argfile): point at the folder that holds them" >&2
+    return 1
+  fi
+  if ! ls "$sdk"/share/java/tornado/tornado-api-*.jar >/dev/null 2>&1; then
+    echo "tornado-env.sh: $sdk has no share/java/tornado/tornado-api-*.jar: the SDK is incomplete, reinstall it" >&2
+    return 1
+  fi
+  # the JDK 25 that gpt-jvm builds with is the one TornadoVM's launcher must run on
+  if ! jdk="$(source "$here/scripts/find-jdk25.sh" 2>/dev/null && echo "$JAVA_HOME")"; then
+    echo "tornado-env.sh: no JDK 25 found: install one (e.g. Temurin 25) and set JAVA_HOME" >&2
+    return 1
+  fi
+  export JAVA_HOME="$jdk"
+  export TORNADOVM_HOME="$(cd "$sdk" && pwd)"
+  export TORNADO_SDK="$TORNADOVM_HOME"
+  case ":$PATH:" in *":$TORNADOVM_HOME/bin:"*) ;; *) export PATH="$TORNADOVM_HOME/bin:$JAVA_HOME/bin:$PATH" ;; esac
+  # from an empty folder: TornadoVM's launcher puts the current directory on the module path
+  n="$(mktemp -d)"
+  devices="$(cd "$n" && "$TORNADOVM_HOME/bin/tornado" --devices 2>&1)"
+  rmdir "$n"
+  n="$(printf '%s\n' "$devices" | grep -c 'Tornado device=')"
+  if [ "$n" -lt 1 ]; then
+    echo "tornado-env.sh: TornadoVM at $TORNADOVM_HOME sees no device: install a driver (OpenCL on a CPU: apt-get install pocl-opencl-icd ocl-icd-opencl-dev clinfo; check with clinfo -l)" >&2
+    return 1
+  fi
+  echo "tornado-env.sh: TORNADOVM_HOME=$TORNADOVM_HOME, JDK $JAVA_HOME, $n device(s): $(printf '%s\n' "$devices" | grep -A1 'Tornado device=' | grep -v 'Tornado device=' | head -1 | sed 's/\x1b\[[0-9;]*m//g; s/^[[:space:]]*//')"
+}
+_gpt_tornado_env "$@"
+_gpt_tornado_rc=$?
+unset -f _gpt_tornado_env
+# sourced: leave the shell open; run as a script: exit with the result
+(return 0 2>/dev/null) && return $_gpt_tornado_rc || exit $_gpt_tornado_rc
