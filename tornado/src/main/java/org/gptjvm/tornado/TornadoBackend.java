@@ -6,6 +6,7 @@ import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.Program;
+import uk.ac.manchester.tornado.api.DataRange;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
@@ -18,37 +19,53 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
 /**
- * The engine on a TornadoVM device. Every {@link Program} the model records becomes one TaskGraph,
- * and all of them live in one execution plan, so they share device memory:
+ * The engine on a TornadoVM device. Every float buffer is a range of one device array, the arena
+ * {@code mem} (as llm.c keeps all parameters in one block), and every {@link Program} the model
+ * records becomes TaskGraphs in one execution plan:
  *
  * <ul>
- * <li><b>Resident buffers</b> (parameters, gradients, AdamW moments, activations) are uploaded once
- * by an upload graph and then stay on the device. Every graph consumes all of them from the graph
- * that ran before it and persists all of them for the next one (TornadoVM hands device buffers
- * from the last executed graph to the next), so any program can follow any other.</li>
- * <li><b>Host inputs</b> (token ids, targets, seeds, AdamW's step scalars: every {@link IntBuf}, and
- * each FloatBuf passed to {@link #hostInput}) are small and go to the device with every run of a
- * graph that reads them.</li>
- * <li>Reads ({@link #read}) copy one buffer back on demand: the loss every step, logits when
- * sampling, everything only for a checkpoint. A host write to a resident buffer (initialisation,
- * loading a checkpoint) marks the device copy stale; it is re-uploaded before the next run.</li>
+ * <li>The arena (parameters, gradients, AdamW moments, activations) is uploaded once and then stays
+ * on the device: every graph consumes it from the graph that ran before it and persists it for the
+ * next one (TornadoVM hands device buffers from the last executed graph to the next), so any
+ * program can follow any other and nothing is copied per op or per step.</li>
+ * <li>Host inputs (token ids, targets, seeds: every {@link IntBuf}, and AdamW's step scalars, see
+ * {@link #hostInput}) are small arrays of their own, sent with each run of a graph that reads them.</li>
+ * <li>{@link #read} copies one range of the arena back: the loss every step, a row of logits when
+ * sampling, everything only for a checkpoint. A host write into the arena after it is on the device
+ * (initialisation, loading a checkpoint) copies the arena back first and re-uploads it before the
+ * next run: a slow path that training never takes.</li>
  * </ul>
  *
- * A program recorded after the plan exists (the sampling graph after training) rebuilds the plan:
- * resident buffers are first copied back, then uploaded into the new plan.
+ * A program recorded after the plan exists (the sampling graphs after training) rebuilds the plan
+ * the same way. A program is cut into graphs small enough for TornadoVM's per-graph task buffer.
  */
 public final class TornadoBackend implements Backend {
 
-    record TFloat(String name, FloatArray a) implements FloatBuf {
+    /** A float buffer: a range of the arena, or (a host input) an array of its own. */
+    static final class TFloat implements FloatBuf {
+        final String name;
+        final int offset, size;
+        FloatArray own;
+
+        TFloat(String name, int offset, int size) {
+            this.name = name;
+            this.offset = offset;
+            this.size = size;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
         @Override
         public int size() {
-            return a.getSize();
+            return size;
         }
     }
 
@@ -59,13 +76,13 @@ public final class TornadoBackend implements Backend {
         }
     }
 
-    /** Adds one task to a graph under the given id. */
+    /** Adds one task to a graph under the given id; runs when the plan is built, so offsets are final. */
     interface TaskAdder {
         void add(TaskGraph g, String id);
     }
 
-    /** One or more tasks and the arrays they name. */
-    record TLaunch(String kernel, List<TaskAdder> tasks, List<Object> arrays) implements Launch {
+    /** One or more tasks and the host-input arrays they read. */
+    record TLaunch(String kernel, List<TaskAdder> tasks, List<Object> inputs) implements Launch {
     }
 
     final class TProgram implements Program {
@@ -90,20 +107,23 @@ public final class TornadoBackend implements Backend {
         }
     }
 
+    /** TornadoVM records a graph's tasks in a fixed 8 KiB buffer (15 + 5 bytes per argument per task). */
+    private static final int GRAPH_TASK_BYTES = 6000;
+    /** Largest arena: FloatArray indices are ints. */
+    private static final long MAX_ARENA = Integer.MAX_VALUE - 1024;
+
     private final TornadoDevice device;
-    private final List<Object> resident = new ArrayList<>();
-    private final Set<Object> inputs = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final List<TProgram> programs = new ArrayList<>();
-    private final FloatArray dummy = new FloatArray(1);
+    private FloatArray mem = new FloatArray(1024);
+    private long used;
     private TornadoExecutionPlan plan;
     private TornadoExecutionResult last;
+    /** Whether the arena's device copy must be (re)sent before the next run. */
     private boolean uploadNeeded = true;
-    private long allocated;
     private int graphCounter;
 
     public TornadoBackend(TornadoDevice device) {
         this.device = device;
-        resident.add(dummy);
     }
 
     @Override
@@ -125,46 +145,63 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public FloatBuf allocFloat(String name, int size) {
-        FloatArray a = new FloatArray(Math.max(1, size));
-        resident.add(a);
-        allocated += 4L * size;
-        structureChanged();
-        return new TFloat(name, a);
+        if (used + size > MAX_ARENA) {
+            throw new GptException("tornado backend: the model needs more than " + MAX_ARENA / (1 << 28)
+                    + " GiB of buffers, more than one TornadoVM array holds");
+        }
+        TFloat b = new TFloat(name, (int) used, size);
+        used += size;
+        return b;
     }
 
     @Override
     public IntBuf allocInt(String name, int size) {
-        IntArray a = new IntArray(Math.max(1, size));
-        inputs.add(a);
-        allocated += 4L * size;
-        return new TInt(name, a);
+        return new TInt(name, new IntArray(Math.max(1, size)));
     }
 
     @Override
     public void hostInput(FloatBuf buf) {
-        FloatArray a = ((TFloat) buf).a();
-        if (plan != null) {
-            pullAll();
-            closePlan();
+        TFloat b = (TFloat) buf;
+        if (b.own == null) {
+            structureChanged();
+            b.own = new FloatArray(Math.max(1, b.size));
+            if (mem.getSize() >= b.offset + b.size) { // keep what was written so far
+                MemorySegment.copy(mem.getSegment(), 4L * b.offset, b.own.getSegment(), 0, 4L * b.size);
+            }
         }
-        resident.remove(a);
-        inputs.add(a);
     }
 
     @Override
     public long allocatedBytes() {
-        return allocated;
+        return 4 * used;
+    }
+
+    /** The host arena, grown to hold every buffer allocated so far (growing means a new plan). */
+    private FloatArray arena() {
+        if (mem.getSize() < used) {
+            pullAll();
+            closePlan();
+            FloatArray bigger = new FloatArray((int) Math.min(MAX_ARENA, Math.max(used, mem.getSize() * 3L / 2)));
+            MemorySegment.copy(mem.getSegment(), 0, bigger.getSegment(), 0, 4L * mem.getSize());
+            mem = bigger;
+        }
+        return mem;
     }
 
     @Override
     public void write(FloatBuf dst, float[] src) {
-        FloatArray a = ((TFloat) dst).a();
-        check(dst.name(), dst.size(), src.length);
-        if (!inputs.contains(a) && last != null && !uploadNeeded) {
-            pullAll(); // the other resident buffers' device values must survive the re-upload
+        TFloat b = (TFloat) dst;
+        check(b.name, b.size, src.length);
+        if (b.own != null) {
+            MemorySegment.copy(src, 0, b.own.getSegment(), ValueLayout.JAVA_FLOAT, 0, src.length);
+            return;
+        }
+        FloatArray a = arena();
+        if (last != null && !uploadNeeded) {
+            pullAll(); // the device holds the current values of everything else in the arena
             uploadNeeded = true;
         }
-        MemorySegment.copy(src, 0, a.getSegment(), ValueLayout.JAVA_FLOAT, 0, src.length);
+        MemorySegment.copy(src, 0, a.getSegment(), ValueLayout.JAVA_FLOAT, 4L * b.offset, src.length);
     }
 
     @Override
@@ -182,17 +219,22 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public void read(FloatBuf src, int offset, float[] dst, int len) {
-        FloatArray a = ((TFloat) src).a();
-        if (last != null && !uploadNeeded && !inputs.contains(a)) {
-            last.transferToHost(a);
+        TFloat b = (TFloat) src;
+        if (b.own != null) {
+            MemorySegment.copy(b.own.getSegment(), ValueLayout.JAVA_FLOAT, 4L * offset, dst, 0, len);
+            return;
         }
-        MemorySegment.copy(a.getSegment(), ValueLayout.JAVA_FLOAT, 4L * offset, dst, 0, len);
+        FloatArray a = arena();
+        if (len > 0 && last != null && !uploadNeeded) {
+            last.transferToHost(new DataRange(a).withOffset(b.offset + offset).withSize(len));
+        }
+        MemorySegment.copy(a.getSegment(), ValueLayout.JAVA_FLOAT, 4L * (b.offset + offset), dst, 0, len);
     }
 
-    /** Copies every resident buffer back, so the host copies are current. */
+    /** Copies the arena back, so the host copy is current. */
     private void pullAll() {
         if (last != null && !uploadNeeded) {
-            last.transferToHost(resident.toArray());
+            last.transferToHost(mem);
         }
     }
 
@@ -227,13 +269,12 @@ public final class TornadoBackend implements Backend {
     }
 
     private void execute(TProgram p) {
+        FloatArray a = arena();
         if (plan == null) {
-            buildPlan();
+            buildPlan(a);
         }
         if (uploadNeeded) {
-            for (int g = 0; g < uploadGraphs; g++) {
-                last = plan.withGraph(g).execute();
-            }
+            last = plan.withGraph(0).execute();
             uploadNeeded = false;
         }
         for (int g : p.graphs) {
@@ -241,46 +282,20 @@ public final class TornadoBackend implements Backend {
         }
     }
 
-    /**
-     * TornadoVM records each graph's tasks in a fixed 8 KiB buffer (15 + 5 bytes per argument per
-     * task), so a program is cut into graphs of at most this many bytes of tasks.
-     */
-    private static final int GRAPH_TASK_BYTES = 6000;
-    private int uploadGraphs;
-
-    private void buildPlan() {
+    private void buildPlan(FloatArray a) {
         List<ImmutableTaskGraph> graphs = new ArrayList<>();
-        // upload graphs: each sends a group of resident buffers, naming them in tasks of eight (the
-        // last group padded with arrays of its own: TornadoVM's graph compiler does not terminate when
-        // a task names one array twice), and hands on every buffer uploaded so far
-        List<Object> named = new ArrayList<>(resident);
-        while (named.size() % 8 != 0) {
-            named.add(new FloatArray(1));
-        }
-        int perGraph = 8 * (GRAPH_TASK_BYTES / (15 + 5 * 8));
-        for (int from = 0; from < named.size(); from += perGraph) {
-            List<Object> group = named.subList(from, Math.min(named.size(), from + perGraph));
-            TaskGraph upload = new TaskGraph("upload" + (graphCounter++));
-            if (from > 0) {
-                upload.consumeFromDevice(named.subList(0, from).toArray());
-            }
-            upload.transferToDevice(DataTransferMode.EVERY_EXECUTION, group.toArray());
-            for (int i = 0; i < group.size(); i += 8) {
-                FloatArray[] f = group.subList(i, i + 8).toArray(FloatArray[]::new);
-                upload.task("touch" + i, TornadoKernels::touch, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
-            }
-            upload.persistOnDevice(named.subList(0, from + group.size()).toArray());
-            graphs.add(upload.snapshot());
-        }
-        uploadGraphs = graphs.size();
-        Object[] all = named.toArray();
+        TaskGraph upload = new TaskGraph("upload" + (graphCounter++))
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, a)
+                .task("touch", TornadoKernels::touch, a)
+                .persistOnDevice(a);
+        graphs.add(upload.snapshot());
         for (TProgram p : programs) {
             p.graphs.clear();
             List<List<TaskAdder>> chunks = new ArrayList<>();
             List<Set<Object>> chunkInputs = new ArrayList<>();
             int bytes = 0;
             for (TLaunch l : p.launches) {
-                int cost = l.tasks().size() * 15 + 5 * (l.arrays().size() + 8 * l.tasks().size());
+                int cost = l.tasks().size() * (15 + 5 * 12);
                 if (chunks.isEmpty() || bytes + cost > GRAPH_TASK_BYTES) {
                     chunks.add(new ArrayList<>());
                     chunkInputs.add(new LinkedHashSet<>());
@@ -288,27 +303,23 @@ public final class TornadoBackend implements Backend {
                 }
                 bytes += cost;
                 int at = chunks.size() - 1;
-                for (TaskAdder a : l.tasks()) {
-                    final String kernel = l.kernel();
-                    chunks.get(at).add((g, id) -> a.add(g, kernel + "_" + id));
+                for (TaskAdder t : l.tasks()) {
+                    String kernel = l.kernel();
+                    chunks.get(at).add((g, id) -> t.add(g, kernel + "_" + id));
                 }
-                for (Object o : l.arrays()) {
-                    if (inputs.contains(o)) {
-                        chunkInputs.get(at).add(o);
-                    }
-                }
+                chunkInputs.get(at).addAll(l.inputs());
             }
             for (int c = 0; c < chunks.size(); c++) {
                 TaskGraph g = new TaskGraph(p.name + (graphCounter++));
-                g.consumeFromDevice(all);
+                g.consumeFromDevice(a);
                 if (!chunkInputs.get(c).isEmpty()) {
                     g.transferToDevice(DataTransferMode.EVERY_EXECUTION, chunkInputs.get(c).toArray());
                 }
                 int t = 0;
-                for (TaskAdder a : chunks.get(c)) {
-                    a.add(g, String.valueOf(t++));
+                for (TaskAdder adder : chunks.get(c)) {
+                    adder.add(g, String.valueOf(t++));
                 }
-                g.persistOnDevice(all);
+                g.persistOnDevice(a);
                 p.graphs.add(graphs.size());
                 graphs.add(g.snapshot());
             }
@@ -325,230 +336,208 @@ public final class TornadoBackend implements Backend {
 
     // ---------------------------------------------------------------- kernels
 
-    private static FloatArray f(FloatBuf b) {
-        return ((TFloat) b).a();
+    /** The arena offset of a buffer (-1 for none, where a kernel's flag says it is absent). */
+    private static int o(FloatBuf b) {
+        if (b == null) {
+            return -1;
+        }
+        TFloat t = (TFloat) b;
+        if (t.own != null) {
+            throw new GptException("tornado backend: host input " + t.name + " used as a device buffer");
+        }
+        return t.offset;
     }
 
     private static IntArray i(IntBuf b) {
         return ((TInt) b).a();
     }
 
-    private static TLaunch launch(String kernel, TaskAdder task, Object... arrays) {
-        return new TLaunch(kernel, List.of(task), distinct(kernel, arrays));
-    }
-
-    /**
-     * TornadoVM's graph compiler loops forever on a task that names one array twice, so aliasing
-     * launches get in-place kernels of their own and anything else aliasing is refused here.
-     */
-    private static List<Object> distinct(String kernel, Object... arrays) {
-        Set<Object> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (Object a : arrays) {
-            if (!seen.add(a)) {
-                throw new GptException("tornado backend: " + kernel + " was given the same buffer twice");
-            }
-        }
-        return Arrays.asList(arrays);
+    private static TLaunch launch(String kernel, TaskAdder task, Object... inputs) {
+        return new TLaunch(kernel, List.of(task), List.of(inputs));
     }
 
     @Override
     public Launch zero(List<FloatBuf> bufs) {
         List<TaskAdder> tasks = new ArrayList<>();
-        List<Object> arrays = new ArrayList<>();
         for (FloatBuf b : bufs) {
-            FloatArray a = f(b);
-            int n = b.size();
-            tasks.add((g, id) -> g.task(id, TornadoKernels::zero, a, n));
-            arrays.add(a);
+            int x = o(b), n = b.size();
+            tasks.add((g, id) -> g.task(id, TornadoKernels::zero, mem, x, n));
         }
-        return new TLaunch("zero", tasks, arrays);
+        return new TLaunch("zero", tasks, List.of());
     }
 
     @Override
     public Launch encoderForward(FloatBuf out, IntBuf idx, FloatBuf wte, FloatBuf wpe, int B, int T, int C) {
-        FloatArray o = f(out), e = f(wte), p = wpe == null ? dummy : f(wpe);
+        int ou = o(out), e = o(wte), p = wpe == null ? 0 : o(wpe), hasPos = wpe == null ? 0 : 1;
         IntArray ix = i(idx);
-        int hasPos = wpe == null ? 0 : 1;
-        return launch("encoder_forward", (g, id) -> g.task(id, TornadoKernels::encoderForward, o, ix, e, p, B * T, T, C, hasPos),
-                o, ix, e, p);
+        return launch("encoder_forward",
+                (g, id) -> g.task(id, TornadoKernels::encoderForward, mem, ou, ix, e, p, B * T, T, C, hasPos), ix);
     }
 
     @Override
     public Launch encoderBackward(FloatBuf dwte, FloatBuf dwpe, FloatBuf dout, IntBuf idx, int B, int T, int C) {
-        FloatArray de = f(dwte), d = f(dout);
+        int de = o(dwte), d = o(dout);
         IntArray ix = i(idx);
         List<TaskAdder> tasks = new ArrayList<>();
-        tasks.add((g, id) -> g.task(id, TornadoKernels::encoderBackwardWte, de, d, ix, B * T, C));
-        List<Object> arrays = new ArrayList<>(List.of(de, d, ix));
+        tasks.add((g, id) -> g.task(id, TornadoKernels::encoderBackwardWte, mem, de, d, ix, B * T, C));
         if (dwpe != null) {
-            FloatArray dp = f(dwpe);
-            tasks.add((g, id) -> g.task(id, TornadoKernels::encoderBackwardWpe, dp, d, B, T, C));
-            arrays.add(dp);
+            int dp = o(dwpe);
+            tasks.add((g, id) -> g.task(id, TornadoKernels::encoderBackwardWpe, mem, dp, d, B, T, C));
         }
-        return new TLaunch("encoder_backward", tasks, arrays);
+        return new TLaunch("encoder_backward", tasks, List.of(ix));
     }
 
     @Override
     public Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
                                    FloatBuf bias, int N, int C) {
-        FloatArray o = f(out), m = f(mean), r = f(rstd), x = f(inp), w = f(weight), b = f(bias);
-        return launch("layernorm_forward", (g, id) -> g.task(id, TornadoKernels::layerNormForward, o, m, r, x, w, b, N, C),
-                o, m, r, x, w, b);
+        int ou = o(out), m = o(mean), r = o(rstd), x = o(inp), w = o(weight), b = o(bias);
+        return launch("layernorm_forward",
+                (g, id) -> g.task(id, TornadoKernels::layerNormForward, mem, ou, m, r, x, w, b, N, C));
     }
 
     @Override
     public Launch layerNormBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                     FloatBuf weight, FloatBuf mean, FloatBuf rstd, int N, int C) {
-        FloatArray dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
-        FloatArray m = f(mean), r = f(rstd);
+        int dx = o(dinp), dw = o(dweight), db = o(dbias), d = o(dout), x = o(inp), w = o(weight);
+        int m = o(mean), r = o(rstd);
         return new TLaunch("layernorm_backward", List.of(
-                (g, id) -> g.task(id, TornadoKernels::layerNormBackwardInput, dx, d, x, w, m, r, N, C),
-                (g, id) -> g.task(id, TornadoKernels::layerNormBackwardParams, dw, db, d, x, m, r, N, C)),
-                List.of(dx, dw, db, d, x, w, m, r));
+                (g, id) -> g.task(id, TornadoKernels::layerNormBackwardInput, mem, dx, d, x, w, m, r, N, C),
+                (g, id) -> g.task(id, TornadoKernels::layerNormBackwardParams, mem, dw, db, d, x, m, r, N, C)),
+                List.of());
     }
 
     @Override
     public Launch matmulForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
-        FloatArray o = f(out), x = f(inp), w = f(weight), b = bias == null ? dummy : f(bias);
-        int hasBias = bias == null ? 0 : 1;
-        return launch("matmul_forward", (g, id) -> g.task(id, TornadoKernels::matmulForward, o, x, w, b, N, C, OC, hasBias),
-                o, x, w, b);
+        int ou = o(out), x = o(inp), w = o(weight), b = bias == null ? 0 : o(bias), hasBias = bias == null ? 0 : 1;
+        return launch("matmul_forward",
+                (g, id) -> g.task(id, TornadoKernels::matmulForward, mem, ou, x, w, b, N, C, OC, hasBias));
     }
 
     @Override
     public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                  FloatBuf weight, int N, int C, int OC) {
-        FloatArray dw = f(dweight), d = f(dout), x = f(inp), w = f(weight);
+        int dw = o(dweight), d = o(dout), x = o(inp), w = o(weight);
         List<TaskAdder> tasks = new ArrayList<>();
-        List<Object> arrays = new ArrayList<>(List.of(dw, d, x, w));
         if (dinp != null) {
-            FloatArray dx = f(dinp);
-            tasks.add((g, id) -> g.task(id, TornadoKernels::matmulBackwardInput, dx, d, w, N, C, OC));
-            arrays.add(dx);
+            int dx = o(dinp);
+            tasks.add((g, id) -> g.task(id, TornadoKernels::matmulBackwardInput, mem, dx, d, w, N, C, OC));
         }
-        tasks.add((g, id) -> g.task(id, TornadoKernels::matmulBackwardWeight, dw, d, x, N, C, OC));
+        tasks.add((g, id) -> g.task(id, TornadoKernels::matmulBackwardWeight, mem, dw, d, x, N, C, OC));
         if (dbias != null) {
-            FloatArray db = f(dbias);
-            tasks.add((g, id) -> g.task(id, TornadoKernels::matmulBackwardBias, db, d, N, OC));
-            arrays.add(db);
+            int db = o(dbias);
+            tasks.add((g, id) -> g.task(id, TornadoKernels::matmulBackwardBias, mem, db, d, N, OC));
         }
-        return new TLaunch("matmul_backward", tasks, arrays);
+        return new TLaunch("matmul_backward", tasks, List.of());
     }
 
     @Override
     public Launch attentionForward(FloatBuf out, FloatBuf att, FloatBuf qkv, IntBuf seed, float dropout, int salt,
                                    int B, int T, int C, int NH) {
-        FloatArray o = f(out), a = f(att), x = f(qkv);
+        int ou = o(out), a = o(att), x = o(qkv);
         IntArray s = i(seed);
         return launch("attention_forward",
-                (g, id) -> g.task(id, TornadoKernels::attentionForward, o, a, x, s, dropout, salt, B, T, C, NH), o, a, x, s);
+                (g, id) -> g.task(id, TornadoKernels::attentionForward, mem, ou, a, x, s, dropout, salt, B, T, C, NH), s);
     }
 
-    /** The (B,NH,T,T) gradient of the attention scores; one buffer shared by all layers' backward passes. */
-    private final java.util.Map<Integer, FloatArray> attGradScratch = new java.util.HashMap<>();
+    /** The (B,NH,T,T) gradient of the attention scores, one range shared by every layer's backward pass. */
+    private final java.util.Map<Integer, FloatBuf> attGradScratch = new java.util.HashMap<>();
 
     @Override
     public Launch attentionBackward(FloatBuf dqkv, FloatBuf scratch, FloatBuf dout, FloatBuf qkv, FloatBuf att,
                                     IntBuf seed, float dropout, int salt, int B, int T, int C, int NH) {
-        FloatArray dx = f(dqkv), d = f(dout), x = f(qkv), a = f(att);
+        int dx = o(dqkv), d = o(dout), x = o(qkv), a = o(att);
         IntArray s = i(seed);
-        int size = B * NH * T * T;
-        FloatArray datt = attGradScratch.computeIfAbsent(size, n -> f(allocFloat("attention_grad_scratch", n)));
+        int datt = o(attGradScratch.computeIfAbsent(B * NH * T * T, n -> allocFloat("attention_grad_scratch", n)));
         return new TLaunch("attention_backward", List.of(
-                (g, id) -> g.task(id, TornadoKernels::attentionBackwardScores, datt, d, x, s, dropout, salt, B, T, C, NH),
-                (g, id) -> g.task(id, TornadoKernels::attentionBackwardSoftmax, datt, a, B, T, C, NH),
-                (g, id) -> g.task(id, TornadoKernels::attentionBackwardQuery, dx, datt, x, B, T, C, NH),
-                (g, id) -> g.task(id, TornadoKernels::attentionBackwardKey, dx, datt, x, B, T, C, NH),
-                (g, id) -> g.task(id, TornadoKernels::attentionBackwardValue, dx, a, d, s, dropout, salt, B, T, C, NH)),
-                List.of(dx, d, x, a, s, datt));
+                (g, id) -> g.task(id, TornadoKernels::attentionBackwardScores, mem, datt, d, x, s, dropout, salt, B, T, C, NH),
+                (g, id) -> g.task(id, TornadoKernels::attentionBackwardSoftmax, mem, datt, a, B, T, C, NH),
+                (g, id) -> g.task(id, TornadoKernels::attentionBackwardQuery, mem, dx, datt, x, B, T, C, NH),
+                (g, id) -> g.task(id, TornadoKernels::attentionBackwardKey, mem, dx, datt, x, B, T, C, NH),
+                (g, id) -> g.task(id, TornadoKernels::attentionBackwardValue, mem, dx, a, d, s, dropout, salt, B, T, C, NH)),
+                List.of(s));
     }
 
     @Override
     public Launch reluForward(FloatBuf out, FloatBuf inp, int n) {
-        FloatArray o = f(out), x = f(inp);
-        return launch("relu_forward", (g, id) -> g.task(id, TornadoKernels::reluForward, o, x, n), o, x);
+        int ou = o(out), x = o(inp);
+        return launch("relu_forward", (g, id) -> g.task(id, TornadoKernels::reluForward, mem, ou, x, n));
     }
 
     @Override
     public Launch reluBackward(FloatBuf dinp, FloatBuf out, FloatBuf dout, int n) {
-        FloatArray dx = f(dinp), o = f(out), d = f(dout);
-        return launch("relu_backward", (g, id) -> g.task(id, TornadoKernels::reluBackward, dx, o, d, n), dx, o, d);
+        int dx = o(dinp), ou = o(out), d = o(dout);
+        return launch("relu_backward", (g, id) -> g.task(id, TornadoKernels::reluBackward, mem, dx, ou, d, n));
     }
 
     @Override
     public Launch residualForward(FloatBuf out, FloatBuf a, FloatBuf b, int n) {
-        FloatArray o = f(out), x = f(a), y = f(b);
-        if (o == x && o != y) {
-            return launch("residual_forward", (g, id) -> g.task(id, TornadoKernels::addInPlace, o, y, n), o, y);
-        }
-        return launch("residual_forward", (g, id) -> g.task(id, TornadoKernels::residualForward, o, x, y, n), o, x, y);
+        int ou = o(out), x = o(a), y = o(b);
+        return launch("residual_forward", (g, id) -> g.task(id, TornadoKernels::residualForward, mem, ou, x, y, n));
     }
 
     @Override
     public Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n) {
-        FloatArray x = f(da), y = f(db), d = f(dout);
-        return launch("residual_backward", (g, id) -> g.task(id, TornadoKernels::residualBackward, x, y, d, n), x, y, d);
+        int x = o(da), y = o(db), d = o(dout);
+        return launch("residual_backward", (g, id) -> g.task(id, TornadoKernels::residualBackward, mem, x, y, d, n));
     }
 
     @Override
     public Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n) {
-        FloatArray o = f(out), x = f(inp);
+        int ou = o(out), x = o(inp);
         IntArray s = i(seed);
-        if (o == x) {
-            return launch("dropout_forward", (g, id) -> g.task(id, TornadoKernels::dropoutInPlace, o, s, p, salt, n), o, s);
-        }
-        return launch("dropout_forward", (g, id) -> g.task(id, TornadoKernels::dropoutForward, o, x, s, p, salt, n), o, x, s);
+        return launch("dropout_forward", (g, id) -> g.task(id, TornadoKernels::dropoutForward, mem, ou, x, s, p, salt, n), s);
     }
 
     @Override
     public Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n) {
-        FloatArray dx = f(dinp), d = f(dout);
+        int dx = o(dinp), d = o(dout);
         IntArray s = i(seed);
-        return launch("dropout_backward", (g, id) -> g.task(id, TornadoKernels::dropoutBackward, dx, d, s, p, salt, n), dx, d, s);
+        return launch("dropout_backward", (g, id) -> g.task(id, TornadoKernels::dropoutBackward, mem, dx, d, s, p, salt, n), s);
     }
 
     @Override
     public Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V) {
-        FloatArray l = f(losses), p = f(probs), x = f(logits);
+        int l = o(losses), p = o(probs), x = o(logits);
         IntArray t = i(targets);
         return launch("crossentropy_forward",
-                (g, id) -> g.task(id, TornadoKernels::crossEntropyForward, l, p, x, t, N, V), l, p, x, t);
+                (g, id) -> g.task(id, TornadoKernels::crossEntropyForward, mem, l, p, x, t, N, V), t);
     }
 
     @Override
     public Launch meanLoss(FloatBuf loss, FloatBuf losses, int N) {
-        FloatArray l = f(loss), ls = f(losses);
-        return launch("mean_loss", (g, id) -> g.task(id, TornadoKernels::meanLoss, l, ls, N), l, ls);
+        int l = o(loss), ls = o(losses);
+        return launch("mean_loss", (g, id) -> g.task(id, TornadoKernels::meanLoss, mem, l, ls, N));
     }
 
     @Override
     public Launch crossEntropyBackward(FloatBuf dlogits, FloatBuf probs, IntBuf targets, int N, int V) {
-        FloatArray d = f(dlogits), p = f(probs);
+        int d = o(dlogits), p = o(probs);
         IntArray t = i(targets);
         return launch("crossentropy_backward",
-                (g, id) -> g.task(id, TornadoKernels::crossEntropyBackward, d, p, t, N, V), d, p, t);
+                (g, id) -> g.task(id, TornadoKernels::crossEntropyBackward, mem, d, p, t, N, V), t);
     }
 
     @Override
     public Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n) {
-        FloatArray p = f(param), gr = f(grad), mm = f(m), vv = f(v), h = f(hyper);
-        return launch("adamw", (g, id) -> g.task(id, TornadoKernels::adamw, p, gr, mm, vv, h, n), p, gr, mm, vv, h);
+        int p = o(param), gr = o(grad), mm = o(m), vv = o(v);
+        hostInput(hyper);
+        FloatArray h = ((TFloat) hyper).own;
+        return launch("adamw", (g, id) -> g.task(id, TornadoKernels::adamw, mem, p, gr, mm, vv, h, n), h);
     }
 
     @Override
     public Launch embedToken(FloatBuf out, IntBuf tokPos, FloatBuf wte, FloatBuf wpe, int C) {
-        FloatArray o = f(out), e = f(wte), p = wpe == null ? dummy : f(wpe);
+        int ou = o(out), e = o(wte), p = wpe == null ? 0 : o(wpe), hasPos = wpe == null ? 0 : 1;
         IntArray tp = i(tokPos);
-        int hasPos = wpe == null ? 0 : 1;
-        return launch("embed_token", (g, id) -> g.task(id, TornadoKernels::embedToken, o, tp, e, p, C, hasPos), o, tp, e, p);
+        return launch("embed_token", (g, id) -> g.task(id, TornadoKernels::embedToken, mem, ou, tp, e, p, C, hasPos), tp);
     }
 
     @Override
     public Launch attentionDecode(FloatBuf out, FloatBuf scores, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache,
                                   IntBuf tokPos, int T, int C, int NH) {
-        FloatArray o = f(out), s = f(scores), x = f(qkv), kc = f(kCache), vc = f(vCache);
+        int ou = o(out), s = o(scores), x = o(qkv), kc = o(kCache), vc = o(vCache);
         IntArray tp = i(tokPos);
         return launch("attention_decode",
-                (g, id) -> g.task(id, TornadoKernels::attentionDecode, o, s, x, kc, vc, tp, T, C, NH), o, s, x, kc, vc, tp);
+                (g, id) -> g.task(id, TornadoKernels::attentionDecode, mem, ou, s, x, kc, vc, tp, T, C, NH), tp);
     }
 }

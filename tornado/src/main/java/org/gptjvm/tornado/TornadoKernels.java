@@ -12,6 +12,11 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * atomics, any shape works (no power-of-two work-group assumptions) and results are reproducible.
  * Sizes are plain int parameters: TornadoVM specialises each task on them.
  *
+ * <p>Every float buffer lives in one device array, {@code mem}, and is passed as its offset there.
+ * One array keeps the TaskGraphs small (TornadoVM's graph holds ~1000 nodes) and lets a kernel
+ * read and write the same array (TornadoVM's graph compiler does not terminate when a task names
+ * one array twice). Only host inputs (AdamW's step scalars) and int buffers are arrays of their own.
+ *
  * <p>Where the reference loop carries a dependence across the parallel dimension (attention's
  * backward pass sums over query positions into each key and value), it is split into several
  * kernels, each one parallel over the elements it writes.
@@ -22,17 +27,16 @@ public final class TornadoKernels {
 
     // ------------------------------------------------------------------ utilities
 
-    public static void zero(FloatArray a, int n) {
+    public static void zero(FloatArray mem, int a, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            a.set(i, 0f);
+            mem.set(a + i, 0f);
         }
     }
 
     /** Names arrays in a task so TornadoVM moves them; computes nothing. */
-    public static void touch(FloatArray a, FloatArray b, FloatArray c, FloatArray d, FloatArray e, FloatArray f,
-                             FloatArray g, FloatArray h) {
-        if (a.getSize() < 0) {
-            a.set(0, b.get(0) + c.get(0) + d.get(0) + e.get(0) + f.get(0) + g.get(0) + h.get(0));
+    public static void touch(FloatArray mem) {
+        if (mem.getSize() < 0) {
+            mem.set(0, 0f);
         }
     }
 
@@ -51,163 +55,157 @@ public final class TornadoKernels {
 
     // ------------------------------------------------------------------ encoder
 
-    public static void encoderForward(FloatArray out, IntArray idx, FloatArray wte, FloatArray wpe, int BT, int T,
-                                      int C, int hasPos) {
+    public static void encoderForward(FloatArray mem, int out, IntArray idx, int wte, int wpe, int BT, int T, int C, int hasPos) {
         for (@Parallel int bt = 0; bt < BT; bt++) {
             for (@Parallel int c = 0; c < C; c++) {
-                float pos = hasPos == 1 ? wpe.get((bt % T) * C + c) : 0f;
-                out.set(bt * C + c, wte.get(idx.get(bt) * C + c) + pos);
+                float pos = hasPos == 1 ? mem.get(wpe + (bt % T) * C + c) : 0f;
+                mem.set(out + bt * C + c, mem.get(wte + idx.get(bt) * C + c) + pos);
             }
         }
     }
 
     /** Channels in parallel; rows in order, so repeated tokens add up deterministically. */
-    public static void encoderBackwardWte(FloatArray dwte, FloatArray dout, IntArray idx, int BT, int C) {
+    public static void encoderBackwardWte(FloatArray mem, int dwte, int dout, IntArray idx, int BT, int C) {
         for (@Parallel int c = 0; c < C; c++) {
             for (int bt = 0; bt < BT; bt++) {
                 int r = idx.get(bt) * C + c;
-                dwte.set(r, dwte.get(r) + dout.get(bt * C + c));
+                mem.set(dwte + r, mem.get(dwte + r) + mem.get(dout + bt * C + c));
             }
         }
     }
 
-    public static void encoderBackwardWpe(FloatArray dwpe, FloatArray dout, int B, int T, int C) {
+    public static void encoderBackwardWpe(FloatArray mem, int dwpe, int dout, int B, int T, int C) {
         for (@Parallel int t = 0; t < T; t++) {
             for (@Parallel int c = 0; c < C; c++) {
-                float s = dwpe.get(t * C + c);
+                float s = mem.get(dwpe + t * C + c);
                 for (int b = 0; b < B; b++) {
-                    s += dout.get((b * T + t) * C + c);
+                    s += mem.get(dout + (b * T + t) * C + c);
                 }
-                dwpe.set(t * C + c, s);
+                mem.set(dwpe + t * C + c, s);
             }
         }
     }
 
-    public static void embedToken(FloatArray out, IntArray tokPos, FloatArray wte, FloatArray wpe, int C, int hasPos) {
+    public static void embedToken(FloatArray mem, int out, IntArray tokPos, int wte, int wpe, int C, int hasPos) {
         for (@Parallel int c = 0; c < C; c++) {
             int tok = tokPos.get(0);
-            float pos = hasPos == 1 ? wpe.get(tokPos.get(1) * C + c) : 0f;
-            out.set(c, wte.get(tok * C + c) + pos);
+            float pos = hasPos == 1 ? mem.get(wpe + tokPos.get(1) * C + c) : 0f;
+            mem.set(out + c, mem.get(wte + tok * C + c) + pos);
         }
     }
 
     // ------------------------------------------------------------------ layernorm
 
-    public static void layerNormForward(FloatArray out, FloatArray mean, FloatArray rstd, FloatArray inp,
-                                        FloatArray w, FloatArray b, int N, int C) {
+    public static void layerNormForward(FloatArray mem, int out, int mean, int rstd, int inp, int w, int b, int N, int C) {
         for (@Parallel int n = 0; n < N; n++) {
             int x = n * C;
             float sum = 0f;
             for (int c = 0; c < C; c++) {
-                sum += inp.get(x + c);
+                sum += mem.get(inp + x + c);
             }
             float m = sum / C;
             float sq = 0f;
             for (int c = 0; c < C; c++) {
-                float d = inp.get(x + c) - m;
+                float d = mem.get(inp + x + c) - m;
                 sq += d * d;
             }
             float s = 1f / TornadoMath.sqrt(sq / C + 1e-5f);
             for (int c = 0; c < C; c++) {
-                out.set(x + c, (inp.get(x + c) - m) * s * w.get(c) + b.get(c));
+                mem.set(out + x + c, (mem.get(inp + x + c) - m) * s * mem.get(w + c) + mem.get(b + c));
             }
-            mean.set(n, m);
-            rstd.set(n, s);
+            mem.set(mean + n, m);
+            mem.set(rstd + n, s);
         }
     }
 
-    public static void layerNormBackwardInput(FloatArray dinp, FloatArray dout, FloatArray inp, FloatArray w,
-                                              FloatArray mean, FloatArray rstd, int N, int C) {
+    public static void layerNormBackwardInput(FloatArray mem, int dinp, int dout, int inp, int w, int mean, int rstd, int N, int C) {
         for (@Parallel int n = 0; n < N; n++) {
             int x = n * C;
-            float m = mean.get(n), s = rstd.get(n);
+            float m = mem.get(mean + n), s = mem.get(rstd + n);
             float sumDnorm = 0f, sumDnormNorm = 0f;
             for (int c = 0; c < C; c++) {
-                float norm = (inp.get(x + c) - m) * s;
-                float dnorm = w.get(c) * dout.get(x + c);
+                float norm = (mem.get(inp + x + c) - m) * s;
+                float dnorm = mem.get(w + c) * mem.get(dout + x + c);
                 sumDnorm += dnorm;
                 sumDnormNorm += dnorm * norm;
             }
             float dnormMean = sumDnorm / C, dnormNormMean = sumDnormNorm / C;
             for (int c = 0; c < C; c++) {
-                float norm = (inp.get(x + c) - m) * s;
-                float dnorm = w.get(c) * dout.get(x + c);
-                dinp.set(x + c, dinp.get(x + c) + (dnorm - dnormMean - norm * dnormNormMean) * s);
+                float norm = (mem.get(inp + x + c) - m) * s;
+                float dnorm = mem.get(w + c) * mem.get(dout + x + c);
+                mem.set(dinp + x + c, mem.get(dinp + x + c) + (dnorm - dnormMean - norm * dnormNormMean) * s);
             }
         }
     }
 
-    public static void layerNormBackwardParams(FloatArray dw, FloatArray db, FloatArray dout, FloatArray inp,
-                                               FloatArray mean, FloatArray rstd, int N, int C) {
+    public static void layerNormBackwardParams(FloatArray mem, int dw, int db, int dout, int inp, int mean, int rstd, int N, int C) {
         for (@Parallel int c = 0; c < C; c++) {
             float sw = 0f, sb = 0f;
             for (int n = 0; n < N; n++) {
-                float d = dout.get(n * C + c);
-                sw += d * ((inp.get(n * C + c) - mean.get(n)) * rstd.get(n));
+                float d = mem.get(dout + n * C + c);
+                sw += d * ((mem.get(inp + n * C + c) - mem.get(mean + n)) * mem.get(rstd + n));
                 sb += d;
             }
-            dw.set(c, dw.get(c) + sw);
-            db.set(c, db.get(c) + sb);
+            mem.set(dw + c, mem.get(dw + c) + sw);
+            mem.set(db + c, mem.get(db + c) + sb);
         }
     }
 
     // ------------------------------------------------------------------ matmul
 
     /** out(N,OC) = inp(N,C) @ w(OC,C)^T (+ bias when hasBias is 1). */
-    public static void matmulForward(FloatArray out, FloatArray inp, FloatArray w, FloatArray bias, int N, int C,
-                                     int OC, int hasBias) {
+    public static void matmulForward(FloatArray mem, int out, int inp, int w, int bias, int N, int C, int OC, int hasBias) {
         for (@Parallel int n = 0; n < N; n++) {
             for (@Parallel int o = 0; o < OC; o++) {
-                float s = hasBias == 1 ? bias.get(o) : 0f;
+                float s = hasBias == 1 ? mem.get(bias + o) : 0f;
                 for (int c = 0; c < C; c++) {
-                    s += inp.get(n * C + c) * w.get(o * C + c);
+                    s += mem.get(inp + n * C + c) * mem.get(w + o * C + c);
                 }
-                out.set(n * OC + o, s);
+                mem.set(out + n * OC + o, s);
             }
         }
     }
 
     /** dinp(N,C) += dout(N,OC) @ w(OC,C). */
-    public static void matmulBackwardInput(FloatArray dinp, FloatArray dout, FloatArray w, int N, int C, int OC) {
+    public static void matmulBackwardInput(FloatArray mem, int dinp, int dout, int w, int N, int C, int OC) {
         for (@Parallel int n = 0; n < N; n++) {
             for (@Parallel int c = 0; c < C; c++) {
                 float s = 0f;
                 for (int o = 0; o < OC; o++) {
-                    s += dout.get(n * OC + o) * w.get(o * C + c);
+                    s += mem.get(dout + n * OC + o) * mem.get(w + o * C + c);
                 }
-                dinp.set(n * C + c, dinp.get(n * C + c) + s);
+                mem.set(dinp + n * C + c, mem.get(dinp + n * C + c) + s);
             }
         }
     }
 
     /** dw(OC,C) += dout^T @ inp: each element sums over all N rows in order. */
-    public static void matmulBackwardWeight(FloatArray dw, FloatArray dout, FloatArray inp, int N, int C, int OC) {
+    public static void matmulBackwardWeight(FloatArray mem, int dw, int dout, int inp, int N, int C, int OC) {
         for (@Parallel int o = 0; o < OC; o++) {
             for (@Parallel int c = 0; c < C; c++) {
                 float s = 0f;
                 for (int n = 0; n < N; n++) {
-                    s += dout.get(n * OC + o) * inp.get(n * C + c);
+                    s += mem.get(dout + n * OC + o) * mem.get(inp + n * C + c);
                 }
-                dw.set(o * C + c, dw.get(o * C + c) + s);
+                mem.set(dw + o * C + c, mem.get(dw + o * C + c) + s);
             }
         }
     }
 
-    public static void matmulBackwardBias(FloatArray dbias, FloatArray dout, int N, int OC) {
+    public static void matmulBackwardBias(FloatArray mem, int dbias, int dout, int N, int OC) {
         for (@Parallel int o = 0; o < OC; o++) {
             float s = 0f;
             for (int n = 0; n < N; n++) {
-                s += dout.get(n * OC + o);
+                s += mem.get(dout + n * OC + o);
             }
-            dbias.set(o, dbias.get(o) + s);
+            mem.set(dbias + o, mem.get(dbias + o) + s);
         }
     }
 
     // ------------------------------------------------------------------ attention
 
     /** One work-item per (batch, head, query position): scores, softmax, dropout, weighted values. */
-    public static void attentionForward(FloatArray out, FloatArray att, FloatArray qkv, IntArray seed, float p,
-                                        int salt, int B, int T, int C, int NH) {
+    public static void attentionForward(FloatArray mem, int out, int att, int qkv, IntArray seed, float p, int salt, int B, int T, int C, int NH) {
         for (@Parallel int row = 0; row < B * NH * T; row++) {
             int hs = C / NH;
             float scale = 1f / TornadoMath.sqrt((float) hs);
@@ -221,40 +219,39 @@ public final class TornadoKernels {
                 int k = (b * T + t2) * 3 * C + C + h * hs;
                 float d = 0f;
                 for (int i = 0; i < hs; i++) {
-                    d += qkv.get(q + i) * qkv.get(k + i);
+                    d += mem.get(qkv + q + i) * mem.get(qkv + k + i);
                 }
                 d = d * scale;
-                att.set(a + t2, d);
+                mem.set(att + a + t2, d);
                 max = TornadoMath.max(max, d);
             }
             float sum = 0f;
             for (int t2 = 0; t2 <= t; t2++) {
-                float e = TornadoMath.exp(att.get(a + t2) - max);
-                att.set(a + t2, e);
+                float e = TornadoMath.exp(mem.get(att + a + t2) - max);
+                mem.set(att + a + t2, e);
                 sum += e;
             }
             float inv = 1f / sum;
             for (int t2 = 0; t2 < T; t2++) {
-                att.set(a + t2, t2 <= t ? att.get(a + t2) * inv : 0f);
+                mem.set(att + a + t2, t2 <= t ? mem.get(att + a + t2) * inv : 0f);
             }
             int o = (b * T + t) * C + h * hs;
             for (int i = 0; i < hs; i++) {
                 float s = 0f;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    float wgt = att.get(a + t2);
+                    float wgt = mem.get(att + a + t2);
                     if (p > 0f) {
                         wgt = wgt * dropScale(seed.get(0), seed.get(1), salt, a + t2, p);
                     }
-                    s += wgt * qkv.get((b * T + t2) * 3 * C + 2 * C + h * hs + i);
+                    s += wgt * mem.get(qkv + (b * T + t2) * 3 * C + 2 * C + h * hs + i);
                 }
-                out.set(o + i, s);
+                mem.set(out + o + i, s);
             }
         }
     }
 
     /** Backward 1/5: datt[b,h,t,t2] = mask * (dout[b,t,h,:] . v[b,t2,h,:]) for t2 <= t, else 0. */
-    public static void attentionBackwardScores(FloatArray datt, FloatArray dout, FloatArray qkv, IntArray seed,
-                                               float p, int salt, int B, int T, int C, int NH) {
+    public static void attentionBackwardScores(FloatArray mem, int datt, int dout, int qkv, IntArray seed, float p, int salt, int B, int T, int C, int NH) {
         for (@Parallel int row = 0; row < B * NH * T; row++) {
             for (@Parallel int t2 = 0; t2 < T; t2++) {
                 int hs = C / NH;
@@ -266,36 +263,35 @@ public final class TornadoKernels {
                     int o = (b * T + t) * C + h * hs;
                     int v = (b * T + t2) * 3 * C + 2 * C + h * hs;
                     for (int i = 0; i < hs; i++) {
-                        g += dout.get(o + i) * qkv.get(v + i);
+                        g += mem.get(dout + o + i) * mem.get(qkv + v + i);
                     }
                     if (p > 0f) {
                         g = g * dropScale(seed.get(0), seed.get(1), salt, row * T + t2, p);
                     }
                 }
-                datt.set(row * T + t2, g);
+                mem.set(datt + row * T + t2, g);
             }
         }
     }
 
     /** Backward 2/5: through the softmax, in place: dpre = att * (datt - sum(att * datt)) * hs^-0.5. */
-    public static void attentionBackwardSoftmax(FloatArray datt, FloatArray att, int B, int T, int C, int NH) {
+    public static void attentionBackwardSoftmax(FloatArray mem, int datt, int att, int B, int T, int C, int NH) {
         for (@Parallel int row = 0; row < B * NH * T; row++) {
             float scale = 1f / TornadoMath.sqrt((float) (C / NH));
             int t = row % T;
             int a = row * T;
             float dot = 0f;
             for (int t2 = 0; t2 <= t; t2++) {
-                dot += att.get(a + t2) * datt.get(a + t2);
+                dot += mem.get(att + a + t2) * mem.get(datt + a + t2);
             }
             for (int t2 = 0; t2 <= t; t2++) {
-                datt.set(a + t2, att.get(a + t2) * (datt.get(a + t2) - dot) * scale);
+                mem.set(datt + a + t2, mem.get(att + a + t2) * (mem.get(datt + a + t2) - dot) * scale);
             }
         }
     }
 
     /** Backward 3/5: dq[b,t,h,i] += sum over t2 <= t of dpre[b,h,t,t2] * k[b,t2,h,i]. */
-    public static void attentionBackwardQuery(FloatArray dqkv, FloatArray dpre, FloatArray qkv, int B, int T, int C,
-                                              int NH) {
+    public static void attentionBackwardQuery(FloatArray mem, int dqkv, int dpre, int qkv, int B, int T, int C, int NH) {
         for (@Parallel int bt = 0; bt < B * T; bt++) {
             for (@Parallel int c = 0; c < C; c++) {
                 int hs = C / NH;
@@ -303,17 +299,16 @@ public final class TornadoKernels {
                 int a = ((b * NH + h) * T + t) * T;
                 float s = 0f;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    s += dpre.get(a + t2) * qkv.get((b * T + t2) * 3 * C + C + c);
+                    s += mem.get(dpre + a + t2) * mem.get(qkv + (b * T + t2) * 3 * C + C + c);
                 }
                 int q = bt * 3 * C + c;
-                dqkv.set(q, dqkv.get(q) + s);
+                mem.set(dqkv + q, mem.get(dqkv + q) + s);
             }
         }
     }
 
     /** Backward 4/5: dk[b,t2,h,i] += sum over t >= t2 of dpre[b,h,t,t2] * q[b,t,h,i]. */
-    public static void attentionBackwardKey(FloatArray dqkv, FloatArray dpre, FloatArray qkv, int B, int T, int C,
-                                            int NH) {
+    public static void attentionBackwardKey(FloatArray mem, int dqkv, int dpre, int qkv, int B, int T, int C, int NH) {
         for (@Parallel int bt = 0; bt < B * T; bt++) {
             for (@Parallel int c = 0; c < C; c++) {
                 int hs = C / NH;
@@ -321,17 +316,16 @@ public final class TornadoKernels {
                 int a = (b * NH + h) * T * T;
                 float s = 0f;
                 for (int t = t2; t < T; t++) {
-                    s += dpre.get(a + t * T + t2) * qkv.get((b * T + t) * 3 * C + c);
+                    s += mem.get(dpre + a + t * T + t2) * mem.get(qkv + (b * T + t) * 3 * C + c);
                 }
                 int k = bt * 3 * C + C + c;
-                dqkv.set(k, dqkv.get(k) + s);
+                mem.set(dqkv + k, mem.get(dqkv + k) + s);
             }
         }
     }
 
     /** Backward 5/5: dv[b,t2,h,i] += sum over t >= t2 of dropout(att)[b,h,t,t2] * dout[b,t,h,i]. */
-    public static void attentionBackwardValue(FloatArray dqkv, FloatArray att, FloatArray dout, IntArray seed, float p,
-                                              int salt, int B, int T, int C, int NH) {
+    public static void attentionBackwardValue(FloatArray mem, int dqkv, int att, int dout, IntArray seed, float p, int salt, int B, int T, int C, int NH) {
         for (@Parallel int bt = 0; bt < B * T; bt++) {
             for (@Parallel int c = 0; c < C; c++) {
                 int hs = C / NH;
@@ -339,153 +333,138 @@ public final class TornadoKernels {
                 int a = (b * NH + h) * T * T;
                 float s = 0f;
                 for (int t = t2; t < T; t++) {
-                    float wgt = att.get(a + t * T + t2);
+                    float wgt = mem.get(att + a + t * T + t2);
                     if (p > 0f) {
                         wgt = wgt * dropScale(seed.get(0), seed.get(1), salt, a + t * T + t2, p);
                     }
-                    s += wgt * dout.get((b * T + t) * C + c);
+                    s += wgt * mem.get(dout + (b * T + t) * C + c);
                 }
                 int v = bt * 3 * C + 2 * C + c;
-                dqkv.set(v, dqkv.get(v) + s);
+                mem.set(dqkv + v, mem.get(dqkv + v) + s);
             }
         }
     }
 
     /** One new token against the KV cache, one work-item per head (see Backend.attentionDecode). */
-    public static void attentionDecode(FloatArray out, FloatArray scores, FloatArray qkv, FloatArray kCache,
-                                       FloatArray vCache, IntArray tokPos, int T, int C, int NH) {
+    public static void attentionDecode(FloatArray mem, int out, int scores, int qkv, int kCache, int vCache, IntArray tokPos, int T, int C, int NH) {
         for (@Parallel int h = 0; h < NH; h++) {
             int hs = C / NH;
             float scale = 1f / TornadoMath.sqrt((float) hs);
             int t = tokPos.get(1);
             int q = h * hs;
             for (int i = 0; i < hs; i++) {
-                kCache.set(t * C + q + i, qkv.get(C + q + i));
-                vCache.set(t * C + q + i, qkv.get(2 * C + q + i));
+                mem.set(kCache + t * C + q + i, mem.get(qkv + C + q + i));
+                mem.set(vCache + t * C + q + i, mem.get(qkv + 2 * C + q + i));
             }
             int a = h * T;
             float max = -3.4e38f;
             for (int t2 = 0; t2 <= t; t2++) {
                 float d = 0f;
                 for (int i = 0; i < hs; i++) {
-                    d += qkv.get(q + i) * kCache.get(t2 * C + q + i);
+                    d += mem.get(qkv + q + i) * mem.get(kCache + t2 * C + q + i);
                 }
                 d = d * scale;
-                scores.set(a + t2, d);
+                mem.set(scores + a + t2, d);
                 max = TornadoMath.max(max, d);
             }
             float sum = 0f;
             for (int t2 = 0; t2 <= t; t2++) {
-                float e = TornadoMath.exp(scores.get(a + t2) - max);
-                scores.set(a + t2, e);
+                float e = TornadoMath.exp(mem.get(scores + a + t2) - max);
+                mem.set(scores + a + t2, e);
                 sum += e;
             }
             float inv = 1f / sum;
             for (int i = 0; i < hs; i++) {
                 float s = 0f;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    s += scores.get(a + t2) * inv * vCache.get(t2 * C + q + i);
+                    s += mem.get(scores + a + t2) * inv * mem.get(vCache + t2 * C + q + i);
                 }
-                out.set(q + i, s);
+                mem.set(out + q + i, s);
             }
         }
     }
 
     // ------------------------------------------------------------------ elementwise
 
-    public static void reluForward(FloatArray out, FloatArray inp, int n) {
+    public static void reluForward(FloatArray mem, int out, int inp, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            float x = inp.get(i);
-            out.set(i, x > 0f ? x : 0f);
+            float x = mem.get(inp + i);
+            mem.set(out + i, x > 0f ? x : 0f);
         }
     }
 
-    public static void reluBackward(FloatArray dinp, FloatArray out, FloatArray dout, int n) {
+    public static void reluBackward(FloatArray mem, int dinp, int out, int dout, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            if (out.get(i) > 0f) {
-                dinp.set(i, dinp.get(i) + dout.get(i));
+            if (mem.get(out + i) > 0f) {
+                mem.set(dinp + i, mem.get(dinp + i) + mem.get(dout + i));
             }
         }
     }
 
-    public static void residualForward(FloatArray out, FloatArray a, FloatArray b, int n) {
+    public static void residualForward(FloatArray mem, int out, int a, int b, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            out.set(i, a.get(i) + b.get(i));
+            mem.set(out + i, mem.get(a + i) + mem.get(b + i));
         }
     }
 
-    /** x += b: the residual connection written in place (x is both input and output). */
-    public static void addInPlace(FloatArray x, FloatArray b, int n) {
+    public static void residualBackward(FloatArray mem, int da, int db, int dout, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            x.set(i, x.get(i) + b.get(i));
+            float d = mem.get(dout + i);
+            mem.set(da + i, mem.get(da + i) + d);
+            mem.set(db + i, mem.get(db + i) + d);
         }
     }
 
-    public static void residualBackward(FloatArray da, FloatArray db, FloatArray dout, int n) {
+    public static void dropoutForward(FloatArray mem, int out, int inp, IntArray seed, float p, int salt, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            float d = dout.get(i);
-            da.set(i, da.get(i) + d);
-            db.set(i, db.get(i) + d);
+            mem.set(out + i, mem.get(inp + i) * dropScale(seed.get(0), seed.get(1), salt, i, p));
         }
     }
 
-    public static void dropoutForward(FloatArray out, FloatArray inp, IntArray seed, float p, int salt, int n) {
+    public static void dropoutBackward(FloatArray mem, int dinp, int dout, IntArray seed, float p, int salt, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            out.set(i, inp.get(i) * dropScale(seed.get(0), seed.get(1), salt, i, p));
-        }
-    }
-
-    public static void dropoutInPlace(FloatArray x, IntArray seed, float p, int salt, int n) {
-        for (@Parallel int i = 0; i < n; i++) {
-            x.set(i, x.get(i) * dropScale(seed.get(0), seed.get(1), salt, i, p));
-        }
-    }
-
-    public static void dropoutBackward(FloatArray dinp, FloatArray dout, IntArray seed, float p, int salt, int n) {
-        for (@Parallel int i = 0; i < n; i++) {
-            dinp.set(i, dinp.get(i) + dout.get(i) * dropScale(seed.get(0), seed.get(1), salt, i, p));
+            mem.set(dinp + i, mem.get(dinp + i) + mem.get(dout + i) * dropScale(seed.get(0), seed.get(1), salt, i, p));
         }
     }
 
     // ------------------------------------------------------------------ loss
 
-    public static void crossEntropyForward(FloatArray losses, FloatArray probs, FloatArray logits, IntArray targets,
-                                           int N, int V) {
+    public static void crossEntropyForward(FloatArray mem, int losses, int probs, int logits, IntArray targets, int N, int V) {
         for (@Parallel int n = 0; n < N; n++) {
             int x = n * V;
             float max = -3.4e38f;
             for (int v = 0; v < V; v++) {
-                max = TornadoMath.max(max, logits.get(x + v));
+                max = TornadoMath.max(max, mem.get(logits + x + v));
             }
             float sum = 0f;
             for (int v = 0; v < V; v++) {
-                float e = TornadoMath.exp(logits.get(x + v) - max);
-                probs.set(x + v, e);
+                float e = TornadoMath.exp(mem.get(logits + x + v) - max);
+                mem.set(probs + x + v, e);
                 sum += e;
             }
             float inv = 1f / sum;
             for (int v = 0; v < V; v++) {
-                probs.set(x + v, probs.get(x + v) * inv);
+                mem.set(probs + x + v, mem.get(probs + x + v) * inv);
             }
-            losses.set(n, TornadoMath.log(sum) - (logits.get(x + targets.get(n)) - max));
+            mem.set(losses + n, TornadoMath.log(sum) - (mem.get(logits + x + targets.get(n)) - max));
         }
     }
 
     /** A single work-item: the mean of N losses, summed in order. */
-    public static void meanLoss(FloatArray loss, FloatArray losses, int N) {
+    public static void meanLoss(FloatArray mem, int loss, int losses, int N) {
         float sum = 0f;
         for (int n = 0; n < N; n++) {
-            sum += losses.get(n);
+            sum += mem.get(losses + n);
         }
-        loss.set(0, sum / N);
+        mem.set(loss + 0, sum / N);
     }
 
-    public static void crossEntropyBackward(FloatArray dlogits, FloatArray probs, IntArray targets, int N, int V) {
+    public static void crossEntropyBackward(FloatArray mem, int dlogits, int probs, IntArray targets, int N, int V) {
         for (@Parallel int n = 0; n < N; n++) {
             for (@Parallel int v = 0; v < V; v++) {
                 float indicator = v == targets.get(n) ? 1f : 0f;
                 int i = n * V + v;
-                dlogits.set(i, dlogits.get(i) + (probs.get(i) - indicator) / N);
+                mem.set(dlogits + i, mem.get(dlogits + i) + (mem.get(probs + i) - indicator) / N);
             }
         }
     }
@@ -493,17 +472,17 @@ public final class TornadoKernels {
     // ------------------------------------------------------------------ optimizer
 
     /** torch.optim.AdamW, as RefKernels.adamw; hyper is the engine's AdamW layout, written per step. */
-    public static void adamw(FloatArray p, FloatArray g, FloatArray m, FloatArray v, FloatArray hyper, int n) {
+    public static void adamw(FloatArray mem, int p, int g, int m, int v, FloatArray hyper, int n) {
         for (@Parallel int i = 0; i < n; i++) {
             float lr = hyper.get(0), beta1 = hyper.get(1), beta2 = hyper.get(2), eps = hyper.get(3);
             float wd = hyper.get(4), stepSize = hyper.get(5), bc2Sqrt = hyper.get(6);
-            float grad = g.get(i);
-            float mi = m.get(i) + (grad - m.get(i)) * (1f - beta1);
-            float vi = v.get(i) * beta2 + (1f - beta2) * grad * grad;
+            float grad = mem.get(g + i);
+            float mi = mem.get(m + i) + (grad - mem.get(m + i)) * (1f - beta1);
+            float vi = mem.get(v + i) * beta2 + (1f - beta2) * grad * grad;
             float denom = TornadoMath.sqrt(vi) / bc2Sqrt + eps;
-            p.set(i, p.get(i) * (1f - lr * wd) - stepSize * (mi / denom));
-            m.set(i, mi);
-            v.set(i, vi);
+            mem.set(p + i, mem.get(p + i) * (1f - lr * wd) - stepSize * (mi / denom));
+            mem.set(m + i, mi);
+            mem.set(v + i, vi);
         }
     }
 }
