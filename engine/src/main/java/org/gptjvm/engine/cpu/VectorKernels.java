@@ -1,5 +1,6 @@
 package org.gptjvm.engine.cpu;
 
+import jdk.incubator.vector.FloatVector;
 import org.gptjvm.engine.DropoutMask;
 
 import java.util.Arrays;
@@ -114,6 +115,33 @@ final class VectorKernels {
                 for (int i = 0; i < hs; i++) {
                     out[q + i] = Math.fma(wt, vCache[v + i], out[q + i]);
                 }
+            }
+        }
+    }
+
+    /** out = max(inp, 0) on [from, to); the same values as the reference's branch (-0 and NaN give 0). */
+    static void reluForward(float[] out, float[] inp, int from, int to) {
+        int i = from;
+        FloatVector zero = FloatVector.zero(Gemm.S);
+        for (; i + Gemm.L <= to; i += Gemm.L) {
+            FloatVector x = FloatVector.fromArray(Gemm.S, inp, i);
+            zero.blend(x, x.compare(jdk.incubator.vector.VectorOperators.GT, 0f)).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = inp[i] > 0f ? inp[i] : 0f;
+        }
+    }
+
+    /** dinp += dout where out > 0, on [from, to); other lanes are left untouched, as in the reference. */
+    static void reluBackward(float[] dinp, float[] out, float[] dout, int from, int to) {
+        int i = from;
+        for (; i + Gemm.L <= to; i += Gemm.L) {
+            var keep = FloatVector.fromArray(Gemm.S, out, i).compare(jdk.incubator.vector.VectorOperators.GT, 0f);
+            FloatVector.fromArray(Gemm.S, dinp, i).add(FloatVector.fromArray(Gemm.S, dout, i), keep).intoArray(dinp, i);
+        }
+        for (; i < to; i++) {
+            if (out[i] > 0f) {
+                dinp[i] += dout[i];
             }
         }
     }

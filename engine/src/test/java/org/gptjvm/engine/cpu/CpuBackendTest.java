@@ -326,4 +326,31 @@ class CpuBackendTest {
             }
         }
     }
+
+    /** The vectorised ReLU gives the reference's bits, including -0, exact zeros and a scalar tail. */
+    @Test
+    void reluMatchesTheReferenceBitForBit() {
+        int n = 16 * 37 + 5;
+        Random rnd = new Random(3);
+        float[] x = randn(rnd, n, 1), d = randn(rnd, n, 1), g0 = randn(rnd, n, 1);
+        x[0] = -0f;
+        x[1] = 0f;
+        x[n - 1] = -0f;
+        Map<String, float[]> got = new java.util.HashMap<>(), want = new java.util.HashMap<>();
+        for (Backend be : new Backend[]{new CpuBackend(2), new ReferenceBackend(1)}) {
+            try (be) {
+                FloatBuf in = buf(be, "x", x), out = be.allocFloat("out", n), dout = buf(be, "d", d), g = buf(be, "g", g0);
+                run(be, be.reluForward(out, in, n), be.reluBackward(g, out, dout, n));
+                Map<String, float[]> m = be instanceof CpuBackend ? got : want;
+                m.put("relu_forward", read(be, out));
+                m.put("relu_backward", read(be, g));
+            }
+        }
+        for (String k : want.keySet()) {
+            float[] a = want.get(k), b = got.get(k);
+            for (int i = 0; i < n; i++) {
+                assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(b[i]), k + "[" + i + "]");
+            }
+        }
+    }
 }
