@@ -152,4 +152,33 @@ public final class CpuBackend extends ReferenceBackend {
         float[] dx = f(dinp), o = f(out), d = f(dout);
         return parallel("relu_backward", n, ELEMENTWISE_GRAIN, (a, b) -> VectorKernels.reluBackward(dx, o, d, a, b));
     }
+
+    @Override
+    public Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
+                                   FloatBuf bias, int N, int C) {
+        if (!vector) {
+            return super.layerNormForward(out, mean, rstd, inp, weight, bias, N, C);
+        }
+        float[] o = f(out), m = f(mean), r = f(rstd), x = f(inp), w = f(weight), b = f(bias);
+        return parallel("layernorm_forward", N, rowGrain(C), (a, e) -> VectorKernels.layerNormForward(o, m, r, x, w, b, C, a, e));
+    }
+
+    @Override
+    public Launch layerNormBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
+                                    FloatBuf weight, FloatBuf mean, FloatBuf rstd, int N, int C) {
+        if (!vector) {
+            return super.layerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+        }
+        float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
+        float[] m = f(mean), r = f(rstd);
+        WorkerPool.RangeTask input = (a, e) -> VectorKernels.layerNormBackwardInput(dx, d, x, w, m, r, C, a, e);
+        // channel blocks of whole vectors, so the split never changes which lanes a channel's sum uses
+        int blocks = (C + Gemm.L - 1) / Gemm.L;
+        WorkerPool.RangeTask params = (a, e) -> VectorKernels.layerNormBackwardParams(dw, db, d, x, m, r, N, C,
+                a * Gemm.L, Math.min(C, e * Gemm.L));
+        return launch("layernorm_backward", () -> {
+            pool.parallelFor(N, rowGrain(2 * C), input);
+            pool.parallelFor(blocks, params);
+        });
+    }
 }

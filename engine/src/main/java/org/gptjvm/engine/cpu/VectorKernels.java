@@ -146,6 +146,117 @@ final class VectorKernels {
         }
     }
 
+    /**
+     * LayerNorm rows [from, to) with float vector sums (lanes then a fixed tree), as RefKernels does
+     * it in double: mean, biased variance, (x - mean) * rstd * w + b. Each row has one owner.
+     */
+    static void layerNormForward(float[] out, float[] mean, float[] rstd, float[] inp, float[] w, float[] b, int C,
+                                 int from, int to) {
+        int cv = C - C % Gemm.L;
+        for (int n = from; n < to; n++) {
+            int x = n * C;
+            FloatVector acc = FloatVector.zero(Gemm.S);
+            for (int c = 0; c < cv; c += Gemm.L) {
+                acc = acc.add(FloatVector.fromArray(Gemm.S, inp, x + c));
+            }
+            float sum = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            for (int c = cv; c < C; c++) {
+                sum += inp[x + c];
+            }
+            float m = sum / C;
+            FloatVector mv = FloatVector.broadcast(Gemm.S, m);
+            FloatVector sq = FloatVector.zero(Gemm.S);
+            for (int c = 0; c < cv; c += Gemm.L) {
+                FloatVector d = FloatVector.fromArray(Gemm.S, inp, x + c).sub(mv);
+                sq = d.fma(d, sq);
+            }
+            float var = sq.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            for (int c = cv; c < C; c++) {
+                float d = inp[x + c] - m;
+                var += d * d;
+            }
+            float s = (float) (1.0 / Math.sqrt(var / C + org.gptjvm.engine.RefKernels.LN_EPS));
+            FloatVector sv = FloatVector.broadcast(Gemm.S, s);
+            for (int c = 0; c < cv; c += Gemm.L) {
+                FloatVector.fromArray(Gemm.S, inp, x + c).sub(mv).mul(sv).fma(FloatVector.fromArray(Gemm.S, w, c),
+                        FloatVector.fromArray(Gemm.S, b, c)).intoArray(out, x + c);
+            }
+            for (int c = cv; c < C; c++) {
+                out[x + c] = (inp[x + c] - m) * s * w[c] + b[c];
+            }
+            mean[n] = m;
+            rstd[n] = s;
+        }
+    }
+
+    /** LayerNorm's input gradient for rows [from, to) (RefKernels.layerNormBackwardInput, vectorised). */
+    static void layerNormBackwardInput(float[] dinp, float[] dout, float[] inp, float[] w, float[] mean, float[] rstd,
+                                       int C, int from, int to) {
+        int cv = C - C % Gemm.L;
+        for (int n = from; n < to; n++) {
+            int x = n * C;
+            float m = mean[n], s = rstd[n];
+            FloatVector mv = FloatVector.broadcast(Gemm.S, m), sv = FloatVector.broadcast(Gemm.S, s);
+            FloatVector a1 = FloatVector.zero(Gemm.S), a2 = FloatVector.zero(Gemm.S);
+            for (int c = 0; c < cv; c += Gemm.L) {
+                FloatVector norm = FloatVector.fromArray(Gemm.S, inp, x + c).sub(mv).mul(sv);
+                FloatVector dnorm = FloatVector.fromArray(Gemm.S, w, c).mul(FloatVector.fromArray(Gemm.S, dout, x + c));
+                a1 = a1.add(dnorm);
+                a2 = dnorm.fma(norm, a2);
+            }
+            float sumDnorm = a1.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            float sumDnormNorm = a2.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            for (int c = cv; c < C; c++) {
+                float norm = (inp[x + c] - m) * s;
+                float dnorm = w[c] * dout[x + c];
+                sumDnorm += dnorm;
+                sumDnormNorm += dnorm * norm;
+            }
+            float dnormMean = sumDnorm / C, dnormNormMean = sumDnormNorm / C;
+            FloatVector dm = FloatVector.broadcast(Gemm.S, dnormMean), dnm = FloatVector.broadcast(Gemm.S, dnormNormMean);
+            for (int c = 0; c < cv; c += Gemm.L) {
+                FloatVector norm = FloatVector.fromArray(Gemm.S, inp, x + c).sub(mv).mul(sv);
+                FloatVector dnorm = FloatVector.fromArray(Gemm.S, w, c).mul(FloatVector.fromArray(Gemm.S, dout, x + c));
+                dnorm.sub(dm).sub(norm.mul(dnm)).fma(sv, FloatVector.fromArray(Gemm.S, dinp, x + c)).intoArray(dinp, x + c);
+            }
+            for (int c = cv; c < C; c++) {
+                float norm = (inp[x + c] - m) * s;
+                float dnorm = w[c] * dout[x + c];
+                dinp[x + c] += (dnorm - dnormMean - norm * dnormNormMean) * s;
+            }
+        }
+    }
+
+    /**
+     * LayerNorm's weight and bias gradients for channels [from, to): rows summed in order, a vector
+     * of channels at a time (so every channel's sum has one order whatever the split).
+     */
+    static void layerNormBackwardParams(float[] dw, float[] db, float[] dout, float[] inp, float[] mean, float[] rstd,
+                                        int N, int C, int from, int to) {
+        int c = from;
+        for (; c + Gemm.L <= to; c += Gemm.L) {
+            FloatVector sw = FloatVector.zero(Gemm.S), sb = FloatVector.zero(Gemm.S);
+            for (int n = 0; n < N; n++) {
+                FloatVector d = FloatVector.fromArray(Gemm.S, dout, n * C + c);
+                FloatVector norm = FloatVector.fromArray(Gemm.S, inp, n * C + c).sub(mean[n]).mul(rstd[n]);
+                sw = d.fma(norm, sw);
+                sb = sb.add(d);
+            }
+            FloatVector.fromArray(Gemm.S, dw, c).add(sw).intoArray(dw, c);
+            FloatVector.fromArray(Gemm.S, db, c).add(sb).intoArray(db, c);
+        }
+        for (; c < to; c++) {
+            float sw = 0f, sb = 0f;
+            for (int n = 0; n < N; n++) {
+                float d = dout[n * C + c];
+                sw = Math.fma(d, (inp[n * C + c] - mean[n]) * rstd[n], sw);
+                sb += d;
+            }
+            dw[c] += sw;
+            db[c] += sb;
+        }
+    }
+
     /** Rows [from,to) of N: dinp += dout @ W. */
     static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, int C, int OC, int from, int to) {
         Gemm.gemm(from, to, C, OC, dout, 0, OC, 1, w, 0, C, dinp, 0, C);

@@ -353,4 +353,35 @@ class CpuBackendTest {
             }
         }
     }
+
+    /** Vectorised LayerNorm (float sums) against the reference (double sums), widths with a scalar tail. */
+    @Test
+    void layerNormMatchesTheReference() {
+        for (int C : new int[]{5, 37, 64, 100, 384}) {
+            int N = 23;
+            Random rnd = new Random(C);
+            float[] x = randn(rnd, N * C, 2), w = randn(rnd, C, 1), b = randn(rnd, C, 1), d = randn(rnd, N * C, 1);
+            float[] dx0 = randn(rnd, N * C, 1), dw0 = randn(rnd, C, 1), db0 = randn(rnd, C, 1);
+            Map<String, float[]> got = new java.util.HashMap<>(), want = new java.util.HashMap<>();
+            for (Backend be : new Backend[]{new CpuBackend(3), new ReferenceBackend(1)}) {
+                try (be) {
+                    FloatBuf bx = buf(be, "x", x), bw = buf(be, "w", w), bb = buf(be, "b", b), bd = buf(be, "d", d);
+                    FloatBuf out = be.allocFloat("out", N * C), mean = be.allocFloat("m", N), rstd = be.allocFloat("r", N);
+                    FloatBuf dx = buf(be, "dx", dx0), dw = buf(be, "dw", dw0), db = buf(be, "db", db0);
+                    run(be, be.layerNormForward(out, mean, rstd, bx, bw, bb, N, C),
+                            be.layerNormBackward(dx, dw, db, bd, bx, bw, mean, rstd, N, C));
+                    Map<String, float[]> m = be instanceof CpuBackend ? got : want;
+                    m.put("out", read(be, out));
+                    m.put("rstd", read(be, rstd));
+                    m.put("dinp", minus(read(be, dx), dx0));
+                    m.put("dw", minus(read(be, dw), dw0));
+                    m.put("db", minus(read(be, db), db0));
+                }
+            }
+            for (String k : want.keySet()) {
+                double err = relErr(got.get(k), want.get(k));
+                assertTrue(err < TOL, "C=" + C + " " + k + ": " + err);
+            }
+        }
+    }
 }
