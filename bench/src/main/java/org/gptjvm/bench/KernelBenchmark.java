@@ -1,0 +1,160 @@
+package org.gptjvm.bench;
+
+import org.gptjvm.engine.AdamW;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.Backends;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.Program;
+import org.gptjvm.model.Rng;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Every kernel but the Linear layer's (see {@link MatmulBenchmark}), forward and backward, at the
+ * shapes one layer of the small and the lecture config gives it: encoder, layernorm, attention, ReLU,
+ * residual, dropout, softmax + cross-entropy, and AdamW over all of the model's parameters.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx8g"})
+public class KernelBenchmark {
+    @Param({"reference", "cpu"})
+    public String backend;
+    @Param({"small", "lecture"})
+    public String config;
+    @Param({"encoder", "layernorm", "attention", "relu", "residual", "dropout", "crossentropy", "adamw"})
+    public String kernel;
+    @Param({"2"})
+    public int threads;
+
+    private Backend be;
+    private Program forward, backward;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        boolean lecture = config.equals("lecture");
+        int B = lecture ? 64 : 16, T = lecture ? 256 : 32, C = lecture ? 384 : 64, NH = lecture ? 6 : 4, V = 65;
+        long params = lecture ? 10_788_929L : 209_729L;
+        int N = B * T;
+        be = Backends.create(backend, threads);
+        IntBuf seed = be.allocInt("seed", 2);
+        be.write(seed, new int[]{12345, 678});
+        List<Launch> fwd, bwd;
+        switch (kernel) {
+            case "encoder" -> {
+                IntBuf idx = be.allocInt("idx", N);
+                int[] ix = new int[N];
+                for (int i = 0; i < N; i++) {
+                    ix[i] = (i * 31) % V;
+                }
+                be.write(idx, ix);
+                FloatBuf wte = random("wte", V * C), wpe = random("wpe", T * C), out = random("out", N * C);
+                fwd = List.of(be.encoderForward(out, idx, wte, wpe, B, T, C));
+                bwd = List.of(be.encoderBackward(random("dwte", V * C), random("dwpe", T * C), out, idx, B, T, C));
+            }
+            case "layernorm" -> {
+                FloatBuf x = random("x", N * C), w = random("w", C), b = random("b", C), out = random("out", N * C);
+                FloatBuf mean = random("mean", N), rstd = random("rstd", N);
+                fwd = List.of(be.layerNormForward(out, mean, rstd, x, w, b, N, C));
+                bwd = List.of(be.layerNormBackward(random("dx", N * C), random("dw", C), random("db", C), out, x, w,
+                        mean, rstd, N, C));
+            }
+            case "attention" -> {
+                FloatBuf qkv = random("qkv", N * 3 * C), att = random("att", B * NH * T * T), out = random("out", N * C);
+                float p = lecture ? 0.2f : 0f;
+                fwd = List.of(be.attentionForward(out, att, qkv, seed, p, 1, B, T, C, NH));
+                bwd = List.of(be.attentionBackward(random("dqkv", N * 3 * C), random("scratch", B * NH * T), out, qkv,
+                        att, seed, p, 1, B, T, C, NH));
+            }
+            case "relu" -> {
+                int n = N * 4 * C;
+                FloatBuf x = random("x", n), out = random("out", n);
+                fwd = List.of(be.reluForward(out, x, n));
+                bwd = List.of(be.reluBackward(random("dx", n), out, x, n));
+            }
+            case "residual" -> {
+                int n = N * C;
+                FloatBuf a = random("a", n), b = random("b", n), out = random("out", n);
+                fwd = List.of(be.residualForward(out, a, b, n));
+                bwd = List.of(be.residualBackward(random("da", n), random("db", n), out, n));
+            }
+            case "dropout" -> {
+                int n = N * C;
+                FloatBuf x = random("x", n), out = random("out", n);
+                fwd = List.of(be.dropoutForward(out, x, seed, 0.2f, 3, n));
+                bwd = List.of(be.dropoutBackward(random("dx", n), out, seed, 0.2f, 3, n));
+            }
+            case "crossentropy" -> {
+                IntBuf targets = be.allocInt("targets", N);
+                int[] t = new int[N];
+                for (int i = 0; i < N; i++) {
+                    t[i] = (i * 7) % V;
+                }
+                be.write(targets, t);
+                FloatBuf logits = random("logits", N * V), probs = random("probs", N * V), losses = random("losses", N);
+                fwd = List.of(be.crossEntropyForward(losses, probs, logits, targets, N, V),
+                        be.meanLoss(random("loss", 1), losses, N));
+                bwd = List.of(be.crossEntropyBackward(random("dlogits", N * V), probs, targets, N, V));
+            }
+            case "adamw" -> {
+                int n = (int) params;
+                FloatBuf hyper = be.allocFloat("hyper", AdamW.SIZE);
+                be.hostInput(hyper);
+                float[] h = new float[AdamW.SIZE];
+                AdamW.fill(h, 1e-3, 0.9, 0.999, 1e-8, 0.01, 10);
+                be.write(hyper, h);
+                FloatBuf v = be.allocFloat("v", n); // second moments start at zero, as in training
+                fwd = List.of(be.adamw(random("p", n), random("g", n), random("m", n), v, hyper, n));
+                bwd = fwd; // the optimizer has no backward: both report the update
+            }
+            default -> throw new IllegalArgumentException("unknown kernel " + kernel);
+        }
+        forward = be.compile("fwd", fwd);
+        backward = be.compile("bwd", bwd);
+    }
+
+    private FloatBuf random(String name, int n) {
+        Rng rng = new Rng(name.hashCode());
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (rng.nextDouble() - 0.5);
+        }
+        FloatBuf buf = be.allocFloat(name, n);
+        be.write(buf, a);
+        return buf;
+    }
+
+    @Benchmark
+    public void forward() {
+        forward.run();
+    }
+
+    @Benchmark
+    public void backward() {
+        backward.run();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        be.close();
+    }
+}
