@@ -1,14 +1,10 @@
 package org.gptjvm.bench;
 
 import org.gptjvm.engine.AdamW;
-import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
-import org.gptjvm.engine.Program;
-import org.gptjvm.model.Rng;
-import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -19,7 +15,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.util.List;
@@ -36,7 +31,7 @@ import java.util.concurrent.TimeUnit;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx8g"})
-public class KernelBenchmark {
+public class KernelBenchmark extends ProgramBenchmark {
     @Param({"reference", "cpu"})
     public String backend;
     @Param({"small", "lecture"})
@@ -46,8 +41,6 @@ public class KernelBenchmark {
     @Param({"2"})
     public int threads;
 
-    private Backend be;
-    private Program forward, backward;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -130,31 +123,5 @@ public class KernelBenchmark {
         }
         forward = be.compile("fwd", fwd);
         backward = be.compile("bwd", bwd);
-    }
-
-    private FloatBuf random(String name, int n) {
-        Rng rng = new Rng(name.hashCode());
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) (rng.nextDouble() - 0.5);
-        }
-        FloatBuf buf = be.allocFloat(name, n);
-        be.write(buf, a);
-        return buf;
-    }
-
-    @Benchmark
-    public void forward() {
-        forward.run();
-    }
-
-    @Benchmark
-    public void backward() {
-        backward.run();
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        be.close();
     }
 }

@@ -1,11 +1,7 @@
 package org.gptjvm.bench;
 
-import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.FloatBuf;
-import org.gptjvm.engine.Program;
-import org.gptjvm.model.Rng;
-import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -16,7 +12,6 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.util.List;
@@ -33,7 +28,7 @@ import java.util.concurrent.TimeUnit;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx8g"})
-public class MatmulBenchmark {
+public class MatmulBenchmark extends ProgramBenchmark {
     @Param({"reference", "cpu"})
     public String backend;
     @Param({"512x64x192", "512x64x256", "512x256x64", "512x64x65", "16384x384x1536", "16384x1536x384"})
@@ -41,8 +36,6 @@ public class MatmulBenchmark {
     @Param({"2"})
     public int threads;
 
-    private Backend be;
-    private Program forward, backward;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -54,31 +47,5 @@ public class MatmulBenchmark {
         FloatBuf dinp = random("dinp", N * C), dw = random("dw", OC * C), db = random("db", OC);
         forward = be.compile("fwd", List.of(be.matmulForward(out, inp, w, b, N, C, OC)));
         backward = be.compile("bwd", List.of(be.matmulBackward(dinp, dw, db, dout, inp, w, N, C, OC)));
-    }
-
-    private FloatBuf random(String name, int n) {
-        Rng rng = new Rng(name.hashCode());
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) (rng.nextDouble() - 0.5);
-        }
-        FloatBuf buf = be.allocFloat(name, n);
-        be.write(buf, a);
-        return buf;
-    }
-
-    @Benchmark
-    public void forward() {
-        forward.run();
-    }
-
-    @Benchmark
-    public void backward() {
-        backward.run();
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        be.close();
     }
 }

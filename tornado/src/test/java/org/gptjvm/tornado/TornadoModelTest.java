@@ -102,8 +102,8 @@ class TornadoModelTest {
         }
         double devWeights = 0, refWeights = 0;
         for (String k : wc[0].keySet()) {
-            devWeights = Math.max(devWeights, relErr(wt[0].get(k).data(), wc[0].get(k).data()));
-            refWeights = Math.max(refWeights, relErr(wr[0].get(k).data(), wc[0].get(k).data()));
+            devWeights = Math.max(devWeights, TornadoKernelTest.relErr(wt[0].get(k).data(), wc[0].get(k).data()));
+            refWeights = Math.max(refWeights, TornadoKernelTest.relErr(wr[0].get(k).data(), wc[0].get(k).data()));
         }
         System.out.printf("%d steps, losses first/last: cpu %.4f/%.4f, tornado %.4f/%.4f, reference %.4f/%.4f%n", STEPS,
                 cpu[0], cpu[STEPS - 1], dev[0], dev[STEPS - 1], ref[0], ref[STEPS - 1]);
@@ -114,15 +114,6 @@ class TornadoModelTest {
         assertTrue(Math.abs(cpu[0] - dev[0]) < 1e-5, "the first step's loss should agree: " + cpu[0] + " vs " + dev[0]);
         assertTrue(devDrift < 0.02, "losses drift apart: " + devDrift);
         assertTrue(devMean <= 2 * refMean + 1e-4, "tornado drifts more than the host backends do: " + devMean + " vs " + refMean);
-    }
-
-    static double relErr(float[] got, float[] want) {
-        double d = 0, n = 0;
-        for (int i = 0; i < want.length; i++) {
-            d += (got[i] - (double) want[i]) * (got[i] - (double) want[i]);
-            n += (double) want[i] * want[i];
-        }
-        return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
     }
 
     @Test
