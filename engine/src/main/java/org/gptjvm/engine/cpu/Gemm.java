@@ -20,8 +20,10 @@ final class Gemm {
     private static final int MR = 4;
     private static final int KC = 256;
     private static final int PACK_MIN_ROWS = 64;
-    /** Each thread's packed B panel (KC x 4L floats), reused across calls: no allocation per call. */
-    private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[KC * 4 * L]);
+    /** Rows of A per block: MC x KC floats (128 KiB) stay in L2 while B's panels stream past. */
+    private static final int MC = 128;
+    /** Each thread's packed panels of B for one k block, grown once to the widest B: no allocation per call. */
+    private static final ThreadLocal<float[]> PANELS = ThreadLocal.withInitial(() -> new float[KC * 4 * L]);
 
     private Gemm() {
     }
@@ -34,35 +36,58 @@ final class Gemm {
     static void gemm(int m0, int m1, int n, int K, float[] a, int aOff, int sam, int sak, float[] b, int bOff,
                      int ldb, float[] c, int cOff, int ldc) {
         int nv = (n / (4 * L)) * (4 * L);
+        boolean pack = m1 - m0 >= PACK_MIN_ROWS && ldb != 4 * L;
         for (int k0 = 0; k0 < K; k0 += KC) {
             int k1 = Math.min(K, k0 + KC);
-            // a KC x 4L panel of B stays in cache while every row tile of A streams past it; with
-            // enough rows to amortise it, the panel is first copied to a contiguous buffer, so its
-            // rows are neighbours in memory rather than a page apart (TLB and prefetch friendly)
-            boolean pack = m1 - m0 >= PACK_MIN_ROWS && ldb != 4 * L;
-            float[] panel = pack ? PANEL.get() : null;
-            for (int j = 0; j < nv; j += 4 * L) {
-                float[] pb = b;
-                int pOff = bOff + j, pld = ldb;
-                if (pack) {
-                    for (int k = k0; k < k1; k++) {
-                        System.arraycopy(b, bOff + k * ldb + j, panel, (k - k0) * 4 * L, 4 * L);
+            if (pack) {
+                packedBlock(m0, m1, nv, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+            } else {
+                for (int j = 0; j < nv; j += 4 * L) {
+                    int m = m0;
+                    for (; m + MR <= m1; m += MR) {
+                        tile4x4(m, 0, k0, k1, a, aOff, sam, sak, b, bOff + j, ldb, c, cOff + j, ldc);
                     }
-                    pb = panel;
-                    pOff = -k0 * 4 * L;
-                    pld = 4 * L;
-                }
-                int m = m0;
-                for (; m + MR <= m1; m += MR) {
-                    tile4x4(m, 0, k0, k1, a, aOff, sam, sak, pb, pOff, pld, c, cOff + j, ldc);
-                }
-                for (; m < m1; m++) {
-                    rest(m, j, j + 4 * L, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                    for (; m < m1; m++) {
+                        rest(m, j, j + 4 * L, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                    }
                 }
             }
             if (nv < n) {
                 for (int m = m0; m < m1; m++) {
                     rest(m, nv, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                }
+            }
+        }
+    }
+
+    /**
+     * One k block with enough rows to amortise packing: every KC x 4L panel of B is copied once into
+     * a contiguous buffer (rows a cache line apart, not a matrix row apart: TLB and prefetch friendly),
+     * then rows are taken MC at a time, so that block of A stays in L2 while all panels stream past it.
+     * Each element still sums its k in order, so the result is the unpacked one, bit for bit.
+     */
+    private static void packedBlock(int m0, int m1, int nv, int k0, int k1, float[] a, int aOff, int sam, int sak,
+                                    float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+        int kc = k1 - k0, panelSize = kc * 4 * L;
+        float[] panels = PANELS.get();
+        if (panels.length < nv / (4 * L) * panelSize) {
+            panels = new float[nv / (4 * L) * KC * 4 * L];
+            PANELS.set(panels);
+        }
+        for (int j = 0, p = 0; j < nv; j += 4 * L, p += panelSize) {
+            for (int k = k0; k < k1; k++) {
+                System.arraycopy(b, bOff + k * ldb + j, panels, p + (k - k0) * 4 * L, 4 * L);
+            }
+        }
+        for (int mb = m0; mb < m1; mb += MC) {
+            int me = Math.min(m1, mb + MC);
+            for (int j = 0, p = 0; j < nv; j += 4 * L, p += panelSize) {
+                int m = mb;
+                for (; m + MR <= me; m += MR) {
+                    tile4x4(m, 0, k0, k1, a, aOff, sam, sak, panels, p - k0 * 4 * L, 4 * L, c, cOff + j, ldc);
+                }
+                for (; m < me; m++) {
+                    rest(m, j, j + 4 * L, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
                 }
             }
         }

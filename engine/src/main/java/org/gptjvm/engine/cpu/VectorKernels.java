@@ -267,7 +267,17 @@ final class VectorKernels {
                                      int from, int to) {
         Gemm.gemm(from, to, C, N, dout, 0, 1, OC, inp, 0, C, dw, 0, C);
         if (dbias != null) {
-            for (int o = from; o < to; o++) {
+            // column sums of dout, a vector of columns at a time so each row is read contiguously
+            // (a column walk strides OC floats per element); each column still adds its rows in order
+            int o = from;
+            for (; o + Gemm.L <= to; o += Gemm.L) {
+                FloatVector s = FloatVector.zero(Gemm.S);
+                for (int n = 0; n < N; n++) {
+                    s = s.add(FloatVector.fromArray(Gemm.S, dout, n * OC + o));
+                }
+                FloatVector.fromArray(Gemm.S, dbias, o).add(s).intoArray(dbias, o);
+            }
+            for (; o < to; o++) {
                 float s = 0f;
                 for (int n = 0; n < N; n++) {
                     s += dout[n * OC + o];

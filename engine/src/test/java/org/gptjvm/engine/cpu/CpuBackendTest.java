@@ -304,7 +304,7 @@ class CpuBackendTest {
      */
     @Test
     void fewRowsMatchTheBatchedProductBitForBit() {
-        int N = 37, C = 300, OC = 77;
+        int N = 150, C = 300, OC = 77; // 150 rows: packed B panels, and more than one block of A rows
         Random rnd = new Random(8);
         float[] x = randn(rnd, N * C, 1), w = randn(rnd, OC * C, 0.3), bias = randn(rnd, OC, 1);
         try (Backend be = new CpuBackend(2)) {
@@ -312,7 +312,7 @@ class CpuBackendTest {
             FloatBuf all = be.allocFloat("all", N * OC);
             run(be, be.matmulForward(all, bx, bw, bb, N, C, OC));
             float[] batched = read(be, all);
-            for (int n : new int[]{0, 1, 17, N - 1}) {
+            for (int n : new int[]{0, 1, 17, 127, 128, N - 1}) {
                 for (int rows = 1; rows < VectorKernels.FEW_ROWS && n + rows <= N; rows++) {
                     float[] part = java.util.Arrays.copyOfRange(x, n * C, (n + rows) * C);
                     FloatBuf px = buf(be, "px", part), out = be.allocFloat("out", rows * OC);
