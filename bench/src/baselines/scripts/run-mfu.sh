@@ -39,5 +39,7 @@ for b in json.load(open(sys.argv[1])):
     else:
         step = step_flops / sec / 1e9
         print(f"training step, cpu, lecture: {s:.0f} {unit}, {step_flops / 1e9:.0f} GFLOP/step, {step:.1f} GFLOP/s")
+if peak == 0 or step is None:
+    sys.exit("no OpenBLAS or no training-step result: build the jar with -Pbaselines (drop SKIP_BUILD=1)")
 print(f"MFU against the OpenBLAS sgemm peak of this run ({peak:.1f} GFLOP/s): {100 * step / peak:.1f}%")
 PY
