@@ -53,7 +53,19 @@ final class Gemm {
                 }
             }
             if (nv < n) {
-                for (int m = m0; m < m1; m++) {
+                // narrow leftovers (attention's T-wide blocks at small T, say): whole vectors four
+                // rows at a time, so four FMA chains overlap, then any last columns row by row
+                int nf = nv + (n - nv) / L * L;
+                int m = m0;
+                for (; m + MR <= m1; m += MR) {
+                    for (int j = nv; j < nf; j += L) {
+                        tile4x1(m, j, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                    }
+                    for (int r = m; r < m + MR && nf < n; r++) {
+                        rest(r, nf, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                    }
+                }
+                for (; m < m1; m++) {
                     rest(m, nv, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
                 }
             }
@@ -147,6 +159,27 @@ final class Gemm {
         x31.intoArray(c, c3 + L);
         x32.intoArray(c, c3 + 2 * L);
         x33.intoArray(c, c3 + 3 * L);
+    }
+
+    /** Columns [j, j + L) of rows m..m+3: one vector per row; same k order as the 4x4 tiles. */
+    private static void tile4x1(int m, int j, int k0, int k1, float[] a, int aOff, int sam, int sak,
+                                float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+        int c0 = cOff + m * ldc + j, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        FloatVector x0 = FloatVector.fromArray(S, c, c0), x1 = FloatVector.fromArray(S, c, c1);
+        FloatVector x2 = FloatVector.fromArray(S, c, c2), x3 = FloatVector.fromArray(S, c, c3);
+        int a0 = aOff + m * sam, a1 = a0 + sam, a2 = a1 + sam, a3 = a2 + sam;
+        for (int k = k0; k < k1; k++) {
+            FloatVector bk = FloatVector.fromArray(S, b, bOff + k * ldb + j);
+            int ak = k * sak;
+            x0 = FloatVector.broadcast(S, a[a0 + ak]).fma(bk, x0);
+            x1 = FloatVector.broadcast(S, a[a1 + ak]).fma(bk, x1);
+            x2 = FloatVector.broadcast(S, a[a2 + ak]).fma(bk, x2);
+            x3 = FloatVector.broadcast(S, a[a3 + ak]).fma(bk, x3);
+        }
+        x0.intoArray(c, c0);
+        x1.intoArray(c, c1);
+        x2.intoArray(c, c2);
+        x3.intoArray(c, c3);
     }
 
     /** Columns [j0, n) of row m: one vector at a time, then scalars; same k order as the tiles. */
