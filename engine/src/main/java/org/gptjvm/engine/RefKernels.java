@@ -156,97 +156,75 @@ public final class RefKernels {
     public static void attentionForward(float[] out, float[] att, float[] qkv, long seed, float dropout, int salt,
                                         int T, int C, int NH, int from, int to) {
         int hs = C / NH;
-        float scale = (float) (1.0 / Math.sqrt(hs));
         for (int row = from; row < to; row++) {
             int t = row % T;
             int h = (row / T) % NH;
             int b = row / (T * NH);
-            int q = (b * T + t) * 3 * C + h * hs;
-            int a = row * T;
-            // scores q.k * hs^-0.5 for t2 <= t, softmax over them; future positions get weight 0
-            float max = Float.NEGATIVE_INFINITY;
-            for (int t2 = 0; t2 <= t; t2++) {
-                int k = (b * T + t2) * 3 * C + C + h * hs;
-                double d = 0;
-                for (int i = 0; i < hs; i++) {
-                    d += (double) qkv[q + i] * qkv[k + i];
-                }
-                float dot = (float) d * scale;
-                att[a + t2] = dot;
-                if (dot > max) {
-                    max = dot;
-                }
-            }
-            double sum = 0;
-            for (int t2 = 0; t2 <= t; t2++) {
-                float e = (float) Math.exp(att[a + t2] - max);
-                att[a + t2] = e;
-                sum += e;
-            }
-            float inv = (float) (1.0 / sum);
-            for (int t2 = 0; t2 < T; t2++) {
-                att[a + t2] = t2 <= t ? att[a + t2] * inv : 0f;
-            }
-            // out = dropout(att) @ v
-            int o = (b * T + t) * C + h * hs;
-            for (int i = 0; i < hs; i++) {
-                out[o + i] = 0f;
-            }
-            for (int t2 = 0; t2 <= t; t2++) {
-                float w = att[a + t2];
-                if (dropout > 0f) {
-                    w *= DropoutMask.scale(seed, salt, a + t2, dropout);
-                }
-                int v = (b * T + t2) * 3 * C + 2 * C + h * hs;
-                for (int i = 0; i < hs; i++) {
-                    out[o + i] += w * qkv[v + i];
-                }
-            }
+            int keys = b * T * 3 * C + C + h * hs;
+            attendRow(qkv, (b * T + t) * 3 * C + h * hs, qkv, keys, qkv, keys + C, 3 * C, t, T, hs, att, row * T,
+                    seed, salt, dropout, out, (b * T + t) * C + h * hs);
         }
     }
 
     /**
      * Heads [from,to) of one new token at position t: store its key and value in row t of the caches,
-     * then attend over rows 0..t. The arithmetic of {@link #attentionForward}'s row t, step for step.
+     * then attend over rows 0..t with {@link #attendRow}, as {@link #attentionForward} does for row t.
      */
     public static void attentionDecode(float[] out, float[] scores, float[] qkv, float[] kCache, float[] vCache,
                                        int t, int T, int C, int NH, int from, int to) {
         int hs = C / NH;
-        float scale = (float) (1.0 / Math.sqrt(hs));
         for (int h = from; h < to; h++) {
             int q = h * hs;
             System.arraycopy(qkv, C + q, kCache, t * C + q, hs);
             System.arraycopy(qkv, 2 * C + q, vCache, t * C + q, hs);
-            int a = h * T;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int t2 = 0; t2 <= t; t2++) {
-                int k = t2 * C + q;
-                double d = 0;
-                for (int i = 0; i < hs; i++) {
-                    d += (double) qkv[q + i] * kCache[k + i];
-                }
-                float dot = (float) d * scale;
-                scores[a + t2] = dot;
-                if (dot > max) {
-                    max = dot;
-                }
-            }
-            double sum = 0;
-            for (int t2 = 0; t2 <= t; t2++) {
-                float e = (float) Math.exp(scores[a + t2] - max);
-                scores[a + t2] = e;
-                sum += e;
-            }
-            float inv = (float) (1.0 / sum);
+            attendRow(qkv, q, kCache, q, vCache, q, C, t, T, hs, scores, h * T, 0L, 0, 0f, out, q);
+        }
+    }
+
+    /**
+     * One query of causal attention: scores q.k * hs^-0.5 against keys 0..t (row stride {@code stride}),
+     * softmax into w[wOff..wOff+T) with weight 0 for future positions, then out = dropout(w) @ v (the
+     * mask indexed by w's position). Shared by the batched forward and the KV-cache decode, so both
+     * compute the same bits.
+     */
+    private static void attendRow(float[] q, int qOff, float[] k, int kOff, float[] v, int vOff, int stride, int t,
+                                  int T, int hs, float[] w, int wOff, long seed, int salt, float dropout,
+                                  float[] out, int oOff) {
+        float scale = (float) (1.0 / Math.sqrt(hs));
+        float max = Float.NEGATIVE_INFINITY;
+        for (int t2 = 0; t2 <= t; t2++) {
+            int kr = kOff + t2 * stride;
+            double d = 0;
             for (int i = 0; i < hs; i++) {
-                out[q + i] = 0f;
+                d += (double) q[qOff + i] * k[kr + i];
             }
-            for (int t2 = 0; t2 <= t; t2++) {
-                float w = scores[a + t2] * inv;
-                int v = t2 * C + q;
-                for (int i = 0; i < hs; i++) {
-                    out[q + i] += w * vCache[v + i];
-                }
+            float dot = (float) d * scale;
+            w[wOff + t2] = dot;
+            if (dot > max) {
+                max = dot;
+            }
+        }
+        double sum = 0;
+        for (int t2 = 0; t2 <= t; t2++) {
+            float e = (float) Math.exp(w[wOff + t2] - max);
+            w[wOff + t2] = e;
+            sum += e;
+        }
+        float inv = (float) (1.0 / sum);
+        for (int t2 = 0; t2 < T; t2++) {
+            w[wOff + t2] = t2 <= t ? w[wOff + t2] * inv : 0f;
+        }
+        for (int i = 0; i < hs; i++) {
+            out[oOff + i] = 0f;
+        }
+        for (int t2 = 0; t2 <= t; t2++) {
+            float wt = w[wOff + t2];
+            if (dropout > 0f) {
+                wt *= DropoutMask.scale(seed, salt, wOff + t2, dropout);
+            }
+            int vr = vOff + t2 * stride;
+            for (int i = 0; i < hs; i++) {
+                out[oOff + i] += wt * v[vr + i];
             }
         }
     }
