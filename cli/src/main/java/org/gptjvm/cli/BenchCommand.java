@@ -56,12 +56,9 @@ final class BenchCommand implements Callable<Integer> {
         List<String> names = backends != null ? backends
                 : Backends.names().stream().filter(n -> !n.equals("tornado")).toList();
         for (String n : names) {
-            if (n.equals("tornado") && !Backends.names().contains(n)) {
-                throw new org.gptjvm.engine.GptException(Backends.TORNADO_MISSING);
-            }
-            if (!Backends.names().contains(n)) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "unknown backend '" + n + "'; available: "
-                        + String.join(", ", Backends.names()));
+            String problem = Backends.unknown(n);
+            if (problem != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), problem);
             }
         }
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();

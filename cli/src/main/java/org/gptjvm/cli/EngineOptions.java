@@ -30,13 +30,7 @@ final class EngineOptions {
         if (threads != null && threads < 1) {
             return "--threads must be at least 1, got " + threads;
         }
-        if ("tornado".equals(backend) && !Backends.names().contains(backend)) {
-            throw new org.gptjvm.engine.GptException(Backends.TORNADO_MISSING); // not a typo: a missing install
-        }
-        if (backend != null && !Backends.names().contains(backend)) {
-            return "unknown backend '" + backend + "'; available: " + String.join(", ", Backends.names());
-        }
-        return null;
+        return backend == null ? null : Backends.unknown(backend);
     }
 
     Backend create() {

@@ -76,10 +76,22 @@ public final class Backends {
                 return p;
             }
         }
+        throw new GptException(unknown(name));
+    }
+
+    /**
+     * Null when {@code name} is a backend of this build, else the one-line reason (a usage error).
+     * The tornado backend missing from the build is an install problem rather than a typo: that
+     * one throws, with how to get it.
+     */
+    public static String unknown(String name) {
+        if (names().contains(name)) {
+            return null;
+        }
         if (name.equals("tornado")) {
             throw new GptException(TORNADO_MISSING);
         }
-        throw new GptException("unknown backend '" + name + "'; available: " + String.join(", ", names()));
+        return "unknown backend '" + name + "'; available: " + String.join(", ", names());
     }
 
     /** What to do when the tornado backend is asked for in a build without it. */
