@@ -1,5 +1,6 @@
 package org.gptjvm.tornado;
 
+import org.gptjvm.engine.DropoutMask;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
@@ -40,17 +41,9 @@ public final class TornadoKernels {
         }
     }
 
-    /** The dropout factor of element {@code index}: DropoutMask.scale, spelled out for the device. */
+    /** The dropout factor of element {@code index}: the engine's DropoutMask, so masks match the host backends. */
     static float dropScale(int seedLo, int seedHi, int salt, int index, float p) {
-        long seed = (((long) seedHi) << 32) | (seedLo & 0xffffffffL);
-        long z = seed + 0x9E3779B97F4A7C15L * ((((long) salt) << 32) ^ (index & 0xffffffffL) ^ 0x632BE59BD9B4E019L);
-        // x >>> k written as (x >> k) & mask: the same bits in Java, and right on a device whose
-        // compiled code shifts signed longs arithmetically
-        z = (z ^ ((z >> 30) & 0x3FFFFFFFFL)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ ((z >> 27) & 0x1FFFFFFFFFL)) * 0x94D049BB133111EBL;
-        z = z ^ ((z >> 31) & 0x1FFFFFFFFL);
-        float u = (int) ((z >> 40) & 0xFFFFFFL) * 0x1.0p-24f;
-        return u >= p ? 1.0f / (1.0f - p) : 0.0f;
+        return DropoutMask.scale(DropoutMask.seed(seedLo, seedHi), salt, index, p);
     }
 
     // ------------------------------------------------------------------ encoder
