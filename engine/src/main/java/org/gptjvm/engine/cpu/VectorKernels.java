@@ -147,7 +147,19 @@ final class VectorKernels {
     }
 
     /**
-     * LayerNorm rows [from, to) with float vector sums (lanes then a fixed tree), as RefKernels does
+     * The lanes of {@code v} added in lane order. Not reduceLanes(ADD): its order of additions is
+     * unspecified and does differ between the interpreter and C2, which made runs non-reproducible.
+     */
+    static float sumLanes(FloatVector v) {
+        float s = 0f;
+        for (int l = 0; l < Gemm.L; l++) {
+            s += v.lane(l);
+        }
+        return s;
+    }
+
+    /**
+     * LayerNorm rows [from, to) with float vector sums (lanes, then the lanes in order), as RefKernels does
      * it in double: mean, biased variance, (x - mean) * rstd * w + b. Each row has one owner.
      */
     static void layerNormForward(float[] out, float[] mean, float[] rstd, float[] inp, float[] w, float[] b, int C,
@@ -159,7 +171,7 @@ final class VectorKernels {
             for (int c = 0; c < cv; c += Gemm.L) {
                 acc = acc.add(FloatVector.fromArray(Gemm.S, inp, x + c));
             }
-            float sum = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            float sum = sumLanes(acc);
             for (int c = cv; c < C; c++) {
                 sum += inp[x + c];
             }
@@ -170,7 +182,7 @@ final class VectorKernels {
                 FloatVector d = FloatVector.fromArray(Gemm.S, inp, x + c).sub(mv);
                 sq = d.fma(d, sq);
             }
-            float var = sq.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            float var = sumLanes(sq);
             for (int c = cv; c < C; c++) {
                 float d = inp[x + c] - m;
                 var += d * d;
@@ -204,8 +216,8 @@ final class VectorKernels {
                 a1 = a1.add(dnorm);
                 a2 = dnorm.fma(norm, a2);
             }
-            float sumDnorm = a1.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
-            float sumDnormNorm = a2.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+            float sumDnorm = sumLanes(a1);
+            float sumDnormNorm = sumLanes(a2);
             for (int c = cv; c < C; c++) {
                 float norm = (inp[x + c] - m) * s;
                 float dnorm = w[c] * dout[x + c];

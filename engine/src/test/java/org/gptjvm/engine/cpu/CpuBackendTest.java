@@ -384,4 +384,32 @@ class CpuBackendTest {
             }
         }
     }
+
+    /**
+     * The same launch gives the same bits before and after the JIT compiles it: a reduction whose
+     * order the Vector API leaves open (reduceLanes) once made whole runs differ from run to run.
+     */
+    @Test
+    void resultsDoNotChangeWhenTheJitCompilesTheKernels() {
+        int N = 4, C = 64;
+        Random rnd = new Random(9);
+        try (Backend be = new CpuBackend(1)) {
+            FloatBuf x = buf(be, "x", randn(rnd, N * C, 2)), w = buf(be, "w", randn(rnd, C, 1)), b = buf(be, "b", randn(rnd, C, 1));
+            FloatBuf d = buf(be, "d", randn(rnd, N * C, 1)), out = be.allocFloat("out", N * C);
+            FloatBuf mean = be.allocFloat("m", N), rstd = be.allocFloat("r", N), dx = be.allocFloat("dx", N * C);
+            FloatBuf dw = be.allocFloat("dw", C), db = be.allocFloat("db", C);
+            org.gptjvm.engine.Program p = be.compile("ln", List.of(be.zero(List.of(dx, dw, db)),
+                    be.layerNormForward(out, mean, rstd, x, w, b, N, C),
+                    be.layerNormBackward(dx, dw, db, d, x, w, mean, rstd, N, C)));
+            p.run();
+            float[][] first = {read(be, out), read(be, dx), read(be, dw)};
+            for (int i = 0; i < 30_000; i++) {
+                p.run();
+            }
+            float[][] later = {read(be, out), read(be, dx), read(be, dw)};
+            for (int k = 0; k < first.length; k++) {
+                assertTrue(Arrays.equals(first[k], later[k]), "output " + k + " changed after warm-up");
+            }
+        }
+    }
 }
