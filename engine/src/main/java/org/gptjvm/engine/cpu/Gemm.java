@@ -18,9 +18,15 @@ final class Gemm {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
     private static final int MR = 4;
-    private static final int KC = 256;
+    /**
+     * Largest k block. K is cut into equal blocks of at most this many (384 stays whole, 1536 is 3 x 512):
+     * C's tiles are loaded and stored once per block, and a smaller block bought nothing, since B's
+     * panels for the wide layers outgrow L2 whatever the block (measured: 16384x384 -> 1536 forward
+     * took 120 ms with blocks of 256 + 128 and 111 ms with one block of 384).
+     */
+    private static final int KC = 512;
     private static final int PACK_MIN_ROWS = 64;
-    /** Rows of A per block: MC x KC floats (128 KiB) stay in L2 while B's panels stream past. */
+    /** Rows of A per block: MC x kc floats (at most 256 KiB) stay in L2 while B's panels stream past. */
     private static final int MC = 128;
     /** Each thread's packed panels of B for one k block, grown once to the widest B: no allocation per call. */
     private static final ThreadLocal<float[]> PANELS = ThreadLocal.withInitial(() -> new float[KC * 4 * L]);
@@ -37,8 +43,9 @@ final class Gemm {
                      int ldb, float[] c, int cOff, int ldc) {
         int nv = (n / (4 * L)) * (4 * L);
         boolean pack = m1 - m0 >= PACK_MIN_ROWS && ldb != 4 * L;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            int k1 = Math.min(K, k0 + KC);
+        int blocks = (K + KC - 1) / KC, kc = (K + blocks - 1) / blocks;
+        for (int k0 = 0; k0 < K; k0 += kc) {
+            int k1 = Math.min(K, k0 + kc);
             if (pack) {
                 packedBlock(m0, m1, nv, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
             } else {
@@ -61,8 +68,8 @@ final class Gemm {
                     for (int j = nv; j < nf; j += L) {
                         tile4x1(m, j, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
                     }
-                    for (int r = m; r < m + MR && nf < n; r++) {
-                        rest(r, nf, n, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                    for (int j = nf; j < n; j++) {
+                        column4(m, j, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
                     }
                 }
                 for (; m < m1; m++) {
@@ -182,6 +189,29 @@ final class Gemm {
         x3.intoArray(c, c3);
     }
 
+    /**
+     * Column j of rows m..m+3 in scalars: four independent FMA chains instead of one, which would
+     * wait on the FMA latency at every k (lm_head's 65th column is a third of its time otherwise).
+     */
+    private static void column4(int m, int j, int k0, int k1, float[] a, int aOff, int sam, int sak,
+                                float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+        int c0 = cOff + m * ldc + j;
+        float x0 = c[c0], x1 = c[c0 + ldc], x2 = c[c0 + 2 * ldc], x3 = c[c0 + 3 * ldc];
+        int a0 = aOff + m * sam, a1 = a0 + sam, a2 = a1 + sam, a3 = a2 + sam;
+        for (int k = k0; k < k1; k++) {
+            float bk = b[bOff + k * ldb + j];
+            int ak = k * sak;
+            x0 = Math.fma(a[a0 + ak], bk, x0);
+            x1 = Math.fma(a[a1 + ak], bk, x1);
+            x2 = Math.fma(a[a2 + ak], bk, x2);
+            x3 = Math.fma(a[a3 + ak], bk, x3);
+        }
+        c[c0] = x0;
+        c[c0 + ldc] = x1;
+        c[c0 + 2 * ldc] = x2;
+        c[c0 + 3 * ldc] = x3;
+    }
+
     /** Columns [j0, n) of row m: one vector at a time, then scalars; same k order as the tiles. */
     private static void rest(int m, int j0, int n, int k0, int k1, float[] a, int aOff, int sam, int sak,
                              float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
@@ -215,16 +245,33 @@ final class Gemm {
         }
     }
 
-    /** Transposes src (rows x cols) into dst (cols x rows). */
-    static void transpose(float[] src, float[] dst, int rows, int cols) {
-        final int BS = 32;
-        for (int r0 = 0; r0 < rows; r0 += BS) {
-            for (int c0 = 0; c0 < cols; c0 += BS) {
-                for (int r = r0; r < Math.min(rows, r0 + BS); r++) {
-                    for (int cc = c0; cc < Math.min(cols, c0 + BS); cc++) {
-                        dst[cc * rows + r] = src[r * cols + cc];
-                    }
-                }
+    /**
+     * The map that {@link #transposeRows} gathers with: lane i reads row i, {@code cols} floats further on.
+     * Built once per recorded launch, so a launch allocates nothing.
+     */
+    static int[] transposeMap(int cols) {
+        int[] map = new int[L];
+        for (int i = 0; i < L; i++) {
+            map[i] = i * cols;
+        }
+        return map;
+    }
+
+    /**
+     * Rows [r0, r1) of src (rows x cols) into the same columns of dst (cols x rows). One gather
+     * takes a column of L rows, written as one vector (twice as fast as scalar copies for the small
+     * model's weights, three times for the lecture's); threads take disjoint row ranges.
+     */
+    static void transposeRows(float[] src, float[] dst, int rows, int cols, int[] map, int r0, int r1) {
+        int r = r0;
+        for (; r + L <= r1; r += L) {
+            for (int cc = 0; cc < cols; cc++) {
+                FloatVector.fromArray(S, src, r * cols + cc, map, 0).intoArray(dst, cc * rows + r);
+            }
+        }
+        for (; r < r1; r++) {
+            for (int cc = 0; cc < cols; cc++) {
+                dst[cc * rows + r] = src[r * cols + cc];
             }
         }
     }

@@ -201,13 +201,17 @@ class GemmTest {
     @Test
     void transposeIsCorrect() {
         Random rnd = new Random(3);
-        int[][] shapes = {{1, 1}, {1, 70}, {70, 1}, {31, 33}, {32, 32}, {33, 65}, {192, 64}, {65, 64}, {64, 256}};
+        int[][] shapes = {{1, 1}, {1, 70}, {70, 1}, {31, 33}, {32, 32}, {33, 65}, {192, 64}, {65, 64}, {64, 256}, {100, 17}};
         for (int it = 0; it < shapes.length + 30; it++) {
             int rows = it < shapes.length ? shapes[it][0] : 1 + rnd.nextInt(70);
             int cols = it < shapes.length ? shapes[it][1] : 1 + rnd.nextInt(70);
             float[] src = randn(rnd, rows * cols, 1);
             float[] dst = randn(rnd, rows * cols, 1); // garbage: every element must be overwritten
-            Gemm.transpose(src, dst, rows, cols);
+            // in two parts split anywhere, as two threads would take them (gathers, then a scalar tail)
+            int split = rnd.nextInt(rows + 1);
+            int[] map = Gemm.transposeMap(cols);
+            Gemm.transposeRows(src, dst, rows, cols, map, split, rows);
+            Gemm.transposeRows(src, dst, rows, cols, map, 0, split);
             for (int r = 0; r < rows; r++) {
                 for (int c = 0; c < cols; c++) {
                     assertEquals(src[r * cols + c], dst[c * rows + r], rows + "x" + cols + " at " + r + "," + c);
