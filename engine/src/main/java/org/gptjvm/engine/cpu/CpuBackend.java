@@ -6,6 +6,9 @@ import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.ReferenceBackend;
 import org.gptjvm.engine.WorkerPool;
 
+import java.util.Arrays;
+import java.util.List;
+
 /**
  * The fast CPU backend: the reference backend with the compute-bound kernels (Linear layers and
  * attention) replaced by register-tiled Vector API products. Work is split over a fixed partition
@@ -85,6 +88,32 @@ public final class CpuBackend extends ReferenceBackend {
             }
             pool.parallelFor(OC, params);
         });
+    }
+
+    /**
+     * Zeroing the gradients and each layer's gradient scratch writes 7 MiB per small-config step; one
+     * thread's stores take 4% of the step. The buffers are laid end to end and the range split.
+     */
+    @Override
+    public Launch zero(List<FloatBuf> bufs) {
+        float[][] arrays = bufs.stream().map(ReferenceBackend::f).toArray(float[][]::new);
+        long[] starts = new long[arrays.length + 1];
+        for (int i = 0; i < arrays.length; i++) {
+            starts[i + 1] = starts[i] + arrays[i].length;
+        }
+        if (starts[arrays.length] > Integer.MAX_VALUE) {
+            return super.zero(bufs);
+        }
+        int total = (int) starts[arrays.length];
+        WorkerPool.RangeTask task = (a, b) -> {
+            for (int i = 0; i < arrays.length; i++) {
+                int from = (int) Math.max(a, starts[i]), to = (int) Math.min(b, starts[i + 1]);
+                if (from < to) {
+                    Arrays.fill(arrays[i], from - (int) starts[i], to - (int) starts[i], 0f);
+                }
+            }
+        };
+        return parallel("zero", total, ELEMENTWISE_GRAIN, task);
     }
 
     private VectorKernels.AttentionScratch[] scratch(int T, int hs) {

@@ -1,6 +1,8 @@
 package org.gptjvm.engine.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import org.gptjvm.engine.DropoutMask;
 
 import java.util.Arrays;
@@ -90,27 +92,18 @@ final class VectorKernels {
             System.arraycopy(qkv, C + q, kCache, t * C + q, hs);
             System.arraycopy(qkv, 2 * C + q, vCache, t * C + q, hs);
             int a = h * T;
-            float max = Float.NEGATIVE_INFINITY;
             for (int t2 = 0; t2 <= t; t2++) {
                 int k = t2 * C + q;
                 float d = 0f;
                 for (int i = 0; i < hs; i++) {
                     d = Math.fma(qkv[q + i], kCache[k + i], d);
                 }
-                d *= scale;
                 scores[a + t2] = d;
-                max = Math.max(max, d);
             }
-            float sum = 0f;
-            for (int t2 = 0; t2 <= t; t2++) {
-                float e = (float) Math.exp(scores[a + t2] - max);
-                scores[a + t2] = e;
-                sum += e;
-            }
-            float inv = 1f / sum;
+            softmaxRow(scores, a, t + 1, scale);
             java.util.Arrays.fill(out, q, q + hs, 0f);
             for (int t2 = 0; t2 <= t; t2++) {
-                float wt = scores[a + t2] * inv;
+                float wt = scores[a + t2];
                 int v = t2 * C + q;
                 for (int i = 0; i < hs; i++) {
                     out[q + i] = Math.fma(wt, vCache[v + i], out[q + i]);
@@ -144,6 +137,88 @@ final class VectorKernels {
                 dinp[i] += dout[i];
             }
         }
+    }
+
+    /**
+     * w[off, off+n) = softmax(w * scale), in place: the causal row of attention weights, shared by the
+     * batched forward and KV-cache decoding so both give the same bits. Vector {@link #exp} (Math.exp
+     * per element was most of the small model's attention forward); the sum runs in lanes, then
+     * the lanes in order, then the tail, so it has one order.
+     */
+    static void softmaxRow(float[] w, int off, int n, float scale) {
+        int nv = n / Gemm.L * Gemm.L;
+        FloatVector sv = FloatVector.broadcast(Gemm.S, scale);
+        FloatVector mx = FloatVector.broadcast(Gemm.S, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < nv; i += Gemm.L) {
+            FloatVector x = FloatVector.fromArray(Gemm.S, w, off + i).mul(sv);
+            x.intoArray(w, off + i);
+            mx = mx.max(x);
+        }
+        float max = mx.reduceLanes(VectorOperators.MAX); // max has no order to get wrong
+        for (int i = nv; i < n; i++) {
+            w[off + i] *= scale;
+            max = Math.max(max, w[off + i]);
+        }
+        FloatVector mv = FloatVector.broadcast(Gemm.S, max);
+        FloatVector acc = FloatVector.zero(Gemm.S);
+        for (int i = 0; i < nv; i += Gemm.L) {
+            FloatVector e = exp(FloatVector.fromArray(Gemm.S, w, off + i).sub(mv));
+            e.intoArray(w, off + i);
+            acc = acc.add(e);
+        }
+        float sum = sumLanes(acc);
+        for (int i = nv; i < n; i++) {
+            float e = exp(w[off + i] - max);
+            w[off + i] = e;
+            sum += e;
+        }
+        FloatVector inv = FloatVector.broadcast(Gemm.S, 1f / sum);
+        for (int i = 0; i < nv; i += Gemm.L) {
+            FloatVector.fromArray(Gemm.S, w, off + i).mul(inv).intoArray(w, off + i);
+        }
+        for (int i = nv; i < n; i++) {
+            w[off + i] *= 1f / sum;
+        }
+    }
+
+    // exp(x) in float as Cephes' expf computes it: x = n ln2 + r with |r| <= ln2/2, a degree-6
+    // polynomial for e^r (within 2 ulp), times 2^n built in the exponent bits. Only IEEE adds,
+    // multiplies and FMAs, the same in the vector and scalar forms and in the interpreter and C2, so
+    // a vector lane and the scalar tail agree bit for bit, before and after JIT compilation.
+    private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+    private static final float EXP_MIN = -87.33654f; // below, e^x is under the smallest normal float: 0
+    private static final float P0 = 1.9875691500E-4f, P1 = 1.3981999507E-3f, P2 = 8.3334519073E-3f,
+            P3 = 4.1665795894E-2f, P4 = 1.6666665459E-1f, P5 = 5.0000001201E-1f;
+
+    /** e^x for x <= 0 (softmax's x - max); 0 below {@link #EXP_MIN}. */
+    static FloatVector exp(FloatVector x) {
+        FloatVector n = x.fma(LOG2E, ROUND).sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(Gemm.S, -LN2_HI), x);
+        r = n.fma(FloatVector.broadcast(Gemm.S, -LN2_LO), r);
+        FloatVector p = r.fma(P0, P1).fma(r, FloatVector.broadcast(Gemm.S, P2)).fma(r, FloatVector.broadcast(Gemm.S, P3))
+                .fma(r, FloatVector.broadcast(Gemm.S, P4)).fma(r, FloatVector.broadcast(Gemm.S, P5));
+        FloatVector y = p.fma(r.mul(r), r).add(1f);
+        FloatVector scale = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23)
+                .reinterpretAsFloats();
+        return y.mul(scale).blend(0f, x.compare(VectorOperators.LT, EXP_MIN));
+    }
+
+    /** The scalar twin of {@link #exp(FloatVector)}: the same operations in the same order. */
+    static float exp(float x) {
+        if (x < EXP_MIN) {
+            return 0f;
+        }
+        float n = Math.fma(x, LOG2E, ROUND) - ROUND;
+        float r = Math.fma(n, -LN2_HI, x);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        float y = Math.fma(p, r * r, r) + 1f;
+        return y * Float.intBitsToFloat(((int) n + 127) << 23);
     }
 
     /**
@@ -344,21 +419,7 @@ final class VectorKernels {
             }
             for (int t = 0; t < T; t++) {
                 int row = a + t * T;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    att[row + t2] *= scale;
-                    max = Math.max(max, att[row + t2]);
-                }
-                float sum = 0f;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    float e = (float) Math.exp(att[row + t2] - max);
-                    att[row + t2] = e;
-                    sum += e;
-                }
-                float inv = 1f / sum;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    att[row + t2] *= inv;
-                }
+                softmaxRow(att, row, t + 1, scale);
                 Arrays.fill(att, row + t + 1, row + T, 0f);
             }
             float[] w = dropout > 0f ? dropped(att, a, T, seed, salt, dropout, s) : att;

@@ -62,6 +62,30 @@ class CpuBackendTest {
         MAX.print("cpu-vs-ref");
     }
 
+    @Test
+    void zeroClearsBuffersSplitAcrossThreads() {
+        // more floats than one thread's grain, in odd lengths, so the split falls inside buffers
+        int[] lengths = {1, 40_000, 3, 70_001, 17, 65_536};
+        for (int threads : new int[]{1, 2, 3}) {
+            Backend be = new CpuBackend(threads);
+            Random rnd = new Random(threads);
+            List<FloatBuf> bufs = new ArrayList<>();
+            for (int n : lengths) {
+                bufs.add(buf(be, "z" + bufs.size(), randn(rnd, n, 1)));
+            }
+            FloatBuf untouched = buf(be, "keep", randn(rnd, 999, 1));
+            float[] before = read(be, untouched);
+            run(be, be.zero(bufs));
+            for (FloatBuf z : bufs) {
+                for (float x : read(be, z)) {
+                    assertEquals(0f, x, threads + " threads");
+                }
+            }
+            assertTrue(Arrays.equals(before, read(be, untouched)), "a buffer not named was changed");
+            be.close();
+        }
+    }
+
     // ---------------------------------------------------------------- drivers
 
     /**
