@@ -188,6 +188,26 @@ public final class CpuBackend extends ReferenceBackend {
     }
 
     @Override
+    public Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n) {
+        if (!vector) {
+            return super.dropoutForward(out, inp, seed, p, salt, n);
+        }
+        float[] o = f(out), x = f(inp);
+        return parallel("dropout_forward", n, ELEMENTWISE_GRAIN,
+                (a, b) -> DropoutKernels.forward(o, x, seed(seed), p, salt, a, b));
+    }
+
+    @Override
+    public Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n) {
+        if (!vector) {
+            return super.dropoutBackward(dinp, dout, seed, p, salt, n);
+        }
+        float[] dx = f(dinp), d = f(dout);
+        return parallel("dropout_backward", n, ELEMENTWISE_GRAIN,
+                (a, b) -> DropoutKernels.backward(dx, d, seed(seed), p, salt, a, b));
+    }
+
+    @Override
     public Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
                                    FloatBuf bias, int N, int C) {
         if (!vector) {

@@ -374,14 +374,15 @@ final class VectorKernels {
         }
     }
 
-    /** Per-thread scratch for attention: K^T or V^T, a T x T gradient block, a T x T dropped block. */
+    /** Per-thread scratch for attention: K^T or V^T, a T x T gradient block, a T x T dropped block and its mask. */
     static final class AttentionScratch {
-        final float[] transposed, grad, dropped;
+        final float[] transposed, grad, dropped, mask;
 
         AttentionScratch(int T, int hs) {
             transposed = new float[hs * T];
             grad = new float[T * T];
             dropped = new float[T * T];
+            mask = new float[T * T];
         }
     }
 
@@ -394,10 +395,19 @@ final class VectorKernels {
         }
     }
 
-    /** The (b,h) block of attention weights after dropout, in the thread's scratch. */
+    /**
+     * The (b,h) block of attention weights after dropout, in the thread's scratch, and the mask's
+     * factors in {@code s.mask} for the backward pass. Only the causal triangle is hashed: above
+     * it the weights are 0 whatever the mask.
+     */
     private static float[] dropped(float[] att, int a, int T, long seed, int salt, float dropout, AttentionScratch s) {
-        for (int i = 0; i < T * T; i++) {
-            s.dropped[i] = att[a + i] * DropoutMask.scale(seed, salt, a + i, dropout);
+        for (int t = 0; t < T; t++) {
+            int row = t * T;
+            DropoutKernels.scales(s.mask, row, t + 1, seed, salt, a + row, dropout);
+            for (int t2 = 0; t2 <= t; t2++) {
+                s.dropped[row + t2] = att[a + row + t2] * s.mask[row + t2];
+            }
+            Arrays.fill(s.dropped, row + t + 1, row + T, 0f);
         }
         return s.dropped;
     }
@@ -463,7 +473,7 @@ final class VectorKernels {
                 float dot = 0f;
                 for (int t2 = 0; t2 <= t; t2++) {
                     if (dropout > 0f) {
-                        g[row + t2] *= DropoutMask.scale(seed, salt, a + row + t2, dropout);
+                        g[row + t2] *= s.mask[row + t2]; // filled by dropped() above
                     }
                     dot += att[a + row + t2] * g[row + t2];
                 }
