@@ -156,8 +156,13 @@ public class ReferenceBackend implements Backend {
         return new HostLaunch(kernel, () -> pool.parallelFor(n, grain, task));
     }
 
-    /** Elements per thread below which an elementwise kernel runs on one thread. */
-    protected static final int ELEMENTWISE_GRAIN = 1 << 15;
+    /**
+     * Elements per thread below which an elementwise kernel runs on one thread. Small enough that the
+     * small model's N x C kernels split too: then every kernel cuts the rows at the same place, each
+     * core keeps its half of the activations in its own cache, and the step is 4% faster than with
+     * 32768 (gpt bench --config small, 3 runs each).
+     */
+    protected static final int ELEMENTWISE_GRAIN = 1 << 13;
 
     /** Rows of C floats per thread below which a row-wise kernel runs on one thread. */
     protected static int rowGrain(int rowLength) {
