@@ -2,6 +2,7 @@ package org.gptjvm.engine.cpu;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import org.gptjvm.engine.DropoutMask;
 
@@ -142,42 +143,31 @@ final class VectorKernels {
     /**
      * w[off, off+n) = softmax(w * scale), in place: the causal row of attention weights, shared by the
      * batched forward and KV-cache decoding so both give the same bits. Vector {@link #exp} (Math.exp
-     * per element was most of the small model's attention forward); the sum runs in lanes, then
-     * the lanes in order, then the tail, so it has one order.
+     * per element was most of the small model's attention forward); a row's last, partial vector
+     * is masked rather than done in scalars, since most of the small model's rows are shorter than
+     * a vector. The sum runs in lanes, then the lanes in order, so it has one order.
      */
     static void softmaxRow(float[] w, int off, int n, float scale) {
-        int nv = n / Gemm.L * Gemm.L;
         FloatVector sv = FloatVector.broadcast(Gemm.S, scale);
         FloatVector mx = FloatVector.broadcast(Gemm.S, Float.NEGATIVE_INFINITY);
-        for (int i = 0; i < nv; i += Gemm.L) {
-            FloatVector x = FloatVector.fromArray(Gemm.S, w, off + i).mul(sv);
-            x.intoArray(w, off + i);
-            mx = mx.max(x);
+        for (int i = 0; i < n; i += Gemm.L) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, n);
+            FloatVector x = FloatVector.fromArray(Gemm.S, w, off + i, m).mul(sv);
+            x.intoArray(w, off + i, m);
+            mx = mx.lanewise(VectorOperators.MAX, x, m);
         }
-        float max = mx.reduceLanes(VectorOperators.MAX); // max has no order to get wrong
-        for (int i = nv; i < n; i++) {
-            w[off + i] *= scale;
-            max = Math.max(max, w[off + i]);
-        }
-        FloatVector mv = FloatVector.broadcast(Gemm.S, max);
+        FloatVector mv = FloatVector.broadcast(Gemm.S, mx.reduceLanes(VectorOperators.MAX)); // max has one answer
         FloatVector acc = FloatVector.zero(Gemm.S);
-        for (int i = 0; i < nv; i += Gemm.L) {
-            FloatVector e = exp(FloatVector.fromArray(Gemm.S, w, off + i).sub(mv));
-            e.intoArray(w, off + i);
-            acc = acc.add(e);
+        for (int i = 0; i < n; i += Gemm.L) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, n);
+            FloatVector e = exp(FloatVector.fromArray(Gemm.S, w, off + i, m).sub(mv));
+            e.intoArray(w, off + i, m);
+            acc = acc.add(e, m);
         }
-        float sum = sumLanes(acc);
-        for (int i = nv; i < n; i++) {
-            float e = exp(w[off + i] - max);
-            w[off + i] = e;
-            sum += e;
-        }
-        FloatVector inv = FloatVector.broadcast(Gemm.S, 1f / sum);
-        for (int i = 0; i < nv; i += Gemm.L) {
-            FloatVector.fromArray(Gemm.S, w, off + i).mul(inv).intoArray(w, off + i);
-        }
-        for (int i = nv; i < n; i++) {
-            w[off + i] *= 1f / sum;
+        FloatVector inv = FloatVector.broadcast(Gemm.S, 1f / sumLanes(acc));
+        for (int i = 0; i < n; i += Gemm.L) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, n);
+            FloatVector.fromArray(Gemm.S, w, off + i, m).mul(inv).intoArray(w, off + i, m);
         }
     }
 
