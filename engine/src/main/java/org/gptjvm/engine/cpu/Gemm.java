@@ -10,9 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Register tiling: 6 rows of C by 4 vectors of columns (24 accumulators of 16 lanes with
  * AVX-512; 4 rows where vectors are narrower and registers fewer) stay in registers over a block of
- * k; each step broadcasts one A element per row and loads 4 vectors of a B row. K is cut into blocks so the B panel stays in cache. The k order is fixed for
- * every element, whoever computes it, so the result does not depend on how rows are split across
- * threads.
+ * k; each step broadcasts one A element per row and loads 4 vectors of a B row. With many rows, a
+ * k block's B panels are packed once and A is taken a block of rows at a time (see packedBlock). The
+ * k order is fixed for every element, whoever computes it, so the result does not depend on how rows
+ * are split across threads, nor on the tile that computes it.
  */
 final class Gemm {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
