@@ -134,6 +134,14 @@ final class Cli {
             return this;
         }
 
+        private boolean vectorApi = true;
+
+        /** Runs the child without jdk.incubator.vector, as a plain {@code java -jar gpt.jar} would. */
+        Fork withoutVectorApi() {
+            this.vectorApi = false;
+            return this;
+        }
+
         Fork unsetEnv(String name) {
             unset.add(name);
             return this;
@@ -150,7 +158,8 @@ final class Cli {
                 cmd.add("-XX:+UseSerialGC");
                 // keep the flags surefire gave this JVM that matter for the engine (e.g. --add-modules)
                 for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-                    if (a.startsWith("--add-") || a.startsWith("--enable-")) {
+                    if ((a.startsWith("--add-") || a.startsWith("--enable-"))
+                            && (vectorApi || !a.contains("jdk.incubator.vector"))) {
                         cmd.add(a);
                     }
                 }

@@ -192,6 +192,19 @@ class EndToEndTest {
     }
 
     @Test
+    void withoutTheVectorApiTheCpuBackendRunsTheReferenceKernelsAndSaysSoOnce() {
+        Cli.Result scalar = new Cli.Fork().withoutVectorApi().run(Cli.args(
+                Cli.tinyTrain(data, dir.resolve("scalar.safetensors"), 2), "--sample-tokens", "20", "--backend", "cpu"))
+                .assertOk();
+        long notes = scalar.err().lines().filter(l -> l.contains("the Vector API is not enabled")).count();
+        assertEquals(1, notes, scalar::describe);
+        Cli.Result reference = Cli.fork(Cli.args(Cli.tinyTrain(data, dir.resolve("reference.safetensors"), 1),
+                "--sample-tokens", "20", "--backend", "reference")).assertOk();
+        assertEquals(4, lossLines(scalar).size(), scalar::describe);
+        assertEquals(lossLines(reference), lossLines(scalar), "the scalar path is the reference kernels");
+    }
+
+    @Test
     void anotherSeedTrainsAnotherModel() throws IOException {
         Path other = dir.resolve("seed2.safetensors");
         Cli.fork(Cli.args(Cli.tinyTrain(data, other, 1), "--sample-tokens", "0", "--seed", "2")).assertOk();
