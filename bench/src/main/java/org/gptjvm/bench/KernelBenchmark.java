@@ -54,12 +54,7 @@ public class KernelBenchmark extends ProgramBenchmark {
         List<Launch> fwd, bwd;
         switch (kernel) {
             case "encoder" -> {
-                IntBuf idx = be.allocInt("idx", N);
-                int[] ix = new int[N];
-                for (int i = 0; i < N; i++) {
-                    ix[i] = (i * 31) % V;
-                }
-                be.write(idx, ix);
+                IntBuf idx = tokens("idx", N, 31, V);
                 FloatBuf wte = random("wte", V * C), wpe = random("wpe", T * C), out = random("out", N * C);
                 fwd = List.of(be.encoderForward(out, idx, wte, wpe, B, T, C));
                 bwd = List.of(be.encoderBackward(random("dwte", V * C), random("dwpe", T * C), out, idx, B, T, C));
@@ -97,12 +92,7 @@ public class KernelBenchmark extends ProgramBenchmark {
                 bwd = List.of(be.dropoutBackward(random("dx", n), out, seed, 0.2f, 3, n));
             }
             case "crossentropy" -> {
-                IntBuf targets = be.allocInt("targets", N);
-                int[] t = new int[N];
-                for (int i = 0; i < N; i++) {
-                    t[i] = (i * 7) % V;
-                }
-                be.write(targets, t);
+                IntBuf targets = tokens("targets", N, 7, V);
                 FloatBuf logits = random("logits", N * V), probs = random("probs", N * V), losses = random("losses", N);
                 fwd = List.of(be.crossEntropyForward(losses, probs, logits, targets, N, V),
                         be.meanLoss(random("loss", 1), losses, N));
@@ -123,5 +113,16 @@ public class KernelBenchmark extends ProgramBenchmark {
         }
         forward = be.compile("fwd", fwd);
         backward = be.compile("bwd", bwd);
+    }
+
+    /** n token ids spread over the vocabulary: (i * step) mod V. */
+    private IntBuf tokens(String name, int n, int step, int V) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = (i * step) % V;
+        }
+        IntBuf buf = be.allocInt(name, n);
+        be.write(buf, ids);
+        return buf;
     }
 }

@@ -173,8 +173,8 @@ final class VectorKernels {
 
     // exp(x) in float as Cephes' expf computes it: x = n ln2 + r with |r| <= ln2/2, a degree-6
     // polynomial for e^r (within 2 ulp), times 2^n built in the exponent bits. Only IEEE adds,
-    // multiplies and FMAs, the same in the vector and scalar forms and in the interpreter and C2, so
-    // a vector lane and the scalar tail agree bit for bit, before and after JIT compilation.
+    // multiplies, FMAs and exact conversions, which the interpreter and C2 compute alike, so the
+    // result has the same bits before and after JIT compilation (Math.exp per lane would not vectorise).
     private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
     private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
     private static final float EXP_MIN = -87.33654f; // below, e^x is under the smallest normal float: 0
@@ -192,23 +192,6 @@ final class VectorKernels {
         FloatVector scale = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23)
                 .reinterpretAsFloats();
         return y.mul(scale).blend(0f, x.compare(VectorOperators.LT, EXP_MIN));
-    }
-
-    /** The scalar twin of {@link #exp(FloatVector)}: the same operations in the same order. */
-    static float exp(float x) {
-        if (x < EXP_MIN) {
-            return 0f;
-        }
-        float n = Math.fma(x, LOG2E, ROUND) - ROUND;
-        float r = Math.fma(n, -LN2_HI, x);
-        r = Math.fma(n, -LN2_LO, r);
-        float p = Math.fma(r, P0, P1);
-        p = Math.fma(p, r, P2);
-        p = Math.fma(p, r, P3);
-        p = Math.fma(p, r, P4);
-        p = Math.fma(p, r, P5);
-        float y = Math.fma(p, r * r, r) + 1f;
-        return y * Float.intBitsToFloat(((int) n + 127) << 23);
     }
 
     /**
