@@ -1,6 +1,6 @@
 package org.gptjvm.bench;
 
-import org.gptjvm.engine.RefKernels;
+import org.gptjvm.engine.ref.RefKernels;
 
 import java.io.IOException;
 import java.nio.file.Files;

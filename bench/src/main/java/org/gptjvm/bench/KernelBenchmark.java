@@ -2,6 +2,8 @@ package org.gptjvm.bench;
 
 import org.gptjvm.engine.AdamW;
 import org.gptjvm.engine.Backends;
+import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Preset;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
@@ -44,9 +46,11 @@ public class KernelBenchmark extends ProgramBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        boolean lecture = config.equals("lecture");
-        int B = lecture ? 64 : 16, T = lecture ? 256 : 32, C = lecture ? 384 : 64, NH = lecture ? 6 : 4, V = 65;
-        long params = lecture ? 10_788_929L : 209_729L;
+        Preset preset = Preset.valueOf(config);
+        int V = 65;
+        GptConfig cfg = preset.config(V);
+        int B = preset.batchSize, T = cfg.blockSize(), C = cfg.nEmbd(), NH = cfg.nHead();
+        long params = cfg.parameterCount();
         int N = B * T;
         be = Backends.create(backend, threads);
         IntBuf seed = be.allocInt("seed", 2);
@@ -68,10 +72,9 @@ public class KernelBenchmark extends ProgramBenchmark {
             }
             case "attention" -> {
                 FloatBuf qkv = random("qkv", N * 3 * C), att = random("att", B * NH * T * T), out = random("out", N * C);
-                float p = lecture ? 0.2f : 0f;
+                float p = cfg.dropout();
                 fwd = List.of(be.attentionForward(out, att, qkv, seed, p, 1, B, T, C, NH));
-                bwd = List.of(be.attentionBackward(random("dqkv", N * 3 * C), random("scratch", B * NH * T), out, qkv,
-                        att, seed, p, 1, B, T, C, NH));
+                bwd = List.of(be.attentionBackward(random("dqkv", N * 3 * C), out, qkv, att, seed, p, 1, B, T, C, NH));
             }
             case "relu" -> {
                 int n = N * 4 * C;

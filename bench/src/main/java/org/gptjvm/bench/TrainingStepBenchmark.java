@@ -4,6 +4,7 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.Backends;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Preset;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Seeds;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -48,8 +49,9 @@ public class TrainingStepBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        GptConfig cfg = config.equals("lecture") ? GptConfig.lecture(65) : GptConfig.small(65);
-        int B = config.equals("lecture") ? 64 : 16;
+        Preset preset = Preset.valueOf(config);
+        GptConfig cfg = preset.config(65);
+        int B = preset.batchSize;
         be = Backends.create(backend, threads);
         gpt = new Gpt(be, cfg);
         gpt.params.initialize(Seeds.init(1337));
@@ -71,6 +73,6 @@ public class TrainingStepBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        gpt.close();
+        be.close();
     }
 }

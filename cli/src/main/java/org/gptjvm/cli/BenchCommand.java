@@ -4,9 +4,12 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.BackendProvider;
 import org.gptjvm.engine.Backends;
+import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Preset;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.TextData;
 import org.gptjvm.model.Rng;
@@ -31,7 +34,7 @@ final class BenchCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--config", paramLabel = "NAME", description = "small or lecture (default small).")
-    TrainCommand.Preset preset = TrainCommand.Preset.small;
+    Preset preset = Preset.small;
     @Option(names = "--backend", paramLabel = "LIST", split = ",",
             description = "Backends to compare, comma-separated (default: all present).")
     List<String> backends;
@@ -53,8 +56,8 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         // by default the host backends; a device backend is timed when asked for (its first steps compile kernels)
-        List<String> names = backends != null ? backends
-                : Backends.names().stream().filter(n -> !n.equals("tornado")).toList();
+        List<String> names = backends != null ? backends : Backends.providers().stream()
+                .filter(p -> p.absence() == null && !p.hasDevices()).map(BackendProvider::name).toList();
         for (String n : names) {
             String problem = Backends.unknown(n);
             if (problem != null) {
@@ -67,13 +70,10 @@ final class BenchCommand implements Callable<Integer> {
         }
         TextData text = TextData.load(org.gptjvm.model.DataFiles.choose(data, System.getenv("GPT_DATA")));
         int V = text.tokenizer().vocabSize();
-        GptConfig cfg = preset == TrainCommand.Preset.lecture ? GptConfig.lecture(V) : GptConfig.small(V);
-        int B = preset == TrainCommand.Preset.lecture ? 64 : 16;
+        GptConfig cfg = preset.config(V);
+        int B = preset.batchSize;
         double flops = flopsPerStep(cfg, B);
 
-        if (profile) {
-            System.setProperty("gpt.profile", "true");
-        }
         JsonObject machine = Machine.describe();
         System.out.printf("machine: %s, %s cores, Java %s, %s%n", machine.get("cpu").getAsString(),
                 machine.get("cores").getAsInt(), machine.get("java").getAsString(), machine.get("vector").getAsString());
@@ -122,12 +122,11 @@ final class BenchCommand implements Callable<Integer> {
                     lastParamStateBytes / 1048576.0, (lastBufferBytes - lastParamStateBytes) / 1048576.0,
                     heapPeak() / 1048576.0);
             if (profile) {
-                var prof = org.gptjvm.engine.ReferenceBackend.PROFILE;
-                long total = prof.values().stream().mapToLong(v -> v[0]).sum();
-                prof.entrySet().stream().sorted((p1, p2) -> Long.compare(p2.getValue()[0], p1.getValue()[0]))
-                        .forEach(e -> System.out.printf(Locale.ROOT, "    %-24s %6.1f%% %10.3f ms/step%n", e.getKey(),
-                                100.0 * e.getValue()[0] / total, e.getValue()[0] / 1e6 / (warmup + iters)));
-                prof.clear();
+                long total = lastProfile.totalNanos();
+                for (KernelProfile.Entry e : lastProfile.entries()) {
+                    System.out.printf(Locale.ROOT, "    %-24s %6.1f%% %10.3f ms/step%n", e.kernel(),
+                            100.0 * e.nanos() / total, e.nanos() / 1e6 / (warmup + iters));
+                }
             }
         }
         if (json != null) {
@@ -150,6 +149,7 @@ final class BenchCommand implements Callable<Integer> {
 
     private long lastBufferBytes, lastParamStateBytes;
     private String lastDevice;
+    private KernelProfile lastProfile;
 
     private static long heapPeak() {
         long sum = 0;
@@ -162,8 +162,12 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private double[] time(String name, int nThreads, GptConfig cfg, int B, TextData text) {
-        try (Backend be = Backends.create(name, nThreads, name.equals("tornado") ? device : null);
-             Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = Backends.create(name, nThreads, Backends.provider(name).hasDevices() ? device : null)) {
+            lastProfile = new KernelProfile();
+            if (profile) {
+                be.profile(lastProfile);
+            }
+            Gpt gpt = new Gpt(be, cfg);
             lastDevice = be.device();
             lastParamStateBytes = 4 * 4 * gpt.params.count();
             gpt.params.initialize(Seeds.init(1337));
@@ -207,7 +211,7 @@ final class BenchCommand implements Callable<Integer> {
             m.addProperty("cores", Runtime.getRuntime().availableProcessors());
             m.addProperty("java", Runtime.version().toString());
             m.addProperty("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
-            m.addProperty("vector", org.gptjvm.engine.cpu.CpuBackend.vectorApiPresent()
+            m.addProperty("vector", ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
                     ? "Vector API on" : "Vector API off (scalar)");
             m.addProperty("max_heap_gib", Runtime.getRuntime().maxMemory() / (double) (1L << 30));
             return m;

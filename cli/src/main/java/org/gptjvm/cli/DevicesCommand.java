@@ -9,12 +9,20 @@ import java.util.concurrent.Callable;
 
 @Command(name = "devices", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = {"List the backends of this build and the devices each can run on.",
-                "The tornado backend lists TornadoVM's devices (name, driver, memory); pick one with --device N."})
+                "A backend with devices of its own (tornado: TornadoVM's, with name, driver, memory)",
+                "numbers them; pick one with --device N."})
 final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
+        String dflt = Backends.defaultName();
         for (BackendProvider p : Backends.providers()) {
-            System.out.println(p.name() + (p.name().equals(Backends.defaultName()) ? " (default)" : ""));
+            BackendProvider.Absence absence = p.absence();
+            if (absence != null) {
+                System.out.println(p.name() + " (" + absence.status() + ")");
+                System.out.println("  " + absence.message());
+                continue;
+            }
+            System.out.println(p.name() + (p.name().equals(dflt) ? " (default)" : ""));
             try {
                 for (String d : p.devices()) {
                     System.out.println("  " + d);
@@ -22,10 +30,6 @@ final class DevicesCommand implements Callable<Integer> {
             } catch (GptException e) {
                 System.out.println("  unavailable: " + e.getMessage());
             }
-        }
-        if (!Backends.names().contains("tornado")) {
-            System.out.println("tornado (not in this build)");
-            System.out.println("  " + Backends.TORNADO_MISSING);
         }
         return 0;
     }

@@ -4,6 +4,7 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.model.Checkpoint;
 import org.gptjvm.model.DataFiles;
 import org.gptjvm.model.Gpt;
+import org.gptjvm.model.Preset;
 import org.gptjvm.model.TextData;
 import org.gptjvm.model.TrainOptions;
 import org.gptjvm.model.Trainer;
@@ -26,12 +27,12 @@ final class EvalCommand implements Callable<Integer> {
     ModelOptions model;
     @Option(names = "--data", paramLabel = "FILE", description = "UTF-8 text (default: $GPT_DATA, else data/tinyshakespeare.txt).")
     Path data;
-    @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per split (default 200).")
-    int evalIters = 200;
+    @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per split (default " + Preset.EVAL_ITERS + ").")
+    int evalIters = Preset.EVAL_ITERS;
     @Option(names = "--batch-size", paramLabel = "B", description = "Sequences per batch (default: the training run's, else 16).")
     Integer batchSize;
-    @Option(names = "--seed", paramLabel = "S", description = "Seed for the batch offsets (default 1337).")
-    long seed = 1337;
+    @Option(names = "--seed", paramLabel = "S", description = "Seed for the batch offsets (default " + Preset.SEED + ").")
+    long seed = Preset.SEED;
     @Mixin
     EngineOptions engine;
 
@@ -51,7 +52,8 @@ final class EvalCommand implements Callable<Integer> {
         } catch (org.gptjvm.engine.GptException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        try (Backend backend = engine.create(); Gpt gpt = ckpt.toModel(backend, model.checkpoint)) {
+        try (Backend backend = engine.create()) {
+            Gpt gpt = ckpt.toModel(backend, model.checkpoint);
             Trainer t = new Trainer(gpt, td, new TrainOptions(B, 1e-3, 0, 1, evalIters, seed));
             org.gptjvm.model.Rng rng = org.gptjvm.model.Seeds.data(seed);
             float train = t.estimateLoss(TextData.Split.TRAIN, rng);
@@ -61,13 +63,8 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The batch size the model was trained with, else the small config's 16. */
+    /** The batch size the model was trained with, else the small preset's. */
     private static int trainedBatchSize(Checkpoint ckpt) {
-        try {
-            int b = ckpt.train.getAsJsonObject("options").get("batch_size").getAsInt();
-            return b > 0 ? b : 16;
-        } catch (RuntimeException e) {
-            return 16;
-        }
+        return ckpt.train != null ? ckpt.train.options().batchSize() : Preset.small.batchSize;
     }
 }

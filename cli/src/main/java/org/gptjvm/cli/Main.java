@@ -22,7 +22,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, sample, eval, verify, bench)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, sample, eval, verify, bench, devices)");
     }
 
     public static void main(String[] args) {

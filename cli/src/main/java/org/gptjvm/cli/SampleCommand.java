@@ -72,7 +72,8 @@ final class SampleCommand implements Callable<Integer> {
         }
         long elapsed;
         String device;
-        try (Backend backend = engine.create(); Gpt gpt = ckpt.toModel(backend, model.checkpoint)) {
+        try (Backend backend = engine.create()) {
+            Gpt gpt = ckpt.toModel(backend, model.checkpoint);
             device = backend.device();
             long t0 = System.nanoTime();
             new Sampler(gpt, block, !noKvCache).generate(context, tokens, temperature, topK, Seeds.sample(seed),

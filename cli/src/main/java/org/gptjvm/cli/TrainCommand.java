@@ -1,12 +1,12 @@
 package org.gptjvm.cli;
 
-import com.google.gson.JsonObject;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.GptException;
 import org.gptjvm.model.Checkpoint;
 import org.gptjvm.model.DataFiles;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Preset;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Sampler;
 import org.gptjvm.model.Seeds;
@@ -31,8 +31,6 @@ import java.util.concurrent.Callable;
                 "Defaults: the video's small model (--config small); --config lecture is its 10.8M model."})
 final class TrainCommand implements Callable<Integer> {
 
-    enum Preset { small, lecture }
-
     enum ModelKind { gpt, bigram }
 
     @CommandLine.Spec
@@ -56,14 +54,14 @@ final class TrainCommand implements Callable<Integer> {
     Float dropout;
     @Option(names = "--lr", paramLabel = "LR", description = "AdamW learning rate (small 1e-3, lecture 3e-4).")
     Double lr;
-    @Option(names = "--iters", paramLabel = "N", description = "Training iterations (default 5000).")
+    @Option(names = "--iters", paramLabel = "N", description = "Training iterations (default " + Preset.ITERS + ").")
     Integer iters;
     @Option(names = "--eval-interval", paramLabel = "N", description = "Evaluate every N iterations (small 100, lecture 500).")
     Integer evalInterval;
-    @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per split in each evaluation (default 200).")
+    @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per split in each evaluation (default " + Preset.EVAL_ITERS + ").")
     Integer evalIters;
-    @Option(names = "--seed", paramLabel = "S", description = "Seed for init, batches, dropout, sampling (default 1337).")
-    long seed = 1337;
+    @Option(names = "--seed", paramLabel = "S", description = "Seed for init, batches, dropout, sampling (default " + Preset.SEED + ").")
+    long seed = Preset.SEED;
     @Option(names = "--data", paramLabel = "FILE", description = "UTF-8 training text (default: $GPT_DATA, else data/tinyshakespeare.txt).")
     Path data;
     @Option(names = "--download", description = "Download Tiny Shakespeare into data/ if no data file is found.")
@@ -79,18 +77,17 @@ final class TrainCommand implements Callable<Integer> {
     EngineOptions engine;
 
     GptConfig modelConfig(int vocab) {
-        GptConfig base = preset == Preset.lecture ? GptConfig.lecture(vocab) : GptConfig.small(vocab);
         if (model == ModelKind.bigram) {
-            return new GptConfig(GptConfig.BIGRAM, vocab, or(blockSize, base.blockSize()), vocab, 1, 0, 0f);
+            return new GptConfig(GptConfig.BIGRAM, vocab, or(blockSize, preset.blockSize), vocab, 1, 0, 0f);
         }
-        return new GptConfig(GptConfig.GPT, vocab, or(blockSize, base.blockSize()), or(nEmbd, base.nEmbd()),
-                or(nHead, base.nHead()), or(nLayer, base.nLayer()), dropout != null ? dropout : base.dropout());
+        return new GptConfig(GptConfig.GPT, vocab, or(blockSize, preset.blockSize), or(nEmbd, preset.nEmbd),
+                or(nHead, preset.nHead), or(nLayer, preset.nLayer), dropout != null ? dropout : preset.dropout);
     }
 
     TrainOptions trainOptions() {
-        boolean lecture = preset == Preset.lecture;
-        return new TrainOptions(or(batchSize, lecture ? 64 : 16), lr != null ? lr : lecture ? 3e-4 : 1e-3,
-                or(iters, 5000), or(evalInterval, lecture ? 500 : 100), or(evalIters, 200), seed);
+        TrainOptions base = preset.trainOptions();
+        return new TrainOptions(or(batchSize, base.batchSize()), lr != null ? lr : base.lr(), or(iters, base.iters()),
+                or(evalInterval, base.evalInterval()), or(evalIters, base.evalIters()), seed);
     }
 
     private static int or(Integer v, int dflt) {
@@ -112,8 +109,10 @@ final class TrainCommand implements Callable<Integer> {
         // sizes first: a usage error should not wait for the data to load
         TrainOptions opts;
         try {
-            opts = (resumed != null ? resumedOptions(resumed) : trainOptions()).validate();
-            GptConfig shape = resumed != null ? resumed.config : modelConfig(65).validate();
+            opts = (resumed != null ? resumed.train.options().with(iters, evalInterval, evalIters) : trainOptions()).validate();
+            // the vocabulary is known once the data is read: these checks use one character, and the
+            // model is validated again with the real vocabulary before it is built
+            GptConfig shape = resumed != null ? resumed.config : modelConfig(1).validate();
             shape.checkBatch(opts.batchSize());
         } catch (GptException e) {
             throw usage(e.getMessage());
@@ -131,14 +130,13 @@ final class TrainCommand implements Callable<Integer> {
         }
         text.checkBlockSize(config.blockSize());
 
-        try (Backend backend = engine.create(); Gpt gpt = new Gpt(backend, config)) {
+        try (Backend backend = engine.create()) {
+            Gpt gpt = new Gpt(backend, config);
             Trainer trainer = new Trainer(gpt, text, opts);
             if (resumed != null) {
                 gpt.params.loadStateDict(resumed.weights, resume.toString());
                 resumed.restoreOptimizer(gpt, resume);
-                trainer.restore(resumed.train.get("iter").getAsInt(),
-                        Long.parseUnsignedLong(resumed.train.get("data_rng").getAsString()),
-                        Long.parseUnsignedLong(resumed.train.get("dropout_rng").getAsString()));
+                trainer.restore(resumed.train);
             } else {
                 gpt.params.initialize(Seeds.init(opts.seed()));
             }
@@ -167,14 +165,14 @@ final class TrainCommand implements Callable<Integer> {
 
                     @Override
                     public void checkpoint(int step) {
-                        Checkpoint.save(out, gpt, text.tokenizer(), state(trainer, opts));
+                        Checkpoint.save(out, gpt, text.tokenizer(), trainer.state());
                     }
                 });
             } finally {
                 restoreSignal.run();
             }
             progress.clear();
-            Checkpoint.save(out, gpt, text.tokenizer(), state(trainer, opts));
+            Checkpoint.save(out, gpt, text.tokenizer(), trainer.state());
             if (trainer.stopped()) {
                 stdout.printf("interrupted at iteration %d; saved %s (continue with: gpt train --resume %s --iters %d)%n",
                         trainer.iteration(), out, out, opts.iters());
@@ -205,29 +203,10 @@ final class TrainCommand implements Callable<Integer> {
         }
         Checkpoint c = Checkpoint.load(resume);
         if (!c.resumable()) {
-            throw new GptException(resume + ": holds no training state (AdamW moments, iteration) to resume from");
+            throw new GptException(c.trainProblem != null ? c.trainProblem
+                    : resume + ": holds no training state (AdamW moments, iteration) to resume from");
         }
         return c;
-    }
-
-    private TrainOptions resumedOptions(Checkpoint c) {
-        try {
-            var o = c.train.getAsJsonObject("options");
-            return new TrainOptions(o.get("batch_size").getAsInt(), o.get("learning_rate").getAsDouble(),
-                    or(iters, o.get("max_iters").getAsInt()), or(evalInterval, o.get("eval_interval").getAsInt()),
-                    or(evalIters, o.get("eval_iters").getAsInt()), o.get("seed").getAsLong());
-        } catch (RuntimeException e) {
-            throw new GptException(resume + ": bad training state in its metadata");
-        }
-    }
-
-    private static JsonObject state(Trainer trainer, TrainOptions opts) {
-        JsonObject s = new JsonObject();
-        s.addProperty("iter", trainer.iteration());
-        s.add("options", opts.toJson());
-        s.addProperty("data_rng", Long.toUnsignedString(trainer.dataRng().state()));
-        s.addProperty("dropout_rng", Long.toUnsignedString(trainer.dropoutRng().state()));
-        return s;
     }
 
     private Path findData(PrintStream stdout) {

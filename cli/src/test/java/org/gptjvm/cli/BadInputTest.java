@@ -1,12 +1,15 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.model.CharTokenizer;
 import org.gptjvm.model.Checkpoint;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.SafeTensors;
 import org.gptjvm.model.Seeds;
+import org.gptjvm.model.TrainOptions;
+import org.gptjvm.model.TrainState;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -47,7 +51,8 @@ class BadInputTest {
         CharTokenizer tok = CharTokenizer.fromText(VOCAB_TEXT);
         GptConfig cfg = new GptConfig(GptConfig.GPT, tok.vocabSize(), 8, 16, 2, 1, 0f).validate();
         checkpoint = dir.resolve("tiny.safetensors");
-        try (Backend b = new ReferenceBackend(1); Gpt gpt = new Gpt(b, cfg)) {
+        try (Backend b = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(b, cfg);
             gpt.params.initialize(Seeds.init(1));
             Checkpoint.save(checkpoint, gpt, tok, null);
         }
@@ -322,12 +327,20 @@ class BadInputTest {
         CharTokenizer tok = CharTokenizer.fromText(VOCAB_TEXT);
         GptConfig cfg = new GptConfig(GptConfig.GPT, tok.vocabSize(), 8, 16, 2, 1, 0f).validate();
         Path ckpt = tmp.resolve("odd-state.safetensors");
-        com.google.gson.JsonObject state = new com.google.gson.JsonObject();
-        state.add("options", new com.google.gson.JsonObject());
-        try (Backend b = new ReferenceBackend(1); Gpt gpt = new Gpt(b, cfg)) {
+        try (Backend b = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(b, cfg);
             gpt.params.initialize(Seeds.init(1));
-            Checkpoint.save(ckpt, gpt, tok, state);
+            Checkpoint.save(ckpt, gpt, tok, new TrainState(1, new TrainOptions(16, 1e-3, 1, 1, 1, 1), 1, 2));
         }
+        // the writer keeps its state whole, so take batch_size out of the file's metadata by hand
+        SafeTensors.Contents saved = SafeTensors.read(ckpt);
+        Map<String, String> meta = new java.util.LinkedHashMap<>(saved.metadata());
+        com.google.gson.JsonObject state = com.google.gson.JsonParser.parseString(meta.get("train")).getAsJsonObject();
+        state.getAsJsonObject("options").remove("batch_size");
+        meta.put("train", state.toString());
+        Map<String, SafeTensors.Out> tensors = new java.util.LinkedHashMap<>();
+        saved.tensors().forEach((n, e) -> tensors.put(n, SafeTensors.Out.f32(e.shape(), e.floats())));
+        SafeTensors.write(ckpt, tensors, meta);
         // the batch size falls back to the small config's 16
         Cli.Result r = Cli.run("eval", "--checkpoint", ckpt.toString(), "--data", goodText.toString(), "--eval-iters", "1",
                 "--threads", "1").assertOk();

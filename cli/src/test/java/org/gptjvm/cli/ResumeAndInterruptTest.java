@@ -90,7 +90,7 @@ class ResumeAndInterruptTest {
         Map<Integer, String> s = steps(fullRun.out());
         assertEquals(List.of(0, 10, 20, 30, TOTAL - 1), List.copyOf(s.keySet()), fullRun::describe);
         assertTrue(Checkpoint.load(full).resumable(), "train's checkpoint holds no training state");
-        assertEquals(TOTAL, Checkpoint.load(full).train.get("iter").getAsInt());
+        assertEquals(TOTAL, Checkpoint.load(full).train.iteration());
     }
 
     // 1. exact resume -----------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class ResumeAndInterruptTest {
     void resumedRunMatchesTheUninterruptedOne(int at, @TempDir Path tmp) throws IOException {
         Path part = tmp.resolve("part.safetensors");
         Cli.Result first = Cli.fork(tiny(part, at)).assertOk();
-        assertEquals(at, Checkpoint.load(part).train.get("iter").getAsInt(), first::describe);
+        assertEquals(at, Checkpoint.load(part).train.iteration(), first::describe);
         // what the short run printed for steps the long run also evaluated agrees with it
         Map<Integer, String> whole = steps(fullRun.out());
         steps(first.out()).forEach((step, line) -> {
@@ -255,7 +255,7 @@ class ResumeAndInterruptTest {
             assertTrue(Files.isRegularFile(ck), describe);
             Checkpoint c = Checkpoint.load(ck);
             assertTrue(c.resumable(), "the interrupted run's checkpoint cannot be resumed\n" + describe);
-            int iter = c.train.get("iter").getAsInt();
+            int iter = c.train.iteration();
             assertTrue(iter > 0, "interrupted at iteration " + iter + "\n" + describe);
             assertTrue(stdout.contains("interrupted at iteration " + iter + ";"), describe);
             try (var files = Files.list(outDir)) {
@@ -266,7 +266,7 @@ class ResumeAndInterruptTest {
 
             Cli.Result resumed = Cli.fork(resume(ck, iter + 10, ck)).assertOk();
             assertTrue(resumed.out().contains("resuming " + ck + " at iteration " + iter), resumed::describe);
-            assertEquals(iter + 10, Checkpoint.load(ck).train.get("iter").getAsInt(), resumed::describe);
+            assertEquals(iter + 10, Checkpoint.load(ck).train.iteration(), resumed::describe);
             try (var files = Files.list(outDir)) {
                 assertTrue(files.noneMatch(f -> f.getFileName().toString().endsWith(".tmp")),
                         "temporary files left beside the checkpoint after resuming");

@@ -27,10 +27,11 @@ public interface Backend extends AutoCloseable {
 
     FloatBuf allocFloat(String name, int size);
 
-    /** Bytes of all buffers allocated so far (for memory reports); -1 if unknown. */
-    default long allocatedBytes() {
-        return -1;
-    }
+    /**
+     * Bytes the backend holds for this model: every buffer allocated so far, plus its own scratch
+     * (packed panels, per-thread work space, transposed weights): the figure {@code gpt bench} reports.
+     */
+    long allocatedBytes();
 
     IntBuf allocInt(String name, int size);
 
@@ -55,6 +56,13 @@ public interface Backend extends AutoCloseable {
 
     /** Turns recorded launches into something that runs them in order. */
     Program compile(String name, List<Launch> launches);
+
+    /**
+     * Programs compiled after this call add the time of each of their launches to {@code into}
+     * ({@code gpt bench --profile}). A backend that cannot time single launches leaves it empty.
+     */
+    default void profile(KernelProfile into) {
+    }
 
     @Override
     void close();
@@ -92,9 +100,9 @@ public interface Backend extends AutoCloseable {
     Launch attentionForward(FloatBuf out, FloatBuf att, FloatBuf qkv, IntBuf seed, float dropout, int salt,
                             int B, int T, int C, int NH);
 
-    /** {@code scratch} holds at least B*NH*T floats. */
-    Launch attentionBackward(FloatBuf dqkv, FloatBuf scratch, FloatBuf dout, FloatBuf qkv, FloatBuf att,
-                             IntBuf seed, float dropout, int salt, int B, int T, int C, int NH);
+    /** Accumulates dqkv of {@link #attentionForward}, given its {@code att}; any scratch is the backend's own. */
+    Launch attentionBackward(FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seed, float dropout,
+                             int salt, int B, int T, int C, int NH);
 
     Launch reluForward(FloatBuf out, FloatBuf inp, int n);
 
@@ -139,10 +147,10 @@ public interface Backend extends AutoCloseable {
      * Attention of one new token at position p = {@code tokPos[1]} against a KV cache: its key and
      * value (channels C..3C of {@code qkv}) are stored in row p of {@code kCache} and {@code vCache}
      * (T x C each), then out(C) = softmax(q K^T hs^-0.5) V over rows 0..p, per head. No dropout.
-     * {@code scores} holds at least NH*T floats. Implementations use the same arithmetic, in the same
+     * Implementations use the same arithmetic, in the same
      * order, as row p of their {@link #attentionForward}, so sampling with the cache gives the same
      * logits, bit for bit, as recomputing the whole context.
      */
-    Launch attentionDecode(FloatBuf out, FloatBuf scores, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache,
-                           IntBuf tokPos, int T, int C, int NH);
+    Launch attentionDecode(FloatBuf out, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache, IntBuf tokPos, int T,
+                           int C, int NH);
 }

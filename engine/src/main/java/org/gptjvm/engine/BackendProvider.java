@@ -2,29 +2,42 @@ package org.gptjvm.engine;
 
 import java.util.List;
 
-/** A way to create a backend, found by name; registered with {@link java.util.ServiceLoader}. */
+/**
+ * A backend as {@link Backends} finds it: registered with {@link java.util.ServiceLoader}, it says
+ * what it is, whether it can run in this JVM, how it ranks, and creates it. Asking any of this
+ * except {@link #create} and {@link #devices} must not start a device runtime.
+ */
 public interface BackendProvider {
+
+    /** Why a backend cannot run here: a short status for listings and the one-line error with the remedy. */
+    record Absence(String status, String message) {
+    }
+
+    /** Short name as used on the command line. */
     String name();
 
-    /** Higher is faster; the default backend is the fastest one present. */
+    /** Higher is faster; {@link Backends#defaultProvider} is the fastest one present. */
     int speedRank();
 
-    Backend create(int threads);
+    /** Null when this backend can be created in this JVM, else why not and how to get it. */
+    default Absence absence() {
+        return null;
+    }
 
     /**
-     * A backend on the device selected by {@code device} (as listed by {@link #devices()}); null
-     * means the default one. Host backends have no devices to choose from.
+     * Whether this backend runs on devices of its own (chosen with {@code --device}) rather than on
+     * the host's cores.
      */
-    default Backend create(int threads, String device) {
-        if (device != null) {
-            throw new GptException("the " + name() + " backend runs on this machine's CPU cores; --device is for the "
-                    + "tornado backend");
-        }
-        return create(threads);
+    default boolean hasDevices() {
+        return false;
     }
 
+    /**
+     * A backend with {@code threads} host threads on the device {@code device} (as listed by
+     * {@link #devices()}; null: its default). Only called when {@link #absence()} is null.
+     */
+    Backend create(int threads, String device);
+
     /** One line per device this backend can run on, in selection order (for {@code gpt devices}). */
-    default List<String> devices() {
-        return List.of("this machine's CPU: " + Runtime.getRuntime().availableProcessors() + " cores");
-    }
+    List<String> devices();
 }

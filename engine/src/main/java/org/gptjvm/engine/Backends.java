@@ -1,61 +1,41 @@
 package org.gptjvm.engine;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.ServiceLoader;
+import java.util.stream.Collectors;
 
-/** Finds backends by name. Backends in other modules (tornado) register through {@link BackendProvider}. */
+/**
+ * The backends of this build, as their {@link BackendProvider}s report them through
+ * {@link ServiceLoader}: which exist, which can run here, which is the default, and the one-line
+ * errors when a name is wrong or a backend is missing.
+ */
 public final class Backends {
     private Backends() {
     }
 
-    /** All providers on the class path, fastest first. */
+    /** Every provider on the class path, present or not, fastest first. */
     public static List<BackendProvider> providers() {
         List<BackendProvider> all = new ArrayList<>();
-        all.add(new BackendProvider() {
-            @Override
-            public String name() {
-                return "reference";
-            }
-
-            @Override
-            public int speedRank() {
-                return 0;
-            }
-
-            @Override
-            public Backend create(int threads) {
-                return new ReferenceBackend(threads);
-            }
-        });
-        all.add(new BackendProvider() {
-            @Override
-            public String name() {
-                return "cpu";
-            }
-
-            @Override
-            public int speedRank() {
-                return 10;
-            }
-
-            @Override
-            public Backend create(int threads) {
-                return new org.gptjvm.engine.cpu.CpuBackend(threads);
-            }
-        });
         ServiceLoader.load(BackendProvider.class).forEach(all::add);
-        all.sort((a, b) -> Integer.compare(b.speedRank(), a.speedRank()));
+        all.sort(Comparator.comparingInt(BackendProvider::speedRank).reversed().thenComparing(BackendProvider::name));
         return all;
     }
 
+    /** The names of the backends that can run here, fastest first. */
     public static List<String> names() {
-        return providers().stream().map(BackendProvider::name).toList();
+        return providers().stream().filter(p -> p.absence() == null).map(BackendProvider::name).toList();
     }
 
-    /** The fastest backend present. */
+    /** The fastest backend that can run here. */
+    public static BackendProvider defaultProvider() {
+        return providers().stream().filter(p -> p.absence() == null).findFirst()
+                .orElseThrow(() -> new GptException("no backend can run in this JVM"));
+    }
+
     public static String defaultName() {
-        return providers().get(0).name();
+        return defaultProvider().name();
     }
 
     public static Backend create(String name, int threads) {
@@ -67,34 +47,39 @@ public final class Backends {
         if (threads < 1) {
             throw new GptException("--threads must be at least 1, got " + threads);
         }
-        return provider(name).create(threads, device);
+        String problem = unknown(name);
+        if (problem != null) {
+            throw new GptException(problem);
+        }
+        BackendProvider p = provider(name);
+        if (device != null && !p.hasDevices()) {
+            String pickers = providers().stream().filter(BackendProvider::hasDevices).map(BackendProvider::name)
+                    .collect(Collectors.joining(" or "));
+            throw new GptException("the " + name + " backend runs on this machine's CPU cores; --device is for the "
+                    + (pickers.isEmpty() ? "device" : pickers) + " backend");
+        }
+        return p.create(threads, device);
     }
 
+    /** The provider named {@code name}, present or not; null if this build has none. */
     public static BackendProvider provider(String name) {
-        for (BackendProvider p : providers()) {
-            if (p.name().equals(name)) {
-                return p;
-            }
-        }
-        throw new GptException(unknown(name));
+        return providers().stream().filter(p -> p.name().equals(name)).findFirst().orElse(null);
     }
 
     /**
-     * Null when {@code name} is a backend of this build, else the one-line reason (a usage error).
-     * The tornado backend missing from the build is an install problem rather than a typo: that
-     * one throws, with how to get it.
+     * Null when {@code name} is a backend that can run here, else the one-line reason (a usage
+     * error). A backend this build knows but cannot run is an install problem rather than a typo:
+     * that one throws, with the provider's remedy.
      */
     public static String unknown(String name) {
-        if (names().contains(name)) {
-            return null;
+        BackendProvider p = provider(name);
+        if (p == null) {
+            return "unknown backend '" + name + "'; available: " + String.join(", ", names());
         }
-        if (name.equals("tornado")) {
-            throw new GptException(TORNADO_MISSING);
+        BackendProvider.Absence absence = p.absence();
+        if (absence != null) {
+            throw new GptException(absence.message());
         }
-        return "unknown backend '" + name + "'; available: " + String.join(", ", names());
+        return null;
     }
-
-    /** What to do when the tornado backend is asked for in a build without it. */
-    public static final String TORNADO_MISSING = "the tornado backend is not in this build: install TornadoVM 5.2.0, "
-            + "source tornado-env.sh, and ./gpt rebuilds with it (or: ./mvn25 -Ptornado package; see README.md, section TornadoVM)";
 }

@@ -1,5 +1,7 @@
 package org.gptjvm.engine;
 
+import org.gptjvm.engine.ref.ReferenceBackend;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -1,5 +1,7 @@
 package org.gptjvm.engine;
 
+import org.gptjvm.engine.ref.RefKernels;
+
 /**
  * Independent, direct double-precision versions of every kernel, written from the definitions (as
  * PyTorch computes them) rather than from {@link RefKernels}. Only the dropout mask itself is taken

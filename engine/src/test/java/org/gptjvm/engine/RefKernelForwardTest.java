@@ -1,5 +1,7 @@
 package org.gptjvm.engine;
 
+import org.gptjvm.engine.ref.ReferenceBackend;
+
 import static org.gptjvm.engine.KernelTestSupport.assertClose;
 import static org.gptjvm.engine.KernelTestSupport.buf;
 import static org.gptjvm.engine.KernelTestSupport.ibuf;

@@ -1,7 +1,6 @@
 package org.gptjvm.model;
 
 import com.google.gson.Gson;
-import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.GptException;
@@ -24,13 +23,18 @@ public final class Checkpoint {
     public final GptConfig config;
     public final CharTokenizer tokenizer;
     public final Map<String, GptParams.Tensor> weights;
-    public final JsonObject train; // may be empty
+    /** The run that saved it; null for a file of weights only, or one whose training state is unreadable. */
+    public final TrainState train;
+    /** Why the training state could not be read; null when it was, or there is none. */
+    public final String trainProblem;
 
-    private Checkpoint(GptConfig config, CharTokenizer tokenizer, Map<String, GptParams.Tensor> weights, JsonObject train) {
+    private Checkpoint(GptConfig config, CharTokenizer tokenizer, Map<String, GptParams.Tensor> weights, TrainState train,
+                       String trainProblem) {
         this.config = config;
         this.tokenizer = tokenizer;
         this.weights = weights;
         this.train = train;
+        this.trainProblem = trainProblem;
     }
 
     /** Fails early, before any training, when {@code file} could not be written. */
@@ -64,8 +68,11 @@ public final class Checkpoint {
         return e.getMessage();
     }
 
-    /** Writes weights (PyTorch names), AdamW moments and run state; atomically replaces {@code file}. */
-    public static void save(Path file, Gpt gpt, CharTokenizer tokenizer, JsonObject trainState) {
+    /**
+     * Writes weights (PyTorch names) and, with a {@code trainState}, the AdamW moments and the run's
+     * state; atomically replaces {@code file}.
+     */
+    public static void save(Path file, Gpt gpt, CharTokenizer tokenizer, TrainState trainState) {
         Map<String, SafeTensors.Out> out = new LinkedHashMap<>();
         gpt.params.stateDict().forEach((name, t) -> out.put(name, SafeTensors.Out.f32(t.shape(), t.data())));
         if (trainState != null) {
@@ -79,7 +86,7 @@ public final class Checkpoint {
         meta.put("config", gpt.config.toJson().toString());
         meta.put("chars", new Gson().toJson(tokenizer.vocabulary()));
         if (trainState != null) {
-            meta.put("train", trainState.toString());
+            meta.put("train", trainState.toJson().toString());
         }
         SafeTensors.write(file, out, meta);
     }
@@ -107,20 +114,24 @@ public final class Checkpoint {
             throw new GptException(file + ": vocabulary of " + tok.vocabSize() + " characters but vocab_size "
                     + config.vocabSize());
         }
-        JsonObject train = new JsonObject();
+        // the weights are usable without the run's state: a damaged state only stops a resume
+        TrainState train = null;
+        String trainProblem = null;
         if (meta.containsKey("train")) {
             try {
-                train = JsonParser.parseString(meta.get("train")).getAsJsonObject();
+                train = TrainState.fromJson(JsonParser.parseString(meta.get("train")).getAsJsonObject(), file.toString());
+            } catch (GptException e) {
+                trainProblem = e.getMessage();
             } catch (RuntimeException e) {
-                throw new GptException(file + ": bad training state in its metadata");
+                trainProblem = file + ": bad training state in its metadata";
             }
         }
-        return new Checkpoint(config, tok, Checkpoints.tensors(c, file), train);
+        return new Checkpoint(config, tok, floatTensors(c, file), train, trainProblem);
     }
 
     /** Whether the file holds AdamW moments and a training state, so training can resume from it. */
     public boolean resumable() {
-        return train.has("iter") && weights.keySet().stream().anyMatch(n -> n.startsWith(OPTIMIZER_PREFIX));
+        return train != null && weights.keySet().stream().anyMatch(n -> n.startsWith(OPTIMIZER_PREFIX));
     }
 
     /** Loads the AdamW moments (saved under our parameter names) into {@code gpt}. */
@@ -152,12 +163,21 @@ public final class Checkpoint {
     /** A model on {@code backend} with these weights; every tensor is checked before any is loaded. */
     public Gpt toModel(Backend backend, Path file) {
         Gpt gpt = new Gpt(backend, config);
-        try {
-            gpt.params.loadStateDict(weights, file.toString());
-        } catch (RuntimeException e) {
-            gpt.close();
-            throw e;
-        }
+        gpt.params.loadStateDict(weights, file.toString());
         return gpt;
+    }
+
+    /** Every float tensor of a file, by name (a reference file's int tensors, the batch, are left out). */
+    static Map<String, GptParams.Tensor> floatTensors(SafeTensors.Contents c, Path file) {
+        Map<String, GptParams.Tensor> out = new LinkedHashMap<>();
+        c.tensors().forEach((name, e) -> {
+            if (e.dtype().equals("F32") || e.dtype().equals("F64")) {
+                out.put(name, new GptParams.Tensor(e.shape(), e.floats()));
+            }
+        });
+        if (out.isEmpty()) {
+            throw new GptException(file + ": holds no float tensors");
+        }
+        return out;
     }
 }

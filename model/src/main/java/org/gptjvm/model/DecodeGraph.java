@@ -55,7 +55,6 @@ public final class DecodeGraph {
         FloatBuf rstd = be.allocFloat("decode.rstd", 1), qkv = be.allocFloat("decode.qkv", 3 * C);
         FloatBuf atty = be.allocFloat("decode.atty", C), tmp = be.allocFloat("decode.tmp", C);
         FloatBuf fc = be.allocFloat("decode.fc", 4 * C), fcRelu = be.allocFloat("decode.fc_relu", 4 * C);
-        FloatBuf scores = be.allocFloat("decode.scores", NH * T);
         l.add(be.embedToken(x, tokPos, params.wte.value(), params.wpe.value(), C));
         for (int i = 0; i < cfg.nLayer(); i++) {
             GptParams.Layer w = params.layers[i];
@@ -63,7 +62,7 @@ public final class DecodeGraph {
             FloatBuf vCache = be.allocFloat("decode.blocks." + i + ".v_cache", T * C);
             l.add(be.layerNormForward(ln, mean, rstd, x, w.ln1W().value(), w.ln1B().value(), 1, C));
             l.add(be.matmulForward(qkv, ln, w.qkvW().value(), null, 1, C, 3 * C));
-            l.add(be.attentionDecode(atty, scores, qkv, kCache, vCache, tokPos, T, C, NH));
+            l.add(be.attentionDecode(atty, qkv, kCache, vCache, tokPos, T, C, NH));
             l.add(be.matmulForward(tmp, atty, w.projW().value(), w.projB().value(), 1, C, C));
             l.add(be.residualForward(x, x, tmp, C));
             l.add(be.layerNormForward(ln, mean, rstd, x, w.ln2W().value(), w.ln2B().value(), 1, C));

@@ -6,9 +6,10 @@ import org.gptjvm.engine.Backend;
 /**
  * The lecture's GPT (or its bigram model) on a backend: parameters plus the graphs that train,
  * evaluate and sample it. The training graph is built for (batch_size, block_size); sampling uses a
- * second graph of one sequence of block_size, sharing the parameters.
+ * second graph of one sequence of block_size, sharing the parameters. The backend stays its
+ * caller's: whoever created it closes it.
  */
-public final class Gpt implements AutoCloseable {
+public final class Gpt {
     public final Backend backend;
     public final GptConfig config;
     public final GptParams params;
@@ -92,11 +93,6 @@ public final class Gpt implements AutoCloseable {
             decodeGraph = new DecodeGraph(backend, params);
         }
         return decodeGraph;
-    }
-
-    @Override
-    public void close() {
-        backend.close();
     }
 
     /** AdamW's hyper-parameters; PyTorch's defaults but for the learning rate. */

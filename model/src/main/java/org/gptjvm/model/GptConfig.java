@@ -20,16 +20,6 @@ public record GptConfig(String kind, int vocabSize, int blockSize, int nEmbd, in
     public static final String GPT = "gpt";
     public static final String BIGRAM = "bigram";
 
-    /** The small model of the video (the one its gpt.py trains on a laptop). */
-    public static GptConfig small(int vocabSize) {
-        return new GptConfig(GPT, vocabSize, 32, 64, 4, 4, 0.0f);
-    }
-
-    /** The video's large model (10.79 M parameters). */
-    public static GptConfig lecture(int vocabSize) {
-        return new GptConfig(GPT, vocabSize, 256, 384, 6, 6, 0.2f);
-    }
-
     public boolean isBigram() {
         return BIGRAM.equals(kind);
     }

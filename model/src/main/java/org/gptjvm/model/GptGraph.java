@@ -39,7 +39,7 @@ public final class GptGraph {
     private FloatBuf[] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fcRelu, res3;
     private FloatBuf tmpC, tmpFc; // forward scratch shared by all layers
     // gradients of activations: the residual stream's (summed into in place) and one layer's scratch
-    private FloatBuf dres, dlogits, dlnf, dTmpC, dTmpC2, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1, attScratch;
+    private FloatBuf dres, dlogits, dlnf, dTmpC, dTmpC2, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1;
 
     public GptGraph(Backend backend, GptParams params, int B, int T) {
         this.be = backend;
@@ -127,7 +127,6 @@ public final class GptGraph {
         dAtty = be.allocFloat("d.atty", N * C);
         dQkv = be.allocFloat("d.qkv", N * 3 * C);
         dLn1 = be.allocFloat("d.ln1", N * C);
-        attScratch = be.allocFloat("d.att_row", B * NH * T);
     }
 
     /** Everything the backward pass accumulates into, zeroed at the start of a step. */
@@ -225,8 +224,7 @@ public final class GptGraph {
             }
             l.add(be.matmulBackward(dAtty, w.projW().grad(), w.projB().grad(), dAttnOut, atty[i], w.projW().value(),
                     N, C, C));
-            l.add(be.attentionBackward(dQkv, attScratch, dAtty, qkv[i], att[i], dropoutSeed, p, salt(i, 0),
-                    B, T, C, NH));
+            l.add(be.attentionBackward(dQkv, dAtty, qkv[i], att[i], dropoutSeed, p, salt(i, 0), B, T, C, NH));
             l.add(be.matmulBackward(dLn1, w.qkvW().grad(), null, dQkv, ln1[i], w.qkvW().value(), N, C, 3 * C));
             l.add(be.layerNormBackward(dres, w.ln1W().grad(), w.ln1B().grad(), dLn1, x, w.ln1W().value(),
                     ln1Mean[i], ln1Rstd[i], N, C));

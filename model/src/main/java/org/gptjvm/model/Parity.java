@@ -42,7 +42,7 @@ public final class Parity {
         // first T position embeddings, which is exactly what PyTorch does for a (B, T) input
         GptConfig runConfig = new GptConfig(config.kind(), config.vocabSize(), T, config.nEmbd(), config.nHead(),
                 config.nLayer(), 0f);
-        Map<String, GptParams.Tensor> weights = Checkpoints.tensors(c, file);
+        Map<String, GptParams.Tensor> weights = Checkpoint.floatTensors(c, file);
         if (T < config.blockSize() && weights.containsKey("position_embedding_table.weight")) {
             GptParams.Tensor wpe = weights.get("position_embedding_table.weight");
             float[] cut = java.util.Arrays.copyOf(wpe.data(), T * config.nEmbd());

@@ -152,10 +152,10 @@ public final class SafeTensors {
         Map<String, String> meta = new LinkedHashMap<>();
         List<long[]> ranges = new ArrayList<>();
         for (Map.Entry<String, JsonElement> e : json.entrySet()) {
-            String name = e.getKey();
+            String name = printable(e.getKey());
             try {
                 JsonObject o = e.getValue().getAsJsonObject();
-                if (name.equals("__metadata__")) {
+                if (e.getKey().equals("__metadata__")) {
                     for (Map.Entry<String, JsonElement> m : o.entrySet()) {
                         meta.put(m.getKey(), m.getValue().getAsString());
                     }
@@ -164,7 +164,7 @@ public final class SafeTensors {
                 String dtype = o.get("dtype").getAsString();
                 int width = dtypeSize(dtype);
                 if (width < 0) {
-                    throw new GptException(file + ": tensor " + name + " has unknown dtype " + dtype);
+                    throw new GptException(file + ": tensor " + name + " has unknown dtype " + printable(dtype));
                 }
                 var shapeJson = o.get("shape").getAsJsonArray();
                 int[] shape = new int[shapeJson.size()];
@@ -192,7 +192,7 @@ public final class SafeTensors {
                 }
                 ranges.add(new long[]{begin, end});
                 ByteBuffer bytes = data.slice((int) begin, (int) (end - begin));
-                tensors.put(name, new Entry(dtype, shape, bytes));
+                tensors.put(e.getKey(), new Entry(dtype, shape, bytes));
             } catch (GptException ex) {
                 throw ex;
             } catch (RuntimeException ex) {
@@ -206,6 +206,12 @@ public final class SafeTensors {
             }
         }
         return new Contents(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(meta));
+    }
+
+    /** {@code s} with control characters shown as '?': names from an untrusted file go into one-line errors. */
+    private static String printable(String s) {
+        return s.codePoints().map(c -> Character.isISOControl(c) ? '?' : c)
+                .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append).toString();
     }
 
     /** A tensor to write: F32 or I32 data with a shape. */

@@ -35,4 +35,17 @@ public record TrainOptions(int batchSize, double lr, int iters, int evalInterval
         o.addProperty("seed", seed);
         return o;
     }
+
+    /** The settings saved by {@link #toJson}. */
+    public static TrainOptions fromJson(JsonObject o) {
+        return new TrainOptions(o.get("batch_size").getAsInt(), o.get("learning_rate").getAsDouble(),
+                o.get("max_iters").getAsInt(), o.get("eval_interval").getAsInt(), o.get("eval_iters").getAsInt(),
+                o.get("seed").getAsLong());
+    }
+
+    /** These settings with another iteration count, evaluation interval and size (null: keep). */
+    public TrainOptions with(Integer iters, Integer evalInterval, Integer evalIters) {
+        return new TrainOptions(batchSize, lr, iters != null ? iters : this.iters,
+                evalInterval != null ? evalInterval : this.evalInterval, evalIters != null ? evalIters : this.evalIters, seed);
+    }
 }

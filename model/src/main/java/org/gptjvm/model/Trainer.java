@@ -51,11 +51,16 @@ public final class Trainer {
         return iter;
     }
 
-    /** Continues a run: the iteration count (= AdamW steps taken) and the generators' states. */
-    public void restore(int iteration, long dataRngState, long dropoutRngState) {
-        this.iter = iteration;
-        dataRng.setState(dataRngState);
-        dropoutRng.setState(dropoutRngState);
+    /** Continues a saved run: the iteration count (= AdamW steps taken) and the generators' states. */
+    public void restore(TrainState state) {
+        this.iter = state.iteration();
+        dataRng.setState(state.dataRng());
+        dropoutRng.setState(state.dropoutRng());
+    }
+
+    /** Where the run stands, for a checkpoint. */
+    public TrainState state() {
+        return new TrainState(iter, options, dataRng.state(), dropoutRng.state());
     }
 
     /** Asks {@link #run} to stop after the current step (e.g. on Ctrl-C); safe from any thread. */
@@ -65,14 +70,6 @@ public final class Trainer {
 
     public boolean stopped() {
         return stopRequested;
-    }
-
-    public Rng dataRng() {
-        return dataRng;
-    }
-
-    public Rng dropoutRng() {
-        return dropoutRng;
     }
 
     /** estimate_loss at the current iteration: train and val mean losses, without dropout. */

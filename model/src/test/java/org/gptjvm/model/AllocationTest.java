@@ -1,7 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 
 import java.lang.management.ManagementFactory;
@@ -39,7 +39,8 @@ class AllocationTest {
         int[] x = new int[B * T], y = new int[B * T];
         data.batch(TextData.Split.TRAIN, new Rng(1), B, T, x, y);
         Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(1e-3);
-        try (Backend be = new ReferenceBackend(threads); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(threads)) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.params.initialize(Seeds.init(1));
             long[] step = {0};
             Runnable fbUpdate = () -> {

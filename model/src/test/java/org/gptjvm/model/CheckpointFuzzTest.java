@@ -2,7 +2,7 @@ package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.GptException;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,11 +31,10 @@ class CheckpointFuzzTest {
         Path good = dir.resolve("good.safetensors");
         CharTokenizer tok = CharTokenizer.fromText("abcdefgh \n");
         GptConfig cfg = new GptConfig(GptConfig.GPT, tok.vocabSize(), 4, 8, 2, 1, 0f);
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.initialize(1);
-            com.google.gson.JsonObject state = new com.google.gson.JsonObject();
-            state.addProperty("iter", 3);
-            Checkpoint.save(good, gpt, tok, state);
+            Checkpoint.save(good, gpt, tok, new TrainState(3, Preset.small.trainOptions(), 1, 2));
         }
         byte[] original = Files.readAllBytes(good);
         int headerEnd = 8 + (int) ByteBuffer.wrap(original, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
@@ -47,7 +46,8 @@ class CheckpointFuzzTest {
             Files.write(f, m);
             try {
                 Checkpoint c = Checkpoint.load(f);
-                try (Backend be = new ReferenceBackend(1); Gpt gpt = c.toModel(be, f)) {
+                try (Backend be = new ReferenceBackend(1)) {
+                    Gpt gpt = c.toModel(be, f);
                     assertTrue(gpt.params.count() > 0);
                 }
                 loaded++;

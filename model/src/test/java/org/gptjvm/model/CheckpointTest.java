@@ -3,7 +3,7 @@ package org.gptjvm.model;
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.GptException;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,6 +24,7 @@ import java.util.TreeSet;
 import static org.gptjvm.model.ModelTestSupport.assertBitIdentical;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -51,15 +52,15 @@ class CheckpointTest {
         CharTokenizer tok = data.tokenizer();
         GptConfig cfg = tinyConfig(tok);
         Path file = dir.resolve("sub/model.safetensors"); // the directory is created
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = trained(be, cfg, data)) {
-            JsonObject state = new JsonObject();
-            state.addProperty("iter", 3);
-            Checkpoint.save(file, gpt, tok, state);
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = trained(be, cfg, data);
+            Checkpoint.save(file, gpt, tok, new TrainState(3, Preset.small.trainOptions(), 1, 2));
             Checkpoint c = Checkpoint.load(file);
             assertEquals(cfg, c.config);
             assertEquals(tok.vocabulary(), c.tokenizer.vocabulary());
-            assertEquals(3, c.train.get("iter").getAsInt());
-            try (Backend be2 = new ReferenceBackend(2); Gpt back = c.toModel(be2, file)) {
+            assertEquals(3, c.train.iteration());
+            try (Backend be2 = new ReferenceBackend(2)) {
+                Gpt back = c.toModel(be2, file);
                 assertBitIdentical(gpt.params.stateDict(), back.params.stateDict());
                 int[] x = new int[2 * cfg.blockSize()], y = new int[2 * cfg.blockSize()];
                 data.batch(TextData.Split.VAL, new Rng(1), 2, cfg.blockSize(), x, y);
@@ -83,7 +84,7 @@ class CheckpointTest {
             }
             Checkpoint weightsOnly = Checkpoint.load(file);
             assertTrue(weightsOnly.weights.keySet().stream().noneMatch(k -> k.startsWith(Checkpoint.OPTIMIZER_PREFIX)));
-            assertEquals(0, weightsOnly.train.size());
+            assertNull(weightsOnly.train);
         }
     }
 
@@ -93,12 +94,14 @@ class CheckpointTest {
         CharTokenizer tok = data.tokenizer();
         GptConfig cfg = new GptConfig(GptConfig.BIGRAM, tok.vocabSize(), 8, tok.vocabSize(), 1, 0, 0f);
         Path file = dir.resolve("bigram.safetensors");
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = trained(be, cfg, data)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = trained(be, cfg, data);
             Checkpoint.save(file, gpt, tok, null);
             Checkpoint c = Checkpoint.load(file);
             assertEquals(cfg, c.config);
             assertEquals(Set.of("token_embedding_table.weight"), c.weights.keySet());
-            try (Gpt back = c.toModel(new ReferenceBackend(1), file)) {
+            try (Backend be2 = new ReferenceBackend(1)) {
+                Gpt back = c.toModel(be2, file);
                 assertBitIdentical(gpt.params.stateDict(), back.params.stateDict());
             }
         }
@@ -110,7 +113,8 @@ class CheckpointTest {
         GptConfig cfg = new GptConfig(GptConfig.GPT, tok.vocabSize(), 8, 12, 3, 2, 0f);
         int V = cfg.vocabSize(), C = 12, hs = 4, T = 8;
         Path file = dir.resolve("m.safetensors");
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.params.initialize(Seeds.init(9));
             Checkpoint.save(file, gpt, tok, null);
             SafeTensors.Contents c = SafeTensors.read(file);
@@ -171,7 +175,8 @@ class CheckpointTest {
         });
         Checkpoint c = Checkpoint.load(fixture);
         Path file = dir.resolve("ours.safetensors");
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = new Gpt(be, c.config)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, c.config);
             gpt.params.initialize(Seeds.init(1));
             Checkpoint.save(file, gpt, c.tokenizer, null);
         }
@@ -193,7 +198,8 @@ class CheckpointTest {
         float[] expected = raw.get("expected.logits", fixture).floats();
         float expectedLoss = raw.get("expected.loss", fixture).floats()[0];
         int B = 4, T = 16, V = 65;
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = c.toModel(be, fixture)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = c.toModel(be, fixture);
             float loss = gpt.loss(idx, targets);
             float[] logits = new float[B * T * V];
             be.read(gpt.batchGraph(B).logitsBuf, logits);
@@ -240,7 +246,8 @@ class CheckpointTest {
     private static String loadError(Path file) {
         return fileError(file, () -> {
             Checkpoint c = Checkpoint.load(file);
-            try (Gpt g = c.toModel(new ReferenceBackend(1), file)) {
+            try (Backend be = new ReferenceBackend(1)) {
+                Gpt g = c.toModel(be, file);
                 fail("loaded " + g.config);
             }
         });
@@ -271,12 +278,15 @@ class CheckpointTest {
         CharTokenizer tok = CharTokenizer.fromText(ModelTestSupport.SHORT_TEXT);
         GptConfig cfg = new GptConfig(GptConfig.GPT, tok.vocabSize(), 8, 12, 3, 2, 0f);
         Path good = dir.resolve("good.safetensors");
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.params.initialize(Seeds.init(1));
             Checkpoint.save(good, gpt, tok, null);
         }
         byte[] bytes = Files.readAllBytes(good);
-        Checkpoint.load(good).toModel(new ReferenceBackend(1), good).close(); // the intact file loads
+        try (Backend be = new ReferenceBackend(1)) {
+            Checkpoint.load(good).toModel(be, good); // the intact file loads
+        }
         List<String> problems = new java.util.ArrayList<>();
         int[] cases = {0};
         java.util.function.Consumer<Path> assertLoadError = f -> {
@@ -367,7 +377,8 @@ class CheckpointTest {
         Path notADir = Files.writeString(dir.resolve("plain-file"), "x");
         Path under = notADir.resolve("model.safetensors");
         Path isDir = Files.createDirectory(dir.resolve("taken.safetensors"));
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.params.initialize(Seeds.init(1));
             assertFileError(under, () -> Checkpoint.save(under, gpt, tok, null));
             assertFileError(under, () -> Checkpoint.checkWritable(under));
@@ -415,7 +426,8 @@ class CheckpointTest {
         CharTokenizer tok = CharTokenizer.fromText(ModelTestSupport.SHORT_TEXT);
         GptConfig cfg = new GptConfig(GptConfig.GPT, tok.vocabSize(), 8, 12, 3, 2, 0f);
         Map<String, GptParams.Tensor> sd;
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.params.initialize(Seeds.init(1));
             sd = gpt.params.stateDict();
         }

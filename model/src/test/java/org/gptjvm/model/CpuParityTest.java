@@ -1,8 +1,9 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.engine.cpu.CpuBackend;
+import org.gptjvm.engine.cpu.CpuProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -26,7 +27,7 @@ class CpuParityTest {
     @ParameterizedTest
     @ValueSource(strings = {"ref_tiny", "ref_small"})
     void logitsLossGradsAndAdamWStepsMatchPyTorch(String name) {
-        assertTrue(CpuBackend.vectorApiPresent(), "jdk.incubator.vector is not in the boot layer");
+        assertTrue(CpuProvider.vectorApiPresent(), "jdk.incubator.vector is not in the boot layer");
         Path file = Shared.require("fixtures/" + name + ".safetensors");
         ParityReport report;
         try (Backend be = new CpuBackend(2)) {
@@ -52,7 +53,8 @@ class CpuParityTest {
     static Run train(Backend be) {
         Random rnd = new Random(77);
         int n = B * CONFIG.blockSize();
-        try (Gpt gpt = new Gpt(be, CONFIG)) {
+        try (be) {
+            Gpt gpt = new Gpt(be, CONFIG);
             gpt.initialize(123);
             Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(3e-3);
             int[] losses = new int[STEPS];
@@ -71,7 +73,7 @@ class CpuParityTest {
 
     @Test
     void trainingIsBitIdenticalForOneTwoAndThreeThreads() {
-        assertTrue(CpuBackend.vectorApiPresent(), "jdk.incubator.vector is not in the boot layer");
+        assertTrue(CpuProvider.vectorApiPresent(), "jdk.incubator.vector is not in the boot layer");
         Run one = train(new CpuBackend(1));
         for (int threads : new int[] {2, 3}) {
             Run many = train(new CpuBackend(threads));

@@ -1,7 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 

@@ -1,7 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 
 import java.util.Locale;
@@ -14,10 +14,10 @@ class GptConfigTest {
 
     @Test
     void parameterCountsOfTheLectureModels() {
-        GptConfig small = GptConfig.small(65);
+        GptConfig small = Preset.small.config(65);
         assertEquals(209_729, small.parameterCount());
         assertEquals("0.209729 M", String.format(Locale.ROOT, "%.6f M", small.parameterCount() / 1e6));
-        GptConfig lecture = GptConfig.lecture(65);
+        GptConfig lecture = Preset.lecture.config(65);
         assertEquals(10_788_929, lecture.parameterCount());
         assertEquals("10.79 M", String.format(Locale.ROOT, "%.2f M", lecture.parameterCount() / 1e6));
         GptConfig bigram = new GptConfig(GptConfig.BIGRAM, 65, 8, 65, 1, 0, 0f);
@@ -27,14 +27,14 @@ class GptConfigTest {
     @Test
     void allocatedParametersAgreeWithTheCount() {
         try (Backend be = new ReferenceBackend(1)) {
-            for (GptConfig c : new GptConfig[]{GptConfig.small(65), GptConfig.lecture(65),
+            for (GptConfig c : new GptConfig[]{Preset.small.config(65), Preset.lecture.config(65),
                     new GptConfig(GptConfig.GPT, 11, 6, 12, 3, 2, 0f),
                     new GptConfig(GptConfig.BIGRAM, 65, 8, 65, 1, 0, 0f)}) {
                 GptParams p = new GptParams(be, c);
                 assertEquals(c.parameterCount(), p.count(), c.toString());
             }
             // and the PyTorch-named state dict holds the same number of values (sum of numel)
-            GptParams p = new GptParams(be, GptConfig.small(65));
+            GptParams p = new GptParams(be, Preset.small.config(65));
             long numel = p.stateDict().values().stream().mapToLong(t -> t.data().length).sum();
             assertEquals(209_729, numel);
             for (GptParams.Tensor t : p.stateDict().values()) {
@@ -80,7 +80,7 @@ class GptConfigTest {
 
     @Test
     void jsonRoundTrip() {
-        for (GptConfig c : new GptConfig[]{GptConfig.small(65), GptConfig.lecture(65),
+        for (GptConfig c : new GptConfig[]{Preset.small.config(65), Preset.lecture.config(65),
                 new GptConfig(GptConfig.GPT, 11, 6, 12, 3, 2, 0.2f),
                 new GptConfig(GptConfig.GPT, 100, 7, 30, 5, 1, 0.1f),
                 new GptConfig(GptConfig.BIGRAM, 65, 8, 65, 1, 0, 0f)}) { // the CLI's bigram config

@@ -2,7 +2,7 @@ package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -183,7 +183,8 @@ class GradientCheckTest {
     @Test
     void tinyGptWithoutDropout() {
         GptConfig cfg = tiny(0f);
-        try (KinkAwareBackend be = new KinkAwareBackend(); Gpt gpt = new Gpt(be, cfg)) {
+        try (KinkAwareBackend be = new KinkAwareBackend()) {
+            Gpt gpt = new Gpt(be, cfg);
             randomize(gpt, 1);
             int[][] xy = batch(cfg.vocabSize(), 2);
             float loss = gpt.forwardBackward(xy[0], xy[1], 12345);
@@ -198,7 +199,8 @@ class GradientCheckTest {
     void tinyGptWithDropout() {
         GptConfig cfg = tiny(0.2f);
         long seed = 0x1234_5678_9ABCL;
-        try (KinkAwareBackend be = new KinkAwareBackend(); Gpt gpt = new Gpt(be, cfg)) {
+        try (KinkAwareBackend be = new KinkAwareBackend()) {
+            Gpt gpt = new Gpt(be, cfg);
             randomize(gpt, 3);
             int[][] xy = batch(cfg.vocabSize(), 4);
             float loss = gpt.forwardBackward(xy[0], xy[1], seed);
@@ -214,7 +216,8 @@ class GradientCheckTest {
     void bigram() {
         int V = 11;
         GptConfig cfg = new GptConfig(GptConfig.BIGRAM, V, T, V, 1, 0, 0f);
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, cfg);
             randomize(gpt, 5);
             int[][] xy = batch(V, 6);
             float loss = gpt.forwardBackward(xy[0], xy[1], 0);

@@ -1,7 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.engine.cpu.CpuBackend;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -69,7 +69,8 @@ class KvCacheTest {
     @MethodSource("cases")
     void cachedLogitsEqualRecomputedBitForBit(Case c) {
         GptConfig cfg = c.config();
-        try (Backend be = c.create(); Gpt gpt = model(be, cfg)) {
+        try (Backend be = c.create()) {
+            Gpt gpt = model(be, cfg);
             Random rnd = new Random(11);
             int T = cfg.blockSize();
             int[] seq = new int[T];
@@ -95,7 +96,8 @@ class KvCacheTest {
     @MethodSource("cases")
     void sameTokensWithAndWithoutTheCache(Case c) {
         GptConfig cfg = c.config();
-        try (Backend be = c.create(); Gpt gpt = model(be, cfg)) {
+        try (Backend be = c.create()) {
+            Gpt gpt = model(be, cfg);
             int n = 3 * cfg.blockSize(); // well past the block: the cropped window is recomputed
             IntFunction<int[]> run = cache -> new Sampler(gpt, cfg.blockSize(), cache == 1)
                     .generate(new int[]{1, 2}, n, 1.0, 0, new Rng(99), t -> { });

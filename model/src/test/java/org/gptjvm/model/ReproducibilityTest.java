@@ -1,7 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -34,7 +34,8 @@ class ReproducibilityTest {
     static Run run(int threads, long seed, float dropout) {
         TextData data = text();
         GptConfig cfg = new GptConfig(GptConfig.GPT, data.tokenizer().vocabSize(), 16, 24, 3, 2, dropout);
-        try (Backend be = new ReferenceBackend(threads); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(threads)) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.params.initialize(Seeds.init(seed));
             Trainer trainer = new Trainer(gpt, data, new TrainOptions(B, 3e-3, STEPS, STEPS, 2, seed));
             int[] losses = new int[STEPS];

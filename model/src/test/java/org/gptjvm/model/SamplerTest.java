@@ -1,7 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -40,7 +40,7 @@ class SamplerTest {
 
     @AfterAll
     static void close() {
-        gpt.close();
+        be.close();
     }
 
     private static int[] generate(int[] prompt, int n, double temperature, int topK, long seed, List<Integer> seen) {

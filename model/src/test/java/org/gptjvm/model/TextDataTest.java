@@ -130,8 +130,8 @@ class TextDataTest {
     @Test
     void trainerRefusesTextShorterThanABlock() {
         TextData d = TextData.fromText("abcdefghijklmnopqrstuvwxyz0123456789"); // val: 4 characters
-        try (org.gptjvm.engine.Backend be = new org.gptjvm.engine.ReferenceBackend(1);
-             Gpt gpt = new Gpt(be, new GptConfig(GptConfig.GPT, d.tokenizer().vocabSize(), 8, 8, 2, 1, 0f))) {
+        try (org.gptjvm.engine.Backend be = new org.gptjvm.engine.ref.ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, new GptConfig(GptConfig.GPT, d.tokenizer().vocabSize(), 8, 8, 2, 1, 0f));
             String m = oneLineError(() -> new Trainer(gpt, d, new TrainOptions(2, 1e-3, 10, 10, 1, 1)));
             assertTrue(m.contains("block"), m);
         }

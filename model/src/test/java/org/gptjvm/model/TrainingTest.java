@@ -1,7 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 
 import java.util.Locale;
@@ -27,7 +27,8 @@ class TrainingTest {
     }
 
     private static float[] train(GptConfig cfg, TextData data, int B, double lr, int iters, long seed, String what) {
-        try (Backend be = new ReferenceBackend(1); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.params.initialize(Seeds.init(seed));
             float val0 = estimate(gpt, data, TextData.Split.VAL, B, 99);
             Trainer trainer = new Trainer(gpt, data, new TrainOptions(B, lr, iters, iters, EVAL_ITERS, seed));

@@ -5,7 +5,8 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.Backends;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -119,7 +120,7 @@ class TornadoKernelTest {
             Case c = new Case(be, s.hashCode());
             ref = c.run(build.apply(c));
         }
-        try (Backend be = new TornadoBackendProvider().create(1)) {
+        try (Backend be = Backends.create("tornado", 1)) {
             Case c = new Case(be, s.hashCode());
             dev = c.run(build.apply(c));
         }
@@ -191,8 +192,8 @@ class TornadoKernelTest {
                 FloatBuf att = c.out("attention_forward.att(p=" + p + ")", B * NH * T * T);
                 l.add(c.be.attentionForward(c.out("attention_forward.out(p=" + p + ")", N * C), att, qkv, seed, p, 5,
                         B, T, C, NH));
-                l.add(c.be.attentionBackward(c.out("attention_backward.dqkv(p=" + p + ")", N * 3 * C),
-                        c.in("scratch" + p, B * NH * T, 1), d, qkv, att, seed, p, 5, B, T, C, NH));
+                l.add(c.be.attentionBackward(c.out("attention_backward.dqkv(p=" + p + ")", N * 3 * C), d, qkv, att,
+                        seed, p, 5, B, T, C, NH));
             }
             return l;
         });
@@ -248,7 +249,7 @@ class TornadoKernelTest {
             IntBuf tokPos = c.ints("tok_pos", new int[]{s.V() - 1, T - 1});
             return List.of(
                     c.be.embedToken(c.out("embed_token", C), tokPos, wte, wpe, C),
-                    c.be.attentionDecode(c.out("attention_decode.out", C), c.in("scores", NH * T, 1), qkv,
+                    c.be.attentionDecode(c.out("attention_decode.out", C), qkv,
                             c.out("attention_decode.k_cache", T * C), c.out("attention_decode.v_cache", T * C), tokPos, T, C, NH));
         });
     }

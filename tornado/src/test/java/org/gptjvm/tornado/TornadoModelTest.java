@@ -1,6 +1,7 @@
 package org.gptjvm.tornado;
 
 import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.cpu.CpuBackend;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
@@ -40,7 +41,7 @@ class TornadoModelTest {
     }
 
     static Backend tornado() {
-        return new TornadoBackendProvider().create(1);
+        return Backends.create("tornado", 1);
     }
 
     @ParameterizedTest
@@ -62,7 +63,8 @@ class TornadoModelTest {
 
     static float[] train(Backend be, TextData data, Map<String, GptParams.Tensor>[] weightsOut) {
         float[] losses = new float[STEPS];
-        try (Gpt gpt = new Gpt(be, CONFIG)) {
+        try (be) {
+            Gpt gpt = new Gpt(be, CONFIG);
             gpt.initialize(1337);
             Rng batches = Seeds.data(1337), dropout = Seeds.dropout(1337);
             Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(1e-3);
@@ -91,7 +93,7 @@ class TornadoModelTest {
         TextData data = TextData.fromText(text);
         Map<String, GptParams.Tensor>[] wc = new Map[1], wt = new Map[1], wr = new Map[1];
         float[] cpu = train(new CpuBackend(2), data, wc);
-        float[] ref = train(new org.gptjvm.engine.ReferenceBackend(2), data, wr);
+        float[] ref = train(new org.gptjvm.engine.ref.ReferenceBackend(2), data, wr);
         float[] dev = train(tornado(), data, wt);
         double devDrift = 0, refDrift = 0, devMean = 0, refMean = 0;
         for (int s = 0; s < STEPS; s++) {
@@ -119,12 +121,14 @@ class TornadoModelTest {
     @Test
     void samplingRunsOnTheDeviceWithTheSameTokensWithAndWithoutTheCache() {
         GptConfig cfg = new GptConfig(GptConfig.GPT, 65, 16, 32, 2, 2, 0f);
-        try (Backend be = tornado(); Gpt gpt = new Gpt(be, cfg)) {
+        try (Backend be = tornado()) {
+            Gpt gpt = new Gpt(be, cfg);
             gpt.initialize(7);
             int[] with = new Sampler(gpt, 16, true).generate(new int[]{0}, 40, 0.0, 0, new Rng(1), t -> { });
             int[] without = new Sampler(gpt, 16, false).generate(new int[]{0}, 40, 0.0, 0, new Rng(1), t -> { });
             assertArrayEquals(without, with);
-            try (Backend cpu = new CpuBackend(1); Gpt same = new Gpt(cpu, cfg)) {
+            try (Backend cpu = new CpuBackend(1)) {
+                Gpt same = new Gpt(cpu, cfg);
                 same.initialize(7);
                 int[] onCpu = new Sampler(same, 16, true).generate(new int[]{0}, 40, 0.0, 0, new Rng(1), t -> { });
                 assertEquals(java.util.Arrays.toString(onCpu), java.util.Arrays.toString(with),

@@ -3,195 +3,175 @@ package org.gptjvm.engine.cpu;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
-import org.gptjvm.engine.ReferenceBackend;
-import org.gptjvm.engine.WorkerPool;
+import org.gptjvm.engine.host.HostBackend;
+import org.gptjvm.engine.host.WorkerPool;
+import org.gptjvm.engine.ref.ReferenceBackend;
 
 import java.util.Arrays;
-import java.util.List;
 
 /**
- * The fast CPU backend: the reference backend with the compute-bound kernels (Linear layers and
- * attention) replaced by register-tiled Vector API products. Work is split over a fixed partition
- * in which every output element has one owner and one summation order, so results are bit-identical
- * for any thread count. Without the Vector API module it runs the reference kernels and says so.
+ * The fast CPU backend: Vector API kernels for everything whose time grows with the model (the
+ * Linear layers and attention on register-tiled {@link Gemm} products, LayerNorm, ReLU, dropout),
+ * and the reference loops where a plain loop is already as fast as memory allows (embeddings,
+ * residual adds, the loss, AdamW). Work is split over a fixed partition in which every output
+ * element has one owner and one summation order, so results are bit-identical for any thread count.
+ *
+ * <p>Each thread has a {@link Workspace}, and one transposed weight matrix serves every Linear
+ * layer in turn; both are sized when launches are recorded and counted in {@link #allocatedBytes}.
  */
-public final class CpuBackend extends ReferenceBackend {
-    private static volatile boolean warned;
-
-    private final boolean vector;
-    private final VectorKernels.AttentionScratch[] attentionScratch;
-    private int scratchT = -1, scratchHs = -1;
+public final class CpuBackend extends HostBackend {
+    /** The kernels run as the reference's plain loops, on this backend's pool. */
+    private final ReferenceBackend loops;
+    private final Workspace[] workspaces;
+    /** W^T of the Linear layer being run: each forward launch transposes its weights into it first. */
+    private float[] weightT = new float[0];
+    /** Decoding's scores, one row of T per head. */
+    private float[] decodeScores = new float[0];
 
     public CpuBackend(int threads) {
-        super(threads);
-        this.vector = vectorApiPresent();
-        if (!vector && !warned) {
-            warned = true;
-            System.err.println("gpt: note: the Vector API is not enabled (run java with --add-modules "
-                    + "jdk.incubator.vector); the cpu backend runs its scalar path");
+        super("cpu", threads);
+        this.loops = new ReferenceBackend(pool);
+        this.workspaces = new Workspace[threads];
+        Arrays.setAll(workspaces, p -> new Workspace());
+    }
+
+    @Override
+    protected String detail() {
+        return Gemm.L * 32 + "-bit vectors";
+    }
+
+    @Override
+    protected long scratchBytes() {
+        return 4L * (weightT.length + decodeScores.length) + Arrays.stream(workspaces).mapToLong(Workspace::bytes).sum();
+    }
+
+    private void fitPanels(int n, int K) {
+        for (Workspace w : workspaces) {
+            w.fitPanels(Gemm.panelFloats(n, K));
         }
-        this.attentionScratch = new VectorKernels.AttentionScratch[threads];
     }
 
-    /** Whether jdk.incubator.vector is in the boot layer (java --add-modules jdk.incubator.vector). */
-    public static boolean vectorApiPresent() {
-        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
-    }
-
-    @Override
-    public String name() {
-        return "cpu";
-    }
-
-    @Override
-    public String device() {
-        return "cpu backend, " + threads() + " thread(s), " + (vector ? Gemm.S.length() * 32 + "-bit vectors"
-                : "scalar (no Vector API)");
-    }
+    // ---------------------------------------------------------------- Linear
 
     @Override
     public Launch matmulForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
-        if (!vector) {
-            return super.matmulForward(out, inp, weight, bias, N, C, OC);
-        }
         float[] o = f(out), x = f(inp), w = f(weight), bb = f(bias);
-        if (N < VectorKernels.FEW_ROWS) {
+        if (N < Linear.FEW_ROWS) {
             // decoding one token: a matrix-vector product straight off W, split over output channels
-            WorkerPool.RangeTask cols = (a, b) -> VectorKernels.matmulForwardFewRows(o, x, w, bb, N, C, OC, a, b);
+            WorkerPool.RangeTask cols = (a, b) -> Linear.forwardFewRows(o, x, w, bb, N, C, OC, a, b);
             return parallel("matmul_forward", OC, 64, cols);
         }
-        float[] wt = new float[C * OC]; // W^T, refreshed every launch: the weights change every step
+        if (weightT.length < C * OC) {
+            weightT = new float[C * OC];
+        }
+        fitPanels(OC, C);
         int[] map = Gemm.transposeMap(C);
-        // the transpose is a tenth of a small layer's time: split it too, in whole vectors of rows
+        // the transpose is a sizeable part of a small layer's time: split it too, in whole vectors of rows
         int blocks = (OC + Gemm.L - 1) / Gemm.L;
-        WorkerPool.RangeTask transpose = (a, b) -> Gemm.transposeRows(w, wt, OC, C, map, a * Gemm.L,
+        WorkerPool.RangeTask transpose = (a, b) -> Gemm.transposeRows(w, weightT, OC, C, map, a * Gemm.L,
                 Math.min(OC, b * Gemm.L));
-        WorkerPool.RangeTask rows = (a, b) -> VectorKernels.matmulForward(o, x, wt, bb, C, OC, a, b);
+        WorkerPool.PartTask rows = (p, a, b) -> Linear.forward(o, x, weightT, bb, C, OC, a, b, workspaces[p].panels);
         return launch("matmul_forward", () -> {
             pool.parallelFor(blocks, transpose);
-            pool.parallelFor(N, rows);
+            pool.parallelForParts(N, rows);
         });
     }
 
     @Override
     public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                  FloatBuf weight, int N, int C, int OC) {
-        if (!vector) {
-            return super.matmulBackward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
-        }
         float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
-        WorkerPool.RangeTask input = (a, b) -> VectorKernels.matmulBackwardInput(dx, d, w, C, OC, a, b);
-        WorkerPool.RangeTask params = (a, b) -> VectorKernels.matmulBackwardWeight(dw, db, d, x, N, C, OC, a, b);
+        fitPanels(C, Math.max(OC, N));
+        WorkerPool.PartTask input = (p, a, b) -> Linear.backwardInput(dx, d, w, C, OC, a, b, workspaces[p].panels);
+        WorkerPool.PartTask params = (p, a, b) ->
+                Linear.backwardWeight(dw, db, d, x, N, C, OC, a, b, workspaces[p].panels);
         return launch("matmul_backward", () -> {
             if (dx != null) {
-                pool.parallelFor(N, input);
+                pool.parallelForParts(N, input);
             }
-            pool.parallelFor(OC, params);
+            pool.parallelForParts(OC, params);
         });
     }
 
-    /**
-     * Zeroing the gradients and each layer's gradient scratch writes 7 MiB per small-config step; one
-     * thread's stores take 4% of the step. The buffers are laid end to end and the range split.
-     */
-    @Override
-    public Launch zero(List<FloatBuf> bufs) {
-        float[][] arrays = bufs.stream().map(ReferenceBackend::f).toArray(float[][]::new);
-        long[] starts = new long[arrays.length + 1];
-        for (int i = 0; i < arrays.length; i++) {
-            starts[i + 1] = starts[i] + arrays[i].length;
-        }
-        if (starts[arrays.length] > Integer.MAX_VALUE) {
-            return super.zero(bufs);
-        }
-        int total = (int) starts[arrays.length];
-        WorkerPool.RangeTask task = (a, b) -> {
-            for (int i = 0; i < arrays.length; i++) {
-                int from = (int) Math.max(a, starts[i]), to = (int) Math.min(b, starts[i + 1]);
-                if (from < to) {
-                    Arrays.fill(arrays[i], from - (int) starts[i], to - (int) starts[i], 0f);
-                }
-            }
-        };
-        return parallel("zero", total, ELEMENTWISE_GRAIN, task);
-    }
-
-    private VectorKernels.AttentionScratch[] scratch(int T, int hs) {
-        // one set per thread, shared by all attention launches (they never run at the same time)
-        if (T > scratchT || hs > scratchHs) {
-            scratchT = Math.max(T, scratchT);
-            scratchHs = Math.max(hs, scratchHs);
-            for (int i = 0; i < attentionScratch.length; i++) {
-                attentionScratch[i] = new VectorKernels.AttentionScratch(scratchT, scratchHs);
-            }
-        }
-        return attentionScratch;
-    }
+    // ---------------------------------------------------------------- attention
 
     @Override
     public Launch attentionForward(FloatBuf out, FloatBuf att, FloatBuf qkv, IntBuf seed, float dropout, int salt,
                                    int B, int T, int C, int NH) {
-        if (!vector) {
-            return super.attentionForward(out, att, qkv, seed, dropout, salt, B, T, C, NH);
-        }
         float[] o = f(out), at = f(att), x = f(qkv);
-        VectorKernels.AttentionScratch[] sc = scratch(T, C / NH);
+        fitAttention(T, C / NH);
         WorkerPool.PartTask task = (p, a, b) ->
-                VectorKernels.attentionForward(o, at, x, seed(seed), dropout, salt, T, C, NH, sc[p], a, b);
-        return launch("attention_forward", () -> pool.parallelForParts(B * NH, task));
+                Attention.forward(o, at, x, seed(seed), dropout, salt, T, C, NH, workspaces[p], a, b);
+        return parallelParts("attention_forward", B * NH, task);
     }
 
     @Override
-    public Launch attentionBackward(FloatBuf dqkv, FloatBuf scratch, FloatBuf dout, FloatBuf qkv, FloatBuf att,
-                                    IntBuf seed, float dropout, int salt, int B, int T, int C, int NH) {
-        if (!vector) {
-            return super.attentionBackward(dqkv, scratch, dout, qkv, att, seed, dropout, salt, B, T, C, NH);
-        }
+    public Launch attentionBackward(FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seed,
+                                    float dropout, int salt, int B, int T, int C, int NH) {
         float[] dx = f(dqkv), d = f(dout), x = f(qkv), at = f(att);
-        VectorKernels.AttentionScratch[] sc = scratch(T, C / NH);
+        fitAttention(T, C / NH);
         WorkerPool.PartTask task = (p, a, b) ->
-                VectorKernels.attentionBackward(dx, d, x, at, seed(seed), dropout, salt, T, C, NH, sc[p], a, b);
-        return launch("attention_backward", () -> pool.parallelForParts(B * NH, task));
+                Attention.backward(dx, d, x, at, seed(seed), dropout, salt, T, C, NH, workspaces[p], a, b);
+        return parallelParts("attention_backward", B * NH, task);
+    }
+
+    private void fitAttention(int T, int hs) {
+        for (Workspace w : workspaces) {
+            w.fit(T, hs);
+        }
     }
 
     @Override
-    public Launch attentionDecode(FloatBuf out, FloatBuf scores, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache,
-                                  IntBuf tokPos, int T, int C, int NH) {
-        if (!vector) {
-            return super.attentionDecode(out, scores, qkv, kCache, vCache, tokPos, T, C, NH);
+    public Launch attentionDecode(FloatBuf out, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache, IntBuf tokPos,
+                                  int T, int C, int NH) {
+        float[] o = f(out), x = f(qkv), kc = f(kCache), vc = f(vCache);
+        if (decodeScores.length < NH * T) {
+            decodeScores = new float[NH * T];
         }
-        float[] o = f(out), s = f(scores), x = f(qkv), kc = f(kCache), vc = f(vCache);
         WorkerPool.RangeTask task = (a, b) ->
-                VectorKernels.attentionDecode(o, s, x, kc, vc, position(tokPos), T, C, NH, a, b);
+                Attention.decode(o, decodeScores, x, kc, vc, position(tokPos), T, C, NH, a, b);
         return parallel("attention_decode", NH, task);
     }
 
-    // ReLU is a quarter of the small model's non-matmul time in the reference loops: the sign of a
-    // pre-activation is a coin flip, so the branch mispredicts. Lane-wise max and masked add instead.
+    // ---------------------------------------------------------------- LayerNorm, ReLU, dropout
+
+    @Override
+    public Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
+                                   FloatBuf bias, int N, int C) {
+        float[] o = f(out), m = f(mean), r = f(rstd), x = f(inp), w = f(weight), b = f(bias);
+        return parallel("layernorm_forward", N, rowGrain(C), (a, e) -> LayerNorm.forward(o, m, r, x, w, b, C, a, e));
+    }
+
+    @Override
+    public Launch layerNormBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
+                                    FloatBuf weight, FloatBuf mean, FloatBuf rstd, int N, int C) {
+        float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
+        float[] m = f(mean), r = f(rstd);
+        WorkerPool.RangeTask input = (a, e) -> LayerNorm.backwardInput(dx, d, x, w, m, r, C, a, e);
+        // channel blocks of whole vectors, so the split never changes which lanes a channel's sum uses
+        int blocks = (C + Gemm.L - 1) / Gemm.L;
+        WorkerPool.RangeTask params = (a, e) -> LayerNorm.backwardParams(dw, db, d, x, m, r, N, C,
+                a * Gemm.L, Math.min(C, e * Gemm.L));
+        return launch("layernorm_backward", () -> {
+            pool.parallelFor(N, rowGrain(2 * C), input);
+            pool.parallelFor(blocks, params);
+        });
+    }
 
     @Override
     public Launch reluForward(FloatBuf out, FloatBuf inp, int n) {
-        if (!vector) {
-            return super.reluForward(out, inp, n);
-        }
         float[] o = f(out), x = f(inp);
-        return parallel("relu_forward", n, ELEMENTWISE_GRAIN, (a, b) -> VectorKernels.reluForward(o, x, a, b));
+        return parallel("relu_forward", n, ELEMENTWISE_GRAIN, (a, b) -> Relu.forward(o, x, a, b));
     }
 
     @Override
     public Launch reluBackward(FloatBuf dinp, FloatBuf out, FloatBuf dout, int n) {
-        if (!vector) {
-            return super.reluBackward(dinp, out, dout, n);
-        }
         float[] dx = f(dinp), o = f(out), d = f(dout);
-        return parallel("relu_backward", n, ELEMENTWISE_GRAIN, (a, b) -> VectorKernels.reluBackward(dx, o, d, a, b));
+        return parallel("relu_backward", n, ELEMENTWISE_GRAIN, (a, b) -> Relu.backward(dx, o, d, a, b));
     }
 
     @Override
     public Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n) {
-        if (!vector) {
-            return super.dropoutForward(out, inp, seed, p, salt, n);
-        }
         float[] o = f(out), x = f(inp);
         return parallel("dropout_forward", n, ELEMENTWISE_GRAIN,
                 (a, b) -> DropoutKernels.forward(o, x, seed(seed), p, salt, a, b));
@@ -199,40 +179,55 @@ public final class CpuBackend extends ReferenceBackend {
 
     @Override
     public Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n) {
-        if (!vector) {
-            return super.dropoutBackward(dinp, dout, seed, p, salt, n);
-        }
         float[] dx = f(dinp), d = f(dout);
         return parallel("dropout_backward", n, ELEMENTWISE_GRAIN,
                 (a, b) -> DropoutKernels.backward(dx, d, seed(seed), p, salt, a, b));
     }
 
+    // ---------------------------------------------------------------- the reference's loops
+
     @Override
-    public Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
-                                   FloatBuf bias, int N, int C) {
-        if (!vector) {
-            return super.layerNormForward(out, mean, rstd, inp, weight, bias, N, C);
-        }
-        float[] o = f(out), m = f(mean), r = f(rstd), x = f(inp), w = f(weight), b = f(bias);
-        return parallel("layernorm_forward", N, rowGrain(C), (a, e) -> VectorKernels.layerNormForward(o, m, r, x, w, b, C, a, e));
+    public Launch encoderForward(FloatBuf out, IntBuf idx, FloatBuf wte, FloatBuf wpe, int B, int T, int C) {
+        return loops.encoderForward(out, idx, wte, wpe, B, T, C);
     }
 
     @Override
-    public Launch layerNormBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
-                                    FloatBuf weight, FloatBuf mean, FloatBuf rstd, int N, int C) {
-        if (!vector) {
-            return super.layerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
-        }
-        float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
-        float[] m = f(mean), r = f(rstd);
-        WorkerPool.RangeTask input = (a, e) -> VectorKernels.layerNormBackwardInput(dx, d, x, w, m, r, C, a, e);
-        // channel blocks of whole vectors, so the split never changes which lanes a channel's sum uses
-        int blocks = (C + Gemm.L - 1) / Gemm.L;
-        WorkerPool.RangeTask params = (a, e) -> VectorKernels.layerNormBackwardParams(dw, db, d, x, m, r, N, C,
-                a * Gemm.L, Math.min(C, e * Gemm.L));
-        return launch("layernorm_backward", () -> {
-            pool.parallelFor(N, rowGrain(2 * C), input);
-            pool.parallelFor(blocks, params);
-        });
+    public Launch encoderBackward(FloatBuf dwte, FloatBuf dwpe, FloatBuf dout, IntBuf idx, int B, int T, int C) {
+        return loops.encoderBackward(dwte, dwpe, dout, idx, B, T, C);
+    }
+
+    @Override
+    public Launch embedToken(FloatBuf out, IntBuf tokPos, FloatBuf wte, FloatBuf wpe, int C) {
+        return loops.embedToken(out, tokPos, wte, wpe, C);
+    }
+
+    @Override
+    public Launch residualForward(FloatBuf out, FloatBuf a, FloatBuf b, int n) {
+        return loops.residualForward(out, a, b, n);
+    }
+
+    @Override
+    public Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n) {
+        return loops.residualBackward(da, db, dout, n);
+    }
+
+    @Override
+    public Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V) {
+        return loops.crossEntropyForward(losses, probs, logits, targets, N, V);
+    }
+
+    @Override
+    public Launch meanLoss(FloatBuf loss, FloatBuf losses, int N) {
+        return loops.meanLoss(loss, losses, N);
+    }
+
+    @Override
+    public Launch crossEntropyBackward(FloatBuf dlogits, FloatBuf probs, IntBuf targets, int N, int V) {
+        return loops.crossEntropyBackward(dlogits, probs, targets, N, V);
+    }
+
+    @Override
+    public Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n) {
+        return loops.adamw(param, grad, m, v, hyper, n);
     }
 }

@@ -9,10 +9,10 @@ import org.gptjvm.engine.DropoutMask;
 
 /**
  * {@link DropoutMask}'s counter-based hash, a vector of keys at a time. The hash is three 64-bit
- * multiplies per element, and one at a time it took two thirds of the lecture model's attention
- * (5.7 ns an element, over every T x T weight, forward and backward). Every operation here is exact
- * integer arithmetic or an exact conversion, so each lane is {@link DropoutMask#scale} bit for bit,
- * in the interpreter and once compiled.
+ * multiplies per element and attention hashes every weight of its causal triangle, forward and
+ * backward, so one key at a time would dominate attention. Every operation here is exact integer
+ * arithmetic or an exact conversion, so each lane is {@link DropoutMask#scale} bit for bit, in the
+ * interpreter and once compiled.
  */
 final class DropoutKernels {
     private static final VectorSpecies<Long> LS = LongVector.SPECIES_PREFERRED;

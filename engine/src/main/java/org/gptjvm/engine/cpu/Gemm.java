@@ -23,9 +23,8 @@ final class Gemm {
     private static final boolean SIX_ROWS = L >= 16;
     /**
      * Largest k block. K is cut into equal blocks of at most this many (384 stays whole, 1536 is 3 x 512):
-     * C's tiles are loaded and stored once per block, and a smaller block bought nothing, since B's
-     * panels for the wide layers outgrow L2 whatever the block (measured: 16384x384 -> 1536 forward
-     * took 120 ms with blocks of 256 + 128 and 111 ms with one block of 384).
+     * C's tiles are loaded and stored once per block, and a smaller block buys nothing, since B's
+     * panels for the wide layers outgrow L2 whatever the block.
      */
     private static final int KC = 512;
     private static final int PACK_MIN_ROWS = 64;
@@ -34,26 +33,32 @@ final class Gemm {
      * A multiple of 6, so a block is whole 6-row tiles.
      */
     private static final int MC = 120;
-    /** Each thread's packed panels of B for one k block, grown once to the widest B: no allocation per call. */
-    private static final ThreadLocal<float[]> PANELS = ThreadLocal.withInitial(() -> new float[KC * 4 * L]);
-
     private Gemm() {
     }
 
     /**
-     * @param a   A's array; element (m, k) is {@code a[aOff + m*sam + k*sak]}
-     * @param b   B (K x n), row-major with row stride ldb
-     * @param c   C (M x n), row-major with row stride ldc; accumulated into
+     * Floats of packed panels enough for a product of at most n columns over at most K: one k block
+     * of every whole panel of B.
+     */
+    static int panelFloats(int n, int K) {
+        return n / (4 * L) * (4 * L) * Math.min(K, KC);
+    }
+
+    /**
+     * @param a      A's array; element (m, k) is {@code a[aOff + m*sam + k*sak]}
+     * @param b      B (K x n), row-major with row stride ldb
+     * @param c      C (M x n), row-major with row stride ldc; accumulated into
+     * @param panels the calling thread's work space for packed panels of B, at least {@link #panelFloats}(n, K)
      */
     static void gemm(int m0, int m1, int n, int K, float[] a, int aOff, int sam, int sak, float[] b, int bOff,
-                     int ldb, float[] c, int cOff, int ldc) {
+                     int ldb, float[] c, int cOff, int ldc, float[] panels) {
         int nv = (n / (4 * L)) * (4 * L);
         boolean pack = m1 - m0 >= PACK_MIN_ROWS && ldb != 4 * L;
         int blocks = (K + KC - 1) / KC, kc = (K + blocks - 1) / blocks;
         for (int k0 = 0; k0 < K; k0 += kc) {
             int k1 = Math.min(K, k0 + kc);
             if (pack) {
-                packedBlock(m0, m1, nv, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+                packedBlock(m0, m1, nv, k0, k1, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc, panels);
             } else {
                 for (int j = 0; j < nv; j += 4 * L) {
                     int m = m0;
@@ -104,13 +109,8 @@ final class Gemm {
      * Each element still sums its k in order, so the result is the unpacked one, bit for bit.
      */
     private static void packedBlock(int m0, int m1, int nv, int k0, int k1, float[] a, int aOff, int sam, int sak,
-                                    float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+                                    float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, float[] panels) {
         int kc = k1 - k0, panelSize = kc * 4 * L;
-        float[] panels = PANELS.get();
-        if (panels.length < nv / (4 * L) * panelSize) {
-            panels = new float[nv / (4 * L) * KC * 4 * L];
-            PANELS.set(panels);
-        }
         for (int j = 0, p = 0; j < nv; j += 4 * L, p += panelSize) {
             for (int k = k0; k < k1; k++) {
                 System.arraycopy(b, bOff + k * ldb + j, panels, p + (k - k0) * 4 * L, 4 * L);
@@ -135,8 +135,8 @@ final class Gemm {
 
     /**
      * The main tile: 6 rows of C by 4 vectors, 24 accumulators, so 29 of AVX-512's 32 vector registers
-     * are busy and each loaded B vector feeds six FMAs (four in {@link #tile4x4}): 4-7% faster on
-     * the model's shapes, one thread (measured). Same k order as every other tile.
+     * are busy and each loaded B vector feeds six FMAs (four in {@link #tile4x4}). Same k order as
+     * every other tile.
      */
     private static void tile6x4(int m, int j, int k0, int k1, float[] a, int aOff, int sam, int sak,
                                 float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
@@ -393,8 +393,8 @@ final class Gemm {
 
     /**
      * Rows [r0, r1) of src (rows x cols) into the same columns of dst (cols x rows). One gather
-     * takes a column of L rows, written as one vector (twice as fast as scalar copies for the small
-     * model's weights, three times for the lecture's); threads take disjoint row ranges.
+     * takes a column of L rows, written as one vector instead of L scalar stores; threads take
+     * disjoint row ranges.
      */
     static void transposeRows(float[] src, float[] dst, int rows, int cols, int[] map, int r0, int r1) {
         int r = r0;

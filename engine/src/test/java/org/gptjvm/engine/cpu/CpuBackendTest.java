@@ -20,7 +20,7 @@ import java.util.Random;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
-import org.gptjvm.engine.ReferenceBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,7 +54,7 @@ class CpuBackendTest {
     @BeforeAll
     static void vectorApiIsOn() {
         // otherwise CpuBackend silently runs the reference kernels and the comparison proves nothing
-        assertTrue(CpuBackend.vectorApiPresent(), "jdk.incubator.vector is not in the boot layer");
+        assertTrue(CpuProvider.vectorApiPresent(), "jdk.incubator.vector is not in the boot layer");
     }
 
     @AfterAll
@@ -139,15 +139,14 @@ class CpuBackendTest {
         FloatBuf d = buf(be, "dout", randn(rnd, B * T * C, 1));
         float[] dq0 = randn(rnd, B * T * 3 * C, 1), dq20 = randn(rnd, B * T * 3 * C, 1);
         FloatBuf dqkv = buf(be, "dqkv", dq0);
-        FloatBuf scratch = be.allocFloat("scratch", B * NH * T);
         run(be, be.attentionForward(out, att, qkv, seed, p, SALT, B, T, C, NH),
-                be.attentionBackward(dqkv, scratch, d, qkv, att, seed, p, SALT, B, T, C, NH));
+                be.attentionBackward(dqkv, d, qkv, att, seed, p, SALT, B, T, C, NH));
         res.put("attention_fwd" + tag + ".out", read(be, out));
         res.put("attention_fwd" + tag + ".att", read(be, att));
         put(res, "attention_bwd" + tag + ".dqkv", read(be, dqkv), dq0);
         if (sharedAtt != null) {
             FloatBuf att2 = buf(be, "att2", sharedAtt), dqkv2 = buf(be, "dqkv2", dq20);
-            run(be, be.attentionBackward(dqkv2, scratch, d, qkv, att2, seed, p, SALT, B, T, C, NH));
+            run(be, be.attentionBackward(dqkv2, d, qkv, att2, seed, p, SALT, B, T, C, NH));
             put(res, "attention_bwd" + tag + ".dqkv(same att)", read(be, dqkv2), dq20);
         }
         return res;
@@ -337,7 +336,7 @@ class CpuBackendTest {
             run(be, be.matmulForward(all, bx, bw, bb, N, C, OC));
             float[] batched = read(be, all);
             for (int n : new int[]{0, 1, 17, 127, 128, N - 1}) {
-                for (int rows = 1; rows < VectorKernels.FEW_ROWS && n + rows <= N; rows++) {
+                for (int rows = 1; rows < Linear.FEW_ROWS && n + rows <= N; rows++) {
                     float[] part = java.util.Arrays.copyOfRange(x, n * C, (n + rows) * C);
                     FloatBuf px = buf(be, "px", part), out = be.allocFloat("out", rows * OC);
                     run(be, be.matmulForward(out, px, bw, bb, rows, C, OC));

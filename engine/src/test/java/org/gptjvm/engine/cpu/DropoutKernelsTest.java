@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.util.Random;
 
 import org.gptjvm.engine.DropoutMask;
-import org.gptjvm.engine.RefKernels;
+import org.gptjvm.engine.ref.RefKernels;
 import org.junit.jupiter.api.Test;
 
 /** The vectorised dropout hash gives DropoutMask's factors bit for bit, before and after JIT compilation. */

@@ -51,7 +51,7 @@ class GemmTest {
         }
 
         void gemm(float[] c, int m0, int m1) {
-            Gemm.gemm(m0, m1, n, K, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc);
+            Gemm.gemm(m0, m1, n, K, a, aOff, sam, sak, b, bOff, ldb, c, cOff, ldc, new float[Gemm.panelFloats(n, K)]);
         }
 
         float[] full() {

@@ -29,7 +29,7 @@ class SoftmaxExpTest {
     private static float[] vectorExp(float[] x) {
         float[] y = new float[x.length];
         for (int i = 0; i < x.length; i += Gemm.L) {
-            VectorKernels.exp(FloatVector.fromArray(Gemm.S, x, i)).intoArray(y, i);
+            VectorMath.exp(FloatVector.fromArray(Gemm.S, x, i)).intoArray(y, i);
         }
         return y;
     }
@@ -70,7 +70,7 @@ class SoftmaxExpTest {
                 w[i] = (float) (rnd.nextGaussian() * 8);
             }
             float[] row = w.clone();
-            VectorKernels.softmaxRow(row, 2, n, scale);
+            Attention.softmaxRow(row, 2, n, scale);
             double max = Double.NEGATIVE_INFINITY, sum = 0;
             for (int i = 0; i < n; i++) {
                 max = Math.max(max, (double) (w[2 + i] * scale));

@@ -1,4 +1,7 @@
-package org.gptjvm.engine;
+package org.gptjvm.engine.ref;
+
+import org.gptjvm.engine.AdamW;
+import org.gptjvm.engine.DropoutMask;
 
 /**
  * The kernels as the plainest loops: the readable specification every other backend is tested

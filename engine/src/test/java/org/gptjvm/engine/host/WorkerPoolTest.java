@@ -1,4 +1,6 @@
-package org.gptjvm.engine;
+package org.gptjvm.engine.host;
+
+import org.gptjvm.engine.GptException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;

@@ -1,4 +1,6 @@
-package org.gptjvm.engine;
+package org.gptjvm.engine.host;
+
+import org.gptjvm.engine.GptException;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;

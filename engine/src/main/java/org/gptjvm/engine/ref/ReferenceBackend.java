@@ -1,185 +1,50 @@
-package org.gptjvm.engine;
+package org.gptjvm.engine.ref;
 
-import java.util.Arrays;
-import java.util.List;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.host.HostBackend;
+import org.gptjvm.engine.host.WorkerPool;
 
 /**
- * The plain-loop backend: {@link RefKernels} over Java arrays, split over rows (or channels, for
- * reductions) across a {@link WorkerPool}. Slow but obviously right; every other backend is tested
- * against it.
+ * The plain-loop backend: every kernel is {@link RefKernels} over Java arrays, split over rows (or
+ * channels, for reductions) across a {@link WorkerPool}. Slow but obviously right; every other
+ * backend is tested against it.
  */
-public class ReferenceBackend implements Backend {
-
-    /** A Java float array. */
-    protected record HostFloat(String name, float[] a) implements FloatBuf {
-        @Override
-        public int size() {
-            return a.length;
-        }
-    }
-
-    /** A Java int array. */
-    protected record HostInt(String name, int[] a) implements IntBuf {
-        @Override
-        public int size() {
-            return a.length;
-        }
-    }
-
-    /** A launch on the host: a name and the code that runs it. */
-    protected record HostLaunch(String kernel, Runnable body) implements Launch {
-    }
-
-    protected final WorkerPool pool;
+public class ReferenceBackend extends HostBackend {
+    private final String detail;
+    /** Attention backward's per-(batch, head) row of score gradients: the largest any launch needs. */
+    private float[] attentionRows = new float[0];
+    /** Decoding's scores, one row of T per head. */
+    private float[] decodeScores = new float[0];
 
     public ReferenceBackend(int threads) {
-        this.pool = new WorkerPool(threads);
+        this("reference", threads, "");
+    }
+
+    /** The reference kernels under another name, with {@code detail} for {@link #device()} (a fallback). */
+    public ReferenceBackend(String name, int threads, String detail) {
+        super(name, threads);
+        this.detail = detail;
+    }
+
+    /** The reference kernels on a pool another backend owns (whose buffers they compute on). */
+    public ReferenceBackend(WorkerPool pool) {
+        super("reference", pool);
+        this.detail = "";
     }
 
     @Override
-    public String name() {
-        return "reference";
+    protected String detail() {
+        return detail;
     }
 
     @Override
-    public int threads() {
-        return pool.threads();
-    }
-
-    protected static float[] f(FloatBuf b) {
-        return b == null ? null : ((HostFloat) b).a;
-    }
-
-    protected static int[] i(IntBuf b) {
-        return ((HostInt) b).a;
-    }
-
-    /** The dropout seed: two ints written by the host each step. */
-    protected static long seed(IntBuf b) {
-        int[] s = i(b);
-        return DropoutMask.seed(s[0], s[1]);
-    }
-
-    private long allocated;
-
-    @Override
-    public FloatBuf allocFloat(String name, int size) {
-        allocated += 4L * size;
-        return new HostFloat(name, new float[size]);
-    }
-
-    @Override
-    public IntBuf allocInt(String name, int size) {
-        allocated += 4L * size;
-        return new HostInt(name, new int[size]);
-    }
-
-    @Override
-    public long allocatedBytes() {
-        return allocated;
-    }
-
-    @Override
-    public void write(FloatBuf dst, float[] src) {
-        checkSize(dst.name(), dst.size(), src.length);
-        System.arraycopy(src, 0, f(dst), 0, src.length);
-    }
-
-    @Override
-    public void write(IntBuf dst, int[] src) {
-        checkSize(dst.name(), dst.size(), src.length);
-        System.arraycopy(src, 0, i(dst), 0, src.length);
-    }
-
-    private static void checkSize(String name, int expected, int actual) {
-        if (expected != actual) {
-            throw new GptException("buffer " + name + " holds " + expected + " values, got " + actual);
-        }
-    }
-
-    @Override
-    public void read(FloatBuf src, int offset, float[] dst, int len) {
-        System.arraycopy(f(src), offset, dst, 0, len);
-    }
-
-    /** Per-kernel wall time, collected when the system property gpt.profile is set (gpt bench --profile). */
-    public static final java.util.Map<String, long[]> PROFILE = new java.util.concurrent.ConcurrentHashMap<>();
-
-    @Override
-    public Program compile(String name, List<Launch> launches) {
-        boolean profile = Boolean.getBoolean("gpt.profile");
-        Runnable[] bodies = launches.stream().map(l -> {
-            HostLaunch h = (HostLaunch) l;
-            if (!profile) {
-                return h.body();
-            }
-            long[] acc = PROFILE.computeIfAbsent(h.kernel(), k -> new long[2]);
-            Runnable body = h.body();
-            return (Runnable) () -> {
-                long t0 = System.nanoTime();
-                body.run();
-                acc[0] += System.nanoTime() - t0;
-                acc[1]++;
-            };
-        }).toArray(Runnable[]::new);
-        return new Program() {
-            @Override
-            public String name() {
-                return name;
-            }
-
-            @Override
-            public void run() {
-                for (Runnable r : bodies) {
-                    r.run();
-                }
-            }
-        };
-    }
-
-    @Override
-    public void close() {
-        pool.close();
-    }
-
-    protected Launch launch(String kernel, Runnable body) {
-        return new HostLaunch(kernel, body);
-    }
-
-    /** A launch that runs {@code task} over [0, n) split across the pool. */
-    protected Launch parallel(String kernel, int n, WorkerPool.RangeTask task) {
-        return parallel(kernel, n, 1, task);
-    }
-
-    /** As above, with at least {@code grain} items per thread (elementwise kernels: a few thousand). */
-    protected Launch parallel(String kernel, int n, int grain, WorkerPool.RangeTask task) {
-        return new HostLaunch(kernel, () -> pool.parallelFor(n, grain, task));
-    }
-
-    /**
-     * Elements per thread below which an elementwise kernel runs on one thread. Small enough that the
-     * small model's N x C kernels split too: then every kernel cuts the rows at the same place, each
-     * core keeps its half of the activations in its own cache, and the step is 4% faster than with
-     * 32768 (gpt bench --config small, 3 runs each).
-     */
-    protected static final int ELEMENTWISE_GRAIN = 1 << 13;
-
-    /** Rows of C floats per thread below which a row-wise kernel runs on one thread. */
-    protected static int rowGrain(int rowLength) {
-        return Math.max(1, ELEMENTWISE_GRAIN / 4 / Math.max(1, rowLength));
+    protected long scratchBytes() {
+        return 4L * (attentionRows.length + decodeScores.length);
     }
 
     // ---------------------------------------------------------------- kernels
-
-    @Override
-    public Launch zero(List<FloatBuf> bufs) {
-        float[][] arrays = bufs.stream().map(ReferenceBackend::f).toArray(float[][]::new);
-        return launch("zero", () -> {
-            for (float[] a : arrays) {
-                Arrays.fill(a, 0f);
-            }
-        });
-    }
 
     @Override
     public Launch encoderForward(FloatBuf out, IntBuf idx, FloatBuf wte, FloatBuf wpe, int B, int T, int C) {
@@ -245,11 +110,14 @@ public class ReferenceBackend implements Backend {
     }
 
     @Override
-    public Launch attentionBackward(FloatBuf dqkv, FloatBuf scratch, FloatBuf dout, FloatBuf qkv, FloatBuf att,
-                                    IntBuf seed, float dropout, int salt, int B, int T, int C, int NH) {
-        float[] dx = f(dqkv), s = f(scratch), d = f(dout), x = f(qkv), at = f(att);
+    public Launch attentionBackward(FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seed,
+                                    float dropout, int salt, int B, int T, int C, int NH) {
+        float[] dx = f(dqkv), d = f(dout), x = f(qkv), at = f(att);
+        if (attentionRows.length < B * NH * T) {
+            attentionRows = new float[B * NH * T];
+        }
         WorkerPool.RangeTask task = (a, b) ->
-                RefKernels.attentionBackward(dx, s, d, x, at, seed(seed), dropout, salt, T, C, NH, a, b);
+                RefKernels.attentionBackward(dx, attentionRows, d, x, at, seed(seed), dropout, salt, T, C, NH, a, b);
         return parallel("attention_backward", B * NH, task);
     }
 
@@ -315,11 +183,6 @@ public class ReferenceBackend implements Backend {
         return parallel("adamw", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.adamw(p, g, mm, vv, h, a, b));
     }
 
-    /** The position of a decode step: the second of the two ints the host writes per token. */
-    protected static int position(IntBuf tokPos) {
-        return i(tokPos)[1];
-    }
-
     @Override
     public Launch embedToken(FloatBuf out, IntBuf tokPos, FloatBuf wte, FloatBuf wpe, int C) {
         float[] o = f(out), e = f(wte), p = f(wpe);
@@ -333,10 +196,14 @@ public class ReferenceBackend implements Backend {
     }
 
     @Override
-    public Launch attentionDecode(FloatBuf out, FloatBuf scores, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache,
-                                  IntBuf tokPos, int T, int C, int NH) {
-        float[] o = f(out), s = f(scores), x = f(qkv), kc = f(kCache), vc = f(vCache);
-        WorkerPool.RangeTask task = (a, b) -> RefKernels.attentionDecode(o, s, x, kc, vc, position(tokPos), T, C, NH, a, b);
+    public Launch attentionDecode(FloatBuf out, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache, IntBuf tokPos,
+                                  int T, int C, int NH) {
+        float[] o = f(out), x = f(qkv), kc = f(kCache), vc = f(vCache);
+        if (decodeScores.length < NH * T) {
+            decodeScores = new float[NH * T];
+        }
+        WorkerPool.RangeTask task = (a, b) ->
+                RefKernels.attentionDecode(o, decodeScores, x, kc, vc, position(tokPos), T, C, NH, a, b);
         return parallel("attention_decode", NH, task);
     }
 }

@@ -1,0 +1,35 @@
+package org.gptjvm.engine.cpu;
+
+/**
+ * One thread's scratch in the cpu backend: packed GEMM panels, and for attention K^T or V^T of a
+ * head, a T x T gradient block, the T x T weights after dropout and their mask factors. Grown when
+ * a launch is recorded, never while a program runs; the backend counts it in its memory figure.
+ */
+final class Workspace {
+    float[] transposed = new float[0], grad = new float[0], dropped = new float[0], mask = new float[0];
+    float[] panels = new float[0];
+
+    /** Room for attention over T positions of head size hs. */
+    void fit(int T, int hs) {
+        if (transposed.length < hs * T) {
+            transposed = new float[hs * T];
+        }
+        if (grad.length < T * T) {
+            grad = new float[T * T];
+            dropped = new float[T * T];
+            mask = new float[T * T];
+        }
+        fitPanels(Math.max(Gemm.panelFloats(hs, T), Gemm.panelFloats(T, hs)));
+    }
+
+    /** Room for {@code floats} of packed panels (see {@link Gemm#panelFloats}). */
+    void fitPanels(int floats) {
+        if (panels.length < floats) {
+            panels = new float[floats];
+        }
+    }
+
+    long bytes() {
+        return 4L * (transposed.length + grad.length + dropped.length + mask.length + panels.length);
+    }
+}

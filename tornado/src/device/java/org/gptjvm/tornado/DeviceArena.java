@@ -1,0 +1,201 @@
+package org.gptjvm.tornado;
+
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.GptException;
+import org.gptjvm.engine.IntBuf;
+import uk.ac.manchester.tornado.api.DataRange;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The tornado backend's memory and the copies between host and device. Every float buffer is a
+ * range of one array, the arena (as llm.c keeps all parameters in one block): parameters,
+ * gradients, AdamW moments and activations. The plan uploads it once; afterwards the device copy is
+ * the current one, reached through the result of the last graph run:
+ *
+ * <ul>
+ * <li>{@link #read} copies one range back: the loss every step, a row of logits when sampling,
+ * everything only for a checkpoint.</li>
+ * <li>A host {@link #write} into the arena once it is on the device (initialisation, loading a
+ * checkpoint) copies the arena back first and has it re-uploaded before the next run: a slow path
+ * that training never takes.</li>
+ * <li>Host inputs (token ids, targets, seeds: every {@link IntBuf}, and float buffers declared
+ * with {@link #makeHostInput}) are small arrays of their own, sent with each run of a graph that
+ * reads them.</li>
+ * </ul>
+ */
+final class DeviceArena {
+
+    /** A float buffer: a range of the arena, or (a host input) an array of its own. */
+    static final class Range implements FloatBuf {
+        final String name;
+        final int offset, size;
+        FloatArray own;
+
+        Range(String name, int offset, int size) {
+            this.name = name;
+            this.offset = offset;
+            this.size = size;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+    }
+
+    /** An int buffer: always a host input. */
+    record Ints(String name, IntArray a) implements IntBuf {
+        @Override
+        public int size() {
+            return a.getSize();
+        }
+    }
+
+    /** Largest arena: FloatArray indices are ints. */
+    static final long MAX_FLOATS = Integer.MAX_VALUE - 1024;
+
+    private FloatArray mem = new FloatArray(1024);
+    private long used, ownBytes;
+    /** The last graph run; device buffers are copied back through it. */
+    private TornadoExecutionResult last;
+    /** Whether the device's copy of the arena must be (re)sent before the next run. */
+    private boolean uploadNeeded = true;
+
+    Range alloc(String name, int size) {
+        if (used + size > MAX_FLOATS) {
+            throw new GptException("tornado backend: the model needs more than " + MAX_FLOATS / (1 << 28)
+                    + " GiB of buffers, more than one TornadoVM array holds");
+        }
+        Range b = new Range(name, (int) used, size);
+        used += size;
+        return b;
+    }
+
+    Ints allocInt(String name, int size) {
+        ownBytes += 4L * Math.max(1, size);
+        return new Ints(name, new IntArray(Math.max(1, size)));
+    }
+
+    /** Gives {@code b} an array of its own, sent with every run, holding the arena's values of it. */
+    void makeHostInput(Range b) {
+        b.own = new FloatArray(Math.max(1, b.size));
+        ownBytes += 4L * Math.max(1, b.size);
+        if (mem.getSize() >= b.offset + b.size) { // keep what was written so far
+            MemorySegment.copy(mem.getSegment(), 4L * b.offset, b.own.getSegment(), 0, 4L * b.size);
+        }
+    }
+
+    long bytes() {
+        return 4 * used + ownBytes;
+    }
+
+    /** The arena's offset of a buffer kernels read and write (-1 for none, where a kernel's flag says it is absent). */
+    static int offset(FloatBuf b) {
+        if (b == null) {
+            return -1;
+        }
+        Range r = (Range) b;
+        if (r.own != null) {
+            throw new GptException("tornado backend: host input " + r.name + " used as a device buffer");
+        }
+        return r.offset;
+    }
+
+    /** A host input's own array. */
+    static FloatArray own(FloatBuf b) {
+        return ((Range) b).own;
+    }
+
+    static IntArray ints(IntBuf b) {
+        return ((Ints) b).a();
+    }
+
+    /**
+     * The host arena, grown to hold every buffer allocated so far. Growing brings the device copy
+     * back first and drops it: a new array needs a new plan.
+     */
+    FloatArray array() {
+        if (mem.getSize() < used) {
+            pullAll();
+            deviceDropped();
+            FloatArray bigger = new FloatArray((int) Math.min(MAX_FLOATS, Math.max(used, mem.getSize() * 3L / 2)));
+            MemorySegment.copy(mem.getSegment(), 0, bigger.getSegment(), 0, 4L * mem.getSize());
+            mem = bigger;
+        }
+        return mem;
+    }
+
+    void write(FloatBuf dst, float[] src) {
+        Range b = (Range) dst;
+        check(b.name, b.size, src.length);
+        if (b.own != null) {
+            MemorySegment.copy(src, 0, b.own.getSegment(), ValueLayout.JAVA_FLOAT, 0, src.length);
+            return;
+        }
+        FloatArray a = array();
+        if (last != null && !uploadNeeded) {
+            pullAll(); // the device holds the current values of everything else in the arena
+            uploadNeeded = true;
+        }
+        MemorySegment.copy(src, 0, a.getSegment(), ValueLayout.JAVA_FLOAT, 4L * b.offset, src.length);
+    }
+
+    void write(IntBuf dst, int[] src) {
+        check(dst.name(), dst.size(), src.length);
+        MemorySegment.copy(src, 0, ints(dst).getSegment(), ValueLayout.JAVA_INT, 0, src.length);
+    }
+
+    private static void check(String name, int expected, int actual) {
+        if (expected != actual) {
+            throw new GptException("buffer " + name + " holds " + expected + " values, got " + actual);
+        }
+    }
+
+    void read(FloatBuf src, int offset, float[] dst, int len) {
+        Range b = (Range) src;
+        if (b.own != null) {
+            MemorySegment.copy(b.own.getSegment(), ValueLayout.JAVA_FLOAT, 4L * offset, dst, 0, len);
+            return;
+        }
+        FloatArray a = array();
+        if (len > 0 && last != null && !uploadNeeded) {
+            last.transferToHost(new DataRange(a).withOffset(b.offset + offset).withSize(len));
+        }
+        MemorySegment.copy(a.getSegment(), ValueLayout.JAVA_FLOAT, 4L * (b.offset + offset), dst, 0, len);
+    }
+
+    /** Copies the arena back, so the host copy is current. */
+    void pullAll() {
+        if (last != null && !uploadNeeded) {
+            last.transferToHost(mem);
+        }
+    }
+
+    // ---------------------------------------------------------------- what the plan tells the arena
+
+    boolean uploadNeeded() {
+        return uploadNeeded;
+    }
+
+    /** A graph ran: the device copy is current, and reached through {@code result}. */
+    void ran(TornadoExecutionResult result) {
+        last = result;
+        uploadNeeded = false;
+    }
+
+    /** The plan that held the device copy was closed: the host copy is the only one. */
+    void deviceDropped() {
+        last = null;
+        uploadNeeded = true;
+    }
+}

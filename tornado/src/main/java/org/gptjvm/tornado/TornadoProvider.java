@@ -1,0 +1,78 @@
+package org.gptjvm.tornado;
+
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.BackendProvider;
+import org.gptjvm.engine.GptException;
+
+import java.util.List;
+
+/**
+ * The tornado backend as {@link org.gptjvm.engine.Backends} sees it. This class is in every build
+ * and never touches TornadoVM itself: the backend's code ({@code src/device}, compiled only with
+ * -Ptornado against an installed SDK) is reached through {@link TornadoRuntime}, and only when the
+ * backend is created or its devices listed. So it can say why the backend is missing: not in this
+ * build, or built in but the JVM was not started with TornadoVM's runtime.
+ */
+public final class TornadoProvider implements BackendProvider {
+    /** The class that starts TornadoVM, present in a -Ptornado build only. */
+    private static final String RUNTIME = "org.gptjvm.tornado.TornadoVmRuntime";
+
+    private TornadoRuntime runtime;
+
+    @Override
+    public String name() {
+        return "tornado";
+    }
+
+    /** Below cpu: on a machine without an accelerator (PoCL on two cores) the cpu backend is faster. */
+    @Override
+    public int speedRank() {
+        return 5;
+    }
+
+    @Override
+    public boolean hasDevices() {
+        return true;
+    }
+
+    @Override
+    public Absence absence() {
+        if (TornadoProvider.class.getClassLoader().getResource(RUNTIME.replace('.', '/') + ".class") == null) {
+            return new Absence("not in this build", "the tornado backend is not in this build: install TornadoVM "
+                    + "5.2.0, source tornado-env.sh, and ./gpt rebuilds with it (or: ./mvn25 -Ptornado package; see "
+                    + "README.md, section TornadoVM)");
+        }
+        if (System.getProperty("tornado.load.runtime.implementation") == null) {
+            return new Absence("needs TornadoVM's runtime", "the tornado backend needs the TornadoVM runtime: run gpt "
+                    + "with TornadoVM's launcher, tornado -jar cli/target/gpt.jar ... (source tornado-env.sh first; see "
+                    + "README.md, section TornadoVM)");
+        }
+        return null;
+    }
+
+    @Override
+    public Backend create(int threads, String device) {
+        return runtime().create(device);
+    }
+
+    @Override
+    public List<String> devices() {
+        return runtime().devices();
+    }
+
+    private TornadoRuntime runtime() {
+        Absence absence = absence();
+        if (absence != null) {
+            throw new GptException(absence.message());
+        }
+        if (runtime == null) {
+            try {
+                runtime = (TornadoRuntime) Class.forName(RUNTIME).getDeclaredConstructor().newInstance();
+            } catch (ReflectiveOperationException | LinkageError e) {
+                throw new GptException("TornadoVM's classes are not on the module path: run gpt with tornado -jar "
+                        + "(see README.md, section TornadoVM)");
+            }
+        }
+        return runtime;
+    }
+}
