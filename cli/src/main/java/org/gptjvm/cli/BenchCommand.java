@@ -7,6 +7,7 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.BackendProvider;
 import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.KernelProfile;
+import org.gptjvm.model.AtomicFile;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.Preset;
@@ -18,6 +19,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,10 +46,13 @@ final class BenchCommand implements Callable<Integer> {
     int iters = 20;
     @Option(names = "--warmup", paramLabel = "N", description = "Untimed steps first (default 5).")
     int warmup = 5;
-    @Option(names = "--data", paramLabel = "FILE", description = "Text for the batches (default: $GPT_DATA, else data/tinyshakespeare.txt).")
+    @Option(names = "--data", paramLabel = "FILE", converter = FileArg.class, description = "Text for the batches (default: $GPT_DATA, else data/tinyshakespeare.txt).")
     Path data;
-    @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
+    @Option(names = "--json", paramLabel = "FILE", converter = FileArg.class,
+            description = "Also write the results as JSON (replacing only an earlier report of gpt bench).")
     Path json;
+    @Option(names = "--force", description = "Replace the --json file whatever it holds.")
+    boolean force;
     @Option(names = "--profile", description = "Also print the time spent in each kernel (host backends).")
     boolean profile;
     @Option(names = "--device", paramLabel = "N", description = "Device of the tornado backend (see gpt devices).")
@@ -65,8 +70,18 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        if (nThreads < 1 || iters < 1 || warmup < 0) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--threads and --iters must be positive");
+        String problem = EngineOptions.threadsProblem(threads);
+        if (problem == null && iters < 1) {
+            problem = "--iters must be at least 1, got " + iters;
+        }
+        if (problem == null && warmup < 0) {
+            problem = "--warmup must not be negative, got " + warmup;
+        }
+        if (problem != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), problem);
+        }
+        if (json != null) {
+            Outputs.checkReport(json, "backends", force);
         }
         TextData text = TextData.load(org.gptjvm.model.DataFiles.choose(data, System.getenv("GPT_DATA")));
         int V = text.tokenizer().vocabSize();
@@ -140,9 +155,8 @@ final class BenchCommand implements Callable<Integer> {
             c.addProperty("iters", iters);
             root.add("config", c);
             root.add("backends", results);
-            Path parent = json.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
-            Files.writeString(json, new GsonBuilder().setPrettyPrinting().create().toJson(root));
+            byte[] report = new GsonBuilder().setPrettyPrinting().create().toJson(root).getBytes(StandardCharsets.UTF_8);
+            AtomicFile.write(json, os -> os.write(report));
         }
         return 0;
     }

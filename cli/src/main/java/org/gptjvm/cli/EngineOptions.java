@@ -27,10 +27,24 @@ final class EngineOptions {
     }
 
     private String problem() {
-        if (threads != null && threads < 1) {
-            return "--threads must be at least 1, got " + threads;
+        String t = threadsProblem(threads);
+        if (t != null) {
+            return t;
         }
         return backend == null ? null : Backends.unknown(backend);
+    }
+
+    /** More threads than this only queue for the cores: 4 per core is already far past any gain. */
+    static int maxThreads() {
+        return 4 * Runtime.getRuntime().availableProcessors();
+    }
+
+    /** Null when {@code threads} (null: the default) is a usable thread count, else the one-line reason. */
+    static String threadsProblem(Integer threads) {
+        if (threads != null && (threads < 1 || threads > maxThreads())) {
+            return "--threads must be between 1 and " + maxThreads() + " (4 per core of this machine), got " + threads;
+        }
+        return null;
     }
 
     Backend create() {

@@ -25,7 +25,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Mixin
     ModelOptions model;
-    @Option(names = "--data", paramLabel = "FILE", description = "UTF-8 text (default: $GPT_DATA, else data/tinyshakespeare.txt).")
+    @Option(names = "--data", paramLabel = "FILE", converter = FileArg.class, description = "UTF-8 text (default: $GPT_DATA, else data/tinyshakespeare.txt).")
     Path data;
     @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per split (default " + Preset.EVAL_ITERS + ").")
     int evalIters = Preset.EVAL_ITERS;
@@ -44,8 +44,8 @@ final class EvalCommand implements Callable<Integer> {
         }
         Checkpoint ckpt = Checkpoint.load(model.checkpoint);
         Path file = DataFiles.choose(data, System.getenv("GPT_DATA"));
-        String text = TextData.readText(file);
-        TextData td = new TextData(ckpt.tokenizer, ckpt.tokenizer.encode(text));
+        TextData td = TextData.load(file, ckpt.tokenizer);
+        td.checkBlockSize(ckpt.config.blockSize(), "eval needs more text than the model's block size");
         int B = batchSize != null ? batchSize : trainedBatchSize(ckpt);
         try {
             ckpt.config.checkBatch(B);

@@ -2,32 +2,40 @@ package org.gptjvm.cli;
 
 import sun.misc.Signal;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
- * Ctrl-C during training: instead of dying mid-step, ask the loop to stop so it can save a
- * checkpoint and exit 130 (the shell's code for SIGINT). A second Ctrl-C kills at once.
+ * A signal that ends a run (Ctrl-C's SIGINT, SIGTERM from kill or a job scheduler, SIGHUP when
+ * the terminal goes away): instead of dying mid-step, ask the loop to stop so it can save a
+ * checkpoint and exit 130. A second signal ends the process at once.
  */
 final class Interrupts {
     private Interrupts() {
     }
 
-    /** Installs the handler; the returned Runnable puts the previous one back. */
-    static Runnable onInterrupt(Runnable action) {
-        try {
-            Signal sig = new Signal("INT");
-            final boolean[] seen = {false};
-            var previous = Signal.handle(sig, s -> {
-                if (seen[0]) {
-                    Runtime.getRuntime().halt(130);
-                }
-                seen[0] = true;
-                System.err.println();
-                System.err.println("interrupted: saving a checkpoint after this step (Ctrl-C again to quit now)");
-                action.run();
-            });
-            return () -> Signal.handle(sig, previous);
-        } catch (IllegalArgumentException | UnsupportedOperationException e) {
-            return () -> {
-            }; // no SIGINT on this platform
+    /** Installs the handler for INT, TERM and HUP; the returned Runnable puts the previous ones back. */
+    static Runnable onStop(Runnable action) {
+        boolean[] seen = {false};
+        List<Runnable> restore = new ArrayList<>();
+        for (String name : new String[]{"INT", "TERM", "HUP"}) {
+            try {
+                Signal sig = new Signal(name);
+                var previous = Signal.handle(sig, s -> {
+                    if (seen[0]) {
+                        Runtime.getRuntime().halt(130);
+                    }
+                    seen[0] = true;
+                    System.err.println();
+                    System.err.println("interrupted: saving a checkpoint after this step (SIG" + s.getName()
+                            + "; again to quit now)");
+                    action.run();
+                });
+                restore.add(() -> Signal.handle(sig, previous));
+            } catch (IllegalArgumentException | UnsupportedOperationException e) {
+                // no such signal on this platform
+            }
         }
+        return () -> restore.forEach(Runnable::run);
     }
 }

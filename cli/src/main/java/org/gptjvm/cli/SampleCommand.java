@@ -23,7 +23,7 @@ final class SampleCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
     @Option(names = "--tokens", paramLabel = "N", description = "Characters to generate (default 500).")
-    int tokens = 500;
+    long tokens = 500;
     @Option(names = "--prompt", paramLabel = "TEXT", description = "Text to continue (default: the lecture's single newline token).")
     String prompt;
     @Option(names = "--temperature", paramLabel = "T", description = "Divide the logits by T (default 1.0; 0: always the likeliest).")
@@ -48,8 +48,9 @@ final class SampleCommand implements Callable<Integer> {
         if (tokens < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tokens must not be negative");
         }
-        if (temperature < 0 || Double.isNaN(temperature)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--temperature must not be negative");
+        if (!(temperature >= 0 && temperature < Double.POSITIVE_INFINITY)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--temperature must be a number of 0 or more (0: always the likeliest), got " + temperature);
         }
         if (topK < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--top-k must not be negative");
@@ -70,23 +71,28 @@ final class SampleCommand implements Callable<Integer> {
         } else {
             out.print(ckpt.tokenizer.decode(0));
         }
-        long elapsed;
+        long elapsed, made;
         String device;
+        boolean closed;
         try (Backend backend = engine.create()) {
             Gpt gpt = ckpt.toModel(backend, model.checkpoint);
             device = backend.device();
             long t0 = System.nanoTime();
-            new Sampler(gpt, block, !noKvCache).generate(context, tokens, temperature, topK, Seeds.sample(seed),
+            made = new Sampler(gpt, block, !noKvCache).stream(context, tokens, temperature, topK, Seeds.sample(seed),
                     t -> {
                         out.print(ckpt.tokenizer.decode(t));
-                        out.flush();
+                        return !Terminal.readerGone(out);
                     });
             elapsed = System.nanoTime() - t0;
+            closed = Terminal.readerGone(out);
+        }
+        if (closed) {
+            return 0; // nobody reads any more: nothing more to say
         }
         out.println();
         if (!quiet) {
-            System.err.printf("gpt: %d tokens in %.2f s, %.0f tokens/s (%s; %s)%n", tokens, elapsed / 1e9,
-                    tokens / Math.max(elapsed / 1e9, 1e-9), noKvCache ? "no KV cache" : "KV cache", device);
+            System.err.printf("gpt: %d tokens in %.2f s, %.0f tokens/s (%s; %s)%n", made, elapsed / 1e9,
+                    made / Math.max(elapsed / 1e9, 1e-9), noKvCache ? "no KV cache" : "KV cache", device);
         }
         return 0;
     }

@@ -9,6 +9,14 @@ final class Terminal {
     private Terminal() {
     }
 
+    /**
+     * Whether whoever read {@code out} (a stream over System.out) has gone away, as {@code | head}
+     * does after its lines: checking flushes what is pending.
+     */
+    static boolean readerGone(PrintStream out) {
+        return out.checkError() || System.out.checkError();
+    }
+
     static boolean stdoutIsTerminal() {
         Console c = System.console();
         return c != null && c.isTerminal();

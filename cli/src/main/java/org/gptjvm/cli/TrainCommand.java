@@ -62,17 +62,21 @@ final class TrainCommand implements Callable<Integer> {
     Integer evalIters;
     @Option(names = "--seed", paramLabel = "S", description = "Seed for init, batches, dropout, sampling (default " + Preset.SEED + ").")
     long seed = Preset.SEED;
-    @Option(names = "--data", paramLabel = "FILE", description = "UTF-8 training text (default: $GPT_DATA, else data/tinyshakespeare.txt).")
+    @Option(names = "--data", paramLabel = "FILE", converter = FileArg.class,
+            description = "UTF-8 training text (default: $GPT_DATA, else data/tinyshakespeare.txt).")
     Path data;
     @Option(names = "--download", description = "Download Tiny Shakespeare into data/ if no data file is found.")
     boolean download;
-    @Option(names = "--out", paramLabel = "FILE", description = "Where to save the model (default: out/gpt.safetensors).")
-    Path out = Path.of("out", "gpt.safetensors");
-    @Option(names = "--resume", paramLabel = "FILE",
+    @Option(names = "--out", paramLabel = "FILE", converter = FileArg.class,
+            description = "Where to save the model (default: the --resume file, else out/gpt.safetensors).")
+    Path out;
+    @Option(names = "--resume", paramLabel = "FILE", converter = FileArg.class,
             description = "Continue the run saved in FILE (a checkpoint of 'gpt train') up to --iters iterations in all.")
     Path resume;
+    @Option(names = "--force", description = "Replace an existing --out file, and resume on a text other than the run's.")
+    boolean force;
     @Option(names = "--sample-tokens", paramLabel = "N", description = "Characters to generate after training (default 500; 0: none).")
-    int sampleTokens = 500;
+    long sampleTokens = 500;
     @Mixin
     EngineOptions engine;
 
@@ -106,6 +110,7 @@ final class TrainCommand implements Callable<Integer> {
             throw usage("--sample-tokens must not be negative");
         }
         Checkpoint resumed = resume != null ? loadForResume() : null;
+        Path target = out != null ? out : resume != null ? resume : Path.of("out", "gpt.safetensors");
         // sizes first: a usage error should not wait for the data to load
         TrainOptions opts;
         try {
@@ -117,17 +122,17 @@ final class TrainCommand implements Callable<Integer> {
         } catch (GptException e) {
             throw usage(e.getMessage());
         }
-        Checkpoint.checkWritable(out);
-        String raw = TextData.readText(findData(stdout));
-        TextData text;
-        GptConfig config;
-        if (resumed != null) {
-            text = new TextData(resumed.tokenizer, resumed.tokenizer.encode(raw));
-            config = resumed.config;
-        } else {
-            text = TextData.fromText(raw);
-            config = modelConfig(text.tokenizer().vocabSize());
+        if (resumed != null && opts.iters() < resumed.train.iteration()) {
+            throw new GptException(resume + " has trained " + resumed.train.iteration() + " iterations already: --iters "
+                    + opts.iters() + " is below that (--iters counts from the start of the run)");
         }
+        Outputs.checkModel(target, resume, force);
+        Path dataFile = findData(stdout);
+        TextData text = TextData.load(dataFile, resumed != null ? resumed.tokenizer : null);
+        if (resumed != null) {
+            checkSameText(resumed, dataFile, text.identity());
+        }
+        GptConfig config = resumed != null ? resumed.config : modelConfig(text.tokenizer().vocabSize());
         text.checkBlockSize(config.blockSize());
 
         try (Backend backend = engine.create()) {
@@ -148,7 +153,8 @@ final class TrainCommand implements Callable<Integer> {
                 stdout.printf("resuming %s at iteration %d%n", resume, trainer.iteration());
             }
             Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal());
-            Runnable restoreSignal = Interrupts.onInterrupt(trainer::requestStop);
+            Runnable restoreSignals = Interrupts.onStop(trainer::requestStop);
+            int[] saved = {resumed != null ? resumed.train.iteration() : -1};
             Trainer.Result r;
             try {
                 r = trainer.run(new Trainer.Listener() {
@@ -165,48 +171,97 @@ final class TrainCommand implements Callable<Integer> {
 
                     @Override
                     public void checkpoint(int step) {
-                        Checkpoint.save(out, gpt, text.tokenizer(), trainer.state());
+                        Checkpoint.save(target, gpt, text.tokenizer(), trainer.state());
+                        saved[0] = step;
                     }
                 });
+            } catch (Trainer.Diverged e) {
+                progress.clear();
+                throw new GptException(e.getMessage() + "; " + (saved[0] >= 0 ? target + " keeps the model of iteration "
+                        + saved[0] : "nothing was saved"));
             } finally {
-                restoreSignal.run();
+                restoreSignals.run();
             }
             progress.clear();
-            Checkpoint.save(out, gpt, text.tokenizer(), trainer.state());
+            Checkpoint.save(target, gpt, text.tokenizer(), trainer.state());
             if (trainer.stopped()) {
-                stdout.printf("interrupted at iteration %d; saved %s (continue with: gpt train --resume %s --iters %d)%n",
-                        trainer.iteration(), out, out, opts.iters());
+                stdout.printf("interrupted at iteration %d; saved %s (continue with: %s)%n", trainer.iteration(), target,
+                        Launcher.command("train", "--resume", target.toString(), "--iters", String.valueOf(opts.iters()),
+                                "--data", dataFile.toString()));
                 return 130;
             }
             stdout.printf(Locale.ROOT, "trained %d iterations in %.1f s (%.1f ms/iteration, %.1f s evaluating); saved %s%n",
                     r.iterations(), r.seconds(), r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(),
-                    r.evalSeconds(), out);
+                    r.evalSeconds(), target);
             if (sampleTokens > 0) {
                 stdout.println("--- sample ---");
-                Rng rng = Seeds.sample(opts.seed());
                 stdout.print(text.tokenizer().decode(0));
-                new Sampler(gpt, config.blockSize()).generate(new int[]{0}, sampleTokens, 1.0, 0, rng,
-                        t -> stdout.print(text.tokenizer().decode(t)));
+                new Sampler(gpt, config.blockSize()).stream(new int[]{0}, sampleTokens, 1.0, 0, Seeds.sample(opts.seed()),
+                        t -> {
+                            stdout.print(text.tokenizer().decode(t));
+                            return !Terminal.readerGone(stdout);
+                        });
                 stdout.println();
             }
         }
         return 0;
     }
 
+    /**
+     * The checkpoint named by --resume, if it holds a run to continue. The model and training flags
+     * may be given again as they were: only a value that differs from the saved run is refused.
+     */
     private Checkpoint loadForResume() {
-        var shape = new Object[]{blockSize, nEmbd, nHead, nLayer, dropout, batchSize, lr};
-        boolean changed = java.util.Arrays.stream(shape).anyMatch(java.util.Objects::nonNull)
-                || preset != Preset.small || model != ModelKind.gpt || spec.commandLine().getParseResult().hasMatchedOption("--seed");
-        if (changed) {
-            throw usage("--resume continues the saved run as it was: only --iters, --eval-interval, --eval-iters, "
-                    + "--data, --out, --sample-tokens, --backend and --threads may be given with it");
-        }
         Checkpoint c = Checkpoint.load(resume);
         if (!c.resumable()) {
             throw new GptException(c.trainProblem != null ? c.trainProblem
                     : resume + ": holds no training state (AdamW moments, iteration) to resume from");
         }
+        CommandLine.ParseResult given = spec.commandLine().getParseResult();
+        GptConfig sc = c.config;
+        TrainOptions so = c.train.options();
+        boolean bigram = sc.isBigram();
+        // what the command line asks for: a flag given, else the preset if --config was given
+        boolean presetGiven = given.hasMatchedOption("--config");
+        conflict(given.hasMatchedOption("--model"), "--model", model.name(), sc.kind());
+        conflict(given.hasMatchedOption("--block-size") || presetGiven, flag("--block-size"), or(blockSize, preset.blockSize),
+                sc.blockSize());
+        if (!bigram) {
+            conflict(given.hasMatchedOption("--n-embd") || presetGiven, flag("--n-embd"), or(nEmbd, preset.nEmbd), sc.nEmbd());
+            conflict(given.hasMatchedOption("--n-head") || presetGiven, flag("--n-head"), or(nHead, preset.nHead), sc.nHead());
+            conflict(given.hasMatchedOption("--n-layer") || presetGiven, flag("--n-layer"), or(nLayer, preset.nLayer),
+                    sc.nLayer());
+            conflict(given.hasMatchedOption("--dropout") || presetGiven, flag("--dropout"),
+                    dropout != null ? dropout : preset.dropout, sc.dropout());
+        }
+        conflict(given.hasMatchedOption("--batch-size") || presetGiven, flag("--batch-size"),
+                or(batchSize, preset.batchSize), so.batchSize());
+        conflict(given.hasMatchedOption("--lr") || presetGiven, flag("--lr"), lr != null ? lr : preset.lr, so.lr());
+        conflict(given.hasMatchedOption("--seed"), "--seed", seed, so.seed());
         return c;
+    }
+
+    /** The flag a value came from: the flag itself when given, else --config (the preset's value). */
+    private String flag(String name) {
+        return spec.commandLine().getParseResult().hasMatchedOption(name) ? name : "--config " + preset;
+    }
+
+    private void conflict(boolean asked, String flag, Object wanted, Object saved) {
+        if (asked && !wanted.equals(saved)) {
+            throw usage("--resume " + resume + ": " + flag + " asks for " + wanted + ", but the saved run has " + saved
+                    + " (a resumed run keeps its model and settings)");
+        }
+    }
+
+    /** A resumed run goes on with the text it trained on, unless --force says otherwise. */
+    private void checkSameText(Checkpoint c, Path dataFile, TextData.Identity now) {
+        TextData.Identity then = c.train.data();
+        if (force || then == null || then.equals(now)) {
+            return;
+        }
+        throw new GptException(dataFile + " is not the text " + resume + " trained on (" + now.bytes() + " bytes, sha256 "
+                + now.sha256().substring(0, 12) + "; the run's: " + then.bytes() + " bytes, sha256 "
+                + then.sha256().substring(0, 12) + "): pass the same --data, or --force to go on with this text");
     }
 
     private Path findData(PrintStream stdout) {

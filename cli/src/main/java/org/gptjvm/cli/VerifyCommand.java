@@ -20,7 +20,7 @@ final class VerifyCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--reference", paramLabel = "FILE", required = true,
+    @Option(names = "--reference", paramLabel = "FILE", required = true, converter = FileArg.class,
             description = "Reference safetensors file with weights, batch and expected.* tensors.")
     Path reference;
     @Option(names = "--tolerance", paramLabel = "TOL",
@@ -42,7 +42,7 @@ final class VerifyCommand implements Callable<Integer> {
         }
         System.out.print(report.table());
         long failed = report.rows().stream().filter(r -> !(r.relative() <= tolerance)).count();
-        double worst = report.rows().stream().mapToDouble(ParityReport.Row::relative).max().orElse(0);
+        double worst = report.worstRelative();
         if (failed == 0) {
             System.out.printf(Locale.ROOT, "OK: all %d quantities within %.1e (worst %.3e)%n", report.rows().size(),
                     tolerance, worst);

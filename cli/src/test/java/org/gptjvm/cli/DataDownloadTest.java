@@ -76,7 +76,7 @@ class DataDownloadTest {
             return List.of();
         }
         try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(p -> p.getFileName().toString().endsWith(".part")).toList();
+            return s.filter(p -> p.getFileName().toString().endsWith(".part") || p.getFileName().toString().endsWith(".tmp")).toList();
         }
     }
 
@@ -194,9 +194,9 @@ class DataDownloadTest {
         assertTrue(Files.isRegularFile(tmp.resolve("m.safetensors")), r::describe);
         assertEquals(List.of(), partFiles(tmp));
 
-        // the second time the file is there: no download
+        // the second time the file is there: no download (--force: the first run's model is replaced)
         Cli.Result again = new Cli.Fork().cwd(tmp).unsetEnv("GPT_DATA")
-                .property("gpt.data.url", base + "/missing").run(tinyTrain("--download")).assertOk();
+                .property("gpt.data.url", base + "/missing").run(tinyTrain("--download", "--force")).assertOk();
         assertFalse(again.out().contains("downloading"), again::describe);
     }
 

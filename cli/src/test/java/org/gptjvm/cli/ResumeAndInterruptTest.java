@@ -138,7 +138,7 @@ class ResumeAndInterruptTest {
     @ParameterizedTest(name = "{0} {1}")
     @org.junit.jupiter.params.provider.CsvSource({
             "--n-embd, 32", "--n-head, 4", "--n-layer, 2", "--block-size, 16", "--batch-size, 8", "--dropout, 0.2",
-            "--seed, 7", "--seed, 1337", "--lr, 0.01", "--config, lecture", "--model, bigram"})
+            "--seed, 7", "--lr, 0.01", "--config, lecture", "--model, bigram"})
     void resumeRefusesFlagsThatChangeTheRun(String flag, String value, @TempDir Path tmp) throws IOException {
         Path copy = Files.copy(full, tmp.resolve("copy.safetensors"));
         Path out = tmp.resolve("out.safetensors");
@@ -191,8 +191,13 @@ class ResumeAndInterruptTest {
         return cmd;
     }
 
-    @Test
-    void ctrlCSavesAResumableCheckpointAndExits130(@TempDir Path tmp) throws Exception {
+    /**
+     * Ctrl-C (SIGINT), kill (SIGTERM) and a closed terminal (SIGHUP) all save a resumable checkpoint
+     * and exit 130, and the "continue with" command they print works when pasted.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"INT", "TERM", "HUP"})
+    void aSignalSavesAResumableCheckpointAndExits130(String signal, @TempDir Path tmp) throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "skipped: no /usr/bin/python3");
         Assumptions.assumeFalse(System.getProperty("os.name").startsWith("Windows"), "skipped: no SIGINT on Windows");
         Path outDir = Files.createDirectory(tmp.resolve("run"));
@@ -235,9 +240,10 @@ class ResumeAndInterruptTest {
             }
             Thread.sleep(1000);
             assertTrue(p.isAlive(), () -> "train ended before the interrupt\n" + out + "\n" + read(errFile));
-            assertEquals(0, new ProcessBuilder("kill", "-INT", String.valueOf(p.pid())).start().waitFor(), "kill -INT");
+            assertEquals(0, new ProcessBuilder("kill", "-" + signal, String.valueOf(p.pid())).start().waitFor(),
+                    "kill -" + signal);
             if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                fail("train still running 60 s after SIGINT\n--- stdout ---\n" + out + "\n--- stderr ---\n"
+                fail("train still running 60 s after SIG" + signal + "\n--- stdout ---\n" + out + "\n--- stderr ---\n"
                         + read(errFile));
             }
             reader.join(10_000);
@@ -264,13 +270,55 @@ class ResumeAndInterruptTest {
                 assertEquals(List.of(), left, "temporary files left beside the checkpoint");
             }
 
-            Cli.Result resumed = Cli.fork(resume(ck, iter + 10, ck)).assertOk();
+            // the printed command, pasted (with fewer iterations): it names the data and writes to ck
+            Matcher hint = Pattern.compile("continue with: \\S.* (train .*)\\)$", Pattern.MULTILINE).matcher(stdout);
+            assertTrue(hint.find(), describe);
+            List<String> pasted = new ArrayList<>(List.of(hint.group(1).split(" ")));
+            pasted.set(pasted.indexOf("--iters") + 1, String.valueOf(iter + 10));
+            pasted.addAll(List.of("--sample-tokens", "0", "--threads", "1"));
+            Cli.Result resumed = Cli.fork(pasted.toArray(String[]::new)).assertOk();
             assertTrue(resumed.out().contains("resuming " + ck + " at iteration " + iter), resumed::describe);
             assertEquals(iter + 10, Checkpoint.load(ck).train.iteration(), resumed::describe);
             try (var files = Files.list(outDir)) {
                 assertTrue(files.noneMatch(f -> f.getFileName().toString().endsWith(".tmp")),
                         "temporary files left beside the checkpoint after resuming");
             }
+        } finally {
+            if (p.isAlive()) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** A signal during an evaluation stops the run within seconds: the evaluation is abandoned, the model saved. */
+    @Test
+    void aSignalDuringALongEvaluationStopsAtOnce(@TempDir Path tmp) throws Exception {
+        Assumptions.assumeFalse(System.getProperty("os.name").startsWith("Windows"), "skipped: no SIGINT on Windows");
+        Path ck = tmp.resolve("ck.safetensors");
+        // 10^9 batches per split: without the check between batches, step 0's evaluation takes hours
+        String[] args = {"train", "--data", data.toString(), "--n-embd", "16", "--n-head", "2", "--n-layer", "1",
+                "--block-size", "8", "--batch-size", "4", "--eval-iters", "1000000000", "--sample-tokens", "0",
+                "--threads", "1", "--iters", "100", "--out", ck.toString()};
+        Path outFile = tmp.resolve("stdout"), errFile = tmp.resolve("stderr");
+        Process p = new ProcessBuilder(javaWithDefaultSigint(args)).redirectOutput(outFile.toFile())
+                .redirectError(errFile.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
+        try {
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!read(outFile).contains("M parameters") && System.nanoTime() < until && p.isAlive()) {
+                Thread.sleep(50);
+            }
+            Thread.sleep(1500); // well into the evaluation
+            assertTrue(p.isAlive(), () -> "train ended early\n" + read(outFile) + read(errFile));
+            assertEquals(0, new ProcessBuilder("kill", "-INT", String.valueOf(p.pid())).start().waitFor());
+            assertTrue(p.waitFor(20, TimeUnit.SECONDS), "still evaluating 20 s after SIGINT");
+            String describe = "exit " + p.exitValue() + "\n" + read(outFile) + "\n" + read(errFile);
+            assertEquals(130, p.exitValue(), describe);
+            assertFalse(read(outFile).contains("step 0:"), "the abandoned evaluation was reported\n" + describe);
+            Checkpoint c = Checkpoint.load(ck);
+            assertTrue(c.resumable(), describe);
+            assertEquals(0, c.train.iteration(), describe);
         } finally {
             if (p.isAlive()) {
                 p.destroyForcibly();

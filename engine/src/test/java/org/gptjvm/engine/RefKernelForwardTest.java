@@ -235,13 +235,34 @@ class RefKernelForwardTest {
     void adamWFillMatchesFormulas() {
         float[] h = new float[AdamW.SIZE];
         AdamW.fill(h, 3e-4, 0.9, 0.95, 1e-8, 0.1, 7);
-        assertEquals(3e-4f, h[AdamW.LR]);
-        assertEquals(0.9f, h[AdamW.BETA1]);
+        assertEquals((float) (1 - 3e-4 * 0.1), h[AdamW.DECAY]);
+        assertEquals(0.1f, h[AdamW.ONE_MINUS_BETA1]);
         assertEquals(0.95f, h[AdamW.BETA2]);
+        assertEquals(0.05f, h[AdamW.ONE_MINUS_BETA2]);
         assertEquals(1e-8f, h[AdamW.EPS]);
-        assertEquals(0.1f, h[AdamW.WEIGHT_DECAY]);
         assertEquals(3e-4 / (1 - Math.pow(0.9, 7)), h[AdamW.STEP_SIZE], 1e-7 * h[AdamW.STEP_SIZE]);
         assertEquals(Math.sqrt(1 - Math.pow(0.95, 7)), h[AdamW.BC2_SQRT], 1e-7);
+    }
+
+    /**
+     * The moment coefficients are (1 - beta) rounded once, not 1 - (beta rounded): from zero state,
+     * v = (1 - beta2) g^2 and m = (1 - beta1) g to float precision. Formed from float betas,
+     * 1 - 0.999f is 1.3e-5 off, and the second moment disagreed with its bias correction.
+     */
+    @Test
+    void adamwMomentCoefficientsAreExactToFloat() {
+        int n = 17;
+        float[] g = randn(rnd, n, 1);
+        float[] hyper = new float[AdamW.SIZE];
+        AdamW.fill(hyper, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1);
+        FloatBuf mb = be.allocFloat("m", n), vb = be.allocFloat("v", n);
+        run(be, be.adamw(buf(be, "p", randn(rnd, n, 1)), buf(be, "g", g), mb, vb, buf(be, "h", hyper), n));
+        float[] m = read(be, mb), v = read(be, vb);
+        for (int i = 0; i < n; i++) {
+            double g2 = (double) g[i] * g[i];
+            assertEquals(0.001 * g2, v[i], 2e-7 * 0.001 * g2, "v[" + i + "]");
+            assertEquals(0.1 * g[i], m[i], 2e-7 * Math.abs(0.1 * g[i]), "m[" + i + "]");
+        }
     }
 
     /** One step from a non-trivial state, including tiny gradients where eps matters and zero gradients. */

@@ -38,6 +38,16 @@ public final class CharTokenizer {
         return new String(chars, 0, chars.length);
     }
 
+    /** Token id by code point, -1 for characters outside the vocabulary (up to the largest code point in it). */
+    int[] lookupTable() {
+        int[] t = new int[chars[chars.length - 1] + 1];
+        Arrays.fill(t, -1);
+        for (int i = 0; i < chars.length; i++) {
+            t[chars[i]] = i;
+        }
+        return t;
+    }
+
     public int[] encode(String s) {
         return s.codePoints().map(cp -> {
             int i = Arrays.binarySearch(chars, cp);

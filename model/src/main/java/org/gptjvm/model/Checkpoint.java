@@ -5,8 +5,6 @@ import com.google.gson.JsonParser;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.GptException;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -37,35 +35,15 @@ public final class Checkpoint {
         this.trainProblem = trainProblem;
     }
 
-    /** Fails early, before any training, when {@code file} could not be written. */
-    public static void checkWritable(Path file) {
-        Path dir = file.toAbsolutePath().getParent();
-        if (Files.isDirectory(file)) {
-            throw new GptException("cannot write " + file + ": it is a directory");
-        }
-        try {
-            Files.createDirectories(dir);
-            Path probe = Files.createTempFile(dir, ".gpt-write-check", ".tmp");
-            Files.delete(probe);
-        } catch (IOException | SecurityException e) {
-            throw new GptException("cannot write " + file + ": " + describe(e));
-        }
-        if (Files.exists(file) && !Files.isWritable(file)) {
-            throw new GptException("cannot write " + file + ": file is not writable");
-        }
+    /** Whether a file of gpt-jvm's own is at {@code file}: a model saved by {@link #save}. */
+    public static boolean isOurs(Path file) {
+        Map<String, String> meta = java.nio.file.Files.isRegularFile(file) ? SafeTensors.metadataOrNull(file) : null;
+        return meta != null && FORMAT.equals(meta.get("format"));
     }
 
-    private static String describe(Exception e) {
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof java.nio.file.FileAlreadyExistsException fe) {
-            return fe.getFile() + " exists and is not a directory";
-        }
-        if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
-            return fse.getReason();
-        }
-        return e.getMessage();
+    /** Fails early, before any training, when {@code file} could not be written (see {@link AtomicFile#checkTarget}). */
+    public static void checkWritable(Path file) {
+        AtomicFile.checkTarget(file);
     }
 
     /**
@@ -74,7 +52,10 @@ public final class Checkpoint {
      */
     public static void save(Path file, Gpt gpt, CharTokenizer tokenizer, TrainState trainState) {
         Map<String, SafeTensors.Out> out = new LinkedHashMap<>();
-        gpt.params.stateDict().forEach((name, t) -> out.put(name, SafeTensors.Out.f32(t.shape(), t.data())));
+        gpt.params.stateDict().forEach((name, t) -> {
+            requireFinite(t.data(), file + ": not saved: parameter " + name);
+            out.put(name, SafeTensors.Out.f32(t.shape(), t.data()));
+        });
         if (trainState != null) {
             for (Param p : gpt.params.all) {
                 out.put(OPTIMIZER_PREFIX + "exp_avg." + p.name(), SafeTensors.Out.f32(p.shape(), gpt.params.read(p.m())));
@@ -150,6 +131,7 @@ public final class Checkpoint {
                     throw new GptException(file + ": cannot resume: " + name + " has " + t.data().length
                             + " values, expected " + p.size());
                 }
+                requireFinite(t.data(), file + ": cannot resume: " + name);
                 mv[k] = t.data();
             }
             staged.put(p, mv);
@@ -179,5 +161,14 @@ public final class Checkpoint {
             throw new GptException(file + ": holds no float tensors");
         }
         return out;
+    }
+
+    /** Throws "{@code what} holds NaN or infinite values" when one of {@code a} is not finite. */
+    static void requireFinite(float[] a, String what) {
+        for (float x : a) {
+            if (!Float.isFinite(x)) {
+                throw new GptException(what + " holds NaN or infinite values");
+            }
+        }
     }
 }

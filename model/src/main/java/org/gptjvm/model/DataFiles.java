@@ -3,15 +3,11 @@ package org.gptjvm.model;
 import org.gptjvm.engine.GptException;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -44,43 +40,23 @@ public final class DataFiles {
     }
 
     /**
-     * Downloads {@code url} to {@code target}, verifying {@code sha256}. Errors are one line and say
-     * how to pass a file instead.
+     * Downloads {@code url} to {@code target}, verifying {@code sha256}, and writes it with
+     * {@link AtomicFile}: nothing is saved unless the whole file arrived and matches. Errors are one
+     * line and say how to pass a file instead.
      */
     public static void download(String url, String sha256, Path target) {
-        Path dir = target.toAbsolutePath().getParent();
-        Path tmp = null;
+        AtomicFile.checkTarget(target);
+        byte[] body;
         try {
-            Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + target.getFileName(), ".part");
             HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(20))
                     .followRedirects(HttpClient.Redirect.NORMAL).build();
             HttpRequest req = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(120)).GET().build();
-            HttpResponse<InputStream> resp = client.send(req, HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<byte[]> resp = client.send(req, HttpResponse.BodyHandlers.ofByteArray());
             if (resp.statusCode() != 200) {
-                resp.body().close();
                 throw new GptException("cannot download " + url + ": HTTP " + resp.statusCode()
                         + "; pass --data FILE with a local copy");
             }
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            try (InputStream in = resp.body(); var os = Files.newOutputStream(tmp)) {
-                byte[] buf = new byte[1 << 16];
-                for (int n; (n = in.read(buf)) > 0; ) {
-                    md.update(buf, 0, n);
-                    os.write(buf, 0, n);
-                }
-            }
-            String got = HexFormat.of().formatHex(md.digest());
-            if (!got.equals(sha256)) {
-                throw new GptException("downloaded file from " + url + " has sha256 " + got + ", expected " + sha256
-                        + "; nothing was saved");
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
+            body = resp.body();
         } catch (IOException | IllegalArgumentException e) {
             String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
             throw new GptException("cannot download " + url + " (" + why + "); without internet, pass --data FILE"
@@ -88,16 +64,17 @@ public final class DataFiles {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new GptException("download interrupted");
+        }
+        String got;
+        try {
+            got = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // a leftover hidden .part file is harmless
-                }
-            }
         }
+        if (!got.equals(sha256)) {
+            throw new GptException("downloaded file from " + url + " has sha256 " + got + ", expected " + sha256
+                    + "; nothing was saved");
+        }
+        AtomicFile.write(target, os -> os.write(body));
     }
 }

@@ -173,6 +173,7 @@ public final class GptParams {
             throw new GptException(source + ": tensor " + name + " has shape " + Arrays.toString(t.shape())
                     + ", the config needs " + Arrays.toString(shape));
         }
+        Checkpoint.requireFinite(t.data(), source + ": tensor " + name);
         return t.data();
     }
 }

@@ -24,19 +24,26 @@ public final class Parity {
         if (!meta.containsKey("config")) {
             throw new GptException(file + ": not a reference file (no config in its metadata)");
         }
+        if (!c.tensors().containsKey("idx") && Checkpoint.FORMAT.equals(meta.get("format"))) {
+            throw new GptException(file + " is a model checkpoint, not a reference file: verify needs one made by "
+                    + "torch_reference.py (a batch and the expected.* tensors)");
+        }
         GptConfig config;
         try {
             config = GptConfig.fromJson(meta.get("config"));
         } catch (GptException e) {
             throw new GptException(file + ": " + e.getMessage());
         }
-        JsonObject adam = meta.containsKey("adamw") ? JsonParser.parseString(meta.get("adamw")).getAsJsonObject() : null;
-        JsonObject torchErr = meta.containsKey("torch_fp32_error")
-                ? JsonParser.parseString(meta.get("torch_fp32_error")).getAsJsonObject() : new JsonObject();
-        int[] idx = c.get("idx", file).ints();
-        int[] targets = c.get("targets", file).ints();
+        JsonObject adam = json(meta, "adamw", file);
+        JsonObject torchErr = meta.containsKey("torch_fp32_error") ? json(meta, "torch_fp32_error", file) : new JsonObject();
         int[] shape = c.get("idx", file).shape();
+        if (shape.length != 2 || shape[0] < 1 || shape[1] < 1 || shape[1] > config.blockSize()) {
+            throw new GptException(file + ": idx has shape " + java.util.Arrays.toString(shape) + ", expected (B, T) with "
+                    + "1 <= T <= block_size " + config.blockSize());
+        }
         int B = shape[0], T = shape[1];
+        int[] idx = tokens(c, "idx", shape, config.vocabSize(), file);
+        int[] targets = tokens(c, "targets", shape, config.vocabSize(), file);
 
         // a reference batch may be shorter than block_size: run it in a model of block T with the
         // first T position embeddings, which is exactly what PyTorch does for a (B, T) input
@@ -53,14 +60,15 @@ public final class Parity {
         gpt.params.loadStateDict(weights, file.toString());
 
         List<ParityReport.Row> rows = new ArrayList<>();
+        ParityReport.Steps steps = null;
         float loss = gpt.forwardBackward(idx, targets, 0);
         float[] logits = new float[B * T * config.vocabSize()];
         backend.read(gpt.batchGraph(B).logitsBuf, logits);
-        rows.add(row("logits", logits, c.get("expected.logits", file).floats(), torchErr, "logits"));
-        rows.add(row("loss", new float[]{loss}, c.get("expected.loss", file).floats(), torchErr, "loss"));
+        rows.add(row("logits", logits, expected(c, "expected.logits", file), torchErr, "logits"));
+        rows.add(row("loss", new float[]{loss}, expected(c, "expected.loss", file), torchErr, "loss"));
         Map<String, GptParams.Tensor> grads = gpt.params.gradDict();
         for (Map.Entry<String, GptParams.Tensor> g : grads.entrySet()) {
-            float[] truth = c.get("expected.grad." + g.getKey(), file).floats();
+            float[] truth = expected(c, "expected.grad." + g.getKey(), file);
             float[] ours = g.getValue().data();
             if (g.getKey().equals("position_embedding_table.weight") && ours.length < truth.length) {
                 // positions at and beyond T get no gradient from a batch of length T
@@ -69,18 +77,18 @@ public final class Parity {
             rows.add(row("grad." + g.getKey(), ours, truth, torchErr, "grads_max"));
         }
         if (c.tensors().containsKey("expected.step_losses")) {
-            float[] expected = c.get("expected.step_losses", file).floats();
-            Gpt.Optimizer opt = adam == null ? Gpt.Optimizer.pytorchDefaults(1e-3) : new Gpt.Optimizer(
-                    adam.get("lr").getAsDouble(), adam.get("beta1").getAsDouble(), adam.get("beta2").getAsDouble(),
-                    adam.get("eps").getAsDouble(), adam.get("weight_decay").getAsDouble());
+            float[] expected = expected(c, "expected.step_losses", file);
+            Gpt.Optimizer opt = optimizer(adam, file);
             float[] ours = new float[expected.length];
             for (int s = 0; s < expected.length; s++) {
                 ours[s] = s == 0 ? loss : gpt.forwardBackward(idx, targets, 0);
                 gpt.update(opt, s + 1);
             }
-            rows.add(row("step_losses", ours, expected, torchErr, "step_losses_max_abs"));
+            ParityReport.Row row = row("step_losses", ours, expected, torchErr, "step_losses_max_abs");
+            rows.add(row);
+            steps = new ParityReport.Steps(ours, expected, row.torchFp32(), reluMargins(meta, file));
         }
-        return new ParityReport(file.toString(), backend.name(), rows, grads.size());
+        return new ParityReport(file.toString(), backend.name(), rows, grads.size(), steps);
     }
 
     private static ParityReport.Row row(String name, float[] ours, float[] truth, JsonObject torchErr, String key) {
@@ -89,5 +97,86 @@ public final class Parity {
         }
         Double t = torchErr.has(key) ? torchErr.get(key).getAsDouble() : null;
         return new ParityReport.Row(name, ParityReport.relative(ours, truth), ParityReport.maxAbs(ours, truth), t);
+    }
+
+    /** The file's "relu_margin" (the parity sweep's files have it), or null. */
+    private static double[] reluMargins(Map<String, String> meta, Path file) {
+        if (!meta.containsKey("relu_margin")) {
+            return null;
+        }
+        try {
+            var a = JsonParser.parseString(meta.get("relu_margin")).getAsJsonArray();
+            double[] m = new double[a.size()];
+            for (int i = 0; i < m.length; i++) {
+                m[i] = a.get(i).getAsDouble();
+            }
+            return m;
+        } catch (RuntimeException e) {
+            throw new GptException(file + ": bad relu_margin in its metadata");
+        }
+    }
+
+    /** A JSON object of the metadata; null when the key is absent. */
+    private static JsonObject json(Map<String, String> meta, String key, Path file) {
+        if (!meta.containsKey(key)) {
+            return null;
+        }
+        try {
+            return JsonParser.parseString(meta.get(key)).getAsJsonObject();
+        } catch (RuntimeException e) {
+            throw new GptException(file + ": bad " + key + " in its metadata (not a JSON object)");
+        }
+    }
+
+    private static Gpt.Optimizer optimizer(JsonObject adam, Path file) {
+        if (adam == null) {
+            return Gpt.Optimizer.pytorchDefaults(1e-3);
+        }
+        try {
+            Gpt.Optimizer o = new Gpt.Optimizer(adam.get("lr").getAsDouble(), adam.get("beta1").getAsDouble(),
+                    adam.get("beta2").getAsDouble(), adam.get("eps").getAsDouble(), adam.get("weight_decay").getAsDouble());
+            if (!(o.lr() > 0 && o.beta1() >= 0 && o.beta1() < 1 && o.beta2() >= 0 && o.beta2() < 1 && o.eps() > 0
+                    && Double.isFinite(o.weightDecay()))) {
+                throw new IllegalArgumentException();
+            }
+            return o;
+        } catch (RuntimeException e) {
+            throw new GptException(file + ": bad adamw in its metadata (lr, beta1, beta2, eps, weight_decay)");
+        }
+    }
+
+    /** Token ids of the batch: integers of the batch's shape, each in [0, vocab). */
+    private static int[] tokens(SafeTensors.Contents c, String name, int[] shape, int vocab, Path file) {
+        SafeTensors.Entry e = c.get(name, file);
+        if (!java.util.Arrays.equals(e.shape(), shape)) {
+            throw new GptException(file + ": " + name + " has shape " + java.util.Arrays.toString(e.shape())
+                    + ", the batch is " + java.util.Arrays.toString(shape));
+        }
+        int[] ids;
+        try {
+            ids = e.ints();
+        } catch (ArithmeticException ex) {
+            throw new GptException(file + ": " + name + " holds a token id outside the vocabulary of " + vocab);
+        } catch (GptException ex) {
+            throw new GptException(file + ": " + name + ": " + ex.getMessage());
+        }
+        for (int id : ids) {
+            if (id < 0 || id >= vocab) {
+                throw new GptException(file + ": " + name + " holds token id " + id + ", outside the vocabulary of " + vocab);
+            }
+        }
+        return ids;
+    }
+
+    /** An expected.* tensor: floats, all finite (their count is checked against ours by {@link #row}). */
+    private static float[] expected(SafeTensors.Contents c, String name, Path file) {
+        float[] a;
+        try {
+            a = c.get(name, file).floats();
+        } catch (GptException ex) {
+            throw ex.getMessage().startsWith(file.toString()) ? ex : new GptException(file + ": " + name + ": " + ex.getMessage());
+        }
+        Checkpoint.requireFinite(a, file + ": " + name);
+        return a;
     }
 }

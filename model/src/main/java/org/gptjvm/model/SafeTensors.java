@@ -6,15 +6,12 @@ import com.google.gson.JsonParser;
 import org.gptjvm.engine.GptException;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -95,6 +92,34 @@ public final class SafeTensors {
             case "I8", "U8", "BOOL" -> 1;
             default -> -1;
         };
+    }
+
+    /**
+     * The {@code __metadata__} of a safetensors file, reading only its header; null when the file
+     * is not a readable safetensors file.
+     */
+    public static Map<String, String> metadataOrNull(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            if (size < 8 || ch.read(len, 0) != 8) {
+                return null;
+            }
+            long headerLen = len.flip().getLong();
+            if (headerLen <= 1 || headerLen > MAX_HEADER || headerLen > size - 8) {
+                return null;
+            }
+            ByteBuffer header = ByteBuffer.allocate((int) headerLen);
+            readFully(ch, header, 8);
+            JsonObject json = JsonParser.parseString(new String(header.array(), StandardCharsets.UTF_8)).getAsJsonObject();
+            Map<String, String> meta = new LinkedHashMap<>();
+            if (json.has("__metadata__")) {
+                json.getAsJsonObject("__metadata__").entrySet().forEach(e -> meta.put(e.getKey(), e.getValue().getAsString()));
+            }
+            return meta;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     public static Contents read(Path file) {
@@ -229,10 +254,7 @@ public final class SafeTensors {
         }
     }
 
-    /**
-     * Writes the tensors to a temporary file in the same directory, forces it to disk, then renames
-     * it over {@code file}: a crash at any point leaves either the old file or the new one, whole.
-     */
+    /** Writes the tensors to {@code file} with {@link AtomicFile}: a crash leaves the old file or the new one. */
     public static void write(Path file, Map<String, Out> tensors, Map<String, String> metadata) {
         JsonObject header = new JsonObject();
         JsonObject meta = new JsonObject();
@@ -256,50 +278,18 @@ public final class SafeTensors {
         int padded = (h.length + 7) / 8 * 8; // keep the data 8-byte aligned, as the reference writer does
         byte[] hp = Arrays.copyOf(h, padded);
         Arrays.fill(hp, h.length, padded, (byte) ' ');
-        Path dir = file.toAbsolutePath().getParent();
-        Path tmp = null;
-        try {
-            Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                 OutputStream os = java.nio.channels.Channels.newOutputStream(ch)) {
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
-                os.write(len.array());
-                os.write(hp);
-                for (Out o : tensors.values()) {
-                    ByteBuffer b = ByteBuffer.allocate(o.bytes()).order(ByteOrder.LITTLE_ENDIAN);
-                    if (o.f32 != null) {
-                        b.asFloatBuffer().put(o.f32);
-                    } else {
-                        b.asIntBuffer().put(o.i32);
-                    }
-                    os.write(b.array());
+        AtomicFile.write(file, os -> {
+            os.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
+            os.write(hp);
+            for (Out o : tensors.values()) {
+                ByteBuffer b = ByteBuffer.allocate(o.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+                if (o.f32 != null) {
+                    b.asFloatBuffer().put(o.f32);
+                } else {
+                    b.asIntBuffer().put(o.i32);
                 }
-                os.flush();
-                ch.force(true);
+                os.write(b.array());
             }
-            try {
-                // temporary files are created private (rw-------); a model file is an ordinary file
-                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            } catch (UnsupportedOperationException ignored) {
-                // not a POSIX file system
-            }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-        } catch (IOException e) {
-            throw new GptException("cannot write " + file + ": " + e.getMessage());
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // best effort: the temporary file is hidden and named after the target
-                }
-            }
-        }
+        });
     }
 }

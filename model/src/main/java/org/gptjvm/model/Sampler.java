@@ -2,6 +2,7 @@ package org.gptjvm.model;
 
 import java.util.Arrays;
 import java.util.function.IntConsumer;
+import java.util.function.IntPredicate;
 
 /**
  * The lecture's generate(): crop the context to block_size, take the last position's logits, divide
@@ -27,28 +28,56 @@ public final class Sampler {
         this.kvCache = kvCache;
     }
 
+    /** {@link #stream} that also returns the whole sequence, prompt first (for short runs: it keeps every token). */
     public int[] generate(int[] prompt, int maxNewTokens, double temperature, int topK, Rng rng, IntConsumer onToken) {
-        int V = gpt.config.vocabSize();
         int[] seq = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
-        int len = prompt.length;
+        int[] len = {prompt.length};
+        stream(prompt, maxNewTokens, temperature, topK, rng, t -> {
+            seq[len[0]++] = t;
+            onToken.accept(t);
+            return true;
+        });
+        return seq;
+    }
+
+    /**
+     * Generates up to {@code maxNewTokens} tokens after {@code prompt}, handing each to
+     * {@code onToken}, which returns false to stop (a closed pipe, say). Only the last block_size
+     * tokens are kept, so the memory does not grow with the length. Returns how many were made.
+     */
+    public long stream(int[] prompt, long maxNewTokens, double temperature, int topK, Rng rng, IntPredicate onToken) {
+        int V = gpt.config.vocabSize();
         double[] p = new double[V];
-        int cached = 0; // positions 0..cached-1 of seq are in the KV cache
-        for (int k = 0; k < maxNewTokens; k++) {
+        int[] window = new int[blockSize]; // the last n tokens of the sequence, in order
+        int n = Math.min(prompt.length, blockSize);
+        System.arraycopy(prompt, prompt.length - n, window, 0, n);
+        long len = prompt.length; // the whole sequence's length
+        int cached = 0; // while len <= blockSize the window is the sequence, and positions 0..cached-1 are cached
+        long made = 0;
+        while (made < maxNewTokens) {
             float[] logits = null;
             if (kvCache && len <= blockSize) {
                 while (cached < len) {
-                    logits = gpt.decoder().step(seq[cached], cached);
+                    logits = gpt.decoder().step(window[cached], cached);
                     cached++;
                 }
             } else {
-                int n = Math.min(len, blockSize);
-                logits = gpt.nextLogits(Arrays.copyOfRange(seq, len - n, len), n);
+                logits = gpt.nextLogits(window, n);
             }
             int next = pick(logits, temperature, topK, rng, p);
-            seq[len++] = next;
-            onToken.accept(next);
+            if (n < blockSize) {
+                window[n++] = next;
+            } else {
+                System.arraycopy(window, 1, window, 0, n - 1);
+                window[n - 1] = next;
+            }
+            len++;
+            made++;
+            if (!onToken.test(next)) {
+                break;
+            }
         }
-        return seq;
+        return made;
     }
 
     static int pick(float[] logits, double temperature, int topK, Rng rng, double[] p) {

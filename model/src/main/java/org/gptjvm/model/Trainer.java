@@ -60,7 +60,7 @@ public final class Trainer {
 
     /** Where the run stands, for a checkpoint. */
     public TrainState state() {
-        return new TrainState(iter, options, dataRng.state(), dropoutRng.state());
+        return new TrainState(iter, options, dataRng.state(), dropoutRng.state(), data.identity());
     }
 
     /** Asks {@link #run} to stop after the current step (e.g. on Ctrl-C); safe from any thread. */
@@ -78,23 +78,45 @@ public final class Trainer {
         return new float[]{estimateLoss(TextData.Split.TRAIN, rng), estimateLoss(TextData.Split.VAL, rng)};
     }
 
-    /** Mean loss over eval_iters random batches of a split drawn from {@code rng}, without dropout. */
+    /**
+     * Mean loss over eval_iters random batches of a split drawn from {@code rng}, without dropout;
+     * NaN when {@link #requestStop} cut it short.
+     */
     public float estimateLoss(TextData.Split split, Rng rng) {
         double sum = 0;
         for (int k = 0; k < options.evalIters(); k++) {
+            if (stopRequested) {
+                return Float.NaN;
+            }
             data.batch(split, rng, options.batchSize(), gpt.config.blockSize(), x, y);
             sum += gpt.loss(x, y);
         }
         return (float) (sum / options.evalIters());
     }
 
-    /** One step on the next training batch; returns its loss (before the update). */
+    /**
+     * One step on the next training batch; returns its loss (before the update). A loss that is
+     * not finite stops the run before the update: see {@link Diverged}.
+     */
     public float step() {
         data.batch(TextData.Split.TRAIN, dataRng, options.batchSize(), gpt.config.blockSize(), x, y);
         float loss = gpt.forwardBackward(x, y, dropoutRng.nextLong());
+        if (!Float.isFinite(loss)) {
+            throw new Diverged(iter, loss);
+        }
         iter++;
         gpt.update(optimizer, iter);
         return loss;
+    }
+
+    /** The loss stopped being a finite number: the weights are no use, and nothing more is saved. */
+    public static final class Diverged extends org.gptjvm.engine.GptException {
+        public final int iteration;
+
+        Diverged(int iteration, float loss) {
+            super("the loss is " + loss + " at iteration " + iteration + ": training diverged (try a lower --lr)");
+            this.iteration = iteration;
+        }
     }
 
     public Result run(Listener listener) {
@@ -107,9 +129,15 @@ public final class Trainer {
             if (iter % options.evalInterval() == 0 || iter == total - 1 || total == 0) {
                 long e0 = System.nanoTime();
                 float[] losses = estimateLosses();
+                evalSeconds += (System.nanoTime() - e0) / 1e9;
+                if (stopRequested) {
+                    break; // stopped during the evaluation: it is abandoned, the caller saves
+                }
+                if (!Float.isFinite(losses[0]) || !Float.isFinite(losses[1])) {
+                    throw new Diverged(iter, Float.isFinite(losses[0]) ? losses[1] : losses[0]);
+                }
                 train = losses[0];
                 val = losses[1];
-                evalSeconds += (System.nanoTime() - e0) / 1e9;
                 listener.evaluated(iter, train, val);
                 listener.checkpoint(iter);
             }

@@ -388,6 +388,27 @@ class CheckpointTest {
         Checkpoint.checkWritable(dir.resolve("new/dir/ok.safetensors")); // creates what it needs
     }
 
+    /** kill -9 during a save leaves the hidden temporary file; the next save of that file removes it. */
+    @Test
+    void aTemporaryFileLeftByAKilledSaveIsRemovedByTheNextSave(@TempDir Path dir) throws IOException {
+        CharTokenizer tok = CharTokenizer.fromText(ModelTestSupport.SHORT_TEXT);
+        GptConfig cfg = new GptConfig(GptConfig.GPT, tok.vocabSize(), 8, 12, 3, 2, 0f);
+        Path file = dir.resolve("model.safetensors");
+        Path stale = Files.writeString(dir.resolve(".model.safetensors.8127361.tmp"), "half a checkpoint");
+        Path other = Files.writeString(dir.resolve(".model.safetensors.notes.tmp"), "not ours");
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, cfg);
+            gpt.params.initialize(Seeds.init(1));
+            Checkpoint.save(file, gpt, tok, null);
+        }
+        assertFalse(Files.exists(stale), "the stale temporary file is still there");
+        assertTrue(Files.exists(other), "a file that is not one of our temporary files was removed");
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of("model.safetensors", ".model.safetensors.notes.tmp"),
+                    files.map(f -> f.getFileName().toString()).sorted(java.util.Comparator.reverseOrder()).toList());
+        }
+    }
+
     private static void assertFileError(Path file, Executable e) {
         String problem = fileError(file, e);
         if (problem != null) {

@@ -135,4 +135,22 @@ class SamplerTest {
         assertEquals(2, Sampler.pick(logits, 0.0, 0, new Rng(1), scratch));
         assertEquals(2, Sampler.pick(logits, 1.0, 1, new Rng(1), scratch));
     }
+
+    /** Streaming keeps only a window of block_size tokens: any count works, and the consumer can stop it. */
+    @Test
+    void streamRunsUntilItsConsumerStops() {
+        int[] seen = {0};
+        long made = new Sampler(gpt, BLOCK).stream(new int[]{0}, Long.MAX_VALUE, 1.0, 0, new Rng(3), t -> ++seen[0] < 1000);
+        assertEquals(1000, made);
+        assertEquals(1000, seen[0]);
+        // the same tokens as generate() for as long as both run
+        int[] first = new int[50];
+        int[] at = {0};
+        new Sampler(gpt, BLOCK).stream(new int[]{0}, 50, 1.0, 0, new Rng(9), t -> {
+            first[at[0]++] = t;
+            return true;
+        });
+        assertArrayEquals(first, java.util.Arrays.copyOfRange(
+                new Sampler(gpt, BLOCK).generate(new int[]{0}, 50, 1.0, 0, new Rng(9), t -> { }), 1, 51));
+    }
 }

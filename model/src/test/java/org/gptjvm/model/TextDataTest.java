@@ -161,4 +161,26 @@ class TextDataTest {
         assertEquals(10, d.tokenizer().vocabSize());
         assertEquals(14, d.tokens(TextData.Split.TRAIN).length + d.tokens(TextData.Split.VAL).length);
     }
+
+    /** A vocabulary of more than 256 characters (two bytes a token) and one of more than 65,536 (four). */
+    @Test
+    void largeVocabulariesLoadAndRoundTrip(@TempDir Path dir) throws IOException {
+        for (int distinct : new int[]{300, 70_000}) {
+            StringBuilder sb = new StringBuilder();
+            for (int k = 0; k < 3; k++) {
+                for (int i = 0; i < distinct; i++) {
+                    sb.appendCodePoint(0x4E00 + i < 0xD800 ? 0x4E00 + i : 0x10000 + i); // CJK, then past the BMP
+                }
+            }
+            String text = sb.toString();
+            Path f = Files.writeString(dir.resolve("v" + distinct + ".txt"), text, StandardCharsets.UTF_8);
+            TextData d = TextData.load(f);
+            assertEquals(distinct, d.tokenizer().vocabSize());
+            int[] all = java.util.stream.IntStream.concat(java.util.Arrays.stream(d.tokens(TextData.Split.TRAIN)),
+                    java.util.Arrays.stream(d.tokens(TextData.Split.VAL))).toArray();
+            assertEquals(text, d.tokenizer().decode(all));
+            assertEquals(Files.size(f), d.identity().bytes());
+            assertEquals(64, d.identity().sha256().length());
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package org.gptjvm.tornado;
 
+import org.gptjvm.engine.AdamW;
 import org.gptjvm.engine.DropoutMask;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
@@ -429,27 +430,27 @@ public final class TornadoKernels {
             for (int v = 0; v < V; v++) {
                 max = TornadoMath.max(max, mem.get(logits + x + v));
             }
-            float sum = 0f;
+            double sum = 0;
             for (int v = 0; v < V; v++) {
                 float e = TornadoMath.exp(mem.get(logits + x + v) - max);
                 mem.set(probs + x + v, e);
                 sum += e;
             }
-            float inv = 1f / sum;
+            float inv = (float) (1.0 / sum);
             for (int v = 0; v < V; v++) {
                 mem.set(probs + x + v, mem.get(probs + x + v) * inv);
             }
-            mem.set(losses + n, TornadoMath.log(sum) - (mem.get(logits + x + targets.get(n)) - max));
+            mem.set(losses + n, (float) TornadoMath.log(sum) - (mem.get(logits + x + targets.get(n)) - max));
         }
     }
 
-    /** A single work-item: the mean of N losses, summed in order. */
+    /** A single work-item: the mean of N losses, summed in order in double (the loss the run reports). */
     public static void meanLoss(FloatArray mem, int loss, int losses, int N) {
-        float sum = 0f;
+        double sum = 0;
         for (int n = 0; n < N; n++) {
             sum += mem.get(losses + n);
         }
-        mem.set(loss + 0, sum / N);
+        mem.set(loss + 0, (float) (sum / N));
     }
 
     public static void crossEntropyBackward(FloatArray mem, int dlogits, int probs, IntArray targets, int N, int V) {
@@ -464,16 +465,17 @@ public final class TornadoKernels {
 
     // ------------------------------------------------------------------ optimizer
 
-    /** torch.optim.AdamW, as RefKernels.adamw; hyper is the engine's AdamW layout, written per step. */
+    /** torch.optim.AdamW, as RefKernels.adamw; hyper holds the engine's AdamW scalars, written per step. */
     public static void adamw(FloatArray mem, int p, int g, int m, int v, FloatArray hyper, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            float lr = hyper.get(0), beta1 = hyper.get(1), beta2 = hyper.get(2), eps = hyper.get(3);
-            float wd = hyper.get(4), stepSize = hyper.get(5), bc2Sqrt = hyper.get(6);
+            float decay = hyper.get(AdamW.DECAY), oneMinusBeta1 = hyper.get(AdamW.ONE_MINUS_BETA1);
+            float beta2 = hyper.get(AdamW.BETA2), oneMinusBeta2 = hyper.get(AdamW.ONE_MINUS_BETA2);
+            float stepSize = hyper.get(AdamW.STEP_SIZE), bc2Sqrt = hyper.get(AdamW.BC2_SQRT), eps = hyper.get(AdamW.EPS);
             float grad = mem.get(g + i);
-            float mi = mem.get(m + i) + (grad - mem.get(m + i)) * (1f - beta1);
-            float vi = mem.get(v + i) * beta2 + (1f - beta2) * grad * grad;
+            float mi = mem.get(m + i) + (grad - mem.get(m + i)) * oneMinusBeta1;
+            float vi = mem.get(v + i) * beta2 + oneMinusBeta2 * grad * grad;
             float denom = TornadoMath.sqrt(vi) / bc2Sqrt + eps;
-            mem.set(p + i, mem.get(p + i) * (1f - lr * wd) - stepSize * (mi / denom));
+            mem.set(p + i, mem.get(p + i) * decay - stepSize * (mi / denom));
             mem.set(m + i, mi);
             mem.set(v + i, vi);
         }

@@ -8,6 +8,7 @@ import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptParams;
 import org.gptjvm.model.Parity;
 import org.gptjvm.model.ParityReport;
+import org.gptjvm.model.ParitySweep;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Sampler;
 import org.gptjvm.model.Seeds;
@@ -20,6 +21,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -55,6 +58,21 @@ class TornadoModelTest {
         for (ParityReport.Row r : report.rows()) {
             assertTrue(r.relative() <= TOL, name + " " + r.quantity() + " relative error " + r.relative());
         }
+    }
+
+    /** The parity sweep of the host backends (ParitySweepTest), on the device. */
+    @Test
+    void everySweepFileMatchesPyTorch() throws Exception {
+        List<String> problems = new ArrayList<>();
+        for (Path f : ParitySweep.fixtures()) {
+            ParityReport r;
+            try (Backend be = tornado()) {
+                r = Parity.run(be, f);
+            }
+            System.out.println("[sweep] " + ParitySweep.summary(r));
+            ParitySweep.problems(r).forEach(p -> problems.add(f.getFileName() + ": " + p));
+        }
+        assertTrue(problems.isEmpty(), String.join("\n", problems));
     }
 
     /** A small model on Tiny Shakespeare, with dropout: the same batches and masks on both backends. */

@@ -29,17 +29,29 @@ public final class RefKernels {
         }
     }
 
-    /** Channels [from,to) of C: scatter-add dout into the embedding rows, rows visited in order. */
+    /**
+     * Channels [from,to) of C: dwte[v] += the sum of dout over the rows whose token is v, and
+     * dwpe[t] += the sum over the batch at position t, both in double, rows in order. {@code rowSums}
+     * (the calling thread's) holds one double per token row of dwte.
+     */
     public static void encoderBackward(float[] dwte, float[] dwpe, float[] dout, int[] idx, int BT, int T, int C,
-                                       int from, int to) {
-        for (int bt = 0; bt < BT; bt++) {
-            int t = bt % T;
-            int ix = idx[bt];
-            for (int c = from; c < to; c++) {
-                float d = dout[bt * C + c];
-                dwte[ix * C + c] += d;
-                if (dwpe != null) {
-                    dwpe[t * C + c] += d;
+                                       double[] rowSums, int from, int to) {
+        int V = dwte.length / C;
+        for (int c = from; c < to; c++) {
+            java.util.Arrays.fill(rowSums, 0, V, 0.0);
+            for (int bt = 0; bt < BT; bt++) {
+                rowSums[idx[bt]] += dout[bt * C + c];
+            }
+            for (int v = 0; v < V; v++) {
+                dwte[v * C + c] += (float) rowSums[v];
+            }
+            if (dwpe != null) {
+                for (int t = 0; t < T; t++) {
+                    double s = 0;
+                    for (int bt = t; bt < BT; bt += T) {
+                        s += dout[bt * C + c];
+                    }
+                    dwpe[t * C + c] += (float) s;
                 }
             }
         }
@@ -125,30 +137,36 @@ public final class RefKernels {
         }
     }
 
-    /** Rows [from,to) of N: dinp += dout @ w (row-times-matrix form: the inner loop runs along a row). */
+    /** Rows [from,to) of N: dinp += dout @ w, each element summed over the OC outputs in double. */
     public static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, int C, int OC, int from, int to) {
         for (int n = from; n < to; n++) {
-            for (int o = 0; o < OC; o++) {
-                float d = dout[n * OC + o];
-                for (int c = 0; c < C; c++) {
-                    dinp[n * C + c] += d * w[o * C + c];
+            for (int c = 0; c < C; c++) {
+                double s = 0;
+                for (int o = 0; o < OC; o++) {
+                    s += (double) dout[n * OC + o] * w[o * C + c];
                 }
+                dinp[n * C + c] += (float) s;
             }
         }
     }
 
-    /** Output channels [from,to) of OC: dw += dout^T @ inp, dbias += column sums of dout (rows in order). */
+    /** Output channels [from,to) of OC: dw += dout^T @ inp, dbias += column sums of dout, over rows in order in double. */
     public static void matmulBackwardWeight(float[] dw, float[] dbias, float[] dout, float[] inp, int N, int C, int OC,
                                             int from, int to) {
         for (int o = from; o < to; o++) {
-            for (int n = 0; n < N; n++) {
-                float d = dout[n * OC + o];
-                for (int c = 0; c < C; c++) {
-                    dw[o * C + c] += d * inp[n * C + c];
+            for (int c = 0; c < C; c++) {
+                double s = 0;
+                for (int n = 0; n < N; n++) {
+                    s += (double) dout[n * OC + o] * inp[n * C + c];
                 }
-                if (dbias != null) {
-                    dbias[o] += d;
+                dw[o * C + c] += (float) s;
+            }
+            if (dbias != null) {
+                double s = 0;
+                for (int n = 0; n < N; n++) {
+                    s += dout[n * OC + o];
                 }
+                dbias[o] += (float) s;
             }
         }
     }
@@ -218,63 +236,79 @@ public final class RefKernels {
             w[wOff + t2] = t2 <= t ? w[wOff + t2] * inv : 0f;
         }
         for (int i = 0; i < hs; i++) {
-            out[oOff + i] = 0f;
-        }
-        for (int t2 = 0; t2 <= t; t2++) {
-            float wt = w[wOff + t2];
-            if (dropout > 0f) {
-                wt *= DropoutMask.scale(seed, salt, wOff + t2, dropout);
+            double o = 0;
+            for (int t2 = 0; t2 <= t; t2++) {
+                float wt = w[wOff + t2];
+                if (dropout > 0f) {
+                    wt *= DropoutMask.scale(seed, salt, wOff + t2, dropout);
+                }
+                o += (double) wt * v[vOff + t2 * stride + i];
             }
-            int vr = vOff + t2 * stride;
-            for (int i = 0; i < hs; i++) {
-                out[oOff + i] += wt * v[vr + i];
-            }
+            out[oOff + i] = (float) o;
         }
     }
 
     /**
-     * Pairs [from,to) of B*NH, one (batch, head) each; query positions run in order inside a pair
-     * because they all add into the same key and value gradients. {@code scratch} row (b,h) holds the
-     * gradient of one attention row at a time.
+     * Pairs [from,to) of B*NH, one (batch, head) each. The forward was S = Q K^T * scale,
+     * att = softmax(S) over the causal row, P = dropout(att), out = P V. Backward, with every sum in
+     * double and {@code dS} (T x T, the calling thread's) holding one pair at a time:
+     * <pre>
+     *   dV = P^T dout                                  (rows t >= t2)
+     *   dA = (dout V^T) * mask                         gradient of att through the dropout
+     *   dS = att * (dA - rowsum(att * dA)) * scale     through the softmax and the scale
+     *   dQ = dS K,  dK = dS^T Q
+     * </pre>
      */
-    public static void attentionBackward(float[] dqkv, float[] scratch, float[] dout, float[] qkv, float[] att,
+    public static void attentionBackward(float[] dqkv, double[] dS, float[] dout, float[] qkv, float[] att,
                                          long seed, float dropout, int salt, int T, int C, int NH, int from, int to) {
-        int hs = C / NH;
-        float scale = (float) (1.0 / Math.sqrt(hs));
+        int hs = C / NH, C3 = 3 * C;
+        double scale = (float) (1.0 / Math.sqrt(hs));
         for (int bh = from; bh < to; bh++) {
-            int h = bh % NH;
-            int b = bh / NH;
-            int d = bh * T;
+            int h = bh % NH, b = bh / NH;
+            int a = bh * T * T; // att's (b, h) block
+            int q = b * T * C3 + h * hs, k = q + C, v = q + 2 * C, o = b * T * C + h * hs;
+            // dV[t2] = sum over t >= t2 of P[t, t2] dout[t]
+            for (int t2 = 0; t2 < T; t2++) {
+                for (int i = 0; i < hs; i++) {
+                    double s = 0;
+                    for (int t = t2; t < T; t++) {
+                        int at = a + t * T + t2;
+                        float p = dropout > 0f ? att[at] * DropoutMask.scale(seed, salt, at, dropout) : att[at];
+                        s += (double) p * dout[o + t * C + i];
+                    }
+                    dqkv[v + t2 * C3 + i] += (float) s;
+                }
+            }
+            // dS, row by row
             for (int t = 0; t < T; t++) {
-                int a = (bh * T + t) * T;
-                int q = (b * T + t) * 3 * C + h * hs;
-                int o = (b * T + t) * C + h * hs;
-                // through out = dropout(att) @ v
+                double dot = 0;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    int v = (b * T + t2) * 3 * C + 2 * C + h * hs;
-                    float mask = dropout > 0f ? DropoutMask.scale(seed, salt, a + t2, dropout) : 1f;
-                    float w = att[a + t2] * mask;
                     double g = 0;
                     for (int i = 0; i < hs; i++) {
-                        g += (double) dout[o + i] * qkv[v + i];
-                        dqkv[v + i] += w * dout[o + i];
+                        g += (double) dout[o + t * C + i] * qkv[v + t2 * C3 + i];
                     }
-                    scratch[d + t2] = (float) g * mask;
-                }
-                // through the softmax
-                double sumDot = 0;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    sumDot += (double) att[a + t2] * scratch[d + t2];
-                }
-                float dot = (float) sumDot;
-                // through the scaled scores
-                for (int t2 = 0; t2 <= t; t2++) {
-                    float dpre = att[a + t2] * (scratch[d + t2] - dot) * scale;
-                    int k = (b * T + t2) * 3 * C + C + h * hs;
-                    for (int i = 0; i < hs; i++) {
-                        dqkv[q + i] += dpre * qkv[k + i];
-                        dqkv[k + i] += dpre * qkv[q + i];
+                    if (dropout > 0f) {
+                        g *= DropoutMask.scale(seed, salt, a + t * T + t2, dropout);
                     }
+                    dS[t * T + t2] = g;
+                    dot += att[a + t * T + t2] * g;
+                }
+                for (int t2 = 0; t2 <= t; t2++) {
+                    dS[t * T + t2] = att[a + t * T + t2] * (dS[t * T + t2] - dot) * scale;
+                }
+            }
+            // dQ[t] = sum over t2 <= t of dS[t, t2] K[t2]; dK[t2] = sum over t >= t2 of dS[t, t2] Q[t]
+            for (int t = 0; t < T; t++) {
+                for (int i = 0; i < hs; i++) {
+                    double sq = 0, sk = 0;
+                    for (int t2 = 0; t2 <= t; t2++) {
+                        sq += dS[t * T + t2] * qkv[k + t2 * C3 + i];
+                    }
+                    for (int t1 = t; t1 < T; t1++) {
+                        sk += dS[t1 * T + t] * qkv[q + t1 * C3 + i];
+                    }
+                    dqkv[q + t * C3 + i] += (float) sq;
+                    dqkv[k + t * C3 + i] += (float) sk;
                 }
             }
         }
@@ -367,18 +401,17 @@ public final class RefKernels {
 
     // ------------------------------------------------------------------ optimizer
 
-    /** torch.optim.AdamW (decoupled weight decay, bias correction), element range [from,to). */
+    /** torch.optim.AdamW (decoupled weight decay, bias correction), element range [from,to); see {@link AdamW}. */
     public static void adamw(float[] p, float[] g, float[] m, float[] v, float[] hyper, int from, int to) {
-        float lr = hyper[AdamW.LR], beta1 = hyper[AdamW.BETA1], beta2 = hyper[AdamW.BETA2];
-        float eps = hyper[AdamW.EPS], wd = hyper[AdamW.WEIGHT_DECAY];
-        float stepSize = hyper[AdamW.STEP_SIZE], bc2Sqrt = hyper[AdamW.BC2_SQRT];
-        float decay = 1f - lr * wd;
+        double decay = hyper[AdamW.DECAY], oneMinusBeta1 = hyper[AdamW.ONE_MINUS_BETA1], beta2 = hyper[AdamW.BETA2];
+        double oneMinusBeta2 = hyper[AdamW.ONE_MINUS_BETA2], stepSize = hyper[AdamW.STEP_SIZE];
+        double bc2Sqrt = hyper[AdamW.BC2_SQRT], eps = hyper[AdamW.EPS];
         for (int i = from; i < to; i++) {
             double grad = g[i];
-            double mi = m[i] + (grad - m[i]) * (1.0 - beta1);
-            double vi = v[i] * (double) beta2 + (1.0 - beta2) * grad * grad;
+            double mi = m[i] + (grad - m[i]) * oneMinusBeta1;
+            double vi = v[i] * beta2 + oneMinusBeta2 * grad * grad;
             double denom = Math.sqrt(vi) / bc2Sqrt + eps;
-            p[i] = (float) (p[i] * (double) decay - stepSize * (mi / denom));
+            p[i] = (float) (p[i] * decay - stepSize * (mi / denom));
             m[i] = (float) mi;
             v[i] = (float) vi;
         }

@@ -13,8 +13,8 @@ import org.gptjvm.engine.host.WorkerPool;
  */
 public class ReferenceBackend extends HostBackend {
     private final String detail;
-    /** Attention backward's per-(batch, head) row of score gradients: the largest any launch needs. */
-    private float[] attentionRows = new float[0];
+    /** Each thread's double sums: a (b, h) block of score gradients (T x T), or one per token row. */
+    private final double[][] partSums;
     /** Decoding's scores, one row of T per head. */
     private float[] decodeScores = new float[0];
 
@@ -26,12 +26,23 @@ public class ReferenceBackend extends HostBackend {
     public ReferenceBackend(String name, int threads, String detail) {
         super(name, threads);
         this.detail = detail;
+        this.partSums = new double[threads][0];
     }
 
     /** The reference kernels on a pool another backend owns (whose buffers they compute on). */
     public ReferenceBackend(WorkerPool pool) {
         super("reference", pool);
         this.detail = "";
+        this.partSums = new double[pool.threads()][0];
+    }
+
+    /** Room for {@code n} double sums in every thread's part. */
+    private void fitPartSums(int n) {
+        for (int p = 0; p < partSums.length; p++) {
+            if (partSums[p].length < n) {
+                partSums[p] = new double[n];
+            }
+        }
     }
 
     @Override
@@ -41,7 +52,11 @@ public class ReferenceBackend extends HostBackend {
 
     @Override
     protected long scratchBytes() {
-        return 4L * (attentionRows.length + decodeScores.length);
+        long sums = 0;
+        for (double[] d : partSums) {
+            sums += 8L * d.length;
+        }
+        return 4L * decodeScores.length + sums;
     }
 
     // ---------------------------------------------------------------- kernels
@@ -57,7 +72,9 @@ public class ReferenceBackend extends HostBackend {
     public Launch encoderBackward(FloatBuf dwte, FloatBuf dwpe, FloatBuf dout, IntBuf idx, int B, int T, int C) {
         float[] de = f(dwte), dp = f(dwpe), d = f(dout);
         int[] ix = i(idx);
-        return parallel("encoder_backward", C, rowGrain(B * T), (a, b) -> RefKernels.encoderBackward(de, dp, d, ix, B * T, T, C, a, b));
+        fitPartSums(de.length / C);
+        return parallelParts("encoder_backward", C,
+                (p, a, b) -> RefKernels.encoderBackward(de, dp, d, ix, B * T, T, C, partSums[p], a, b));
     }
 
     @Override
@@ -113,12 +130,10 @@ public class ReferenceBackend extends HostBackend {
     public Launch attentionBackward(FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seed,
                                     float dropout, int salt, int B, int T, int C, int NH) {
         float[] dx = f(dqkv), d = f(dout), x = f(qkv), at = f(att);
-        if (attentionRows.length < B * NH * T) {
-            attentionRows = new float[B * NH * T];
-        }
-        WorkerPool.RangeTask task = (a, b) ->
-                RefKernels.attentionBackward(dx, attentionRows, d, x, at, seed(seed), dropout, salt, T, C, NH, a, b);
-        return parallel("attention_backward", B * NH, task);
+        fitPartSums(T * T);
+        WorkerPool.PartTask task = (p, a, b) ->
+                RefKernels.attentionBackward(dx, partSums[p], d, x, at, seed(seed), dropout, salt, T, C, NH, a, b);
+        return parallelParts("attention_backward", B * NH, task);
     }
 
     @Override
