@@ -14,7 +14,7 @@ import java.util.concurrent.Callable;
 final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        String dflt = Backends.defaultName();
+        String dflt = EngineOptions.defaultBackend();
         for (BackendProvider p : Backends.providers()) {
             BackendProvider.Absence absence = p.absence();
             if (absence != null) {

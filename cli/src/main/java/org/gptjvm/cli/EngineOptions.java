@@ -7,7 +7,8 @@ import picocli.CommandLine.Option;
 /** --backend and --threads, shared by every command that computes. */
 final class EngineOptions {
     @Option(names = "--backend", paramLabel = "NAME",
-            description = "Compute backend: ${COMPLETION-CANDIDATES}. Default: the fastest present.",
+            description = "Compute backend: ${COMPLETION-CANDIDATES}. Default: $GPT_BACKEND, else tornado on a "
+                    + "machine with a GPU, else the fastest present.",
             completionCandidates = BackendNames.class)
     String backend;
 
@@ -15,7 +16,7 @@ final class EngineOptions {
     Integer threads;
 
     @Option(names = "--device", paramLabel = "N", description = "Device of the tornado backend, as numbered by "
-            + "'gpt devices' (default: TornadoVM's default device).")
+            + "'gpt devices' (default: its first GPU, else TornadoVM's default device).")
     String device;
 
     /** Rejects bad --threads / --backend as a usage error (exit 2), before the command does any work. */
@@ -31,7 +32,27 @@ final class EngineOptions {
         if (t != null) {
             return t;
         }
-        return backend == null ? null : Backends.unknown(backend);
+        if (backend != null) {
+            return Backends.unknown(backend);
+        }
+        String env = envBackend();
+        String p = env == null ? null : Backends.unknown(env);
+        return p == null ? null : "GPT_BACKEND=" + env + ": " + p;
+    }
+
+    /**
+     * GPT_BACKEND, the default backend when --backend is not given (TornadoVM's launcher swallows
+     * arguments that start with "--", so an environment variable is the portable way); null if unset.
+     */
+    static String envBackend() {
+        String env = System.getenv("GPT_BACKEND");
+        return env == null || env.isBlank() ? null : env.trim();
+    }
+
+    /** The backend a command uses when none is named: GPT_BACKEND, else the engine's default. */
+    static String defaultBackend() {
+        String env = envBackend();
+        return env != null ? env : Backends.defaultName();
     }
 
     /** More threads than this only queue for the cores: 4 per core is already far past any gain. */
@@ -48,7 +69,7 @@ final class EngineOptions {
     }
 
     Backend create() {
-        String name = backend != null ? backend : Backends.defaultName();
+        String name = backend != null ? backend : defaultBackend();
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         return Backends.create(name, n, device);
     }

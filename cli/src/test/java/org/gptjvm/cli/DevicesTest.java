@@ -39,4 +39,24 @@ class DevicesTest {
                 SharedData.require("fixtures/ref_tiny.safetensors").toString()).assertError(1);
         assertTrue(r.err().contains("--device is for the tornado backend"), r::describe);
     }
+
+    /** GPT_BACKEND sets the default backend (for TornadoVM's launcher, which swallows "--" arguments). */
+    @Test
+    void gptBackendSetsTheDefaultAndBackendOverridesIt() {
+        String data = SharedData.tinyShakespeare().toString();
+        String[] tiny = {"train", "--data", data, "--n-embd", "16", "--n-head", "2", "--n-layer", "1", "--block-size", "8",
+                "--batch-size", "2", "--iters", "0", "--eval-iters", "1", "--sample-tokens", "0", "--threads", "1",
+                "--out", "/dev/null/unused"};
+        Cli.Result r = new Cli.Fork().env("GPT_BACKEND", "reference").run("devices").assertOk();
+        assertTrue(r.out().contains("reference (default)") && !r.out().contains("cpu (default)"), r::describe);
+        r = new Cli.Fork().env("GPT_BACKEND", "nope").run("devices").assertOk(); // devices only lists
+        r = new Cli.Fork().env("GPT_BACKEND", "nope").run(tiny).assertError(2);
+        assertTrue(r.err().contains("GPT_BACKEND=nope") && r.err().contains("unknown backend"), r::describe);
+        r = new Cli.Fork().env("GPT_BACKEND", "tornado").run(tiny).assertError(1);
+        assertTrue(r.err().contains("tornado backend"), r::describe);
+        // --backend wins (and the bad --out shows the run got as far as its checks)
+        r = new Cli.Fork().env("GPT_BACKEND", "nope").run(Cli.args(java.util.List.of(tiny), "--backend", "cpu"))
+                .assertError(1);
+        assertTrue(r.err().contains("/dev/null/unused"), r::describe);
+    }
 }

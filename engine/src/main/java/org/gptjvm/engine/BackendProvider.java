@@ -25,6 +25,15 @@ public interface BackendProvider {
     }
 
     /**
+     * Whether this backend has an accelerator to run on here (a GPU, not a CPU): such a backend is
+     * the default, ahead of the fastest host backend. Asked only when no backend is named; it may
+     * start the device runtime.
+     */
+    default boolean acceleratesHere() {
+        return false;
+    }
+
+    /**
      * Whether this backend runs on devices of its own (chosen with {@code --device}) rather than on
      * the host's cores.
      */

@@ -28,10 +28,18 @@ public final class Backends {
         return providers().stream().filter(p -> p.absence() == null).map(BackendProvider::name).toList();
     }
 
-    /** The fastest backend that can run here. */
+    /** The default backend: one with an accelerator here, else the fastest that can run here. */
     public static BackendProvider defaultProvider() {
-        return providers().stream().filter(p -> p.absence() == null).findFirst()
-                .orElseThrow(() -> new GptException("no backend can run in this JVM"));
+        return defaultOf(providers());
+    }
+
+    /** {@link #defaultProvider} among {@code providers} (fastest first). */
+    public static BackendProvider defaultOf(List<BackendProvider> providers) {
+        List<BackendProvider> present = providers.stream().filter(p -> p.absence() == null).toList();
+        if (present.isEmpty()) {
+            throw new GptException("no backend can run in this JVM");
+        }
+        return present.stream().filter(BackendProvider::acceleratesHere).findFirst().orElse(present.get(0));
     }
 
     public static String defaultName() {

@@ -4,6 +4,7 @@ import org.gptjvm.engine.GptException;
 import uk.ac.manchester.tornado.api.TornadoBackend;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.enums.TornadoDeviceType;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,14 +22,18 @@ final class TornadoDevices {
         return devices;
     }
 
-    /** Device {@code spec}: an index into {@link #all()}, or TornadoVM's "driver:device"; null: TornadoVM's default. */
+    /**
+     * Device {@code spec}: an index into {@link #all()}, or TornadoVM's "driver:device"; null: the
+     * first accelerator, else TornadoVM's default.
+     */
     static TornadoDevice select(String spec) {
         List<TornadoDevice> devices = all();
         if (devices.isEmpty()) {
             throw new GptException("TornadoVM found no device: check the driver (clinfo -l for OpenCL) and tornado --devices");
         }
-        if (spec == null) {
-            return TornadoExecutionPlan.getDevice(0, 0);
+        if (spec == null) { // the first accelerator, else TornadoVM's default device
+            return devices.stream().filter(TornadoDevices::isAccelerator).findFirst()
+                    .orElseGet(() -> TornadoExecutionPlan.getDevice(0, 0));
         }
         try {
             if (spec.contains(":")) {
@@ -46,9 +51,15 @@ final class TornadoDevices {
                 + " (0.." + (devices.size() - 1) + "): see gpt devices");
     }
 
+    /** A device that is not a CPU: a GPU, an accelerator, an FPGA. */
+    static boolean isAccelerator(TornadoDevice d) {
+        TornadoDeviceType t = d.getDeviceType();
+        return t == TornadoDeviceType.GPU || t == TornadoDeviceType.ACCELERATOR || t == TornadoDeviceType.FPGA;
+    }
+
     static String describe(TornadoDevice d) {
         String mem = d.getMaxGlobalMemory() > 0 ? String.format(", %.1f GiB", d.getMaxGlobalMemory() / (double) (1L << 30)) : "";
-        return d.getPhysicalDevice().getDeviceName().trim() + " (" + d.getTornadoVMBackend() + ", "
-                + d.getPlatformName().trim() + mem + ")";
+        return d.getPhysicalDevice().getDeviceName().trim() + " (" + d.getTornadoVMBackend() + " " + d.getDeviceType()
+                + ", " + d.getPlatformName().trim() + mem + ")";
     }
 }

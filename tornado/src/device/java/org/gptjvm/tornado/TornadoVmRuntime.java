@@ -31,4 +31,9 @@ final class TornadoVmRuntime implements TornadoRuntime {
         }
         return lines;
     }
+
+    @Override
+    public boolean hasAccelerator() {
+        return TornadoDevices.all().stream().anyMatch(TornadoDevices::isAccelerator);
+    }
 }

@@ -9,22 +9,34 @@ import java.util.List;
 /**
  * The tornado backend as {@link org.gptjvm.engine.Backends} sees it. This class is in every build
  * and never touches TornadoVM itself: the backend's code ({@code src/device}, compiled only with
- * -Ptornado against an installed SDK) is reached through {@link TornadoRuntime}, and only when the
- * backend is created or its devices listed. So it can say why the backend is missing: not in this
- * build, or built in but the JVM was not started with TornadoVM's runtime.
+ * -Ptornado against an installed SDK) is reached through {@link TornadoRuntime}, and TornadoVM
+ * starts only when the backend is created, its devices listed, or a default is chosen with no
+ * backend named. So it can say why the backend is missing: not in this build, or built in but the
+ * JVM was not started with TornadoVM's runtime.
  */
 public final class TornadoProvider implements BackendProvider {
     /** The class that starts TornadoVM, present in a -Ptornado build only. */
     private static final String RUNTIME = "org.gptjvm.tornado.TornadoVmRuntime";
 
     private TornadoRuntime runtime;
+    private final boolean given;
+
+    public TornadoProvider() {
+        this.given = false;
+    }
+
+    /** A provider over {@code runtime} instead of TornadoVM (tests: a stubbed device list). */
+    TornadoProvider(TornadoRuntime runtime) {
+        this.runtime = runtime;
+        this.given = true;
+    }
 
     @Override
     public String name() {
         return "tornado";
     }
 
-    /** Below cpu: on a machine without an accelerator (PoCL on two cores) the cpu backend is faster. */
+    /** Below cpu: without an accelerator TornadoVM runs on CPU cores (PoCL), slower than the cpu backend. */
     @Override
     public int speedRank() {
         return 5;
@@ -35,8 +47,17 @@ public final class TornadoProvider implements BackendProvider {
         return true;
     }
 
+    /** With a GPU (or another device that is not a CPU) in TornadoVM's list, tornado is the default. */
+    @Override
+    public boolean acceleratesHere() {
+        return absence() == null && runtime().hasAccelerator();
+    }
+
     @Override
     public Absence absence() {
+        if (given) {
+            return null;
+        }
         if (TornadoProvider.class.getClassLoader().getResource(RUNTIME.replace('.', '/') + ".class") == null) {
             return new Absence("not in this build", "the tornado backend is not in this build: install TornadoVM "
                     + "5.2.0, source tornado-env.sh, and ./gpt rebuilds with it (or: ./mvn25 -Ptornado package; see "

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""The GPU check of a gpt bundle (run by gpu-check.sh beside it). Standard library only.
+
+Measures, in one run on one machine: what the machine has (nvidia-smi, the driver's libraries,
+TornadoVM's devices), gpt verify on the bundled PyTorch fixtures on the tornado backend, gpt bench of
+the cpu and tornado backends (small and lecture configs; cpu with all cores), PyTorch's training step
+on the same GPU (tools/torch_bench.py: eager fp32, TF32, bf16 autocast), and a 300-iteration training
+run on the tornado backend next to the cpu backend's losses. Writes report.json, report.md, log.txt
+and the bench JSON files to $OUT (else ./gpu-check-report); stops starting new work after 7 minutes.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = "--quick" in sys.argv[1:]
+OUT = os.environ.get("OUT") or os.path.join(os.getcwd(), "gpu-check-report")
+BUDGET_S = float(os.environ.get("GPU_CHECK_BUDGET_S", "420"))
+START = time.time()
+os.makedirs(OUT, exist_ok=True)
+LOG = open(os.path.join(OUT, "log.txt"), "w", encoding="utf-8")
+
+
+def say(text):
+    print(text, flush=True)
+    LOG.write(text + "\n")
+    LOG.flush()
+
+
+def left():
+    return BUDGET_S - (time.time() - START)
+
+
+def run(cmd, timeout=300, env=None, skip_if_late=True):
+    """Runs cmd; returns (exit code or None if it did not run/finish, output, seconds)."""
+    if skip_if_late and left() <= 0:
+        say(f"$ {' '.join(cmd)}\n(skipped: the check's time is used up)")
+        return None, "skipped: out of time", 0.0
+    say("$ " + " ".join(cmd))
+    t0 = time.time()
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=max(5, min(timeout, left() + 60)), env={**os.environ, **(env or {})})
+        out, rc = p.stdout, p.returncode
+    except subprocess.TimeoutExpired as e:
+        out, rc = (e.stdout or "") if isinstance(e.stdout, str) else "", None
+        out += "\n(timed out)"
+    except OSError as e:
+        out, rc = str(e), None
+    secs = time.time() - t0
+    LOG.write(out + f"\n(exit {rc}, {secs:.1f} s)\n\n")
+    LOG.flush()
+    tail = out.strip().splitlines()[-3:]
+    for line in tail:
+        print("  " + line, flush=True)
+    return rc, out, secs
+
+
+GPT = os.path.join(HERE, "gpt")
+report = {"quick": QUICK, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+# ------------------------------------------------------------------ the machine
+say("== probe")
+probe = {}
+rc, out, _ = run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"], 30)
+probe["nvidia_smi"] = out.strip() if rc == 0 else None
+probe["driver_folders"] = {d: sorted(os.listdir(d))[:50] for d in glob.glob("/usr/local/nvidia/lib*") if os.path.isdir(d)}
+rc, out, _ = run(["/bin/sh", "-c", "ldconfig -p | grep -i -e opencl -e cuda"], 30)
+probe["ldconfig"] = out.strip().splitlines() if rc == 0 else []
+probe["opencl_vendors"] = {f: open(f).read().strip() for f in glob.glob("/etc/OpenCL/vendors/*.icd")}
+probe["nvidia_opencl"] = bool([l for l in probe["ldconfig"] if "libnvidia-opencl" in l]) or any(
+    f.startswith("libnvidia-opencl") for fs in probe["driver_folders"].values() for f in fs)
+probe["cores"] = os.cpu_count()
+report["probe"] = probe
+say(json.dumps(probe, indent=1)[:2000])
+
+rc, out, _ = run([GPT, "devices"], 300, skip_if_late=False)
+report["devices"] = out.strip()
+tornado_lines = [l.strip() for l in out.splitlines() if re.match(r"\s+\d+: ", l)]
+gpu = any("GPU" in l or "ACCELERATOR" in l for l in tornado_lines)
+report["tornado_devices"] = tornado_lines
+report["tornado_has_gpu"] = gpu
+if not tornado_lines:
+    say("no TornadoVM device: the tornado figures below will be missing (see the probe for the OpenCL driver)")
+
+# ------------------------------------------------------------------ parity on the device
+say("== gpt verify on the tornado backend")
+verify = {}
+for f in sorted(glob.glob(os.path.join(HERE, "fixtures", "*.safetensors"))):
+    rc, out, secs = run([GPT, "verify", "--backend", "tornado", "--reference", f], 300)
+    last = [l for l in out.splitlines() if l.startswith(("OK", "FAILED"))]
+    verify[os.path.basename(f)] = {"exit": rc, "result": last[-1] if last else out.strip()[-300:], "seconds": round(secs, 1)}
+report["verify"] = verify
+
+# ------------------------------------------------------------------ speed: gpt, then PyTorch on the same GPU
+bench = {}
+configs = ["small"] if QUICK else ["small", "lecture"]
+for cfg in configs:
+    say(f"== gpt bench --config {cfg}")
+    js = os.path.join(OUT, f"bench-{cfg}.json")
+    iters, warm = ("20", "5") if cfg == "small" else ("3", "1")
+    rc, out, secs = run([GPT, "bench", "--config", cfg, "--backend", "cpu,tornado", "--iters", iters, "--warmup", warm,
+                         "--json", js, "--force"], 400)
+    if rc == 0 and os.path.exists(js):
+        data = json.load(open(js))
+        bench[cfg] = {b["name"]: {"ms_median": b["ms_per_step"]["median"], "ms_min": b["ms_per_step"]["min"],
+                                  "device": b["device"], "gflops": b["gflops"]} for b in data["backends"]}
+    else:
+        bench[cfg] = {"error": out.strip()[-500:]}
+report["bench"] = bench
+
+torch = {}
+torch_bench = os.path.join(HERE, "tools", "torch_bench.py")
+rc, out, _ = run(["python3", "-c", "import torch; print(torch.__version__, torch.cuda.is_available())"], 60)
+cuda = rc == 0 and out.strip().endswith("True")
+report["torch"] = {"version": out.strip() if rc == 0 else None, "cuda": cuda}
+runs = []
+if cuda:
+    runs = [(c, p) for c in configs for p in (["fp32", "tf32", "bf16"] if c == "lecture" else ["fp32"])]
+else:
+    runs = [("small", "fp32")]  # PyTorch on this machine's CPU: the small step only (the lecture one takes minutes)
+for cfg, prec in runs:
+    say(f"== PyTorch {cfg} {prec} on {'cuda' if cuda else 'cpu'}")
+    tjs = os.path.join(tempfile.gettempdir(), f"torch-{cfg}-{prec}.json")
+    rc, out, _ = run(["python3", torch_bench, "--config", cfg, "--device", "cuda" if cuda else "cpu", "--precision", prec,
+                      "--warmup", "5" if cfg == "small" else "3", "--iters", "20" if cfg == "small" else "10",
+                      "--threads", str(os.cpu_count()), "--data", os.path.join(HERE, "data", "tinyshakespeare.txt"),
+                      "--json", tjs], 300)
+    if rc == 0 and os.path.exists(tjs):
+        torch[f"{cfg}/{prec}"] = json.load(open(tjs))
+    else:
+        torch[f"{cfg}/{prec}"] = {"error": out.strip()[-500:]}
+report["torch"]["runs"] = torch
+
+# ------------------------------------------------------------------ a training run on the device
+say("== 300 iterations of the small config: tornado next to cpu")
+train = {}
+steps = "300" if not QUICK else "60"
+with tempfile.TemporaryDirectory() as tmp:
+    for be in ["tornado", "cpu"]:
+        rc, out, secs = run([GPT, "train", "--backend", be, "--iters", steps, "--eval-interval", "100" if not QUICK else "20",
+                             "--eval-iters", "20", "--sample-tokens", "200", "--out", os.path.join(tmp, be + ".safetensors")], 400)
+        losses = {int(m.group(1)): [float(m.group(2)), float(m.group(3))] for m in
+                  re.finditer(r"^step (\d+): train loss ([\d.]+), val loss ([\d.]+)$", out, re.M)}
+        timing = re.search(r"trained \d+ iterations in ([\d.]+) s \(([\d.]+) ms/iteration", out)
+        train[be] = {"exit": rc, "losses": losses, "seconds": round(secs, 1),
+                     "ms_per_iteration": float(timing.group(2)) if timing else None}
+both = sorted(set(train["tornado"]["losses"]) & set(train["cpu"]["losses"]))
+train["largest_val_gap"] = round(max((abs(train["tornado"]["losses"][s][1] - train["cpu"]["losses"][s][1]) for s in both),
+                               default=-1), 5)
+report["train"] = train
+report["seconds"] = round(time.time() - START, 1)
+
+# ------------------------------------------------------------------ the report
+json.dump(report, open(os.path.join(OUT, "report.json"), "w"), indent=1)
+md = [f"# gpt GPU check ({report['started']}, {report['seconds']} s{', --quick' if QUICK else ''})", "",
+      f"- GPU: {probe['nvidia_smi'] or 'none found by nvidia-smi'}; NVIDIA OpenCL library found: {probe['nvidia_opencl']}",
+      f"- TornadoVM devices: {'; '.join(tornado_lines) or 'none'}", f"- CPU cores: {probe['cores']}",
+      f"- PyTorch: {report['torch']['version']}", "", "## gpt verify (tornado)", "", "| file | result |", "|---|---|"]
+md += [f"| {f} | {v['result']} |" for f, v in verify.items()]
+md += ["", "## Training step, ms (median)", "", "| config | cpu (all cores) | tornado | PyTorch fp32 | PyTorch tf32 | PyTorch bf16 |",
+       "|---|---|---|---|---|---|"]
+for cfg in configs:
+    b = bench.get(cfg, {})
+    def ms(name):
+        return f"{b[name]['ms_median']:.2f}" if name in b else "-"
+    def tms(prec):
+        t = torch.get(f"{cfg}/{prec}", {})
+        v = t.get("ms_per_step", {}).get("median") if isinstance(t.get("ms_per_step"), dict) else t.get("ms_per_step")
+        return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
+    md.append(f"| {cfg} | {ms('cpu')} | {ms('tornado')} | {tms('fp32')} | {tms('tf32')} | {tms('bf16')} |")
+md += ["", f"PyTorch ran on {'the GPU (cuda)' if cuda else 'this CPU'}.", "",
+       f"## Training, small config, {steps} iterations", "", "| step | tornado train / val | cpu train / val |", "|---|---|---|"]
+for s in both:
+    t, c = train["tornado"]["losses"][s], train["cpu"]["losses"][s]
+    md.append(f"| {s} | {t[0]:.4f} / {t[1]:.4f} | {c[0]:.4f} / {c[1]:.4f} |")
+md += ["", f"Largest val-loss gap: {train['largest_val_gap']}; ms/iteration: tornado {train['tornado']['ms_per_iteration']},"
+           f" cpu {train['cpu']['ms_per_iteration']}."]
+open(os.path.join(OUT, "report.md"), "w").write("\n".join(md) + "\n")
+say("\n".join(md))
+say(f"report: {OUT}/report.md, report.json, log.txt")

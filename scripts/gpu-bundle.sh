@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Packs gpt for an offline Linux GPU server (no Java, no TornadoVM, no network) into the folder DIR:
+#
+#   scripts/gpu-bundle.sh DIR        (needs TORNADOVM_HOME: source tornado-env.sh first)
+#
+# DIR then holds everything that travels, at most 60 MiB:
+#   gpt, gpu-check.sh   the launcher and the GPU check (see scripts/bundle/)
+#   gpt.jar             built here with the tornado backend (-Ptornado)
+#   payload/            a jlink'ed Java 25 runtime and the TornadoVM SDK, as .tar.xz: unpacked on first use
+#   lib/libOpenCL.so.1  the OpenCL ICD loader (Debian's ocl-icd-libopencl1)
+#   vendors/nvidia.icd  names the NVIDIA driver's libnvidia-opencl.so.1 for that loader
+#   data/, fixtures/, tools/   Tiny Shakespeare, the PyTorch fixtures, torch_bench.py (from ../shared)
+# Copy DIR to the server and run DIR/gpt ... or DIR/gpu-check.sh there, with nothing on PATH but
+# /usr/bin:/bin. README.md, section "On a GPU server", says more.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dest="${1:?usage: scripts/gpu-bundle.sh DIR}"
+shared="${GPT_SHARED:-$here/../shared}"
+die() { echo "gpu-bundle: $*" >&2; exit 1; }
+
+[ -n "${TORNADOVM_HOME:-}" ] && [ -f "$TORNADOVM_HOME/tornado-argfile.template" ] \
+  || die "TORNADOVM_HOME must name a TornadoVM 5.2.0 SDK (source tornado-env.sh first)"
+[ -f "$shared/data/tinyshakespeare.txt" ] && [ -d "$shared/fixtures" ] && [ -f "$shared/tools/torch_bench.py" ] \
+  || die "$shared lacks data/tinyshakespeare.txt, fixtures/ or tools/torch_bench.py (set GPT_SHARED)"
+if [ -e "$dest" ] && [ -n "$(ls -A "$dest" 2>/dev/null)" ]; then
+  die "$dest exists and is not empty: give a new folder"
+fi
+source "$here/scripts/find-jdk25.sh"
+
+echo "gpu-bundle: building gpt.jar with the tornado backend ..."
+(cd "$here" && mvn -B -q -DskipTests -Ptornado package) || die "the build failed"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/b/payload" "$work/b/lib" "$work/b/vendors" "$work/b/data" "$work/b/fixtures" "$work/b/tools"
+
+echo "gpu-bundle: a Java runtime with the modules gpt and TornadoVM use (jlink) ..."
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,java.net.http,java.sql,jdk.management,jdk.unsupported,jdk.internal.vm.ci,jdk.incubator.vector \
+  --strip-debug --no-header-files --no-man-pages --compress zip-9 --output "$work/jre"
+tar -C "$work" -cf - jre | xz -9e -T0 > "$work/b/payload/jre.tar.xz"
+
+echo "gpu-bundle: the TornadoVM SDK ..."
+tar -C "$(dirname "$TORNADOVM_HOME")" --transform "s#^$(basename "$TORNADOVM_HOME")#tornadovm#" -cf - "$(basename "$TORNADOVM_HOME")" \
+  | xz -9e -T0 > "$work/b/payload/tornadovm.tar.xz"
+
+echo "gpu-bundle: the OpenCL ICD loader ..."
+loader=/usr/lib/x86_64-linux-gnu/libOpenCL.so.1
+if [ ! -e "$loader" ]; then
+  (cd "$work" && apt-get download -qq ocl-icd-libopencl1 && dpkg-deb -x ocl-icd-libopencl1_*.deb icd) \
+    || die "no libOpenCL.so.1 here, and apt-get download ocl-icd-libopencl1 failed"
+  loader="$work/icd/usr/lib/x86_64-linux-gnu/libOpenCL.so.1"
+fi
+cp -L "$loader" "$work/b/lib/libOpenCL.so.1"
+echo "libnvidia-opencl.so.1" > "$work/b/vendors/nvidia.icd"
+
+cp "$here/cli/target/gpt.jar" "$work/b/gpt.jar"
+cp "$here/scripts/bundle/gpt" "$here/scripts/bundle/gpu-check.sh" "$work/b/"
+cp "$here/scripts/bundle/README.txt" "$work/b/"
+cp "$here/scripts/bundle/gpu_check.py" "$work/b/tools/"
+cp "$shared/data/tinyshakespeare.txt" "$work/b/data/"
+cp "$shared"/fixtures/*.safetensors "$work/b/fixtures/"
+cp "$shared/tools/torch_bench.py" "$work/b/tools/"
+chmod +x "$work/b/gpt" "$work/b/gpu-check.sh"
+
+size=$(du -sb "$work/b" | cut -f1)
+[ "$size" -le $((60 * 1024 * 1024)) ] || die "the bundle is $((size / 1048576)) MiB, over 60 MiB"
+mkdir -p "$dest"
+cp -a "$work/b/." "$dest/"
+echo "gpu-bundle: $dest, $((size / 1048576)) MiB: copy it to the server, then: $dest/gpu-check.sh (or $dest/gpt ...)"
