@@ -4,9 +4,11 @@
 Measures, in one run on one machine: what the machine has (nvidia-smi, the driver's libraries,
 TornadoVM's devices), gpt verify on the bundled PyTorch fixtures on the tornado backend, gpt bench of
 the cpu and tornado backends (small and lecture configs; cpu with all cores), PyTorch's training step
-on the same GPU (tools/torch_bench.py: eager fp32, TF32, bf16 autocast), and a 300-iteration training
-run on the tornado backend next to the cpu backend's losses. Writes report.json, report.md, log.txt
-and the bench JSON files to $OUT (else ./gpu-check-report); stops starting new work after 7 minutes.
+on the same GPU (tools/torch_bench.py: eager fp32, TF32, bf16 autocast), the launch plan of the lecture
+step with each kernel's time (gpt bench --plan --profile), a 300-iteration training run of the small
+config on the tornado backend next to the cpu backend's losses, and a 1000-iteration lecture-config run
+on the tornado backend. Writes report.json, report.md, log.txt, the bench JSON files and plan-lecture.txt
+to $OUT (else ./gpu-check-report); stops starting new work after 8 minutes.
 """
 import glob
 import json
@@ -21,7 +23,7 @@ import time
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv[1:]
 OUT = os.environ.get("OUT") or os.path.join(os.getcwd(), "gpu-check-report")
-BUDGET_S = float(os.environ.get("GPU_CHECK_BUDGET_S", "420"))
+BUDGET_S = float(os.environ.get("GPU_CHECK_BUDGET_S", "480"))
 START = time.time()
 os.makedirs(OUT, exist_ok=True)
 LOG = open(os.path.join(OUT, "log.txt"), "w", encoding="utf-8")
@@ -138,6 +140,21 @@ for cfg, prec in runs:
         torch[f"{cfg}/{prec}"] = {"error": out.strip()[-500:]}
 report["torch"]["runs"] = torch
 
+# ------------------------------------------------------------------ the launch plan of the lecture step
+say("== launch plan of the lecture step" + ("" if QUICK else ", with each kernel's time"))
+pjs = os.path.join(OUT, "plan-lecture.json")
+cmd = [GPT, "bench", "--config", "lecture", "--backend", "tornado", "--plan", "--json", pjs, "--force"]
+if not QUICK:
+    cmd[5:5] = ["--profile", "--iters", "5", "--warmup", "2"]
+rc, out, _ = run(cmd, 300)
+open(os.path.join(OUT, "plan-lecture.txt"), "w").write(out)
+verdict = [l for l in out.splitlines() if l.startswith("every launch over")]
+report["plan"] = {"exit": rc, "verdict": verdict[-1] if verdict else None}
+if rc == 0 and os.path.exists(pjs):
+    b = json.load(open(pjs))["backends"][0]
+    report["plan"]["problems"] = b["plan"]["problems"]
+    report["plan"]["ms_per_step_by_kernel"] = b["plan"].get("ms_per_step_by_kernel")
+
 # ------------------------------------------------------------------ a training run on the device
 say("== 300 iterations of the small config: tornado next to cpu")
 train = {}
@@ -155,6 +172,20 @@ both = sorted(set(train["tornado"]["losses"]) & set(train["cpu"]["losses"]))
 train["largest_val_gap"] = round(max((abs(train["tornado"]["losses"][s][1] - train["cpu"]["losses"][s][1]) for s in both),
                                default=-1), 5)
 report["train"] = train
+
+lecture = {}
+if not QUICK:
+    say("== 1000 iterations of the lecture config on the tornado backend")
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, secs = run([GPT, "train", "--config", "lecture", "--backend", "tornado", "--iters", "1000",
+                             "--eval-interval", "500", "--eval-iters", "50", "--sample-tokens", "200",
+                             "--out", os.path.join(tmp, "lecture.safetensors")], 600)
+    losses = {int(m.group(1)): [float(m.group(2)), float(m.group(3))] for m in
+              re.finditer(r"^step (\d+): train loss ([\d.]+), val loss ([\d.]+)$", out, re.M)}
+    timing = re.search(r"trained \d+ iterations in ([\d.]+) s \(([\d.]+) ms/iteration", out)
+    lecture = {"exit": rc, "losses": losses, "seconds": round(secs, 1),
+               "ms_per_iteration": float(timing.group(2)) if timing else None}
+report["train_lecture"] = lecture
 report["seconds"] = round(time.time() - START, 1)
 
 # ------------------------------------------------------------------ the report
@@ -182,6 +213,17 @@ for s in both:
     md.append(f"| {s} | {t[0]:.4f} / {t[1]:.4f} | {c[0]:.4f} / {c[1]:.4f} |")
 md += ["", f"Largest val-loss gap: {train['largest_val_gap']}; ms/iteration: tornado {train['tornado']['ms_per_iteration']},"
            f" cpu {train['cpu']['ms_per_iteration']}."]
+md += ["", "## Launch plan of the lecture step (plan-lecture.txt)", "", f"- {report['plan']['verdict']}"]
+md += [f"- {p}" for p in report["plan"].get("problems") or []]
+times = report["plan"].get("ms_per_step_by_kernel") or {}
+if times:
+    md += ["", "| kernel | ms/step |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in list(times.items())[:12]]
+if lecture:
+    last = max(lecture["losses"]) if lecture["losses"] else None
+    md += ["", "## Training, lecture config, 1000 iterations (tornado)", "",
+           f"exit {lecture['exit']}, {lecture['seconds']} s, {lecture['ms_per_iteration']} ms/iteration; "
+           + (f"step {last}: train {lecture['losses'][last][0]:.4f}, val {lecture['losses'][last][1]:.4f}" if last is not None
+              else "no losses")]
 open(os.path.join(OUT, "report.md"), "w").write("\n".join(md) + "\n")
 say("\n".join(md))
 say(f"report: {OUT}/report.md, report.json, log.txt")

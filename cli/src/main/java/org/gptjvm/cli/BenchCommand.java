@@ -6,10 +6,13 @@ import com.google.gson.JsonObject;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.BackendProvider;
 import org.gptjvm.engine.Backends;
+import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.KernelProfile;
+import org.gptjvm.engine.Program;
 import org.gptjvm.model.AtomicFile;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.GptGraph;
 import org.gptjvm.model.Preset;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.TextData;
@@ -30,7 +33,8 @@ import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = {"Time whole training steps (forward, backward, AdamW) per backend on real batches,",
-                "side by side in one run: ms/step (median, min, max), tokens/s, GFLOP/s, ratio to the first."})
+                "side by side in one run: ms/step (median, min, max), tokens/s, GFLOP/s, ratio to the first.",
+                "With --plan, print the launches of a device backend's step instead (with --profile: after timing it)."})
 final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -53,18 +57,30 @@ final class BenchCommand implements Callable<Integer> {
     Path json;
     @Option(names = "--force", description = "Replace the --json file whatever it holds.")
     boolean force;
-    @Option(names = "--profile", description = "Also print the time spent in each kernel (host backends).")
+    @Option(names = "--profile", description = "Also print the time spent in each kernel.")
     boolean profile;
+    @Option(names = "--plan", description = {"Print every launch of one training step of a device backend: kernel, global "
+            + "and local work sizes, work-items, FLOPs, bytes, local memory, share of the step. Runs no step unless "
+            + "--profile is given, which adds each kernel's measured time."})
+    boolean plan;
     @Option(names = "--device", paramLabel = "N", description = "Device of the tornado backend (see gpt devices).")
     String device;
 
     @Override
     public Integer call() throws IOException {
-        // by default the host backends; a device backend is timed when asked for (its first steps compile kernels)
+        // by default the host backends; a device backend is timed when asked for (its first steps compile kernels);
+        // a plan is a device backend's
         List<String> names = backends != null ? backends : Backends.providers().stream()
-                .filter(p -> p.absence() == null && !p.hasDevices()).map(BackendProvider::name).toList();
+                .filter(p -> p.absence() == null && p.hasDevices() == plan).map(BackendProvider::name).toList();
+        if (names.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--plan describes the launches of a device backend, "
+                    + "and none can run here (see gpt devices)");
+        }
         for (String n : names) {
             String problem = Backends.unknown(n);
+            if (problem == null && plan && !Backends.provider(n).hasDevices()) {
+                problem = "--plan describes the launches of a device backend; " + n + " runs on the host (see gpt devices)";
+            }
             if (problem != null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), problem);
             }
@@ -94,9 +110,23 @@ final class BenchCommand implements Callable<Integer> {
                 machine.get("cores").getAsInt(), machine.get("java").getAsString(), machine.get("vector").getAsString());
         System.out.printf(Locale.ROOT, "config: %s, batch %d (%d tokens/step, %.2f GFLOP/step); %d threads, %d warm-up + %d timed steps%n",
                 preset, B, B * cfg.blockSize(), flops / 1e9, nThreads, warmup, iters);
+        JsonArray results = new JsonArray();
+        if (plan && !profile) {
+            for (String name : names) {
+                StepPlan p = planOnly(name, cfg, B);
+                System.out.println("plan of one training step on " + name + " (" + lastDevice + "); nothing was run:");
+                p.print(System.out, flops, null, 0);
+                JsonObject r = new JsonObject();
+                r.addProperty("name", name);
+                r.addProperty("device", lastDevice);
+                r.add("plan", p.toJson(null, 0));
+                results.add(r);
+            }
+            writeJson(machine, cfg, flops, B, results);
+            return 0;
+        }
         System.out.printf("%-10s %10s %10s %10s %12s %9s %8s%n", "backend", "median ms", "min ms", "max ms", "tokens/s",
                 "GFLOP/s", "ratio");
-        JsonArray results = new JsonArray();
         double first = 0;
         for (String name : names) {
             System.gc(); // the previous backend's buffers must not count in this one's peak
@@ -136,7 +166,12 @@ final class BenchCommand implements Callable<Integer> {
                     + " activations and scratch %.1f MiB); JVM heap peak %.1f MiB%n", lastBufferBytes / 1048576.0,
                     lastParamStateBytes / 1048576.0, (lastBufferBytes - lastParamStateBytes) / 1048576.0,
                     heapPeak() / 1048576.0);
-            if (profile) {
+            if (plan) {
+                System.out.println("    plan of one training step, with the time of each kernel over " + (warmup + iters)
+                        + " steps:");
+                lastPlan.print(System.out, flops, lastProfile, warmup + iters);
+                r.add("plan", lastPlan.toJson(lastProfile, warmup + iters));
+            } else if (profile) {
                 long total = lastProfile.totalNanos();
                 for (KernelProfile.Entry e : lastProfile.entries()) {
                     System.out.printf(Locale.ROOT, "    %-24s %6.1f%% %10.3f ms/step%n", e.kernel(),
@@ -144,6 +179,11 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
+        writeJson(machine, cfg, flops, B, results);
+        return 0;
+    }
+
+    private void writeJson(JsonObject machine, GptConfig cfg, double flops, int B, JsonArray results) throws IOException {
         if (json != null) {
             JsonObject root = new JsonObject();
             root.add("machine", machine);
@@ -158,12 +198,34 @@ final class BenchCommand implements Callable<Integer> {
             byte[] report = new GsonBuilder().setPrettyPrinting().create().toJson(root).getBytes(StandardCharsets.UTF_8);
             AtomicFile.write(json, os -> os.write(report));
         }
-        return 0;
     }
 
     private long lastBufferBytes, lastParamStateBytes;
     private String lastDevice;
     private KernelProfile lastProfile;
+    private StepPlan lastPlan;
+
+    /** The launches of one training step (forward, backward, AdamW) as the backend records them. */
+    private static StepPlan stepPlan(Backend be, Gpt gpt, int B) {
+        GptGraph g = gpt.batchGraph(B);
+        List<StepPlan.Row> rows = new ArrayList<>();
+        for (Program p : List.of(g.forwardBackward, g.update)) {
+            p.plan().forEach(l -> rows.add(new StepPlan.Row(p.name(), l)));
+        }
+        if (rows.isEmpty()) {
+            throw new GptException("the " + be.name() + " backend does not describe its launches: --plan is for device "
+                    + "backends (see gpt devices)");
+        }
+        return new StepPlan(rows);
+    }
+
+    /** The plan of a step, recorded without running anything. */
+    private StepPlan planOnly(String name, GptConfig cfg, int B) {
+        try (Backend be = Backends.create(name, 1, Backends.provider(name).hasDevices() ? device : null)) {
+            lastDevice = be.device();
+            return stepPlan(be, new Gpt(be, cfg), B);
+        }
+    }
 
     private static long heapPeak() {
         long sum = 0;
@@ -199,6 +261,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
             lastBufferBytes = be.allocatedBytes();
+            lastPlan = plan ? stepPlan(be, gpt, B) : null;
             return ms;
         }
     }

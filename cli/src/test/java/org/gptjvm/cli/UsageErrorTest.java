@@ -35,6 +35,12 @@ class UsageErrorTest {
     }
 
     @Test
+    void aPlanIsADeviceBackendsAndIsRefusedForAHostOne() {
+        Cli.Result r = usage(Cli.run("bench", "--plan", "--backend", "cpu"));
+        assertTrue(r.err().contains("--plan") && r.err().contains("cpu runs on the host"), r::describe);
+    }
+
+    @Test
     void noSubcommand() {
         Cli.Result r = usage(Cli.run());
         assertTrue(r.err().contains("train"), r::describe);

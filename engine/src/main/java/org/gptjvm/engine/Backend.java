@@ -87,6 +87,12 @@ public interface Backend extends AutoCloseable {
     /** out(N,OC) = inp(N,C) @ weight(OC,C)^T + bias(OC); {@code bias} may be null. PyTorch Linear layout. */
     Launch matmulForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC);
 
+    /**
+     * out = relu(inp @ weight^T + bias): the feed-forward's first Linear layer and its ReLU in one
+     * launch, the same values as {@link #matmulForward} then {@link #reluForward}.
+     */
+    Launch matmulReluForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC);
+
     /** Accumulates dinp, dweight and dbias (may be null) of {@link #matmulForward}. */
     Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                           FloatBuf weight, int N, int C, int OC);

@@ -54,7 +54,7 @@ public final class DecodeGraph {
         FloatBuf ln = be.allocFloat("decode.ln", C), mean = be.allocFloat("decode.mean", 1);
         FloatBuf rstd = be.allocFloat("decode.rstd", 1), qkv = be.allocFloat("decode.qkv", 3 * C);
         FloatBuf atty = be.allocFloat("decode.atty", C), tmp = be.allocFloat("decode.tmp", C);
-        FloatBuf fc = be.allocFloat("decode.fc", 4 * C), fcRelu = be.allocFloat("decode.fc_relu", 4 * C);
+        FloatBuf fcRelu = be.allocFloat("decode.fc_relu", 4 * C);
         l.add(be.embedToken(x, tokPos, params.wte.value(), params.wpe.value(), C));
         for (int i = 0; i < cfg.nLayer(); i++) {
             GptParams.Layer w = params.layers[i];
@@ -66,8 +66,7 @@ public final class DecodeGraph {
             l.add(be.matmulForward(tmp, atty, w.projW().value(), w.projB().value(), 1, C, C));
             l.add(be.residualForward(x, x, tmp, C));
             l.add(be.layerNormForward(ln, mean, rstd, x, w.ln2W().value(), w.ln2B().value(), 1, C));
-            l.add(be.matmulForward(fc, ln, w.fcW().value(), w.fcB().value(), 1, C, 4 * C));
-            l.add(be.reluForward(fcRelu, fc, 4 * C));
+            l.add(be.matmulReluForward(fcRelu, ln, w.fcW().value(), w.fcB().value(), 1, C, 4 * C));
             l.add(be.matmulForward(tmp, fcRelu, w.fcProjW().value(), w.fcProjB().value(), 1, 4 * C, C));
             l.add(be.residualForward(x, x, tmp, C));
         }

@@ -37,7 +37,7 @@ public final class GptGraph {
     // forward activations, per layer where backward needs them
     private FloatBuf encoded, lnf, lnfMean, lnfRstd, probs, losses;
     private FloatBuf[] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fcRelu, res3;
-    private FloatBuf tmpC, tmpFc; // forward scratch shared by all layers
+    private FloatBuf tmpC; // forward scratch shared by all layers
     // gradients of activations: the residual stream's (summed into in place) and one layer's scratch
     private FloatBuf dres, dlogits, dlnf, dTmpC, dTmpC2, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1;
 
@@ -115,7 +115,6 @@ public final class GptGraph {
         lnfMean = be.allocFloat("ln_f.mean", N);
         lnfRstd = be.allocFloat("ln_f.rstd", N);
         tmpC = be.allocFloat("tmp_c", N * C);
-        tmpFc = be.allocFloat("tmp_fc", N * 4 * C);
 
         dres = be.allocFloat("d.residual", N * C);
         dlnf = be.allocFloat("d.ln_f", N * C);
@@ -173,8 +172,7 @@ public final class GptGraph {
             l.add(be.residualForward(res2[i], x, tmpC, N * C));
             // x = x + dropout(fc2(relu(fc1(ln2(x)))))
             l.add(be.layerNormForward(ln2[i], ln2Mean[i], ln2Rstd[i], res2[i], w.ln2W().value(), w.ln2B().value(), N, C));
-            l.add(be.matmulForward(tmpFc, ln2[i], w.fcW().value(), w.fcB().value(), N, C, 4 * C));
-            l.add(be.reluForward(fcRelu[i], tmpFc, N * 4 * C));
+            l.add(be.matmulReluForward(fcRelu[i], ln2[i], w.fcW().value(), w.fcB().value(), N, C, 4 * C));
             l.add(be.matmulForward(tmpC, fcRelu[i], w.fcProjW().value(), w.fcProjB().value(), N, 4 * C, C));
             if (p > 0f) {
                 l.add(be.dropoutForward(tmpC, tmpC, dropoutSeed, p, salt(i, 2), N * C));

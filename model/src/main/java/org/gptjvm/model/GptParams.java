@@ -1,6 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.GptException;
 
 import java.util.ArrayList;
@@ -31,44 +32,84 @@ public final class GptParams {
     public GptParams(Backend backend, GptConfig config) {
         this.backend = backend;
         this.config = config;
-        int V = config.vocabSize(), C = config.nEmbd(), T = config.blockSize();
+        List<Spec> specs = specs(config);
+        // the values, the gradients and each AdamW moment are four blocks, each with every parameter
+        // in order (as llm.c keeps one parameter block): a device backend can update them in one go
+        FloatBuf[] values = allocate(specs, ""), grads = allocate(specs, "grad."), m = allocate(specs, "adam_m.");
+        FloatBuf[] v = allocate(specs, "adam_v.");
+        Map<String, Param> byName = new LinkedHashMap<>();
+        for (int i = 0; i < specs.size(); i++) {
+            Spec sp = specs.get(i);
+            Param p = new Param(sp.name(), sp.shape(), sp.init(), values[i], grads[i], m[i], v[i]);
+            all.add(p);
+            byName.put(sp.name(), p);
+        }
         if (config.isBigram()) {
-            wte = add("token_embedding_table.weight", Param.Init.NORMAL, V, V);
+            wte = byName.get("token_embedding_table.weight");
             wpe = lnfW = lnfB = lmW = lmB = null;
             layers = new Layer[0];
             return;
         }
-        wte = add("token_embedding_table.weight", Param.Init.NORMAL, V, C);
-        wpe = add("position_embedding_table.weight", Param.Init.NORMAL, T, C);
+        wte = byName.get("token_embedding_table.weight");
+        wpe = byName.get("position_embedding_table.weight");
         layers = new Layer[config.nLayer()];
         for (int l = 0; l < layers.length; l++) {
             String p = "blocks." + l + ".";
-            // created in the order of the lecture's state_dict: sa, ffwd, ln1, ln2
-            Param qkv = add(p + "sa.qkv.weight", Param.Init.NORMAL, 3 * C, C);
-            Param projW = add(p + "sa.proj.weight", Param.Init.NORMAL, C, C);
-            Param projB = add(p + "sa.proj.bias", Param.Init.ZEROS, C);
-            Param fcW = add(p + "ffwd.net.0.weight", Param.Init.NORMAL, 4 * C, C);
-            Param fcB = add(p + "ffwd.net.0.bias", Param.Init.ZEROS, 4 * C);
-            Param fcProjW = add(p + "ffwd.net.2.weight", Param.Init.NORMAL, C, 4 * C);
-            Param fcProjB = add(p + "ffwd.net.2.bias", Param.Init.ZEROS, C);
-            Param ln1W = add(p + "ln1.weight", Param.Init.ONES, C);
-            Param ln1B = add(p + "ln1.bias", Param.Init.ZEROS, C);
-            Param ln2W = add(p + "ln2.weight", Param.Init.ONES, C);
-            Param ln2B = add(p + "ln2.bias", Param.Init.ZEROS, C);
-            layers[l] = new Layer(ln1W, ln1B, qkv, projW, projB, ln2W, ln2B, fcW, fcB, fcProjW, fcProjB);
+            layers[l] = new Layer(byName.get(p + "ln1.weight"), byName.get(p + "ln1.bias"), byName.get(p + "sa.qkv.weight"),
+                    byName.get(p + "sa.proj.weight"), byName.get(p + "sa.proj.bias"), byName.get(p + "ln2.weight"),
+                    byName.get(p + "ln2.bias"), byName.get(p + "ffwd.net.0.weight"), byName.get(p + "ffwd.net.0.bias"),
+                    byName.get(p + "ffwd.net.2.weight"), byName.get(p + "ffwd.net.2.bias"));
         }
-        lnfW = add("ln_f.weight", Param.Init.ONES, C);
-        lnfB = add("ln_f.bias", Param.Init.ZEROS, C);
-        lmW = add("lm_head.weight", Param.Init.NORMAL, V, C);
-        lmB = add("lm_head.bias", Param.Init.ZEROS, V);
+        lnfW = byName.get("ln_f.weight");
+        lnfB = byName.get("ln_f.bias");
+        lmW = byName.get("lm_head.weight");
+        lmB = byName.get("lm_head.bias");
     }
 
-    private Param add(String name, Param.Init init, int... shape) {
-        int n = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
-        Param p = new Param(name, shape, init, backend.allocFloat(name, n), backend.allocFloat("grad." + name, n),
-                backend.allocFloat("adam_m." + name, n), backend.allocFloat("adam_v." + name, n));
-        all.add(p);
-        return p;
+    /** A parameter to create: name, how it starts, shape. */
+    private record Spec(String name, Param.Init init, int[] shape) {
+        int size() {
+            return Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+        }
+    }
+
+    /** Every parameter of the model, in the order of the lecture's state_dict (per block: sa, ffwd, ln1, ln2). */
+    private static List<Spec> specs(GptConfig config) {
+        int V = config.vocabSize(), C = config.nEmbd(), T = config.blockSize();
+        List<Spec> s = new ArrayList<>();
+        if (config.isBigram()) {
+            s.add(new Spec("token_embedding_table.weight", Param.Init.NORMAL, new int[]{V, V}));
+            return s;
+        }
+        s.add(new Spec("token_embedding_table.weight", Param.Init.NORMAL, new int[]{V, C}));
+        s.add(new Spec("position_embedding_table.weight", Param.Init.NORMAL, new int[]{T, C}));
+        for (int l = 0; l < config.nLayer(); l++) {
+            String p = "blocks." + l + ".";
+            s.add(new Spec(p + "sa.qkv.weight", Param.Init.NORMAL, new int[]{3 * C, C}));
+            s.add(new Spec(p + "sa.proj.weight", Param.Init.NORMAL, new int[]{C, C}));
+            s.add(new Spec(p + "sa.proj.bias", Param.Init.ZEROS, new int[]{C}));
+            s.add(new Spec(p + "ffwd.net.0.weight", Param.Init.NORMAL, new int[]{4 * C, C}));
+            s.add(new Spec(p + "ffwd.net.0.bias", Param.Init.ZEROS, new int[]{4 * C}));
+            s.add(new Spec(p + "ffwd.net.2.weight", Param.Init.NORMAL, new int[]{C, 4 * C}));
+            s.add(new Spec(p + "ffwd.net.2.bias", Param.Init.ZEROS, new int[]{C}));
+            s.add(new Spec(p + "ln1.weight", Param.Init.ONES, new int[]{C}));
+            s.add(new Spec(p + "ln1.bias", Param.Init.ZEROS, new int[]{C}));
+            s.add(new Spec(p + "ln2.weight", Param.Init.ONES, new int[]{C}));
+            s.add(new Spec(p + "ln2.bias", Param.Init.ZEROS, new int[]{C}));
+        }
+        s.add(new Spec("ln_f.weight", Param.Init.ONES, new int[]{C}));
+        s.add(new Spec("ln_f.bias", Param.Init.ZEROS, new int[]{C}));
+        s.add(new Spec("lm_head.weight", Param.Init.NORMAL, new int[]{V, C}));
+        s.add(new Spec("lm_head.bias", Param.Init.ZEROS, new int[]{V}));
+        return s;
+    }
+
+    private FloatBuf[] allocate(List<Spec> specs, String prefix) {
+        FloatBuf[] b = new FloatBuf[specs.size()];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = backend.allocFloat(prefix + specs.get(i).name(), specs.get(i).size());
+        }
+        return b;
     }
 
     public long count() {

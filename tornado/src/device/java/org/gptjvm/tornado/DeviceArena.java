@@ -53,8 +53,26 @@ final class DeviceArena {
         }
     }
 
-    /** An int buffer: always a host input. */
-    record Ints(String name, IntArray a) implements IntBuf {
+    /**
+     * An int buffer: always a host input. {@code derived} (may stay null) is computed from what the
+     * host writes, by the backend's own function: the batch grouped by token, say.
+     */
+    static final class Ints implements IntBuf {
+        final String name;
+        final IntArray a;
+        IntArray derived;
+        java.util.function.BiConsumer<int[], IntArray> derive;
+
+        Ints(String name, IntArray a) {
+            this.name = name;
+            this.a = a;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
         @Override
         public int size() {
             return a.getSize();
@@ -66,6 +84,10 @@ final class DeviceArena {
 
     private FloatArray mem = new FloatArray(1024);
     private long used, ownBytes;
+    /** The kernels' integer arguments (sizes, offsets, strides), all in one table on the device. */
+    private final java.util.List<int[]> argRows = new java.util.ArrayList<>();
+    private int argCount;
+    private IntArray args = new IntArray(1);
     /** The last graph run; device buffers are copied back through it. */
     private TornadoExecutionResult last;
     /** Whether the device's copy of the arena must be (re)sent before the next run. */
@@ -79,6 +101,40 @@ final class DeviceArena {
         Range b = new Range(name, (int) used, size);
         used += size;
         return b;
+    }
+
+    /** Appends {@code values} to the argument table; returns where they start. */
+    int args(int... values) {
+        argRows.add(values.clone());
+        int at = argCount;
+        argCount += values.length;
+        return at;
+    }
+
+    /** The argument table as a device array, remade when arguments were added since (a new plan). */
+    IntArray args() {
+        if (args.getSize() < Math.max(1, argCount)) {
+            int[] all = new int[argCount];
+            int at = 0;
+            for (int[] row : argRows) {
+                System.arraycopy(row, 0, all, at, row.length);
+                at += row.length;
+            }
+            args = IntArray.fromArray(all);
+        }
+        return args;
+    }
+
+    /** {@code b}'s values also feed an array of {@code size} ints, filled by {@code derive} at every host write. */
+    IntArray derive(IntBuf b, int size, java.util.function.BiConsumer<int[], IntArray> derive) {
+        Ints ints = (Ints) b;
+        if (ints.derived == null) {
+            ints.derived = new IntArray(Math.max(1, size));
+            ints.derive = derive;
+            ownBytes += 4L * Math.max(1, size);
+            derive.accept(ints.a.toHeapArray(), ints.derived); // from what the host wrote so far
+        }
+        return ints.derived;
     }
 
     Ints allocInt(String name, int size) {
@@ -96,7 +152,7 @@ final class DeviceArena {
     }
 
     long bytes() {
-        return 4 * used + ownBytes;
+        return 4 * used + ownBytes + 4L * argCount;
     }
 
     /** The arena's offset of a buffer kernels read and write (-1 for none, where a kernel's flag says it is absent). */
@@ -117,7 +173,7 @@ final class DeviceArena {
     }
 
     static IntArray ints(IntBuf b) {
-        return ((Ints) b).a();
+        return ((Ints) b).a;
     }
 
     /**
@@ -152,7 +208,11 @@ final class DeviceArena {
 
     void write(IntBuf dst, int[] src) {
         check(dst.name(), dst.size(), src.length);
-        MemorySegment.copy(src, 0, ints(dst).getSegment(), ValueLayout.JAVA_INT, 0, src.length);
+        Ints ints = (Ints) dst;
+        MemorySegment.copy(src, 0, ints.a.getSegment(), ValueLayout.JAVA_INT, 0, src.length);
+        if (ints.derive != null) {
+            ints.derive.accept(src, ints.derived);
+        }
     }
 
     private static void check(String name, int expected, int actual) {
@@ -191,6 +251,11 @@ final class DeviceArena {
     void ran(TornadoExecutionResult result) {
         last = result;
         uploadNeeded = false;
+    }
+
+    /** TornadoVM's profile of the last graph run (JSON), when the plan profiles. */
+    String lastProfile() {
+        return last == null ? "" : last.getProfilerResult().getProfileLog();
     }
 
     /** The plan that held the device copy was closed: the host copy is the only one. */

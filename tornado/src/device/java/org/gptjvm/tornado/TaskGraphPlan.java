@@ -1,14 +1,19 @@
 package org.gptjvm.tornado;
 
 import org.gptjvm.engine.GptException;
+import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.LaunchInfo;
 import org.gptjvm.engine.Program;
+import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -17,22 +22,30 @@ import java.util.Set;
 
 /**
  * Every {@link Program} the model records, as TaskGraphs in one TornadoVM execution plan. Graph 0
- * uploads the arena; every other graph consumes it from the graph that ran before and persists it
- * for the next (TornadoVM hands device buffers from the last executed graph to the next), so any
- * program can follow any other and nothing is copied per op or per step. A program is cut into
- * graphs small enough for TornadoVM's per-graph task buffer, run in order. A program recorded after
- * the plan was built (the sampling graphs after training) rebuilds it: the arena is copied back
- * first, then uploaded into the new plan.
+ * uploads the arena and the kernels' integer arguments; every other graph consumes both from the
+ * graph that ran before and persists them for the next (TornadoVM hands device buffers from the last
+ * executed graph to the next), so any program can follow any other and nothing is copied per op or
+ * per step. Tasks written with a KernelContext run on the work-group shape their {@link Task}
+ * gives, through one GridScheduler. A program is cut into graphs small enough for TornadoVM's
+ * per-graph task buffer, run in order. A program recorded after the plan was built (the sampling
+ * graphs after training) rebuilds it: the arena is copied back first, then uploaded into the new plan.
  */
 final class TaskGraphPlan {
 
-    /** Adds one task to a graph under the given id, over the arena array; runs when the plan is built. */
+    /** Adds one task to a graph under the given id, over the arena and the argument table. */
     interface TaskAdder {
-        void add(TaskGraph g, String id, FloatArray mem);
+        void add(TaskGraph g, String id, FloatArray mem, IntArray args);
+    }
+
+    /**
+     * One task: how to add it, its work-group grid (null: TornadoVM's own for a {@code @Parallel}
+     * loop), and what it asks of the device.
+     */
+    record Task(TaskAdder adder, WorkerGrid grid, LaunchInfo info) {
     }
 
     /** One or more tasks and the host-input arrays they read. */
-    record TLaunch(String kernel, List<TaskAdder> tasks, List<Object> inputs) implements Launch {
+    record TLaunch(String kernel, List<Task> tasks, List<Object> inputs) implements Launch {
     }
 
     /** TornadoVM records a graph's tasks in a fixed 8 KiB buffer (15 + 5 bytes per argument per task). */
@@ -41,7 +54,7 @@ final class TaskGraphPlan {
     private final class TProgram implements Program {
         final String name;
         final List<TLaunch> launches;
-        /** This program's graphs in the plan, run in order. */
+        /** This program's graphs in the plan, run in order, and the task ids of each. */
         final List<Integer> graphs = new ArrayList<>();
 
         TProgram(String name, List<TLaunch> launches) {
@@ -58,26 +71,42 @@ final class TaskGraphPlan {
         public void run() {
             execute(this);
         }
+
+        @Override
+        public List<LaunchInfo> plan() {
+            List<LaunchInfo> out = new ArrayList<>();
+            launches.forEach(l -> l.tasks().forEach(t -> out.add(t.info())));
+            return out;
+        }
     }
 
     private final TornadoDevice device;
     private final DeviceArena arena;
     private final List<TProgram> programs = new ArrayList<>();
     private TornadoExecutionPlan plan;
-    /** The arena array the plan was built over (growing the arena makes a new one). */
+    /** The arrays the plan was built over (growing the arena or the arguments makes new ones). */
     private FloatArray planned;
+    private IntArray plannedArgs;
     private int graphCounter;
+    private KernelProfile profile;
+    /** "graph.task" to the kernel name of its {@link LaunchInfo}, for the profile. */
+    private final java.util.Map<String, String> kernelOfTask = new java.util.HashMap<>();
 
     TaskGraphPlan(TornadoDevice device, DeviceArena arena) {
         this.device = device;
         this.arena = arena;
     }
 
-    Program add(String name, List<Launch> launches) {
+    Program add(String name, List<TLaunch> launches) {
         invalidate();
-        TProgram p = new TProgram(name, launches.stream().map(l -> (TLaunch) l).toList());
+        TProgram p = new TProgram(name, launches);
         programs.add(p);
         return p;
+    }
+
+    void profile(KernelProfile into) {
+        invalidate();
+        this.profile = into;
     }
 
     /** The graphs must be built anew (a program or a host input was added): the arena comes back first. */
@@ -90,30 +119,38 @@ final class TaskGraphPlan {
 
     private void execute(TProgram p) {
         FloatArray a = arena.array();
-        if (plan == null || a != planned) {
+        IntArray args = arena.args();
+        if (plan == null || a != planned || args != plannedArgs) {
             close();
-            build(a);
+            build(a, args);
         }
         if (arena.uploadNeeded()) {
             arena.ran(plan.withGraph(0).execute());
         }
         for (int g : p.graphs) {
             arena.ran(plan.withGraph(g).execute());
+            if (profile != null) {
+                KernelTimes.add(profile, arena.lastProfile(), kernelOfTask);
+            }
         }
     }
 
-    private void build(FloatArray a) {
+    private void build(FloatArray a, IntArray args) {
         List<ImmutableTaskGraph> graphs = new ArrayList<>();
+        GridScheduler grids = new GridScheduler();
+        int gridCount = 0;
         TaskGraph upload = new TaskGraph("upload" + (graphCounter++))
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, a)
-                .task("touch", TornadoKernels::touch, a)
-                .persistOnDevice(a);
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, a, args)
+                .task("touch", ElementwiseKernels::touch, a)
+                .task("touch_args", ElementwiseKernels::touchInts, args)
+                .persistOnDevice(a, args);
         graphs.add(upload.snapshot());
         for (TProgram p : programs) {
             p.graphs.clear();
             for (List<TLaunch> chunk : chunks(p.launches)) {
-                TaskGraph g = new TaskGraph(p.name + (graphCounter++));
-                g.consumeFromDevice(a);
+                String name = p.name + (graphCounter++);
+                TaskGraph g = new TaskGraph(name);
+                g.consumeFromDevice(a, args);
                 Set<Object> inputs = new LinkedHashSet<>();
                 chunk.forEach(l -> inputs.addAll(l.inputs()));
                 if (!inputs.isEmpty()) {
@@ -121,18 +158,31 @@ final class TaskGraphPlan {
                 }
                 int t = 0;
                 for (TLaunch l : chunk) {
-                    for (TaskAdder adder : l.tasks()) {
-                        adder.add(g, l.kernel() + "_" + t++, a);
+                    for (Task task : l.tasks()) {
+                        String id = l.kernel() + "_" + t++;
+                        task.adder().add(g, id, a, args);
+                        kernelOfTask.put(name + "." + id, task.info().kernel());
+                        if (task.grid() != null) {
+                            grids.addWorkerGrid(name + "." + id, task.grid());
+                            gridCount++;
+                        }
                     }
                 }
-                g.persistOnDevice(a);
+                g.persistOnDevice(a, args);
                 p.graphs.add(graphs.size());
                 graphs.add(g.snapshot());
             }
         }
         plan = new TornadoExecutionPlan(graphs.toArray(ImmutableTaskGraph[]::new));
         plan.withDevice(device);
+        if (gridCount > 0) { // TornadoVM refuses a scheduler without grids
+            plan.withGridScheduler(grids);
+        }
+        if (profile != null) {
+            plan.withProfiler(uk.ac.manchester.tornado.api.enums.ProfilerMode.SILENT);
+        }
         planned = a;
+        plannedArgs = args;
         arena.deviceDropped();
     }
 
@@ -161,6 +211,7 @@ final class TaskGraphPlan {
             }
             plan = null;
             planned = null;
+            plannedArgs = null;
             arena.deviceDropped();
         }
     }

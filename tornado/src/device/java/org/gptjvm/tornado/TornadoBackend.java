@@ -3,8 +3,13 @@ package org.gptjvm.tornado;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.LaunchInfo;
 import org.gptjvm.engine.Program;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -14,21 +19,37 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.gptjvm.tornado.TaskGraphPlan.TLaunch;
+import org.gptjvm.tornado.TaskGraphPlan.Task;
+
 /**
- * The engine on a TornadoVM device: each kernel of {@link Backend} bound to its
- * {@link TornadoKernels} task(s) over the arena. The buffers and their transfers are
- * {@link DeviceArena}'s, the programs' TaskGraphs {@link TaskGraphPlan}'s.
+ * The engine on a TornadoVM device: each kernel of {@link Backend} bound to its task(s). The
+ * products run on {@link GemmKernels} (tiled, local memory), the rows on work-group kernels with
+ * tree reductions ({@link LayerNormKernels}, {@link AttentionKernels}, {@link LossKernels}), long
+ * sums on two-pass reductions ({@link ReduceKernels}); what touches each element once stays one
+ * work-item per element. The buffers and their transfers are {@link DeviceArena}'s, the programs'
+ * TaskGraphs {@link TaskGraphPlan}'s.
  */
 public final class TornadoBackend implements Backend {
+    /**
+     * Work-groups a long product or sum is spread over at least (split K, row chunks): a few per
+     * streaming multiprocessor of a large GPU, so that none idles while another works.
+     */
+    private static final int SPREAD = 512;
+
     private final TornadoDevice device;
     private final DeviceArena arena = new DeviceArena();
     private final TaskGraphPlan plan;
+    private final KernelContext kc = new KernelContext();
+    /** The seed of products without dropout: every array a task names must be on the device. */
+    private final IntArray noSeed = new IntArray(2);
     /** The backend's own scratch ranges by name, each as large as the largest launch needs. */
     private final Map<String, FloatBuf> scratch = new HashMap<>();
 
     public TornadoBackend(TornadoDevice device) {
         this.device = device;
         this.plan = new TaskGraphPlan(device, arena);
+        DeviceLimits.check(device);
     }
 
     @Override
@@ -88,7 +109,12 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Program compile(String name, List<Launch> launches) {
-        return plan.add(name, launches);
+        return plan.add(name, AdamWStep.merged(launches, this));
+    }
+
+    @Override
+    public void profile(KernelProfile into) {
+        plan.profile(into);
     }
 
     @Override
@@ -97,16 +123,16 @@ public final class TornadoBackend implements Backend {
     }
 
     /** A range of the arena that only this backend's kernels use, grown to the largest size asked for. */
-    private FloatBuf scratch(String name, int size) {
+    private int scratch(String name, long size) {
         FloatBuf b = scratch.get(name);
         if (b == null || b.size() < size) {
-            b = allocFloat(name, size);
+            b = allocFloat(name, (int) Math.max(1, size));
             scratch.put(name, b);
         }
-        return b;
+        return DeviceArena.offset(b);
     }
 
-    // ---------------------------------------------------------------- kernels
+    // ---------------------------------------------------------------- how tasks are made
 
     private static int o(FloatBuf b) {
         return DeviceArena.offset(b);
@@ -116,47 +142,117 @@ public final class TornadoBackend implements Backend {
         return DeviceArena.ints(b);
     }
 
-    private static Launch launch(String kernel, TaskGraphPlan.TaskAdder task, Object... inputs) {
-        return new TaskGraphPlan.TLaunch(kernel, List.of(task), List.of(inputs));
+    private static long[] dims(long x, long y, long z) {
+        return new long[]{x, y, z};
     }
+
+    /** A one-work-item-per-element task over n (or n x m) elements: TornadoVM picks the work-group. */
+    private static Task simple(TaskGraphPlan.TaskAdder adder, LaunchInfo info) {
+        return new Task(adder, null, info);
+    }
+
+    private static LaunchInfo info(String kernel, long[] global, double flops, double read, double written) {
+        return new LaunchInfo(kernel, global, dims(0, 0, 0), flops, read, written, 0);
+    }
+
+    /** A 1-D KernelContext grid of {@code groups} work-groups of {@code wg}. */
+    private static WorkerGrid groups(long groups, int wg) {
+        WorkerGrid1D g = new WorkerGrid1D((int) (groups * wg));
+        g.setLocalWork(wg, 1, 1);
+        return g;
+    }
+
+    /** A 1-D KernelContext grid covering {@code n} work-items in groups of {@code wg}. */
+    private static WorkerGrid cover(long n, int wg) {
+        return groups((n + wg - 1) / wg, wg);
+    }
+
+    private Task gemm(String kernel, GemmCall call, IntArray seed, float p) {
+        int at = arena.args(call.args());
+        float alpha = call.alpha;
+        return new Task((g, id, mem, args) -> g.task(id, GemmKernels::gemm, kc, mem, args, at, seed, p, alpha),
+                call.grid(), call.info(kernel));
+    }
+
+    private static TLaunch launch(String kernel, List<Task> tasks, Object... inputs) {
+        return new TLaunch(kernel, tasks, List.of(inputs));
+    }
+
+    // ---------------------------------------------------------------- kernels
 
     @Override
     public Launch zero(List<FloatBuf> bufs) {
-        List<TaskGraphPlan.TaskAdder> tasks = new ArrayList<>();
+        // neighbouring buffers are one range (the gradients are one block: one task zeroes them all)
+        List<long[]> ranges = new ArrayList<>();
         for (FloatBuf b : bufs) {
-            int x = o(b), n = b.size();
-            tasks.add((g, id, mem) -> g.task(id, TornadoKernels::zero, mem, x, n));
+            long[] last = ranges.isEmpty() ? null : ranges.getLast();
+            if (last != null && last[0] + last[1] == o(b)) {
+                last[1] += b.size();
+            } else {
+                ranges.add(new long[]{o(b), b.size()});
+            }
         }
-        return new TaskGraphPlan.TLaunch("zero", tasks, List.of());
+        List<Task> tasks = new ArrayList<>();
+        for (long[] r : ranges) {
+            int x = (int) r[0], n = (int) r[1];
+            tasks.add(simple((g, id, mem, args) -> g.task(id, ElementwiseKernels::zero, mem, x, n),
+                    info("zero", dims(n, 1, 1), 0, 0, 4.0 * n)));
+        }
+        return new TLaunch("zero", tasks, List.of());
     }
 
     @Override
     public Launch encoderForward(FloatBuf out, IntBuf idx, FloatBuf wte, FloatBuf wpe, int B, int T, int C) {
         int ou = o(out), e = o(wte), p = wpe == null ? 0 : o(wpe), hasPos = wpe == null ? 0 : 1;
         IntArray ix = i(idx);
-        return launch("encoder_forward",
-                (g, id, mem) -> g.task(id, TornadoKernels::encoderForward, mem, ou, ix, e, p, B * T, T, C, hasPos), ix);
+        return launch("encoder_forward", List.of(simple(
+                (g, id, mem, args) -> g.task(id, EmbeddingKernels::encoderForward, mem, ou, ix, e, p, B * T, T, C, hasPos),
+                info("encoder_forward", dims((long) B * T, C, 1), (double) B * T * C, 4.0 * B * T * C * (1 + hasPos),
+                        4.0 * B * T * C))), ix);
     }
 
     @Override
     public Launch encoderBackward(FloatBuf dwte, FloatBuf dwpe, FloatBuf dout, IntBuf idx, int B, int T, int C) {
-        int de = o(dwte), d = o(dout);
-        IntArray ix = i(idx);
-        List<TaskGraphPlan.TaskAdder> tasks = new ArrayList<>();
-        tasks.add((g, id, mem) -> g.task(id, TornadoKernels::encoderBackwardWte, mem, de, d, ix, B * T, C));
+        int de = o(dwte), d = o(dout), V = dwte.size() / C, BT = B * T;
+        // the batch grouped by token, from the host's token ids at every write: no work-item walks the batch
+        IntArray byToken = arena.derive(idx, V + 1 + BT, (ids, into) -> groupByToken(ids, V, into));
+        List<Task> tasks = new ArrayList<>();
+        tasks.add(simple((g, id, mem, args) -> g.task(id, EmbeddingKernels::encoderBackwardWte, mem, de, d, byToken, V, C),
+                info("encoder_backward_wte", dims(V, C, 1), (double) BT * C, 4.0 * BT * C + 4.0 * V * C, 4.0 * V * C)));
         if (dwpe != null) {
             int dp = o(dwpe);
-            tasks.add((g, id, mem) -> g.task(id, TornadoKernels::encoderBackwardWpe, mem, dp, d, B, T, C));
+            tasks.add(simple((g, id, mem, args) -> g.task(id, EmbeddingKernels::encoderBackwardWpe, mem, dp, d, B, T, C),
+                    info("encoder_backward_wpe", dims(T, C, 1), (double) BT * C, 4.0 * BT * C, 4.0 * T * C)));
         }
-        return new TaskGraphPlan.TLaunch("encoder_backward", tasks, List.of(ix));
+        return new TLaunch("encoder_backward", tasks, List.of(byToken));
+    }
+
+    /** into = V + 1 offsets, then the rows of each token in increasing order (a counting sort). */
+    static void groupByToken(int[] ids, int V, IntArray into) {
+        int[] start = new int[V + 1];
+        for (int id : ids) {
+            start[id + 1]++;
+        }
+        for (int v = 0; v < V; v++) {
+            start[v + 1] += start[v];
+        }
+        for (int v = 0; v <= V; v++) {
+            into.set(v, start[v]);
+        }
+        for (int bt = 0; bt < ids.length; bt++) {
+            into.set(V + 1 + start[ids[bt]]++, bt);
+        }
     }
 
     @Override
     public Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
                                    FloatBuf bias, int N, int C) {
         int ou = o(out), m = o(mean), r = o(rstd), x = o(inp), w = o(weight), b = o(bias);
-        return launch("layernorm_forward",
-                (g, id, mem) -> g.task(id, TornadoKernels::layerNormForward, mem, ou, m, r, x, w, b, N, C));
+        int wg = LayerNormKernels.WG;
+        return launch("layernorm_forward", List.of(new Task(
+                (g, id, mem, args) -> g.task(id, LayerNormKernels::forward, kc, mem, ou, m, r, x, w, b, C),
+                groups(N, wg), new LaunchInfo("layernorm_forward", dims((long) N * wg, 1, 1), dims(wg, 1, 1), 8.0 * N * C,
+                4.0 * N * C + 8.0 * C, 4.0 * N * C + 8.0 * N, 4L * wg))));
     }
 
     @Override
@@ -164,141 +260,406 @@ public final class TornadoBackend implements Backend {
                                     FloatBuf weight, FloatBuf mean, FloatBuf rstd, int N, int C) {
         int dx = o(dinp), dw = o(dweight), db = o(dbias), d = o(dout), x = o(inp), w = o(weight);
         int m = o(mean), r = o(rstd);
-        return new TaskGraphPlan.TLaunch("layernorm_backward", List.of(
-                (g, id, mem) -> g.task(id, TornadoKernels::layerNormBackwardInput, mem, dx, d, x, w, m, r, N, C),
-                (g, id, mem) -> g.task(id, TornadoKernels::layerNormBackwardParams, mem, dw, db, d, x, m, r, N, C)),
-                List.of());
+        int wg = LayerNormKernels.WG;
+        int chunks = chunks(N, C), rows = (N + chunks - 1) / chunks;
+        int partial = scratch("layernorm_backward.partial", 2L * chunks * C);
+        return launch("layernorm_backward", List.of(
+                new Task((g, id, mem, args) -> g.task(id, LayerNormKernels::backwardInput, kc, mem, dx, d, x, w, m, r, C),
+                        groups(N, wg), new LaunchInfo("layernorm_backward_input", dims((long) N * wg, 1, 1), dims(wg, 1, 1),
+                        10.0 * N * C, 12.0 * N * C, 8.0 * N * C, 8L * wg)),
+                new Task((g, id, mem, args) -> g.task(id, LayerNormKernels::paramsPartial, kc, mem, partial, d, x, m, r, N, C,
+                        rows), cover((long) chunks * C, 128), new LaunchInfo("layernorm_backward_params",
+                        dims(roundUp((long) chunks * C, 128), 1, 1), dims(128, 1, 1), 5.0 * N * C, 8.0 * N * C,
+                        8.0 * chunks * C, 0)),
+                new Task((g, id, mem, args) -> g.task(id, LayerNormKernels::paramsTotal, kc, mem, dw, db, partial, N, C, rows),
+                        cover(C, 128), new LaunchInfo("layernorm_backward_params_total", dims(roundUp(C, 128), 1, 1),
+                        dims(128, 1, 1), 2.0 * chunks * C, 8.0 * chunks * C + 8.0 * C, 8.0 * C, 0))));
+    }
+
+    /** Row chunks for a column sum over N rows of {@code cols}: enough work-items for the device, in order. */
+    private static int chunks(int N, int cols) {
+        return Math.max(1, Math.min(N, (SPREAD * 128 + cols - 1) / cols));
+    }
+
+    private static long roundUp(long n, int m) {
+        return (n + m - 1) / m * m;
     }
 
     @Override
     public Launch matmulForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
-        int ou = o(out), x = o(inp), w = o(weight), b = bias == null ? 0 : o(bias), hasBias = bias == null ? 0 : 1;
-        return launch("matmul_forward",
-                (g, id, mem) -> g.task(id, TornadoKernels::matmulForward, mem, ou, x, w, b, N, C, OC, hasBias));
+        return launch("matmul_forward", List.of(gemm("matmul_forward", linear(out, inp, weight, bias, N, C, OC, 0),
+                noSeed, 0f)), noSeed);
+    }
+
+    @Override
+    public Launch matmulReluForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
+        return launch("matmul_relu_forward", List.of(gemm("matmul_relu_forward",
+                linear(out, inp, weight, bias, N, C, OC, GemmKernels.RELU), noSeed, 0f)), noSeed);
+    }
+
+    /** out(N,OC) = inp(N,C) @ W(OC,C)^T + bias: A = inp row-major, B(k,j) = W[j][k]. */
+    private static GemmCall linear(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC,
+                                   int flags) {
+        GemmCall g = new GemmCall();
+        g.m = N;
+        g.n = OC;
+        g.k = C;
+        g.a = o(inp);
+        g.sai = C;
+        g.sak = 1;
+        g.b = o(weight);
+        g.sbk = 1;
+        g.sbj = C;
+        g.c = o(out);
+        g.ldc = OC;
+        g.bias = bias == null ? -1 : o(bias);
+        g.flags = flags;
+        return g;
     }
 
     @Override
     public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                  FloatBuf weight, int N, int C, int OC) {
-        int dw = o(dweight), d = o(dout), x = o(inp), w = o(weight);
-        List<TaskGraphPlan.TaskAdder> tasks = new ArrayList<>();
-        if (dinp != null) {
-            int dx = o(dinp);
-            tasks.add((g, id, mem) -> g.task(id, TornadoKernels::matmulBackwardInput, mem, dx, d, w, N, C, OC));
+        List<Task> tasks = new ArrayList<>();
+        if (dinp != null) { // dinp(N,C) += dout(N,OC) @ W(OC,C)
+            GemmCall g = new GemmCall();
+            g.m = N;
+            g.n = C;
+            g.k = OC;
+            g.a = o(dout);
+            g.sai = OC;
+            g.sak = 1;
+            g.b = o(weight);
+            g.sbk = C;
+            g.sbj = 1;
+            g.c = o(dinp);
+            g.ldc = C;
+            g.flags = GemmKernels.ACCUMULATE;
+            tasks.add(gemm("matmul_backward_input", g, noSeed, 0f));
         }
-        tasks.add((g, id, mem) -> g.task(id, TornadoKernels::matmulBackwardWeight, mem, dw, d, x, N, C, OC));
-        if (dbias != null) {
-            int db = o(dbias);
-            tasks.add((g, id, mem) -> g.task(id, TornadoKernels::matmulBackwardBias, mem, db, d, N, OC));
+        // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
+        GemmCall g = new GemmCall();
+        g.m = OC;
+        g.n = C;
+        g.k = N;
+        g.a = o(dout);
+        g.sai = 1;
+        g.sak = OC;
+        g.b = o(inp);
+        g.sbk = C;
+        g.sbj = 1;
+        int tiles = GemmCall.groups(OC) * GemmCall.groups(C);
+        int slices = Math.max(1, Math.min((SPREAD + tiles - 1) / tiles, N / (4 * GemmKernels.TK)));
+        if (slices > 1) {
+            int slice = (int) roundUp((N + slices - 1) / slices, GemmKernels.TK);
+            slices = (N + slice - 1) / slice;
+            int base = scratch("matmul_backward.slices", (long) slices * OC * C);
+            g.c = base;
+            g.ldc = C;
+            g.z = slices;
+            g.cSb = OC * C;
+            g.kSlice = slice;
+            tasks.add(gemm("matmul_backward_weight", g, noSeed, 0f));
+            int at = arena.args(OC, C, slices, base, C, o(dweight));
+            int n = OC * C, s = slices;
+            tasks.add(new Task((gr, id, mem, args) -> gr.task(id, GemmKernels::sumSlices, kc, mem, args, at), cover(n, 128),
+                    new LaunchInfo("matmul_backward_weight_sum", dims(roundUp(n, 128), 1, 1), dims(128, 1, 1),
+                            (double) s * n, 4.0 * (s + 1) * n, 4.0 * n, 0)));
+        } else {
+            g.c = o(dweight);
+            g.ldc = C;
+            g.flags = GemmKernels.ACCUMULATE;
+            tasks.add(gemm("matmul_backward_weight", g, noSeed, 0f));
         }
-        return new TaskGraphPlan.TLaunch("matmul_backward", tasks, List.of());
+        if (dbias != null) { // dbias += the column sums of dout, in two passes
+            int chunks = chunks(N, OC), rows = (N + chunks - 1) / chunks;
+            int partial = scratch("matmul_backward.bias_partial", (long) chunks * OC);
+            int db = o(dbias), d = o(dout);
+            tasks.add(new Task((gr, id, mem, args) -> gr.task(id, ReduceKernels::columnPartial, kc, mem, partial, d, N, OC,
+                    rows), cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
+                    dims(roundUp((long) chunks * OC, 128), 1, 1), dims(128, 1, 1), (double) N * OC, 4.0 * N * OC,
+                    4.0 * chunks * OC, 0)));
+            tasks.add(new Task((gr, id, mem, args) -> gr.task(id, ReduceKernels::columnTotal, kc, mem, db, partial, N, OC,
+                    rows), cover(OC, 128), new LaunchInfo("matmul_backward_bias_total", dims(roundUp(OC, 128), 1, 1),
+                    dims(128, 1, 1), (double) chunks * OC, 4.0 * chunks * OC + 4.0 * OC, 4.0 * OC, 0)));
+        }
+        return new TLaunch("matmul_backward", tasks, List.of(noSeed));
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    /**
+     * A product over (batch, head) of attention: z = b * NH + h. {@code q}, {@code k}, {@code v} are
+     * the offsets of the query, key and value of (0, 0) in qkv; a row of qkv is 3C floats.
+     */
+    private static GemmCall heads(int B, int T, int NH) {
+        GemmCall g = new GemmCall();
+        g.z = B * NH;
+        g.nh = NH;
+        return g;
     }
 
     @Override
     public Launch attentionForward(FloatBuf out, FloatBuf att, FloatBuf qkv, IntBuf seed, float dropout, int salt,
                                    int B, int T, int C, int NH) {
-        int ou = o(out), a = o(att), x = o(qkv);
+        int hs = C / NH, C3 = 3 * C, x = o(qkv), a = o(att), ou = o(out);
         IntArray s = i(seed);
-        return launch("attention_forward",
-                (g, id, mem) -> g.task(id, TornadoKernels::attentionForward, mem, ou, a, x, s, dropout, salt, B, T, C, NH), s);
+        // scores = Q K^T * hs^-0.5, the causal triangle only
+        GemmCall scores = heads(B, T, NH);
+        scores.m = T;
+        scores.n = T;
+        scores.k = hs;
+        scores.a = x;
+        scores.aSb = T * C3;
+        scores.aSh = hs;
+        scores.sai = C3;
+        scores.sak = 1;
+        scores.b = x + C;
+        scores.bSb = T * C3;
+        scores.bSh = hs;
+        scores.sbk = 1;
+        scores.sbj = C3;
+        scores.c = a;
+        scores.cSb = NH * T * T;
+        scores.cSh = T * T;
+        scores.ldc = T;
+        scores.mode = GemmKernels.LOWER;
+        scores.alpha = 1f / (float) Math.sqrt(hs);
+        int rows = B * NH * T, wg = AttentionKernels.WG;
+        Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionKernels::softmax, kc, mem, a, T), groups(rows, wg),
+                new LaunchInfo("attention_softmax", dims((long) rows * wg, 1, 1), dims(wg, 1, 1), 2.5 * rows * T,
+                        2.0 * rows * T, 4.0 * rows * T, 4L * wg));
+        // out = dropout(att) V, k up to the row
+        GemmCall values = heads(B, T, NH);
+        values.m = T;
+        values.n = hs;
+        values.k = T;
+        values.a = a;
+        values.aSb = NH * T * T;
+        values.aSh = T * T;
+        values.sai = T;
+        values.sak = 1;
+        values.b = x + 2 * C;
+        values.bSb = T * C3;
+        values.bSh = hs;
+        values.sbk = C3;
+        values.sbj = 1;
+        values.c = ou;
+        values.cSb = T * C;
+        values.cSh = hs;
+        values.ldc = C;
+        values.mode = GemmKernels.K_UP_TO_ROW;
+        values.flags = dropout > 0f ? GemmKernels.DROP_A : 0;
+        values.maskBase = a;
+        values.salt = salt;
+        return launch("attention_forward", List.of(gemm("attention_scores", scores, s, 0f), softmax,
+                gemm("attention_values", values, s, dropout)), s);
     }
 
     @Override
     public Launch attentionBackward(FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seed,
                                     float dropout, int salt, int B, int T, int C, int NH) {
-        int dx = o(dqkv), d = o(dout), x = o(qkv), a = o(att);
+        int hs = C / NH, C3 = 3 * C, x = o(qkv), a = o(att), d = o(dout), dx = o(dqkv);
         IntArray s = i(seed);
-        int datt = o(scratch("attention_backward.scores", B * NH * T * T));
-        return new TaskGraphPlan.TLaunch("attention_backward", List.of(
-                (g, id, mem) -> g.task(id, TornadoKernels::attentionBackwardScores, mem, datt, d, x, s, dropout, salt, B, T, C, NH),
-                (g, id, mem) -> g.task(id, TornadoKernels::attentionBackwardSoftmax, mem, datt, a, B, T, C, NH),
-                (g, id, mem) -> g.task(id, TornadoKernels::attentionBackwardQuery, mem, dx, datt, x, B, T, C, NH),
-                (g, id, mem) -> g.task(id, TornadoKernels::attentionBackwardKey, mem, dx, datt, x, B, T, C, NH),
-                (g, id, mem) -> g.task(id, TornadoKernels::attentionBackwardValue, mem, dx, a, d, s, dropout, salt, B, T, C, NH)),
-                List.of(s));
+        int grad = scratch("attention_backward.scores", (long) B * NH * T * T);
+        // dA = dout V^T (the causal triangle), then through dropout and softmax into dS, in place
+        GemmCall dp = heads(B, T, NH);
+        dp.m = T;
+        dp.n = T;
+        dp.k = hs;
+        dp.a = d;
+        dp.aSb = T * C;
+        dp.aSh = hs;
+        dp.sai = C;
+        dp.sak = 1;
+        dp.b = x + 2 * C;
+        dp.bSb = T * C3;
+        dp.bSh = hs;
+        dp.sbk = 1;
+        dp.sbj = C3;
+        dp.c = grad;
+        dp.cSb = NH * T * T;
+        dp.cSh = T * T;
+        dp.ldc = T;
+        dp.mode = GemmKernels.LOWER;
+        int rows = B * NH * T, wg = AttentionKernels.WG;
+        float scale = 1f / (float) Math.sqrt(hs);
+        Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionKernels::softmaxBackward, kc, mem, grad, a, s,
+                dropout, salt, T, scale), groups(rows, wg), new LaunchInfo("attention_softmax_backward",
+                dims((long) rows * wg, 1, 1), dims(wg, 1, 1), 2.5 * rows * T, 4.0 * rows * T, 2.0 * rows * T, 4L * wg));
+        // dQ += dS K
+        GemmCall dq = heads(B, T, NH);
+        dq.m = T;
+        dq.n = hs;
+        dq.k = T;
+        dq.a = grad;
+        dq.aSb = NH * T * T;
+        dq.aSh = T * T;
+        dq.sai = T;
+        dq.sak = 1;
+        dq.b = x + C;
+        dq.bSb = T * C3;
+        dq.bSh = hs;
+        dq.sbk = C3;
+        dq.sbj = 1;
+        dq.c = dx;
+        dq.cSb = T * C3;
+        dq.cSh = hs;
+        dq.ldc = C3;
+        dq.mode = GemmKernels.K_UP_TO_ROW;
+        dq.flags = GemmKernels.ACCUMULATE;
+        // dK += dS^T Q
+        GemmCall dk = heads(B, T, NH);
+        dk.m = T;
+        dk.n = hs;
+        dk.k = T;
+        dk.a = grad;
+        dk.aSb = NH * T * T;
+        dk.aSh = T * T;
+        dk.sai = 1;
+        dk.sak = T;
+        dk.b = x;
+        dk.bSb = T * C3;
+        dk.bSh = hs;
+        dk.sbk = C3;
+        dk.sbj = 1;
+        dk.c = dx + C;
+        dk.cSb = T * C3;
+        dk.cSh = hs;
+        dk.ldc = C3;
+        dk.mode = GemmKernels.K_FROM_ROW;
+        dk.flags = GemmKernels.ACCUMULATE;
+        // dV += dropout(att)^T dout
+        GemmCall dv = heads(B, T, NH);
+        dv.m = T;
+        dv.n = hs;
+        dv.k = T;
+        dv.a = a;
+        dv.aSb = NH * T * T;
+        dv.aSh = T * T;
+        dv.sai = 1;
+        dv.sak = T;
+        dv.b = d;
+        dv.bSb = T * C;
+        dv.bSh = hs;
+        dv.sbk = C;
+        dv.sbj = 1;
+        dv.c = dx + 2 * C;
+        dv.cSb = T * C3;
+        dv.cSh = hs;
+        dv.ldc = C3;
+        dv.mode = GemmKernels.K_FROM_ROW;
+        dv.flags = GemmKernels.ACCUMULATE | (dropout > 0f ? GemmKernels.DROP_A : 0);
+        dv.maskBase = a;
+        dv.salt = salt;
+        return launch("attention_backward", List.of(gemm("attention_backward_scores", dp, s, 0f), softmax,
+                gemm("attention_backward_query", dq, s, 0f), gemm("attention_backward_key", dk, s, 0f),
+                gemm("attention_backward_value", dv, s, dropout)), s);
     }
+
+    // ---------------------------------------------------------------- elementwise, loss, optimizer
 
     @Override
     public Launch reluForward(FloatBuf out, FloatBuf inp, int n) {
         int ou = o(out), x = o(inp);
-        return launch("relu_forward", (g, id, mem) -> g.task(id, TornadoKernels::reluForward, mem, ou, x, n));
+        return launch("relu_forward", List.of(simple((g, id, mem, args) -> g.task(id, ElementwiseKernels::reluForward, mem,
+                ou, x, n), info("relu_forward", dims(n, 1, 1), n, 4.0 * n, 4.0 * n))));
     }
 
     @Override
     public Launch reluBackward(FloatBuf dinp, FloatBuf out, FloatBuf dout, int n) {
         int dx = o(dinp), ou = o(out), d = o(dout);
-        return launch("relu_backward", (g, id, mem) -> g.task(id, TornadoKernels::reluBackward, mem, dx, ou, d, n));
+        return launch("relu_backward", List.of(simple((g, id, mem, args) -> g.task(id, ElementwiseKernels::reluBackward,
+                mem, dx, ou, d, n), info("relu_backward", dims(n, 1, 1), n, 12.0 * n, 4.0 * n))));
     }
 
     @Override
     public Launch residualForward(FloatBuf out, FloatBuf a, FloatBuf b, int n) {
         int ou = o(out), x = o(a), y = o(b);
-        return launch("residual_forward", (g, id, mem) -> g.task(id, TornadoKernels::residualForward, mem, ou, x, y, n));
+        return launch("residual_forward", List.of(simple((g, id, mem, args) -> g.task(id,
+                ElementwiseKernels::residualForward, mem, ou, x, y, n), info("residual_forward", dims(n, 1, 1), n, 8.0 * n,
+                4.0 * n))));
     }
 
     @Override
     public Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n) {
         int x = o(da), y = o(db), d = o(dout);
-        return launch("residual_backward", (g, id, mem) -> g.task(id, TornadoKernels::residualBackward, mem, x, y, d, n));
+        return launch("residual_backward", List.of(simple((g, id, mem, args) -> g.task(id,
+                ElementwiseKernels::residualBackward, mem, x, y, d, n), info("residual_backward", dims(n, 1, 1), 2.0 * n,
+                12.0 * n, 8.0 * n))));
     }
 
     @Override
     public Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n) {
         int ou = o(out), x = o(inp);
         IntArray s = i(seed);
-        return launch("dropout_forward", (g, id, mem) -> g.task(id, TornadoKernels::dropoutForward, mem, ou, x, s, p, salt, n), s);
+        return launch("dropout_forward", List.of(simple((g, id, mem, args) -> g.task(id, ElementwiseKernels::dropoutForward,
+                mem, ou, x, s, p, salt, n), info("dropout_forward", dims(n, 1, 1), n, 4.0 * n, 4.0 * n))), s);
     }
 
     @Override
     public Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n) {
         int dx = o(dinp), d = o(dout);
         IntArray s = i(seed);
-        return launch("dropout_backward", (g, id, mem) -> g.task(id, TornadoKernels::dropoutBackward, mem, dx, d, s, p, salt, n), s);
+        return launch("dropout_backward", List.of(simple((g, id, mem, args) -> g.task(id,
+                ElementwiseKernels::dropoutBackward, mem, dx, d, s, p, salt, n), info("dropout_backward", dims(n, 1, 1),
+                2.0 * n, 8.0 * n, 4.0 * n))), s);
     }
 
     @Override
     public Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V) {
-        int l = o(losses), p = o(probs), x = o(logits);
+        int l = o(losses), p = o(probs), x = o(logits), wg = LossKernels.WG;
         IntArray t = i(targets);
-        return launch("crossentropy_forward",
-                (g, id, mem) -> g.task(id, TornadoKernels::crossEntropyForward, mem, l, p, x, t, N, V), t);
+        return launch("crossentropy_forward", List.of(new Task((g, id, mem, args) -> g.task(id,
+                LossKernels::crossEntropyForward, kc, mem, l, p, x, t, V), groups(N, wg), new LaunchInfo(
+                "crossentropy_forward", dims((long) N * wg, 1, 1), dims(wg, 1, 1), 4.0 * N * V, 4.0 * N * V,
+                4.0 * N * V + 4.0 * N, 4L * wg))), t);
     }
 
     @Override
     public Launch meanLoss(FloatBuf loss, FloatBuf losses, int N) {
-        int l = o(loss), ls = o(losses);
-        return launch("mean_loss", (g, id, mem) -> g.task(id, TornadoKernels::meanLoss, mem, l, ls, N));
+        int l = o(loss), ls = o(losses), wg = LossKernels.WG;
+        return launch("mean_loss", List.of(new Task((g, id, mem, args) -> g.task(id, LossKernels::meanLoss, kc, mem, l, ls,
+                N), groups(1, wg), new LaunchInfo("mean_loss", dims(wg, 1, 1), dims(wg, 1, 1), N, 4.0 * N, 4, 8L * wg))));
     }
 
     @Override
     public Launch crossEntropyBackward(FloatBuf dlogits, FloatBuf probs, IntBuf targets, int N, int V) {
         int d = o(dlogits), p = o(probs);
         IntArray t = i(targets);
-        return launch("crossentropy_backward",
-                (g, id, mem) -> g.task(id, TornadoKernels::crossEntropyBackward, mem, d, p, t, N, V), t);
+        return launch("crossentropy_backward", List.of(simple((g, id, mem, args) -> g.task(id,
+                LossKernels::crossEntropyBackward, mem, d, p, t, N, V), info("crossentropy_backward", dims(N, V, 1),
+                3.0 * N * V, 8.0 * N * V, 4.0 * N * V))), t);
     }
 
     @Override
     public Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n) {
-        int p = o(param), gr = o(grad), mm = o(m), vv = o(v);
         hostInput(hyper);
+        return new AdamWStep(o(param), o(grad), o(m), o(v), hyper, n);
+    }
+
+    /** One AdamW task over n elements from the given offsets (several parameters' steps, merged). */
+    TLaunch adamwLaunch(int p, int gr, int m, int v, FloatBuf hyper, int n) {
         FloatArray h = DeviceArena.own(hyper);
-        return launch("adamw", (g, id, mem) -> g.task(id, TornadoKernels::adamw, mem, p, gr, mm, vv, h, n), h);
+        return launch("adamw", List.of(simple((g, id, mem, args) -> g.task(id, ElementwiseKernels::adamw, mem, p, gr, m, v,
+                h, n), info("adamw", dims(n, 1, 1), 12.0 * n, 16.0 * n, 12.0 * n))), h);
     }
 
     @Override
     public Launch embedToken(FloatBuf out, IntBuf tokPos, FloatBuf wte, FloatBuf wpe, int C) {
         int ou = o(out), e = o(wte), p = wpe == null ? 0 : o(wpe), hasPos = wpe == null ? 0 : 1;
         IntArray tp = i(tokPos);
-        return launch("embed_token", (g, id, mem) -> g.task(id, TornadoKernels::embedToken, mem, ou, tp, e, p, C, hasPos), tp);
+        return launch("embed_token", List.of(simple((g, id, mem, args) -> g.task(id, EmbeddingKernels::embedToken, mem, ou,
+                tp, e, p, C, hasPos), info("embed_token", dims(C, 1, 1), C, 8.0 * C, 4.0 * C))), tp);
     }
 
     @Override
     public Launch attentionDecode(FloatBuf out, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache, IntBuf tokPos, int T,
                                   int C, int NH) {
-        int ou = o(out), s = o(scratch("attention_decode.scores", NH * T)), x = o(qkv), kc = o(kCache), vc = o(vCache);
+        int ou = o(out), s = scratch("attention_decode.scores", (long) NH * T), x = o(qkv), kc2 = o(kCache), vc = o(vCache);
         IntArray tp = i(tokPos);
-        return launch("attention_decode",
-                (g, id, mem) -> g.task(id, TornadoKernels::attentionDecode, mem, ou, s, x, kc, vc, tp, T, C, NH), tp);
+        return launch("attention_decode", List.of(simple((g, id, mem, args) -> g.task(id, AttentionKernels::decode, mem, ou,
+                s, x, kc2, vc, tp, T, C, NH), info("attention_decode", dims(NH, 1, 1), 4.0 * T * C, 8.0 * T * C,
+                4.0 * C))), tp);
     }
 }

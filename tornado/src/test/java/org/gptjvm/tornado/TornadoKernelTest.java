@@ -43,8 +43,11 @@ class TornadoKernelTest {
     }
 
     static Stream<Arguments> shapes() {
+        // tiny and ragged shapes; T and C across the GEMM tile (64) without being multiples of it; the
+        // lecture's layer (B2 of its B64): long-K weight gradients split into slices, T of 256
         return Stream.of(new Shape(2, 5, 12, 3, 7), new Shape(3, 17, 36, 6, 65), new Shape(1, 1, 8, 1, 3),
-                new Shape(2, 32, 64, 4, 65)).map(Arguments::of);
+                new Shape(2, 32, 64, 4, 65), new Shape(3, 70, 100, 5, 65), new Shape(2, 256, 384, 6, 65))
+                .map(Arguments::of);
     }
 
     @BeforeAll
@@ -174,6 +177,7 @@ class TornadoKernelTest {
             return List.of(
                     c.be.matmulForward(c.out("matmul_forward", N * OC), x, w, b, N, C, OC),
                     c.be.matmulForward(c.out("matmul_forward(no bias)", N * OC), x, w, null, N, C, OC),
+                    c.be.matmulReluForward(c.out("matmul_relu_forward", N * OC), x, w, b, N, C, OC),
                     c.be.matmulBackward(c.out("matmul_backward.dinp", N * C), c.out("matmul_backward.dw", OC * C),
                             c.out("matmul_backward.db", OC), d, x, w, N, C, OC),
                     c.be.matmulBackward(null, c.out("matmul_backward(no dinp).dw", OC * C), null, d, x, w, N, C, OC));

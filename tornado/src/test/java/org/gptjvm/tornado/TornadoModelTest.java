@@ -80,14 +80,18 @@ class TornadoModelTest {
     static final int STEPS = 200, B = 8;
 
     static float[] train(Backend be, TextData data, Map<String, GptParams.Tensor>[] weightsOut) {
-        float[] losses = new float[STEPS];
+        return train(be, data, weightsOut, STEPS);
+    }
+
+    static float[] train(Backend be, TextData data, Map<String, GptParams.Tensor>[] weightsOut, int steps) {
+        float[] losses = new float[steps];
         try (be) {
             Gpt gpt = new Gpt(be, CONFIG);
             gpt.initialize(1337);
             Rng batches = Seeds.data(1337), dropout = Seeds.dropout(1337);
             Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(1e-3);
             int[] x = new int[B * CONFIG.blockSize()], y = new int[x.length];
-            for (int s = 0; s < STEPS; s++) {
+            for (int s = 0; s < steps; s++) {
                 data.batch(TextData.Split.TRAIN, batches, B, CONFIG.blockSize(), x, y);
                 losses[s] = gpt.forwardBackward(x, y, dropout.nextLong());
                 gpt.update(opt, s + 1);
@@ -105,7 +109,7 @@ class TornadoModelTest {
      * within 0.02 at any step.
      */
     @Test
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})
     void trainingFollowsTheCpuBackend() throws IOException {
         String text = Files.readString(shared("data/tinyshakespeare.txt"), StandardCharsets.UTF_8);
         TextData data = TextData.fromText(text);
@@ -134,6 +138,23 @@ class TornadoModelTest {
         assertTrue(Math.abs(cpu[0] - dev[0]) < 1e-5, "the first step's loss should agree: " + cpu[0] + " vs " + dev[0]);
         assertTrue(devDrift < 0.02, "losses drift apart: " + devDrift);
         assertTrue(devMean <= 2 * refMean + 1e-4, "tornado drifts more than the host backends do: " + devMean + " vs " + refMean);
+    }
+
+    /**
+     * Two runs of the same 50 steps (with dropout) give the same losses and weights bit for bit:
+     * every sum on the device, split-K products and two-pass reductions included, has a fixed order.
+     */
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void runsRepeatBitForBit() throws IOException {
+        TextData data = TextData.fromText(Files.readString(shared("data/tinyshakespeare.txt"), StandardCharsets.UTF_8));
+        Map<String, GptParams.Tensor>[] w1 = new Map[1], w2 = new Map[1];
+        float[] first = train(tornado(), data, w1, 50), second = train(tornado(), data, w2, 50);
+        assertArrayEquals(first, second, "losses of two identical runs");
+        for (String k : w1[0].keySet()) {
+            assertArrayEquals(w1[0].get(k).data(), w2[0].get(k).data(), "weights " + k + " of two identical runs");
+        }
+        System.out.printf("two 50-step runs: identical losses (last %.6f) and weights%n", first[49]);
     }
 
     @Test

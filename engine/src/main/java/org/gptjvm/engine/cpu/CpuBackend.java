@@ -55,11 +55,27 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public Launch matmulForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
+        return linearForward("matmul_forward", out, inp, weight, bias, N, C, OC, false);
+    }
+
+    @Override
+    public Launch matmulReluForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
+        return linearForward("matmul_relu_forward", out, inp, weight, bias, N, C, OC, true);
+    }
+
+    /** out = inp @ W^T + bias, then max(out, 0) on the same rows or columns when {@code relu}. */
+    private Launch linearForward(String kernel, FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C,
+                                 int OC, boolean relu) {
         float[] o = f(out), x = f(inp), w = f(weight), bb = f(bias);
         if (N < Linear.FEW_ROWS) {
             // decoding one token: a matrix-vector product straight off W, split over output channels
-            WorkerPool.RangeTask cols = (a, b) -> Linear.forwardFewRows(o, x, w, bb, N, C, OC, a, b);
-            return parallel("matmul_forward", OC, 64, cols);
+            WorkerPool.RangeTask cols = (a, b) -> {
+                Linear.forwardFewRows(o, x, w, bb, N, C, OC, a, b);
+                for (int n = 0; relu && n < N; n++) {
+                    Relu.forward(o, o, n * OC + a, n * OC + b);
+                }
+            };
+            return parallel(kernel, OC, 64, cols);
         }
         if (weightT.length < C * OC) {
             weightT = new float[C * OC];
@@ -70,8 +86,13 @@ public final class CpuBackend extends HostBackend {
         int blocks = (OC + Gemm.L - 1) / Gemm.L;
         WorkerPool.RangeTask transpose = (a, b) -> Gemm.transposeRows(w, weightT, OC, C, map, a * Gemm.L,
                 Math.min(OC, b * Gemm.L));
-        WorkerPool.PartTask rows = (p, a, b) -> Linear.forward(o, x, weightT, bb, C, OC, a, b, workspaces[p].panels);
-        return launch("matmul_forward", () -> {
+        WorkerPool.PartTask rows = (p, a, b) -> {
+            Linear.forward(o, x, weightT, bb, C, OC, a, b, workspaces[p].panels);
+            if (relu) {
+                Relu.forward(o, o, a * OC, b * OC);
+            }
+        };
+        return launch(kernel, () -> {
             pool.parallelFor(blocks, transpose);
             pool.parallelForParts(N, rows);
         });

@@ -104,6 +104,15 @@ public class ReferenceBackend extends HostBackend {
     }
 
     @Override
+    public Launch matmulReluForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
+        float[] o = f(out), x = f(inp), w = f(weight), bb = f(bias);
+        return parallel("matmul_relu_forward", N, (a, b) -> {
+            RefKernels.matmulForward(o, x, w, bb, C, OC, a, b);
+            RefKernels.reluForward(o, o, a * OC, b * OC);
+        });
+    }
+
+    @Override
     public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                  FloatBuf weight, int N, int C, int OC) {
         float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);

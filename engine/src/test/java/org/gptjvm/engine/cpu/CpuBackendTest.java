@@ -86,6 +86,34 @@ class CpuBackendTest {
         }
     }
 
+    /**
+     * matmulReluForward gives relu(matmulForward) bit for bit, on the batched and the few-rows
+     * (decoding) paths of the cpu backend and on the reference backend.
+     */
+    @Test
+    void matmulReluIsReluOfMatmulBitForBit() {
+        for (MM s : MATMULS) {
+            for (Backend be : List.of(new CpuBackend(2), new ReferenceBackend(2))) {
+                try (be) {
+                    Random rnd = new Random(s.hashCode());
+                    int N = s.N(), C = s.C(), OC = s.OC();
+                    FloatBuf x = buf(be, "x", randn(rnd, N * C, 1)), w = buf(be, "w", randn(rnd, OC * C, 0.5));
+                    FloatBuf b = buf(be, "b", randn(rnd, OC, 1));
+                    FloatBuf plain = buf(be, "plain", randn(rnd, N * OC, 3)), fused = buf(be, "fused", randn(rnd, N * OC, 3));
+                    run(be, be.matmulForward(plain, x, w, b, N, C, OC), be.matmulReluForward(fused, x, w, b, N, C, OC));
+                    float[] want = read(be, plain), got = read(be, fused);
+                    int positive = 0;
+                    for (int i = 0; i < want.length; i++) {
+                        float r = want[i] > 0f ? want[i] : 0f;
+                        positive += want[i] > 0f ? 1 : 0;
+                        assertEquals(Float.floatToRawIntBits(r), Float.floatToRawIntBits(got[i]), be.name() + " " + s + " @" + i);
+                    }
+                    assertTrue(positive > 0 && (positive < want.length || want.length < 4), "both signs occur: " + s);
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- drivers
 
     /**

@@ -1,0 +1,77 @@
+package org.gptjvm.tornado;
+
+import org.gptjvm.engine.LaunchInfo;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.WorkerGrid3D;
+
+import static org.gptjvm.tornado.GemmKernels.THREADS;
+import static org.gptjvm.tornado.GemmKernels.TILE;
+
+/**
+ * One call of {@link GemmKernels#gemm}, described field by field (see the kernel for the meaning):
+ * the backend fills in the operands of a product, and this turns them into the kernel's argument
+ * row, its work-group grid and what it asks of the device.
+ */
+final class GemmCall {
+    int m, n, k;
+    int a, sai, sak, b, sbk, sbj, c, ldc;
+    int bias = -1, flags;
+    /** Batches (z), heads per batch (z = b * nh + h), and each operand's strides per batch and head. */
+    int z = 1, nh = 1, aSb, aSh, bSb, bSh, cSb, cSh;
+    int kSlice, maskBase, salt, mode = GemmKernels.ALL;
+    float alpha = 1f;
+
+    int[] args() {
+        int[] r = new int[GemmKernels.SIZE];
+        r[GemmKernels.M] = m;
+        r[GemmKernels.N] = n;
+        r[GemmKernels.K] = k;
+        r[GemmKernels.A] = a;
+        r[GemmKernels.SAI] = sai;
+        r[GemmKernels.SAK] = sak;
+        r[GemmKernels.B] = b;
+        r[GemmKernels.SBK] = sbk;
+        r[GemmKernels.SBJ] = sbj;
+        r[GemmKernels.C] = c;
+        r[GemmKernels.LDC] = ldc;
+        r[GemmKernels.BIAS] = bias;
+        r[GemmKernels.FLAGS] = flags;
+        r[GemmKernels.NH] = nh;
+        r[GemmKernels.A_SB] = aSb;
+        r[GemmKernels.A_SH] = aSh;
+        r[GemmKernels.B_SB] = bSb;
+        r[GemmKernels.B_SH] = bSh;
+        r[GemmKernels.C_SB] = cSb;
+        r[GemmKernels.C_SH] = cSh;
+        r[GemmKernels.K_SLICE] = kSlice;
+        r[GemmKernels.MASK_BASE] = maskBase;
+        r[GemmKernels.SALT] = salt;
+        r[GemmKernels.MODE] = mode;
+        return r;
+    }
+
+    WorkerGrid grid() {
+        WorkerGrid3D g = new WorkerGrid3D(groups(n) * THREADS, groups(m) * THREADS, z);
+        g.setLocalWork(THREADS, THREADS, 1);
+        return g;
+    }
+
+    static int groups(int extent) {
+        return (extent + TILE - 1) / TILE;
+    }
+
+    /** The share of the product a triangular mode computes (about half of a square one). */
+    private double share() {
+        return mode == GemmKernels.ALL ? 1.0 : 0.5;
+    }
+
+    LaunchInfo info(String kernel) {
+        long[] g = {(long) groups(n) * THREADS, (long) groups(m) * THREADS, z};
+        double zs = kSlice > 0 ? 1 : z; // split K: the slices share one product
+        double flops = 2.0 * m * n * k * zs * share();
+        double read = 4.0 * zs * share() * ((double) m * k + (double) k * n) + ((flags & GemmKernels.ACCUMULATE) != 0
+                ? 4.0 * m * n * zs : 0);
+        double written = 4.0 * m * n * (kSlice > 0 ? z : zs);
+        return new LaunchInfo(kernel, g, new long[]{THREADS, THREADS, 1}, flops, read, written, GemmKernels.LOCAL_BYTES);
+    }
+}

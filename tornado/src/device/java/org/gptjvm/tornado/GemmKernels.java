@@ -1,0 +1,157 @@
+package org.gptjvm.tornado;
+
+import org.gptjvm.engine.DropoutMask;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * One tiled matrix product for every product of a training step: the Linear layers forward
+ * ({@code inp @ W^T + b}) and backward ({@code dout @ W}, {@code dout^T @ inp}), and attention per
+ * (batch, head) ({@code Q K^T}, {@code P V} and their gradients).
+ *
+ * <pre>
+ *   C(i, j) = alpha * sum_k A'(i, k) B(k, j)  [+ bias(j)]  [relu]      (= or +=)
+ *   A' = A, or A times its dropout mask (attention's weights after dropout)
+ * </pre>
+ *
+ * A work-group of {@link #THREADS} x {@link #THREADS} work-items computes one {@link #TILE} x
+ * {@link #TILE} tile of C, each work-item {@link #R} x {@link #R} outputs in registers, with
+ * TK-deep slices of A and B staged in local memory (2 x TK x TILE floats), so every element read
+ * from global memory serves TILE products. Every element's k runs in order, whoever computes it: no
+ * atomics, and results repeat run to run.
+ *
+ * <p>Operands are addressed through strides, so one kernel serves every layout: A(i,k) =
+ * mem[a + i*sai + k*sak], B(k,j) = mem[b + k*sbk + j*sbj], C(i,j) = mem[c + i*ldc + j]. The
+ * third grid dimension z is a batch, (b, h) = (z / NH, z % NH) with its own strides per operand,
+ * or, with a K slice length, a split of K: slice z sums k in [z*slice, (z+1)*slice) into its own
+ * copy of C, and {@link #sumSlices} adds the copies in order (long-K products: the weight gradients
+ * sum over every row of the batch). The ints come from one shared array, {@code args[at..]}: see
+ * the constants below.
+ */
+public final class GemmKernels {
+    /** C tile edge, k slice depth, work-items per tile edge, outputs per work-item edge. */
+    public static final int TILE = 64, TK = 16, THREADS = 16, R = TILE / THREADS;
+    /** Local memory of one work-group, in bytes. */
+    public static final int LOCAL_BYTES = 2 * TK * TILE * 4;
+
+    // args[at + ...]
+    public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
+            BIAS = 11, FLAGS = 12, NH = 13, A_SB = 14, A_SH = 15, B_SB = 16, B_SH = 17, C_SB = 18, C_SH = 19,
+            K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, SIZE = 24;
+    // FLAGS bits
+    public static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4;
+    // MODE: which part of a causal (lower-triangular) product is computed
+    /** Every tile, every k. */
+    public static final int ALL = 0;
+    /** C is lower-triangular (scores): tiles wholly above the diagonal are skipped. */
+    public static final int LOWER = 1;
+    /** A is lower-triangular (A(i,k) = 0 for k > i): k stops after the tile's last row. */
+    public static final int K_UP_TO_ROW = 2;
+    /** A is upper-triangular (A(i,k) = 0 for k < i): k starts at the tile's first row. */
+    public static final int K_FROM_ROW = 3;
+
+    private GemmKernels() {
+    }
+
+    public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
+        int lx = kc.localIdx, ly = kc.localIdy;
+        int tileJ = kc.groupIdx * TILE, tileI = kc.groupIdy * TILE, z = kc.groupIdz;
+        int m = args.get(at + M), n = args.get(at + N), kAll = args.get(at + K);
+        int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
+        int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS);
+        int nh = args.get(at + NH), zb = z / nh, zh = z - zb * nh;
+        int a = args.get(at + A) + zb * args.get(at + A_SB) + zh * args.get(at + A_SH);
+        int b = args.get(at + B) + zb * args.get(at + B_SB) + zh * args.get(at + B_SH);
+        int c = args.get(at + C) + zb * args.get(at + C_SB) + zh * args.get(at + C_SH);
+        int slice = args.get(at + K_SLICE), mode = args.get(at + MODE);
+        int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+
+        int kBegin = slice > 0 ? z * slice : 0;
+        int kEnd = slice > 0 ? Math.min(kAll, kBegin + slice) : kAll;
+        if (mode == K_UP_TO_ROW) {
+            kEnd = Math.min(kEnd, tileI + TILE);
+        } else if (mode == K_FROM_ROW) {
+            kBegin = Math.max(kBegin, tileI);
+        }
+        boolean skip = mode == LOWER && tileJ > tileI + TILE - 1;
+
+        float[] as = kc.allocateFloatLocalArray(TK * TILE);
+        float[] bs = kc.allocateFloatLocalArray(TK * TILE);
+        float[] acc = new float[R * R];
+        for (int r = 0; r < R * R; r++) {
+            acc[r] = 0f; // TornadoVM leaves private arrays uninitialised
+        }
+        int tid = ly * THREADS + lx;
+        for (int k0 = kBegin; k0 < kEnd && !skip; k0 += TK) {
+            for (int l = 0; l < TK * TILE / (THREADS * THREADS); l++) {
+                int e = tid + l * THREADS * THREADS;
+                // the fastest index of the load follows the operand's unit stride: neighbours read neighbours
+                int ii = sak == 1 ? e / TK : e % TILE;
+                int kk = sak == 1 ? e % TK : e / TILE;
+                int i = tileI + ii, k = k0 + kk;
+                float v = 0f;
+                if (i < m && k < kEnd) {
+                    int addr = a + i * sai + k * sak;
+                    v = mem.get(addr);
+                    if ((flags & DROP_A) != 0) {
+                        v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
+                    }
+                }
+                as[kk * TILE + ii] = v;
+                int jj = sbj == 1 ? e % TILE : e / TK;
+                int kb = sbj == 1 ? e / TILE : e % TK;
+                int j = tileJ + jj, kB = k0 + kb;
+                bs[kb * TILE + jj] = j < n && kB < kEnd ? mem.get(b + kB * sbk + j * sbj) : 0f;
+            }
+            kc.localBarrier();
+            for (int kk = 0; kk < TK; kk++) {
+                for (int r = 0; r < R; r++) {
+                    float av = as[kk * TILE + r * THREADS + ly];
+                    for (int q = 0; q < R; q++) {
+                        acc[r * R + q] += av * bs[kk * TILE + q * THREADS + lx];
+                    }
+                }
+            }
+            kc.localBarrier();
+        }
+        if (!skip) {
+            for (int r = 0; r < R; r++) {
+                int i = tileI + r * THREADS + ly;
+                for (int q = 0; q < R; q++) {
+                    int j = tileJ + q * THREADS + lx;
+                    if (i < m && j < n) {
+                        int addr = c + i * ldc + j;
+                        float v = alpha * acc[r * R + q];
+                        if (bias >= 0) {
+                            v += mem.get(bias + j);
+                        }
+                        if ((flags & RELU) != 0) {
+                            v = v > 0f ? v : 0f;
+                        }
+                        mem.set(addr, (flags & ACCUMULATE) != 0 ? mem.get(addr) + v : v);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The second pass of a split-K product: out(i,j) += sum over s of slices(s,i,j), s in order.
+     * {@code args[at..]}: M, N, slices, slice base, ldOut, out (one work-item per output).
+     */
+    public static void sumSlices(KernelContext kc, FloatArray mem, IntArray args, int at) {
+        int e = kc.globalIdx;
+        int m = args.get(at), n = args.get(at + 1), s = args.get(at + 2), base = args.get(at + 3);
+        int ldo = args.get(at + 4), out = args.get(at + 5);
+        if (e < m * n) {
+            int i = e / n, j = e - i * n;
+            float sum = 0f;
+            for (int z = 0; z < s; z++) {
+                sum += mem.get(base + z * m * n + e);
+            }
+            mem.set(out + i * ldo + j, mem.get(out + i * ldo + j) + sum);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package org.gptjvm.tornado;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+
+/**
+ * Column sums over many rows (a Linear layer's bias gradient sums its output gradient over every
+ * row of the batch) in two fixed-order passes, so the work spreads over the whole device and the
+ * result repeats: partial sums of chunks of rows, one work-item per (chunk, column), then each
+ * column's chunks in order.
+ */
+public final class ReduceKernels {
+    private ReduceKernels() {
+    }
+
+    /** partial[chunk][j] = sum of x(n, j) for n in the chunk's rows; x(n, j) = mem[x + n*cols + j]. */
+    public static void columnPartial(KernelContext kc, FloatArray mem, int partial, int x, int N, int cols, int rows) {
+        int e = kc.globalIdx;
+        int chunks = (N + rows - 1) / rows;
+        if (e < chunks * cols) {
+            int chunk = e / cols, j = e - chunk * cols;
+            float s = 0f;
+            for (int n = chunk * rows; n < Math.min(N, (chunk + 1) * rows); n++) {
+                s += mem.get(x + n * cols + j);
+            }
+            mem.set(partial + chunk * cols + j, s);
+        }
+    }
+
+    /** out[j] += the chunks' sums for column j, in order. */
+    public static void columnTotal(KernelContext kc, FloatArray mem, int out, int partial, int N, int cols, int rows) {
+        int j = kc.globalIdx;
+        int chunks = (N + rows - 1) / rows;
+        if (j < cols) {
+            float s = 0f;
+            for (int k = 0; k < chunks; k++) {
+                s += mem.get(partial + k * cols + j);
+            }
+            mem.set(out + j, mem.get(out + j) + s);
+        }
+    }
+}
