@@ -93,9 +93,27 @@ public interface Backend extends AutoCloseable {
      */
     Launch matmulReluForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC);
 
+    /**
+     * out = residual + dropout(inp @ weight^T + bias): a residual branch's last Linear layer, its
+     * dropout (as {@link #dropoutForward} over the N*OC outputs with this seed, p and salt; p = 0:
+     * none) and the residual add in one launch, the same values as those three launches. {@code out}
+     * is neither {@code residual} nor {@code inp}.
+     */
+    Launch matmulResidualForward(FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight, FloatBuf bias,
+                                 IntBuf seed, float p, int salt, int N, int C, int OC);
+
     /** Accumulates dinp, dweight and dbias (may be null) of {@link #matmulForward}. */
     Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                           FloatBuf weight, int N, int C, int OC);
+
+    /**
+     * {@link #matmulBackward} of the Linear layer of {@link #matmulResidualForward}: {@code dout} is
+     * the gradient after the dropout, so the layer's own output gradient is dout through the same
+     * mask (seed, p, salt). The same values as {@link #dropoutBackward} into a zeroed buffer and then
+     * matmulBackward from it.
+     */
+    Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed, float p,
+                                 int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC);
 
     /**
      * Causal multi-head self-attention. {@code qkv} is (B,T,3C) holding query, key, value, each (B,T,C)

@@ -37,9 +37,8 @@ public final class GptGraph {
     // forward activations, per layer where backward needs them
     private FloatBuf encoded, lnf, lnfMean, lnfRstd, probs, losses;
     private FloatBuf[] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fcRelu, res3;
-    private FloatBuf tmpC; // forward scratch shared by all layers
     // gradients of activations: the residual stream's (summed into in place) and one layer's scratch
-    private FloatBuf dres, dlogits, dlnf, dTmpC, dTmpC2, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1;
+    private FloatBuf dres, dlogits, dlnf, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1;
 
     public GptGraph(Backend backend, GptParams params, int B, int T) {
         this.be = backend;
@@ -114,12 +113,9 @@ public final class GptGraph {
         lnf = be.allocFloat("ln_f", N * C);
         lnfMean = be.allocFloat("ln_f.mean", N);
         lnfRstd = be.allocFloat("ln_f.rstd", N);
-        tmpC = be.allocFloat("tmp_c", N * C);
 
         dres = be.allocFloat("d.residual", N * C);
         dlnf = be.allocFloat("d.ln_f", N * C);
-        dTmpC = be.allocFloat("d.tmp_c", N * C);
-        dTmpC2 = be.allocFloat("d.tmp_c2", N * C);
         dFcRelu = be.allocFloat("d.fc_relu", N * 4 * C);
         dFc = be.allocFloat("d.fc", N * 4 * C);
         dLn2 = be.allocFloat("d.ln2", N * C);
@@ -142,7 +138,7 @@ public final class GptGraph {
 
     /** One layer's activation-gradient scratch, zeroed before each layer's backward. */
     private List<FloatBuf> layerGradScratch() {
-        return List.of(dTmpC, dTmpC2, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1);
+        return List.of(dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1);
     }
 
     /** Salts keep the dropout masks of different sites independent. */
@@ -165,19 +161,13 @@ public final class GptGraph {
             l.add(be.layerNormForward(ln1[i], ln1Mean[i], ln1Rstd[i], x, w.ln1W().value(), w.ln1B().value(), N, C));
             l.add(be.matmulForward(qkv[i], ln1[i], w.qkvW().value(), null, N, C, 3 * C));
             l.add(be.attentionForward(atty[i], att[i], qkv[i], dropoutSeed, p, salt(i, 0), B, T, C, NH));
-            l.add(be.matmulForward(tmpC, atty[i], w.projW().value(), w.projB().value(), N, C, C));
-            if (p > 0f) {
-                l.add(be.dropoutForward(tmpC, tmpC, dropoutSeed, p, salt(i, 1), N * C));
-            }
-            l.add(be.residualForward(res2[i], x, tmpC, N * C));
+            l.add(be.matmulResidualForward(res2[i], x, atty[i], w.projW().value(), w.projB().value(), dropoutSeed, p,
+                    salt(i, 1), N, C, C));
             // x = x + dropout(fc2(relu(fc1(ln2(x)))))
             l.add(be.layerNormForward(ln2[i], ln2Mean[i], ln2Rstd[i], res2[i], w.ln2W().value(), w.ln2B().value(), N, C));
             l.add(be.matmulReluForward(fcRelu[i], ln2[i], w.fcW().value(), w.fcB().value(), N, C, 4 * C));
-            l.add(be.matmulForward(tmpC, fcRelu[i], w.fcProjW().value(), w.fcProjB().value(), N, 4 * C, C));
-            if (p > 0f) {
-                l.add(be.dropoutForward(tmpC, tmpC, dropoutSeed, p, salt(i, 2), N * C));
-            }
-            l.add(be.residualForward(res3[i], res2[i], tmpC, N * C));
+            l.add(be.matmulResidualForward(res3[i], res2[i], fcRelu[i], w.fcProjW().value(), w.fcProjB().value(),
+                    dropoutSeed, p, salt(i, 2), N, 4 * C, C));
         }
         FloatBuf last = res3[cfg.nLayer() - 1];
         l.add(be.layerNormForward(lnf, lnfMean, lnfRstd, last, params.lnfW.value(), params.lnfB.value(), N, C));
@@ -187,6 +177,14 @@ public final class GptGraph {
     private void lossLaunches(List<Launch> l) {
         l.add(be.crossEntropyForward(losses, probs, logitsBuf, targets, N, V));
         l.add(be.meanLoss(lossBuf, losses, N));
+    }
+
+    /** The backward of a {@link Backend#matmulResidualForward} Linear layer (C in, OC out) from dres. */
+    private Launch branchBackward(FloatBuf dinp, Param weight, Param bias, FloatBuf inp, float p, int salt, int C, int OC) {
+        return p > 0f
+                ? be.matmulDropoutBackward(dinp, weight.grad(), bias.grad(), dres, dropoutSeed, p, salt, inp, weight.value(),
+                N, C, OC)
+                : be.matmulBackward(dinp, weight.grad(), bias.grad(), dres, inp, weight.value(), N, C, OC);
     }
 
     private void backward(List<Launch> l, float p) {
@@ -204,24 +202,13 @@ public final class GptGraph {
             GptParams.Layer w = params.layers[i];
             FloatBuf x = i == 0 ? encoded : res3[i - 1];
             l.add(be.zero(layerGradScratch()));
-            FloatBuf dFfwdOut = dres;
-            if (p > 0f) {
-                l.add(be.dropoutBackward(dTmpC, dres, dropoutSeed, p, salt(i, 2), N * C));
-                dFfwdOut = dTmpC;
-            }
-            l.add(be.matmulBackward(dFcRelu, w.fcProjW().grad(), w.fcProjB().grad(), dFfwdOut, fcRelu[i],
-                    w.fcProjW().value(), N, 4 * C, C));
+            // the residual branches' last layers: dres (the residual stream's gradient) through their dropout
+            l.add(branchBackward(dFcRelu, w.fcProjW(), w.fcProjB(), fcRelu[i], p, salt(i, 2), 4 * C, C));
             l.add(be.reluBackward(dFc, fcRelu[i], dFcRelu, N * 4 * C));
             l.add(be.matmulBackward(dLn2, w.fcW().grad(), w.fcB().grad(), dFc, ln2[i], w.fcW().value(), N, C, 4 * C));
             l.add(be.layerNormBackward(dres, w.ln2W().grad(), w.ln2B().grad(), dLn2, res2[i], w.ln2W().value(),
                     ln2Mean[i], ln2Rstd[i], N, C));
-            FloatBuf dAttnOut = dres;
-            if (p > 0f) {
-                l.add(be.dropoutBackward(dTmpC2, dres, dropoutSeed, p, salt(i, 1), N * C));
-                dAttnOut = dTmpC2;
-            }
-            l.add(be.matmulBackward(dAtty, w.projW().grad(), w.projB().grad(), dAttnOut, atty[i], w.projW().value(),
-                    N, C, C));
+            l.add(branchBackward(dAtty, w.projW(), w.projB(), atty[i], p, salt(i, 1), C, C));
             l.add(be.attentionBackward(dQkv, dAtty, qkv[i], att[i], dropoutSeed, p, salt(i, 0), B, T, C, NH));
             l.add(be.matmulBackward(dLn1, w.qkvW().grad(), null, dQkv, ln1[i], w.qkvW().value(), N, C, 3 * C));
             l.add(be.layerNormBackward(dres, w.ln1W().grad(), w.ln1B().grad(), dLn1, x, w.ln1W().value(),

@@ -16,6 +16,8 @@ final class GemmCall {
     int m, n, k;
     int a, sai, sak, b, sbk, sbj, c, ldc;
     int bias = -1, flags;
+    /** The residual added to C after everything else (-1: none); it has C's layout. */
+    int res = -1;
     /** Batches (z), heads per batch (z = b * nh + h), and each operand's strides per batch and head. */
     int z = 1, nh = 1, aSb, aSh, bSb, bSh, cSb, cSh;
     int kSlice, maskBase, salt, mode = GemmKernels.ALL;
@@ -47,6 +49,7 @@ final class GemmCall {
         r[GemmKernels.MASK_BASE] = maskBase;
         r[GemmKernels.SALT] = salt;
         r[GemmKernels.MODE] = mode;
+        r[GemmKernels.RES] = res;
         return r;
     }
 
@@ -70,7 +73,7 @@ final class GemmCall {
         double zs = kSlice > 0 ? 1 : z; // split K: the slices share one product
         double flops = 2.0 * m * n * k * zs * share();
         double read = 4.0 * zs * share() * ((double) m * k + (double) k * n) + ((flags & GemmKernels.ACCUMULATE) != 0
-                ? 4.0 * m * n * zs : 0);
+                ? 4.0 * m * n * zs : 0) + (res >= 0 ? 4.0 * m * n * zs : 0);
         double written = 4.0 * m * n * (kSlice > 0 ? z : zs);
         return new LaunchInfo(kernel, g, new long[]{THREADS, THREADS, 1}, flops, read, written, GemmKernels.LOCAL_BYTES);
     }

@@ -11,8 +11,8 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * (batch, head) ({@code Q K^T}, {@code P V} and their gradients).
  *
  * <pre>
- *   C(i, j) = alpha * sum_k A'(i, k) B(k, j)  [+ bias(j)]  [relu]      (= or +=)
- *   A' = A, or A times its dropout mask (attention's weights after dropout)
+ *   C(i, j) = [res(i, j) +] [dropout] ([relu] (alpha * sum_k A'(i, k) B(k, j) [+ bias(j)]))   (= or +=)
+ *   A' = A, or A times its dropout mask (attention's weights after dropout; a gradient through dropout)
  * </pre>
  *
  * A work-group of {@link #THREADS} x {@link #THREADS} work-items computes one {@link #TILE} x
@@ -38,9 +38,10 @@ public final class GemmKernels {
     // args[at + ...]
     public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
             BIAS = 11, FLAGS = 12, NH = 13, A_SB = 14, A_SH = 15, B_SB = 16, B_SH = 17, C_SB = 18, C_SH = 19,
-            K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, SIZE = 24;
-    // FLAGS bits
-    public static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4;
+            K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, RES = 24, SIZE = 25;
+    // FLAGS bits: C +=; ReLU on C; dropout on A's elements as they are loaded, or on C's (element index
+    // = address - MASK_BASE, one of the two per call)
+    public static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4, DROP_C = 8;
     // MODE: which part of a causal (lower-triangular) product is computed
     /** Every tile, every k. */
     public static final int ALL = 0;
@@ -59,7 +60,7 @@ public final class GemmKernels {
         int tileJ = kc.groupIdx * TILE, tileI = kc.groupIdy * TILE, z = kc.groupIdz;
         int m = args.get(at + M), n = args.get(at + N), kAll = args.get(at + K);
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
-        int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS);
+        int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
         int nh = args.get(at + NH), zb = z / nh, zh = z - zb * nh;
         int a = args.get(at + A) + zb * args.get(at + A_SB) + zh * args.get(at + A_SH);
         int b = args.get(at + B) + zb * args.get(at + B_SB) + zh * args.get(at + B_SH);
@@ -129,6 +130,12 @@ public final class GemmKernels {
                         }
                         if ((flags & RELU) != 0) {
                             v = v > 0f ? v : 0f;
+                        }
+                        if ((flags & DROP_C) != 0) {
+                            v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
+                        }
+                        if (res >= 0) {
+                            v = mem.get(res + i * ldc + j) + v;
                         }
                         mem.set(addr, (flags & ACCUMULATE) != 0 ? mem.get(addr) + v : v);
                     }

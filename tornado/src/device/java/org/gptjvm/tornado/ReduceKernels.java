@@ -1,7 +1,9 @@
 package org.gptjvm.tornado;
 
+import org.gptjvm.engine.DropoutMask;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
  * Column sums over many rows (a Linear layer's bias gradient sums its output gradient over every
@@ -13,15 +15,24 @@ public final class ReduceKernels {
     private ReduceKernels() {
     }
 
-    /** partial[chunk][j] = sum of x(n, j) for n in the chunk's rows; x(n, j) = mem[x + n*cols + j]. */
-    public static void columnPartial(KernelContext kc, FloatArray mem, int partial, int x, int N, int cols, int rows) {
+    /**
+     * partial[chunk][j] = sum of x(n, j) for n in the chunk's rows; x(n, j) = mem[x + n*cols + j],
+     * times its dropout mask (element n*cols + j) when p > 0: a bias gradient through dropout.
+     */
+    public static void columnPartial(KernelContext kc, FloatArray mem, int partial, int x, int N, int cols, int rows,
+                                     IntArray seed, float p, int salt) {
         int e = kc.globalIdx;
         int chunks = (N + rows - 1) / rows;
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         if (e < chunks * cols) {
             int chunk = e / cols, j = e - chunk * cols;
             float s = 0f;
             for (int n = chunk * rows; n < Math.min(N, (chunk + 1) * rows); n++) {
-                s += mem.get(x + n * cols + j);
+                float v = mem.get(x + n * cols + j);
+                if (p > 0f) {
+                    v = v * DropoutMask.scale(seedValue, salt, n * cols + j, p);
+                }
+                s += v;
             }
             mem.set(partial + chunk * cols + j, s);
         }

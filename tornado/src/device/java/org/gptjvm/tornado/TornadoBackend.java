@@ -297,6 +297,17 @@ public final class TornadoBackend implements Backend {
                 linear(out, inp, weight, bias, N, C, OC, GemmKernels.RELU), noSeed, 0f)), noSeed);
     }
 
+    @Override
+    public Launch matmulResidualForward(FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight, FloatBuf bias,
+                                        IntBuf seed, float p, int salt, int N, int C, int OC) {
+        IntArray s = i(seed);
+        GemmCall g = linear(out, inp, weight, bias, N, C, OC, p > 0f ? GemmKernels.DROP_C : 0);
+        g.res = o(residual);
+        g.maskBase = o(out);
+        g.salt = salt;
+        return launch("matmul_residual_forward", List.of(gemm("matmul_residual_forward", g, s, p)), s);
+    }
+
     /** out(N,OC) = inp(N,C) @ W(OC,C)^T + bias: A = inp row-major, B(k,j) = W[j][k]. */
     private static GemmCall linear(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC,
                                    int flags) {
@@ -320,6 +331,20 @@ public final class TornadoBackend implements Backend {
     @Override
     public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                  FloatBuf weight, int N, int C, int OC) {
+        return linearBackward("matmul_backward", dinp, dweight, dbias, dout, noSeed, 0f, 0, inp, weight, N, C, OC);
+    }
+
+    @Override
+    public Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed,
+                                        float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
+        return linearBackward("matmul_dropout_backward", dinp, dweight, dbias, dout, i(seed), p, salt, inp, weight, N, C,
+                OC);
+    }
+
+    /** The gradients of a Linear layer; with p > 0, {@code dout} goes through dropout's mask as it is read. */
+    private TLaunch linearBackward(String kernel, FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout,
+                                   IntArray seed, float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
+        int drop = p > 0f ? GemmKernels.DROP_A : 0;
         List<Task> tasks = new ArrayList<>();
         if (dinp != null) { // dinp(N,C) += dout(N,OC) @ W(OC,C)
             GemmCall g = new GemmCall();
@@ -334,8 +359,10 @@ public final class TornadoBackend implements Backend {
             g.sbj = 1;
             g.c = o(dinp);
             g.ldc = C;
-            g.flags = GemmKernels.ACCUMULATE;
-            tasks.add(gemm("matmul_backward_input", g, noSeed, 0f));
+            g.flags = GemmKernels.ACCUMULATE | drop;
+            g.maskBase = o(dout);
+            g.salt = salt;
+            tasks.add(gemm("matmul_backward_input", g, seed, p));
         }
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
         GemmCall g = new GemmCall();
@@ -348,6 +375,9 @@ public final class TornadoBackend implements Backend {
         g.b = o(inp);
         g.sbk = C;
         g.sbj = 1;
+        g.flags = drop;
+        g.maskBase = o(dout);
+        g.salt = salt;
         int tiles = GemmCall.groups(OC) * GemmCall.groups(C);
         int slices = Math.max(1, Math.min((SPREAD + tiles - 1) / tiles, N / (4 * GemmKernels.TK)));
         if (slices > 1) {
@@ -359,7 +389,7 @@ public final class TornadoBackend implements Backend {
             g.z = slices;
             g.cSb = OC * C;
             g.kSlice = slice;
-            tasks.add(gemm("matmul_backward_weight", g, noSeed, 0f));
+            tasks.add(gemm("matmul_backward_weight", g, seed, p));
             int at = arena.args(OC, C, slices, base, C, o(dweight));
             int n = OC * C, s = slices;
             tasks.add(new Task((gr, id, mem, args) -> gr.task(id, GemmKernels::sumSlices, kc, mem, args, at), cover(n, 128),
@@ -368,22 +398,22 @@ public final class TornadoBackend implements Backend {
         } else {
             g.c = o(dweight);
             g.ldc = C;
-            g.flags = GemmKernels.ACCUMULATE;
-            tasks.add(gemm("matmul_backward_weight", g, noSeed, 0f));
+            g.flags = GemmKernels.ACCUMULATE | drop;
+            tasks.add(gemm("matmul_backward_weight", g, seed, p));
         }
         if (dbias != null) { // dbias += the column sums of dout, in two passes
             int chunks = chunks(N, OC), rows = (N + chunks - 1) / chunks;
             int partial = scratch("matmul_backward.bias_partial", (long) chunks * OC);
             int db = o(dbias), d = o(dout);
             tasks.add(new Task((gr, id, mem, args) -> gr.task(id, ReduceKernels::columnPartial, kc, mem, partial, d, N, OC,
-                    rows), cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
+                    rows, seed, p, salt), cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
                     dims(roundUp((long) chunks * OC, 128), 1, 1), dims(128, 1, 1), (double) N * OC, 4.0 * N * OC,
                     4.0 * chunks * OC, 0)));
             tasks.add(new Task((gr, id, mem, args) -> gr.task(id, ReduceKernels::columnTotal, kc, mem, db, partial, N, OC,
                     rows), cover(OC, 128), new LaunchInfo("matmul_backward_bias_total", dims(roundUp(OC, 128), 1, 1),
                     dims(128, 1, 1), (double) chunks * OC, 4.0 * chunks * OC + 4.0 * OC, 4.0 * OC, 0)));
         }
-        return new TLaunch("matmul_backward", tasks, List.of(noSeed));
+        return new TLaunch(kernel, tasks, List.of(seed));
     }
 
     // ---------------------------------------------------------------- attention

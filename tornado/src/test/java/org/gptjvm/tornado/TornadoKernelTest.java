@@ -173,8 +173,15 @@ class TornadoKernelTest {
         int N = s.B() * s.T(), C = s.C(), OC = 3 * C + 1;
         compare(s, c -> {
             FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), b = c.in("bias", OC, 1);
-            FloatBuf d = c.in("dout", N * OC, 1);
+            FloatBuf d = c.in("dout", N * OC, 1), r = c.in("residual", N * OC, 1);
+            IntBuf seed = c.ints("seed", new int[]{0x2545F491, 0x4F6CDD1D});
             return List.of(
+                    c.be.matmulResidualForward(c.out("matmul_residual_forward", N * OC), r, x, w, b, seed, 0f, 3, N, C, OC),
+                    c.be.matmulResidualForward(c.out("matmul_residual_forward(p=0.3)", N * OC), r, x, w, b, seed, 0.3f, 3,
+                            N, C, OC),
+                    c.be.matmulDropoutBackward(c.out("matmul_dropout_backward.dinp", N * C),
+                            c.out("matmul_dropout_backward.dw", OC * C), c.out("matmul_dropout_backward.db", OC), d, seed,
+                            0.3f, 3, x, w, N, C, OC),
                     c.be.matmulForward(c.out("matmul_forward", N * OC), x, w, b, N, C, OC),
                     c.be.matmulForward(c.out("matmul_forward(no bias)", N * OC), x, w, null, N, C, OC),
                     c.be.matmulReluForward(c.out("matmul_relu_forward", N * OC), x, w, b, N, C, OC),

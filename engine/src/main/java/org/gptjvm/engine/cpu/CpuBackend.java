@@ -55,24 +55,48 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public Launch matmulForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
-        return linearForward("matmul_forward", out, inp, weight, bias, N, C, OC, false);
+        return linearForward("matmul_forward", out, inp, weight, bias, N, C, OC);
     }
 
     @Override
     public Launch matmulReluForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC) {
-        return linearForward("matmul_relu_forward", out, inp, weight, bias, N, C, OC, true);
+        float[] o = f(out);
+        return linearForward("matmul_relu_forward", out, inp, weight, bias, N, C, OC, (from, to) -> Relu.forward(o, o, from,
+                to));
     }
 
-    /** out = inp @ W^T + bias, then max(out, 0) on the same rows or columns when {@code relu}. */
+    @Override
+    public Launch matmulResidualForward(FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight, FloatBuf bias,
+                                        IntBuf seed, float p, int salt, int N, int C, int OC) {
+        float[] o = f(out), r = f(residual);
+        return linearForward("matmul_residual_forward", out, inp, weight, bias, N, C, OC, (from, to) -> {
+            if (p > 0f) {
+                DropoutKernels.forward(o, o, seed(seed), p, salt, from, to);
+            }
+            org.gptjvm.engine.ref.RefKernels.residualForward(o, r, o, from, to);
+        });
+    }
+
+    /** What a Linear layer's forward does to its outputs [from, to) after the product (ReLU, dropout and residual). */
+    private interface Epilogue {
+        void apply(int from, int to);
+    }
+
+    /** out = inp @ W^T + bias, then {@code epilogue} (may be null) on the same rows or columns. */
     private Launch linearForward(String kernel, FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C,
-                                 int OC, boolean relu) {
+                                 int OC) {
+        return linearForward(kernel, out, inp, weight, bias, N, C, OC, null);
+    }
+
+    private Launch linearForward(String kernel, FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C,
+                                 int OC, Epilogue epilogue) {
         float[] o = f(out), x = f(inp), w = f(weight), bb = f(bias);
         if (N < Linear.FEW_ROWS) {
             // decoding one token: a matrix-vector product straight off W, split over output channels
             WorkerPool.RangeTask cols = (a, b) -> {
                 Linear.forwardFewRows(o, x, w, bb, N, C, OC, a, b);
-                for (int n = 0; relu && n < N; n++) {
-                    Relu.forward(o, o, n * OC + a, n * OC + b);
+                for (int n = 0; epilogue != null && n < N; n++) {
+                    epilogue.apply(n * OC + a, n * OC + b);
                 }
             };
             return parallel(kernel, OC, 64, cols);
@@ -88,8 +112,8 @@ public final class CpuBackend extends HostBackend {
                 Math.min(OC, b * Gemm.L));
         WorkerPool.PartTask rows = (p, a, b) -> {
             Linear.forward(o, x, weightT, bb, C, OC, a, b, workspaces[p].panels);
-            if (relu) {
-                Relu.forward(o, o, a * OC, b * OC);
+            if (epilogue != null) {
+                epilogue.apply(a * OC, b * OC);
             }
         };
         return launch(kernel, () -> {
@@ -107,6 +131,29 @@ public final class CpuBackend extends HostBackend {
         WorkerPool.PartTask params = (p, a, b) ->
                 Linear.backwardWeight(dw, db, d, x, N, C, OC, a, b, workspaces[p].panels);
         return launch("matmul_backward", () -> {
+            if (dx != null) {
+                pool.parallelForParts(N, input);
+            }
+            pool.parallelForParts(OC, params);
+        });
+    }
+
+    @Override
+    public Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed,
+                                        float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
+        fitOutputGrad(N * OC);
+        float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
+        fitPanels(C, Math.max(OC, N));
+        WorkerPool.RangeTask mask = (a, b) -> {
+            java.util.Arrays.fill(outputGrad(), a, b, 0f);
+            DropoutKernels.backward(outputGrad(), d, seed(seed), p, salt, a, b);
+        };
+        WorkerPool.PartTask input = (q, a, b) -> Linear.backwardInput(dx, outputGrad(), w, C, OC, a, b,
+                workspaces[q].panels);
+        WorkerPool.PartTask params = (q, a, b) ->
+                Linear.backwardWeight(dw, db, outputGrad(), x, N, C, OC, a, b, workspaces[q].panels);
+        return launch("matmul_dropout_backward", () -> {
+            pool.parallelFor(N * OC, ELEMENTWISE_GRAIN, mask);
             if (dx != null) {
                 pool.parallelForParts(N, input);
             }

@@ -127,7 +127,24 @@ public abstract class HostBackend implements Backend {
 
     @Override
     public final long allocatedBytes() {
-        return allocated + scratchBytes();
+        return allocated + scratchBytes() + 4L * outputGrad.length;
+    }
+
+    /**
+     * A Linear layer's output gradient through dropout (matmulDropoutBackward), one array for every
+     * launch that needs it: launches run one after another. Sized when launches are recorded; read
+     * when they run.
+     */
+    private float[] outputGrad = new float[0];
+
+    protected final void fitOutputGrad(int n) {
+        if (outputGrad.length < n) {
+            outputGrad = new float[n];
+        }
+    }
+
+    protected final float[] outputGrad() {
+        return outputGrad;
     }
 
     @Override

@@ -113,6 +113,39 @@ public class ReferenceBackend extends HostBackend {
     }
 
     @Override
+    public Launch matmulResidualForward(FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight, FloatBuf bias,
+                                        IntBuf seed, float p, int salt, int N, int C, int OC) {
+        float[] o = f(out), r = f(residual), x = f(inp), w = f(weight), bb = f(bias);
+        return parallel("matmul_residual_forward", N, (a, b) -> {
+            RefKernels.matmulForward(o, x, w, bb, C, OC, a, b);
+            if (p > 0f) {
+                RefKernels.dropoutForward(o, o, seed(seed), p, salt, a * OC, b * OC);
+            }
+            RefKernels.residualForward(o, r, o, a * OC, b * OC);
+        });
+    }
+
+    @Override
+    public Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed,
+                                        float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
+        fitOutputGrad(N * OC);
+        float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
+        WorkerPool.RangeTask mask = (a, b) -> {
+            java.util.Arrays.fill(outputGrad(), a, b, 0f);
+            RefKernels.dropoutBackward(outputGrad(), d, seed(seed), p, salt, a, b);
+        };
+        WorkerPool.RangeTask input = (a, b) -> RefKernels.matmulBackwardInput(dx, outputGrad(), w, C, OC, a, b);
+        WorkerPool.RangeTask params = (a, b) -> RefKernels.matmulBackwardWeight(dw, db, outputGrad(), x, N, C, OC, a, b);
+        return launch("matmul_dropout_backward", () -> {
+            pool.parallelFor(N * OC, ELEMENTWISE_GRAIN, mask);
+            if (dx != null) {
+                pool.parallelFor(N, input);
+            }
+            pool.parallelFor(OC, params);
+        });
+    }
+
+    @Override
     public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                  FloatBuf weight, int N, int C, int OC) {
         float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);

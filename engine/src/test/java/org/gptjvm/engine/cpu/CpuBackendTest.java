@@ -114,6 +114,57 @@ class CpuBackendTest {
         }
     }
 
+    /**
+     * matmulResidualForward and matmulDropoutBackward give the bits of the launches they stand for
+     * (matmul, dropout, residual add; dropout backward into a zeroed buffer, then matmul backward), on
+     * both host backends, with and without dropout, on the batched and the few-rows paths.
+     */
+    @Test
+    void fusedResidualBranchIsItsLaunchesBitForBit() {
+        for (MM s : MATMULS) {
+            for (float p : DROPOUTS) {
+                for (Backend be : List.of(new CpuBackend(2), new ReferenceBackend(2))) {
+                    try (be) {
+                        int N = s.N(), C = s.C(), OC = s.OC();
+                        Random rnd = new Random(s.hashCode() + (long) (p * 100));
+                        FloatBuf x = buf(be, "x", randn(rnd, N * C, 1)), w = buf(be, "w", randn(rnd, OC * C, 0.5));
+                        FloatBuf b = buf(be, "b", randn(rnd, OC, 1)), r = buf(be, "r", randn(rnd, N * OC, 1));
+                        FloatBuf d = buf(be, "d", randn(rnd, N * OC, 1));
+                        IntBuf seed = seedBuf(be, DROPOUT_SEED);
+                        float[] dx0 = randn(rnd, N * C, 1), dw0 = randn(rnd, OC * C, 1), db0 = randn(rnd, OC, 1);
+                        FloatBuf tmp = be.allocFloat("tmp", N * OC), plain = be.allocFloat("plain", N * OC);
+                        FloatBuf fused = buf(be, "fused", randn(rnd, N * OC, 3)), g = be.allocFloat("g", N * OC);
+                        FloatBuf dx1 = buf(be, "dx1", dx0), dw1 = buf(be, "dw1", dw0), db1 = buf(be, "db1", db0);
+                        FloatBuf dx2 = buf(be, "dx2", dx0), dw2 = buf(be, "dw2", dw0), db2 = buf(be, "db2", db0);
+                        List<org.gptjvm.engine.Launch> launches = new ArrayList<>();
+                        launches.add(be.matmulForward(tmp, x, w, b, N, C, OC));
+                        if (p > 0f) {
+                            launches.add(be.dropoutForward(tmp, tmp, seed, p, SALT, N * OC));
+                        }
+                        launches.add(be.residualForward(plain, r, tmp, N * OC));
+                        launches.add(be.matmulResidualForward(fused, r, x, w, b, seed, p, SALT, N, C, OC));
+                        launches.add(be.zero(List.of(g)));
+                        launches.add(be.dropoutBackward(g, d, seed, p, SALT, N * OC));
+                        launches.add(be.matmulBackward(dx1, dw1, db1, g, x, w, N, C, OC));
+                        launches.add(be.matmulDropoutBackward(dx2, dw2, db2, d, seed, p, SALT, x, w, N, C, OC));
+                        run(be, launches.toArray(org.gptjvm.engine.Launch[]::new));
+                        String what = be.name() + " " + s + " p=" + p;
+                        assertBits(read(be, plain), read(be, fused), what + " forward");
+                        assertBits(read(be, dx1), read(be, dx2), what + " dinp");
+                        assertBits(read(be, dw1), read(be, dw2), what + " dweight");
+                        assertBits(read(be, db1), read(be, db2), what + " dbias");
+                    }
+                }
+            }
+        }
+    }
+
+    private static void assertBits(float[] want, float[] got, String what) {
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), what + " @" + i);
+        }
+    }
+
     // ---------------------------------------------------------------- drivers
 
     /**
