@@ -2,7 +2,10 @@
 # Proves the offline bundle on this machine (PoCL stands in for a GPU): builds it with
 # scripts/gpu-bundle.sh, copies it to an empty folder, and from there, with a bare environment
 # (env -i, PATH=/usr/bin:/bin, no JDK), runs gpt verify and 20 training iterations on the tornado
-# backend. Needs TORNADOVM_HOME (source tornado-env.sh) and ../shared. Exit 0 when all of it works.
+# backend. When the SDK has TornadoVM's PTX backend (scripts/build-tornadovm-ptx.sh), it also starts
+# the bundle with a stand-in for the NVIDIA driver's libcuda.so.1 (bundle-test/fake_libcuda.c), which
+# must make the PTX device appear, and without it, which must leave PTX out. Needs TORNADOVM_HOME and
+# ../shared. Exit 0 when all of it works.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d)"
@@ -14,8 +17,9 @@ size=$(du -sb "$work/made" | cut -f1)
 [ "$size" -le $((60 * 1024 * 1024)) ] || fail "the bundle is $((size / 1048576)) MiB"
 cp -a "$work/made" "$work/server"          # what reaches the server: the folder alone
 rm -rf "$work/made"
-mkdir "$work/empty" && cd "$work/empty"
-bare() { env -i PATH=/usr/bin:/bin HOME="$work/empty" "$@"; }
+mkdir "$work/empty" "$work/home" && cd "$work/empty"
+# HOME apart from the working folder: the OpenCL driver (PoCL) caches compiled kernels under ~/.cache
+bare() { env -i PATH=/usr/bin:/bin HOME="$work/home" "$@"; }
 
 out=$(bare "$work/server/gpt" verify --backend tornado --reference "$work/server/fixtures/ref_tiny.safetensors" 2>&1) \
   || fail "gpt verify: $out"
@@ -25,4 +29,18 @@ out=$(bare "$work/server/gpt" train --backend tornado --iters 20 --eval-interval
 grep -q '^trained 20 iterations' <<<"$out" || fail "gpt train did not finish 20 iterations: $out"
 grep -q 'backend tornado backend' <<<"$out" || fail "gpt train did not run on the tornado backend: $out"
 [ -z "$(ls -A "$work/empty" | grep -v '^m.safetensors$')" ] || fail "the run left files in the working folder"
-echo "test-gpu-bundle: OK: $((size / 1048576)) MiB; verify and 20 tornado iterations ran from the bundle under env -i"
+ptx=""
+if [ -f "$work/server/runtime/tornado-argfile-ptx" ]; then
+  out=$(bare "$work/server/gpt" devices 2>&1) || fail "gpt devices: $out"
+  ! grep -q 'PTX' <<<"$out" || fail "without libcuda.so.1 the PTX backend must stay out: $out"
+  mkdir "$work/driver"
+  gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$work/driver/libcuda.so.1" "$here/scripts/bundle-test/fake_libcuda.c"
+  echo 'void nvml_stand_in(void) {}' > "$work/driver/nvml.c"
+  gcc -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o "$work/driver/libnvidia-ml.so.1" "$work/driver/nvml.c"
+  out=$(bare LD_LIBRARY_PATH="$work/driver" "$work/server/gpt" devices 2>&1) || fail "gpt devices with libcuda: $out"
+  grep -q 'fake CUDA device.*PTX' <<<"$out" || fail "with libcuda.so.1 the PTX device should be listed: $out"
+  grep -q '^tornado (default)' <<<"$out" || fail "a GPU should make tornado the default: $out"
+  grep -q 'OPENCL' <<<"$out" || fail "OpenCL (PoCL) should stay listed beside PTX: $out"
+  ptx="; with a stand-in libcuda.so.1 the PTX device is listed (and tornado the default), without it PTX stays out"
+fi
+echo "test-gpu-bundle: OK: $((size / 1048576)) MiB; verify and 20 tornado iterations ran from the bundle under env -i$ptx"

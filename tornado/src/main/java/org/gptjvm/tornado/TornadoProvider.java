@@ -89,9 +89,17 @@ public final class TornadoProvider implements BackendProvider {
         if (runtime == null) {
             try {
                 runtime = (TornadoRuntime) Class.forName(RUNTIME).getDeclaredConstructor().newInstance();
-            } catch (ReflectiveOperationException | LinkageError e) {
+            } catch (ClassNotFoundException | NoClassDefFoundError e) {
                 throw new GptException("TornadoVM's classes are not on the module path: run gpt with tornado -jar "
                         + "(see README.md, section TornadoVM)");
+            } catch (ReflectiveOperationException | LinkageError e) {
+                // TornadoVM is there but did not start: a backend whose driver is missing, say
+                Throwable cause = e;
+                while (cause.getCause() != null) {
+                    cause = cause.getCause();
+                }
+                throw new GptException("TornadoVM could not start: " + cause.getClass().getSimpleName() + ": "
+                        + String.valueOf(cause.getMessage()).lines().findFirst().orElse(""));
             }
         }
         return runtime;
