@@ -13,7 +13,7 @@ import java.util.Properties;
 @Command(name = "gpt", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Train and sample Karpathy's character-level GPT (\"Let's build GPT\") on the JVM.",
         subcommands = {TrainCommand.class, SampleCommand.class, EvalCommand.class, VerifyCommand.class, BenchCommand.class,
-                DevicesCommand.class,
+                DevicesCommand.class, PlotCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -22,7 +22,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, sample, eval, verify, bench, devices)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, sample, eval, verify, bench, devices, plot)");
     }
 
     public static void main(String[] args) {

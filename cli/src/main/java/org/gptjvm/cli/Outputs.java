@@ -55,6 +55,35 @@ final class Outputs {
         }
     }
 
+    /**
+     * A picture ({@code gpt plot --out}) in {@code format}, "png" or "svg": replaces only an empty file
+     * or a picture of that format (a PNG signature; an SVG's {@code <svg} tag in its first 4 KiB).
+     */
+    static void checkPicture(Path out, String format, boolean force) {
+        AtomicFile.checkTarget(out);
+        if (!Files.exists(out) || force) {
+            return;
+        }
+        byte[] head;
+        try (java.io.InputStream in = Files.newInputStream(out)) {
+            head = in.readNBytes(4096);
+        } catch (IOException e) {
+            throw new GptException("cannot read " + out + " to check what it holds: " + e.getMessage());
+        }
+        boolean ours = head.length == 0 || switch (format) {
+            case "png" -> java.util.Arrays.equals(head, 0, Math.min(8, head.length), PNG_SIGNATURE, 0, 8);
+            case "svg" -> new String(head, java.nio.charset.StandardCharsets.ISO_8859_1).contains("<svg");
+            default -> false;
+        };
+        if (!ours) {
+            throw new GptException(out + " exists and is not a " + format.toUpperCase(java.util.Locale.ROOT)
+                    + " picture: choose another --out, or pass --force to replace it");
+        }
+    }
+
+    /** The first 8 bytes of every PNG file. */
+    static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
     private static boolean same(Path a, Path b) {
         try {
             return Files.isSameFile(a, b);

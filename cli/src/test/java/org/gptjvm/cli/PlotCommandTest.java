@@ -1,0 +1,147 @@
+package org.gptjvm.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code gpt plot}: PNG and SVG from a metrics file, and its one-line errors. Runs in this JVM. */
+class PlotCommandTest {
+    @TempDir
+    Path tmp;
+
+    /** A run of 300 iterations with a decaying learning rate, an evaluation every 50, and a half-written last line. */
+    private Path metrics() throws IOException {
+        List<String> lines = new ArrayList<>();
+        lines.add(MetricsTest.start(0));
+        for (int i = 0; i <= 300; i += 5) {
+            double loss = 1.5 + 2.7 * Math.exp(-i / 80.0) + 0.05 * Math.sin(i);
+            double lr = 1e-3 * (1 - 0.9 * i / 300.0);
+            lines.add("{\"event\":\"train\",\"iter\":" + i + ",\"loss\":" + loss + ",\"lr\":" + lr
+                    + (i % 10 == 0 ? ",\"grad_norm\":0.8" : "") + ",\"tokens_per_s\":80000.0,\"elapsed_s\":" + i / 10.0 + "}");
+            if (i % 50 == 0) {
+                lines.add("{\"event\":\"eval\",\"iter\":" + i + ",\"train_loss\":" + (loss - 0.02) + ",\"val_loss\":"
+                        + (loss + 0.1) + ",\"lr\":" + lr + ",\"elapsed_s\":" + i / 10.0 + "}");
+            }
+        }
+        lines.add(MetricsTest.end(300));
+        Path f = tmp.resolve("run.metrics.jsonl");
+        Files.writeString(f, String.join("\n", lines) + "\n{\"event\":\"train\",\"iter\":305,\"lo");
+        return f;
+    }
+
+    @Test
+    void writesAPng() throws IOException {
+        Path m = metrics();
+        Cli.Result r = Cli.run("plot", "--metrics", m.toString(), "--width", "900", "--height", "500").assertOk();
+        Path png = tmp.resolve("run.loss.png");
+        assertEquals("wrote " + png + " (68 points, iterations 0-300)", r.out().strip(), r::describe);
+        byte[] bytes = Files.readAllBytes(png);
+        assertTrue(bytes.length > 5 * 1024, "size " + bytes.length);
+        assertArrayEquals(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, Arrays.copyOf(bytes, 8));
+        BufferedImage img = ImageIO.read(png.toFile());
+        assertNotNull(img);
+        assertEquals(900, img.getWidth());
+        assertEquals(500, img.getHeight());
+        // replacing its own picture is fine
+        Cli.run("plot", "--metrics", m.toString(), "--width", "900", "--height", "500").assertOk();
+        try (var files = Files.list(tmp)) {
+            assertEquals(List.of(), files.filter(p -> p.getFileName().toString().endsWith(".tmp")).toList());
+        }
+    }
+
+    @Test
+    void writesAnSvg() throws IOException {
+        Path m = metrics();
+        Path svg = tmp.resolve("sub").resolve("loss.svg");
+        Cli.Result r = Cli.run("plot", "--metrics", m.toString(), "--out", svg.toString()).assertOk();
+        assertTrue(r.out().startsWith("wrote " + svg + " ("), r::describe);
+        String text = Files.readString(svg, StandardCharsets.UTF_8);
+        assertTrue(text.startsWith("<?xml") || text.contains("<svg"), text.substring(0, Math.min(200, text.length())));
+        assertTrue(Files.size(svg) > 5 * 1024, "size " + Files.size(svg));
+    }
+
+    @Test
+    void theTitleNamesTheFileTheLastValLossAndAConstantLearningRate() {
+        org.gptjvm.model.Metrics.Run run = org.gptjvm.model.Metrics.parse(List.of(MetricsTest.start(0),
+                MetricsTest.train(0, 4.0), MetricsTest.eval(0, 4.1, 4.25), MetricsTest.train(10, 3.0)), "m");
+        assertEquals("run.metrics.jsonl: val loss 4.2500 at iteration 0, lr 0.001 (unfinished)",
+                LossPlot.title(run, "run.metrics.jsonl"));
+    }
+
+    @Test
+    void helpListsTheFlagsAndTheTopLevelHelpTheCommand() {
+        Cli.Result r = Cli.run("plot", "--help").assertOk();
+        for (String flag : List.of("--metrics", "--out", "--width", "--height", "--force")) {
+            assertTrue(r.out().contains(flag), () -> flag + "\n" + r.describe());
+        }
+        Cli.Result top = Cli.run("--help").assertOk();
+        assertTrue(top.out().lines().anyMatch(l -> l.strip().startsWith("plot ")), top::describe);
+    }
+
+    @Test
+    void aMissingFile() {
+        Cli.Result r = Cli.run("plot", "--metrics", tmp.resolve("none.metrics.jsonl").toString()).assertError(1);
+        assertTrue(r.err().contains("none.metrics.jsonl"), r::describe);
+        assertFalse(Files.exists(tmp.resolve("none.loss.png")));
+    }
+
+    @Test
+    void anEmptyFile() throws IOException {
+        Path m = Files.writeString(tmp.resolve("e.metrics.jsonl"), "");
+        Cli.run("plot", "--metrics", m.toString()).assertError(1);
+        Files.writeString(m, MetricsTest.start(0) + "\n");
+        Cli.Result r = Cli.run("plot", "--metrics", m.toString()).assertError(1);
+        assertTrue(r.err().contains("no training points"), r::describe);
+        assertFalse(Files.exists(tmp.resolve("e.loss.png")));
+    }
+
+    @Test
+    void aCorruptMiddleLine() throws IOException {
+        Path m = Files.writeString(tmp.resolve("c.metrics.jsonl"), String.join("\n", MetricsTest.start(0),
+                MetricsTest.train(0, 4.0), "{\"event\":\"train\",\"iter\":1", MetricsTest.train(2, 3.9)) + "\n");
+        Cli.Result r = Cli.run("plot", "--metrics", m.toString()).assertError(1);
+        assertTrue(r.err().contains("line 3"), r::describe);
+        assertFalse(Files.exists(tmp.resolve("c.loss.png")));
+    }
+
+    @Test
+    void aBadOutExtension() throws IOException {
+        Path m = metrics();
+        Cli.Result r = Cli.run("plot", "--metrics", m.toString(), "--out", tmp.resolve("loss.jpg").toString())
+                .assertError(2);
+        assertTrue(r.err().contains(".png or .svg"), r::describe);
+        assertFalse(Files.exists(tmp.resolve("loss.jpg")));
+        // a picture too small to read
+        Cli.run("plot", "--metrics", m.toString(), "--width", "5").assertError(2);
+    }
+
+    @Test
+    void refusesToReplaceWhatIsNotItsPicture() throws IOException {
+        Path m = metrics();
+        Path notPng = Files.writeString(tmp.resolve("notes.png"), "my notes");
+        Cli.Result r = Cli.run("plot", "--metrics", m.toString(), "--out", notPng.toString()).assertError(1);
+        assertTrue(r.err().contains("--force"), r::describe);
+        assertEquals("my notes", Files.readString(notPng));
+        Path dir = Files.createDirectory(tmp.resolve("dir.png"));
+        Cli.run("plot", "--metrics", m.toString(), "--out", dir.toString()).assertError(1);
+        Path link = Files.createSymbolicLink(tmp.resolve("link.svg"), m);
+        Cli.run("plot", "--metrics", m.toString(), "--out", link.toString()).assertError(1);
+        Cli.run("plot", "--metrics", m.toString(), "--out", notPng.toString(), "--force").assertOk();
+        assertTrue(Files.size(notPng) > 5 * 1024);
+    }
+}
