@@ -10,6 +10,7 @@ import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.engine.Program;
 import org.gptjvm.model.AtomicFile;
+import org.gptjvm.model.DataFiles;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptGraph;
@@ -32,7 +33,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
-        description = {"Time whole training steps (forward, backward, AdamW) per backend on real batches,",
+        description = {"Time whole training steps (forward, backward, AdamW) per backend on batches of text",
+                "(of uniformly random tokens of Tiny Shakespeare's vocabulary when there is no text file),",
                 "side by side in one run: ms/step (median, min, max), tokens/s, GFLOP/s, ratio to the first.",
                 "With --plan, print the launches of a device backend's step instead (with --profile: after timing it)."})
 final class BenchCommand implements Callable<Integer> {
@@ -50,7 +52,8 @@ final class BenchCommand implements Callable<Integer> {
     int iters = 20;
     @Option(names = "--warmup", paramLabel = "N", description = "Untimed steps first (default 5).")
     int warmup = 5;
-    @Option(names = "--data", paramLabel = "FILE", converter = FileArg.class, description = "Text for the batches (default: $GPT_DATA, else data/tinyshakespeare.txt).")
+    @Option(names = "--data", paramLabel = "FILE", converter = FileArg.class, description = "Text for the batches (default: $GPT_DATA, else data/tinyshakespeare.txt, "
+            + "else random tokens of its 65 characters).")
     Path data;
     @Option(names = "--json", paramLabel = "FILE", converter = FileArg.class,
             description = "Also write the results as JSON (replacing only an earlier report of gpt bench).")
@@ -99,15 +102,18 @@ final class BenchCommand implements Callable<Integer> {
         if (json != null) {
             Outputs.checkReport(json, "backends", force);
         }
-        TextData text = TextData.load(org.gptjvm.model.DataFiles.choose(data, System.getenv("GPT_DATA")));
-        int V = text.tokenizer().vocabSize();
-        GptConfig cfg = preset.config(V);
+        Source source = Source.choose(data, System.getenv("GPT_DATA"));
+        GptConfig cfg = preset.config(source.vocabSize());
+        if (source.text() != null) { // a batch needs block_size + 1 characters (too few was an internal error)
+            source.text().checkBlockSize(cfg.blockSize(), "bench needs more text than the --config's block size");
+        }
         int B = preset.batchSize;
         double flops = flopsPerStep(cfg, B);
 
         JsonObject machine = Machine.describe();
         System.out.printf("machine: %s, %s cores, Java %s, %s%n", machine.get("cpu").getAsString(),
                 machine.get("cores").getAsInt(), machine.get("java").getAsString(), machine.get("vector").getAsString());
+        System.out.println("data: " + source.describe());
         System.out.printf(Locale.ROOT, "config: %s, batch %d (%d tokens/step, %.2f GFLOP/step); %d threads, %d warm-up + %d timed steps%n",
                 preset, B, B * cfg.blockSize(), flops / 1e9, nThreads, warmup, iters);
         JsonArray results = new JsonArray();
@@ -122,7 +128,7 @@ final class BenchCommand implements Callable<Integer> {
                 r.add("plan", p.toJson(null, 0));
                 results.add(r);
             }
-            writeJson(machine, cfg, flops, B, results);
+            writeJson(machine, source, cfg, flops, B, results);
             return 0;
         }
         System.out.printf("%-10s %10s %10s %10s %12s %9s %8s%n", "backend", "median ms", "min ms", "max ms", "tokens/s",
@@ -133,7 +139,7 @@ final class BenchCommand implements Callable<Integer> {
             for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
                 pool.resetPeakUsage();
             }
-            double[] ms = time(name, nThreads, cfg, B, text);
+            double[] ms = time(name, nThreads, cfg, B, source);
             double[] sorted = ms.clone();
             Arrays.sort(sorted);
             double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
@@ -179,14 +185,16 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        writeJson(machine, cfg, flops, B, results);
+        writeJson(machine, source, cfg, flops, B, results);
         return 0;
     }
 
-    private void writeJson(JsonObject machine, GptConfig cfg, double flops, int B, JsonArray results) throws IOException {
+    private void writeJson(JsonObject machine, Source source, GptConfig cfg, double flops, int B, JsonArray results)
+            throws IOException {
         if (json != null) {
             JsonObject root = new JsonObject();
             root.add("machine", machine);
+            root.add("data", source.toJson());
             JsonObject c = cfg.toJson();
             c.addProperty("name", preset.name());
             c.addProperty("batch_size", B);
@@ -197,6 +205,63 @@ final class BenchCommand implements Callable<Integer> {
             root.add("backends", results);
             byte[] report = new GsonBuilder().setPrettyPrinting().create().toJson(root).getBytes(StandardCharsets.UTF_8);
             AtomicFile.write(json, os -> os.write(report));
+        }
+    }
+
+    /**
+     * Where the batches come from: the text of --data, $GPT_DATA or data/tinyshakespeare.txt as
+     * training draws them, or, when none was named and the default file is absent (a fresh clone),
+     * uniformly random tokens of Tiny Shakespeare's vocabulary, so the benchmark runs anywhere. A
+     * step's time does not depend on the token values, only on the shapes, so both time the same work.
+     */
+    record Source(TextData text, Path file) {
+        static Source choose(Path flag, String env) {
+            Path file = DataFiles.choose(flag, env);
+            if (flag == null && (env == null || env.isBlank()) && !Files.exists(file)) {
+                return new Source(null, null);
+            }
+            return new Source(TextData.load(file), file); // a named file that is missing stays an error
+        }
+
+        int vocabSize() {
+            return text != null ? text.tokenizer().vocabSize() : DataFiles.TINY_SHAKESPEARE_VOCAB_SIZE;
+        }
+
+        String describe() {
+            return text != null ? file + " (vocabulary " + vocabSize() + ")"
+                    : "random tokens (vocabulary " + vocabSize() + "; no data file)";
+        }
+
+        JsonObject toJson() {
+            JsonObject d = new JsonObject();
+            d.addProperty("source", text != null ? "file" : "random tokens");
+            if (text != null) {
+                d.addProperty("file", file.toString());
+                d.addProperty("bytes", text.identity().bytes());
+                d.addProperty("sha256", text.identity().sha256());
+            }
+            d.addProperty("vocab_size", vocabSize());
+            return d;
+        }
+
+        /**
+         * One batch into x and y (B*T each): get_batch on the text's training split, or B rows of
+         * T + 1 uniformly random tokens, x the first T of each and y the last T, as get_batch shifts.
+         */
+        void batch(Rng rng, int B, int T, int[] x, int[] y) {
+            if (text != null) {
+                text.batch(TextData.Split.TRAIN, rng, B, T, x, y);
+                return;
+            }
+            int V = vocabSize();
+            for (int b = 0; b < B; b++) {
+                int prev = rng.nextInt(V);
+                for (int t = 0; t < T; t++) {
+                    x[b * T + t] = prev;
+                    prev = rng.nextInt(V);
+                    y[b * T + t] = prev;
+                }
+            }
         }
     }
 
@@ -237,7 +302,7 @@ final class BenchCommand implements Callable<Integer> {
         return sum;
     }
 
-    private double[] time(String name, int nThreads, GptConfig cfg, int B, TextData text) {
+    private double[] time(String name, int nThreads, GptConfig cfg, int B, Source source) {
         try (Backend be = Backends.create(name, nThreads, Backends.provider(name).hasDevices() ? device : null)) {
             lastProfile = new KernelProfile();
             if (profile) {
@@ -252,7 +317,7 @@ final class BenchCommand implements Callable<Integer> {
             Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(1e-3);
             double[] ms = new double[iters];
             for (int i = 0; i < warmup + iters; i++) {
-                text.batch(TextData.Split.TRAIN, rng, B, cfg.blockSize(), x, y);
+                source.batch(rng, B, cfg.blockSize(), x, y);
                 long t0 = System.nanoTime();
                 gpt.forwardBackward(x, y, i);
                 gpt.update(opt, i + 1);

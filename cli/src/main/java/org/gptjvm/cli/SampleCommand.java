@@ -3,6 +3,7 @@ package org.gptjvm.cli;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.model.Checkpoint;
 import org.gptjvm.model.Gpt;
+import org.gptjvm.model.Rng;
 import org.gptjvm.model.Sampler;
 import org.gptjvm.model.Seeds;
 import picocli.CommandLine;
@@ -17,6 +18,9 @@ import java.util.concurrent.Callable;
 @Command(name = "sample", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = "Generate text from a trained model; the output streams as it is generated.")
 final class SampleCommand implements Callable<Integer> {
+    /** The line between two samples of --num-samples, nanoGPT's sample.py's. */
+    static final String SEPARATOR = "---------------";
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -30,6 +34,12 @@ final class SampleCommand implements Callable<Integer> {
     double temperature = 1.0;
     @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K likeliest characters only (default: all).")
     int topK = 0;
+    @Option(names = "--top-p", paramLabel = "P", description = "Sample among the fewest likeliest characters whose "
+            + "probabilities reach P, after the temperature and --top-k (nucleus sampling; default 1: all).")
+    double topP = 1.0;
+    @Option(names = "--num-samples", paramLabel = "N", description = "Independent samples from the same prompt, one after "
+            + "the other from the one seeded generator, separated by a line of dashes (default 1).")
+    int numSamples = 1;
     @Option(names = "--block-size", paramLabel = "T", description = "Crop the context to T characters (default and maximum: the model's).")
     Integer blockSize;
     @Option(names = "--seed", paramLabel = "S", description = "Sampling seed (default 1337).")
@@ -55,6 +65,13 @@ final class SampleCommand implements Callable<Integer> {
         if (topK < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--top-k must not be negative");
         }
+        if (!(topP > 0 && topP <= 1)) { // also refuses NaN
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--top-p must be a number above 0 and at most 1 (1: all characters), got " + topP);
+        }
+        if (numSamples < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--num-samples must be at least 1, got " + numSamples);
+        }
         Checkpoint ckpt = Checkpoint.load(model.checkpoint);
         int block = ckpt.config.blockSize();
         if (blockSize != null) {
@@ -66,32 +83,40 @@ final class SampleCommand implements Callable<Integer> {
         }
         int[] context = prompt == null || prompt.isEmpty() ? new int[]{0} : ckpt.tokenizer.encode(prompt);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        if (prompt != null) {
-            out.print(prompt);
-        } else {
-            out.print(ckpt.tokenizer.decode(0));
-        }
-        long elapsed, made;
+        String start = prompt != null ? prompt : ckpt.tokenizer.decode(0);
+        long elapsed, made = 0;
         String device;
-        boolean closed;
+        boolean closed = false;
         try (Backend backend = engine.create()) {
             Gpt gpt = ckpt.toModel(backend, model.checkpoint);
             device = backend.device();
+            Sampler sampler = new Sampler(gpt, block, !noKvCache);
+            // one generator for all samples: sample k continues its stream, so the whole output is a
+            // function of the seed, and sample 1 is the text of a run with --num-samples 1
+            Rng rng = Seeds.sample(seed);
             long t0 = System.nanoTime();
-            made = new Sampler(gpt, block, !noKvCache).stream(context, tokens, temperature, topK, Seeds.sample(seed),
-                    t -> {
-                        out.print(ckpt.tokenizer.decode(t));
-                        return !Terminal.readerGone(out);
-                    });
+            for (int k = 0; k < numSamples && !closed; k++) {
+                if (k > 0) {
+                    out.println(SEPARATOR);
+                }
+                out.print(start); // each sample is printed whole, prompt first, as nanoGPT's sample.py does
+                made += sampler.stream(context, tokens, temperature, topK, topP, rng, t -> {
+                    out.print(ckpt.tokenizer.decode(t));
+                    return !Terminal.readerGone(out);
+                });
+                closed = Terminal.readerGone(out);
+                if (!closed) {
+                    out.println();
+                }
+            }
             elapsed = System.nanoTime() - t0;
-            closed = Terminal.readerGone(out);
         }
         if (closed) {
             return 0; // nobody reads any more: nothing more to say
         }
-        out.println();
         if (!quiet) {
-            System.err.printf("gpt: %d tokens in %.2f s, %.0f tokens/s (%s; %s)%n", made, elapsed / 1e9,
+            System.err.printf("gpt: %d tokens%s in %.2f s, %.0f tokens/s (%s; %s)%n", made,
+                    numSamples > 1 ? " (" + numSamples + " samples)" : "", elapsed / 1e9,
                     made / Math.max(elapsed / 1e9, 1e-9), noKvCache ? "no KV cache" : "KV cache", device);
         }
         return 0;

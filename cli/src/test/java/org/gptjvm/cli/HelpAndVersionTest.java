@@ -17,7 +17,7 @@ class HelpAndVersionTest {
             "--model", "--out", "--data", "--download", "--sample-tokens", "--backend", "--threads", "--help",
             "--version");
     static final List<String> SAMPLE_FLAGS = List.of("--checkpoint", "--tokens", "--prompt", "--temperature",
-            "--top-k", "--block-size", "--seed", "--backend", "--threads", "--help");
+            "--top-k", "--top-p", "--num-samples", "--block-size", "--seed", "--backend", "--threads", "--help");
     static final List<String> EVAL_FLAGS = List.of("--checkpoint", "--data", "--eval-iters", "--batch-size",
             "--seed", "--backend", "--threads", "--help");
 

@@ -24,6 +24,8 @@ public final class DataFiles {
     public static final String TINY_SHAKESPEARE_SHA256 =
             "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed";
     public static final Path DEFAULT = Path.of("data", "tinyshakespeare.txt");
+    /** Distinct characters in Tiny Shakespeare: the vocabulary of the models trained on it. */
+    public static final int TINY_SHAKESPEARE_VOCAB_SIZE = 65;
 
     private DataFiles() {
     }

@@ -136,6 +136,88 @@ class SamplerTest {
         assertEquals(2, Sampler.pick(logits, 1.0, 1, new Rng(1), scratch));
     }
 
+    /** Draws {@code n} tokens by pick() and counts each. */
+    private static int[] counts(float[] logits, double temperature, int topK, double topP, long seed, int n) {
+        int[] counts = new int[logits.length];
+        double[] p = new double[logits.length], sorted = new double[logits.length];
+        Rng rng = new Rng(seed);
+        for (int i = 0; i < n; i++) {
+            counts[Sampler.pick(logits, temperature, topK, topP, rng, p, sorted)]++;
+        }
+        return counts;
+    }
+
+    /**
+     * Top-p keeps the smallest set of likeliest tokens whose probabilities reach P and renormalises:
+     * on 0.5, 0.3, 0.15, 0.05 (laid out out of order, so the vocabulary's order cannot stand in for the
+     * ranking), P 0.8 keeps exactly two tokens and P 0.81 exactly three.
+     */
+    @Test
+    void topPKeepsExactlyTheNucleus() {
+        // token 0: 0.15, token 1: 0.5, token 2: 0.05, token 3: 0.3
+        float[] logits = {(float) Math.log(0.15), (float) Math.log(0.5), (float) Math.log(0.05), (float) Math.log(0.3)};
+        int n = 40_000;
+        int[] c = counts(logits, 1.0, 0, 0.8, 11, n);
+        assertEquals(0, c[0] + c[2], "only 0.5 and 0.3 make up 0.8: " + Arrays.toString(c));
+        assertEquals(0.5 / 0.8, (double) c[1] / n, 0.01, "renormalised over the nucleus");
+        c = counts(logits, 1.0, 0, 0.81, 11, n);
+        assertEquals(0, c[2], "0.05 is outside the nucleus of 0.81: " + Arrays.toString(c));
+        assertTrue(c[0] > 0 && c[1] > 0 && c[3] > 0, Arrays.toString(c));
+        assertEquals(0.15 / 0.95, (double) c[0] / n, 0.01);
+        assertEquals(0.5 / 0.95, (double) c[1] / n, 0.01);
+        // the likeliest token alone reaches 0.5, and is kept whatever the P
+        assertEquals(n, counts(logits, 1.0, 0, 0.5, 11, n)[1]);
+        assertEquals(n, counts(logits, 1.0, 0, 1e-9, 11, n)[1]);
+        // 0.96 needs all four
+        c = counts(logits, 1.0, 0, 0.96, 11, n);
+        assertTrue(c[2] > 0, Arrays.toString(c));
+        // the temperature comes first: at T 2 the probabilities flatten (0.5 -> 0.38), and 0.8 needs three
+        c = counts(logits, 2.0, 0, 0.8, 11, n);
+        assertTrue(c[0] > 0 && c[2] == 0, Arrays.toString(c));
+    }
+
+    /**
+     * Top-k applies before top-p, as in HF transformers: on logits 0, 1, 2, -1, top-k 2 leaves
+     * tokens 2 and 1 at 0.73 and 0.27, so P 0.7 keeps token 2 alone; top-p first would keep both
+     * (token 2 is 0.64 of the whole softmax).
+     */
+    @Test
+    void topKAppliesBeforeTopP() {
+        float[] logits = {0f, 1f, 2f, -1f};
+        assertEquals(20_000, counts(logits, 1.0, 2, 0.7, 5, 20_000)[2]);
+        int[] c = counts(logits, 1.0, 0, 0.7, 5, 20_000);
+        assertTrue(c[1] > 0 && c[0] == 0 && c[3] == 0, Arrays.toString(c));
+    }
+
+    /** P 1 is no top-p: the same draws, token for token, as the sampler without it. */
+    @Test
+    void topPOneIsOff() {
+        float[] logits = {0.3f, -1f, 2f, 1.5f, 0f};
+        double[] p = new double[5], sorted = new double[5];
+        for (int topK : new int[]{0, 3}) {
+            Rng a = new Rng(8), b = new Rng(8);
+            for (int i = 0; i < 2000; i++) {
+                assertEquals(Sampler.pick(logits, 0.9, topK, a, p), Sampler.pick(logits, 0.9, topK, 1.0, b, p, sorted));
+            }
+        }
+        for (long seed = 0; seed < 3; seed++) {
+            assertArrayEquals(generate(new int[]{0}, 40, 1.0, 0, seed, new ArrayList<>()),
+                    new Sampler(gpt, BLOCK).generate(new int[]{0}, 40, 1.0, 0, 1.0, new Rng(seed), t -> { }));
+        }
+    }
+
+    /** Top-p through the model: the same seed gives the same text, a tiny P is greedy, and P < 1 changes the draws. */
+    @Test
+    void topPIsDeterministicPerSeed() {
+        Sampler s = new Sampler(gpt, BLOCK);
+        int[] a = s.generate(new int[]{0}, 60, 1.0, 0, 0.7, new Rng(5), t -> { });
+        assertArrayEquals(a, s.generate(new int[]{0}, 60, 1.0, 0, 0.7, new Rng(5), t -> { }));
+        assertFalse(Arrays.equals(a, s.generate(new int[]{0}, 60, 1.0, 0, 0.7, new Rng(6), t -> { })));
+        assertFalse(Arrays.equals(a, s.generate(new int[]{0}, 60, 1.0, 0, 1.0, new Rng(5), t -> { })),
+                "P 0.7 should cut something on this model");
+        assertArrayEquals(greedyByHand(new int[]{2}, 30), s.generate(new int[]{2}, 30, 1.0, 0, 1e-9, new Rng(5), t -> { }));
+    }
+
     /** Streaming keeps only a window of block_size tokens: any count works, and the consumer can stop it. */
     @Test
     void streamRunsUntilItsConsumerStops() {
