@@ -6,6 +6,7 @@ package org.gptjvm.engine;
  * (decoupled weight decay, bias correction) is
  *
  * <pre>
+ *   g    = grad * scale                        GRAD_SCALE (micro-batch mean, clip_grad_norm_'s coefficient)
  *   p   *= 1 - lr * wd                        DECAY
  *   m    = m + (g - m) * (1 - beta1)          exp_avg.lerp_(grad, 1 - beta1): ONE_MINUS_BETA1
  *   v    = v * beta2 + (1 - beta2) * g * g    exp_avg_sq.mul_(beta2).addcmul_(..., 1 - beta2): BETA2, ONE_MINUS_BETA2
@@ -19,8 +20,8 @@ package org.gptjvm.engine;
  */
 public final class AdamW {
     public static final int DECAY = 0, ONE_MINUS_BETA1 = 1, BETA2 = 2, ONE_MINUS_BETA2 = 3, STEP_SIZE = 4,
-            BC2_SQRT = 5, EPS = 6;
-    public static final int SIZE = 7;
+            BC2_SQRT = 5, EPS = 6, GRAD_SCALE = 7;
+    public static final int SIZE = 8;
 
     private AdamW() {
     }
@@ -28,6 +29,15 @@ public final class AdamW {
     /** Fills {@code hyper} for update number {@code step} (1-based, as PyTorch's state['step']). */
     public static void fill(float[] hyper, double lr, double beta1, double beta2, double eps, double weightDecay,
                             long step) {
+        fill(hyper, lr, beta1, beta2, eps, weightDecay, step, 1.0);
+    }
+
+    /**
+     * As above, with the gradients multiplied by {@code gradScale} first, in float as PyTorch's
+     * clip_grad_norm_ multiplies them in place (a scale of 1 changes nothing).
+     */
+    public static void fill(float[] hyper, double lr, double beta1, double beta2, double eps, double weightDecay,
+                            long step, double gradScale) {
         double bc1 = 1.0 - Math.pow(beta1, step);
         double bc2 = 1.0 - Math.pow(beta2, step);
         hyper[DECAY] = (float) (1.0 - lr * weightDecay);
@@ -37,5 +47,6 @@ public final class AdamW {
         hyper[STEP_SIZE] = (float) (lr / bc1);
         hyper[BC2_SQRT] = (float) Math.sqrt(bc2);
         hyper[EPS] = (float) eps;
+        hyper[GRAD_SCALE] = (float) gradScale;
     }
 }

@@ -72,6 +72,13 @@ public interface Backend extends AutoCloseable {
     /** Sets every element of the buffers to zero. */
     Launch zero(List<FloatBuf> bufs);
 
+    /**
+     * {@code out[0]} = the sum of the squares of every element of {@code bufs} (the gradients'
+     * global norm, squared, for clipping), summed in an order fixed by the buffers alone, so the
+     * result is the same for any thread count and from run to run.
+     */
+    Launch sumOfSquares(FloatBuf out, List<FloatBuf> bufs);
+
     /** out[b,t,:] = wte[idx[b,t],:] + wpe[t,:]; {@code wpe} may be null (the bigram model). */
     Launch encoderForward(FloatBuf out, IntBuf idx, FloatBuf wte, FloatBuf wpe, int B, int T, int C);
 

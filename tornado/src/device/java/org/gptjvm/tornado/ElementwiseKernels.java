@@ -90,7 +90,7 @@ public final class ElementwiseKernels {
             float decay = hyper.get(AdamW.DECAY), oneMinusBeta1 = hyper.get(AdamW.ONE_MINUS_BETA1);
             float beta2 = hyper.get(AdamW.BETA2), oneMinusBeta2 = hyper.get(AdamW.ONE_MINUS_BETA2);
             float stepSize = hyper.get(AdamW.STEP_SIZE), bc2Sqrt = hyper.get(AdamW.BC2_SQRT), eps = hyper.get(AdamW.EPS);
-            float grad = mem.get(g + i);
+            float grad = mem.get(g + i) * hyper.get(AdamW.GRAD_SCALE);
             float mi = mem.get(m + i) + (grad - mem.get(m + i)) * oneMinusBeta1;
             float vi = mem.get(v + i) * beta2 + oneMinusBeta2 * grad * grad;
             float denom = TornadoMath.sqrt(vi) / bc2Sqrt + eps;

@@ -50,4 +50,31 @@ public final class ReduceKernels {
             mem.set(out + j, mem.get(out + j) + s);
         }
     }
+
+    /**
+     * partial[w] = sum of mem[x + i]^2 over i = w, w + W, w + 2W, ... below n: one work-item per w,
+     * so neighbouring work-items read neighbouring elements; the order is fixed by n and W alone.
+     */
+    public static void squaresPartial(KernelContext kc, FloatArray mem, int partial, int x, int n, int W) {
+        int w = kc.globalIdx;
+        if (w < W) {
+            float s = 0f;
+            for (int i = w; i < n; i += W) {
+                float v = mem.get(x + i);
+                s += v * v;
+            }
+            mem.set(partial + w, s);
+        }
+    }
+
+    /** mem[out] = the {@code count} partial sums added in order (one work-item). */
+    public static void squaresTotal(KernelContext kc, FloatArray mem, int out, int partial, int count) {
+        if (kc.globalIdx == 0) {
+            float s = 0f;
+            for (int k = 0; k < count; k++) {
+                s += mem.get(partial + k);
+            }
+            mem.set(out, s);
+        }
+    }
 }

@@ -183,6 +183,42 @@ public final class TornadoBackend implements Backend {
     @Override
     public Launch zero(List<FloatBuf> bufs) {
         // neighbouring buffers are one range (the gradients are one block: one task zeroes them all)
+        List<long[]> ranges = ranges(bufs);
+        List<Task> tasks = new ArrayList<>();
+        for (long[] r : ranges) {
+            int x = (int) r[0], n = (int) r[1];
+            tasks.add(simple((g, id, mem, args) -> g.task(id, ElementwiseKernels::zero, mem, x, n),
+                    info("zero", dims(n, 1, 1), 0, 0, 4.0 * n)));
+        }
+        return new TLaunch("zero", tasks, List.of());
+    }
+
+    /** Work-items of {@link ReduceKernels#squaresPartial} per range at most: each sums every W-th element. */
+    private static final int SQUARES_SPREAD = 16384;
+
+    @Override
+    public Launch sumOfSquares(FloatBuf out, List<FloatBuf> bufs) {
+        List<long[]> ranges = ranges(bufs);
+        long partials = ranges.stream().mapToLong(r -> Math.min(r[1], SQUARES_SPREAD)).sum();
+        int partial = scratch("sum_of_squares.partial", partials);
+        List<Task> tasks = new ArrayList<>();
+        int at = partial;
+        for (long[] r : ranges) {
+            int x = (int) r[0], n = (int) r[1], W = Math.min(n, SQUARES_SPREAD), into = at;
+            tasks.add(new Task((g, id, mem, args) -> g.task(id, ReduceKernels::squaresPartial, kc, mem, into, x, n, W),
+                    cover(W, 128), new LaunchInfo("sum_of_squares", dims(roundUp(W, 128), 1, 1), dims(128, 1, 1), 2.0 * n,
+                    4.0 * n, 4.0 * W, 0)));
+            at += W;
+        }
+        int ou = o(out), count = (int) partials;
+        tasks.add(new Task((g, id, mem, args) -> g.task(id, ReduceKernels::squaresTotal, kc, mem, ou, partial, count),
+                groups(1, 1), new LaunchInfo("sum_of_squares_total", dims(1, 1, 1), dims(1, 1, 1), count, 4.0 * count, 4.0,
+                0)));
+        return new TLaunch("sum_of_squares", tasks, List.of());
+    }
+
+    /** The buffers as ranges of the arena, neighbours joined: {offset, length} each. */
+    private static List<long[]> ranges(List<FloatBuf> bufs) {
         List<long[]> ranges = new ArrayList<>();
         for (FloatBuf b : bufs) {
             long[] last = ranges.isEmpty() ? null : ranges.getLast();
@@ -192,13 +228,7 @@ public final class TornadoBackend implements Backend {
                 ranges.add(new long[]{o(b), b.size()});
             }
         }
-        List<Task> tasks = new ArrayList<>();
-        for (long[] r : ranges) {
-            int x = (int) r[0], n = (int) r[1];
-            tasks.add(simple((g, id, mem, args) -> g.task(id, ElementwiseKernels::zero, mem, x, n),
-                    info("zero", dims(n, 1, 1), 0, 0, 4.0 * n)));
-        }
-        return new TLaunch("zero", tasks, List.of());
+        return ranges;
     }
 
     @Override

@@ -223,7 +223,7 @@ class TornadoKernelTest {
             FloatBuf probs = c.out("crossentropy_forward.probs", N * V), losses = c.out("crossentropy_forward.losses", N);
             FloatBuf hyper = c.in("hyper", AdamW.SIZE, 0);
             float[] h = new float[AdamW.SIZE];
-            AdamW.fill(h, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
+            AdamW.fill(h, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, 0.37); // gradients scaled (clipping) too
             c.be.write(hyper, h);
             c.be.hostInput(hyper);
             FloatBuf m = c.out("adamw.m", n), v = c.out("adamw.v", n);
@@ -239,7 +239,9 @@ class TornadoKernelTest {
                     c.be.meanLoss(c.out("mean_loss", 1), losses, N),
                     c.be.crossEntropyBackward(c.out("crossentropy_backward", N * V), probs, targets, N, V),
                     c.be.adamw(c.out("adamw.param", n), b, m, v, hyper, n),
-                    c.be.zero(List.of(c.out("zero", n))));
+                    c.be.zero(List.of(c.out("zero", n))),
+                    // a, b, dout are neighbours (one range), logits another
+                    c.be.sumOfSquares(c.out("sum_of_squares", 1), List.of(a, b, d, logits)));
         });
     }
 

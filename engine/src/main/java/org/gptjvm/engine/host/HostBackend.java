@@ -270,4 +270,51 @@ public abstract class HostBackend implements Backend {
         };
         return parallel("zero", total, ELEMENTWISE_GRAIN, task);
     }
+
+    /** Elements per partial sum of {@link #sumOfSquares}: the fixed blocks whose order never changes. */
+    static final int SQUARES_CHUNK = 1 << 16;
+
+    /**
+     * The buffers laid end to end and cut into fixed chunks; each chunk's squares are summed in
+     * double, in order, on whichever thread, and the chunks' sums are then added in order: the same
+     * number for any thread count.
+     */
+    @Override
+    public Launch sumOfSquares(FloatBuf out, List<FloatBuf> bufs) {
+        float[][] arrays = bufs.stream().map(HostBackend::f).toArray(float[][]::new);
+        long[] starts = new long[arrays.length + 1];
+        for (int k = 0; k < arrays.length; k++) {
+            starts[k + 1] = starts[k] + arrays[k].length;
+        }
+        long total = starts[arrays.length];
+        int chunks = (int) ((total + SQUARES_CHUNK - 1) / SQUARES_CHUNK);
+        double[] partial = new double[chunks];
+        float[] o = f(out);
+        WorkerPool.RangeTask task = (c0, c1) -> {
+            int k = 0;
+            for (int c = c0; c < c1; c++) {
+                long a = (long) c * SQUARES_CHUNK, b = Math.min(total, a + SQUARES_CHUNK);
+                double s = 0;
+                while (starts[k + 1] <= a) {
+                    k++;
+                }
+                for (int j = k; j < arrays.length && starts[j] < b; j++) {
+                    int from = (int) (Math.max(a, starts[j]) - starts[j]), to = (int) (Math.min(b, starts[j + 1]) - starts[j]);
+                    float[] x = arrays[j];
+                    for (int i = from; i < to; i++) {
+                        s += (double) x[i] * x[i];
+                    }
+                }
+                partial[c] = s;
+            }
+        };
+        return launch("sum_of_squares", () -> {
+            pool.parallelFor(chunks, task);
+            double sum = 0;
+            for (double p : partial) {
+                sum += p;
+            }
+            o[0] = (float) sum;
+        });
+    }
 }

@@ -406,8 +406,9 @@ public final class RefKernels {
         double decay = hyper[AdamW.DECAY], oneMinusBeta1 = hyper[AdamW.ONE_MINUS_BETA1], beta2 = hyper[AdamW.BETA2];
         double oneMinusBeta2 = hyper[AdamW.ONE_MINUS_BETA2], stepSize = hyper[AdamW.STEP_SIZE];
         double bc2Sqrt = hyper[AdamW.BC2_SQRT], eps = hyper[AdamW.EPS];
+        float scale = hyper[AdamW.GRAD_SCALE];
         for (int i = from; i < to; i++) {
-            double grad = g[i];
+            double grad = g[i] * scale;
             double mi = m[i] + (grad - m[i]) * oneMinusBeta1;
             double vi = v[i] * beta2 + oneMinusBeta2 * grad * grad;
             double denom = Math.sqrt(vi) / bc2Sqrt + eps;
