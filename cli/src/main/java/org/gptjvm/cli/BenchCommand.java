@@ -274,7 +274,7 @@ final class BenchCommand implements Callable<Integer> {
     private static StepPlan stepPlan(Backend be, Gpt gpt, int B) {
         GptGraph g = gpt.batchGraph(B);
         List<StepPlan.Row> rows = new ArrayList<>();
-        for (Program p : List.of(g.forwardBackward, g.update)) {
+        for (Program p : List.of(g.zeroGrads, g.forwardBackward, g.update)) {
             p.plan().forEach(l -> rows.add(new StepPlan.Row(p.name(), l)));
         }
         if (rows.isEmpty()) {

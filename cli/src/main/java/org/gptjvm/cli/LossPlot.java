@@ -1,6 +1,7 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.GptException;
+import org.gptjvm.model.AtomicFile;
 import org.gptjvm.model.Metrics;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.VectorGraphicsEncoder;
@@ -15,6 +16,7 @@ import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -98,6 +100,26 @@ final class LossPlot {
             }
         }
         return chart;
+    }
+
+    /**
+     * Draws the run's loss curves from {@code metrics} into the PNG {@code picture} at the end of
+     * training, never failing the run for it: returns the picture's path, or why there is none.
+     * An existing picture that is not a PNG is left alone.
+     */
+    static String writeQuietly(Path metrics, Path picture) {
+        try {
+            Outputs.checkPicture(picture, "png", false);
+            Metrics.Run run = Metrics.read(metrics);
+            System.setProperty("java.awt.headless", "true");
+            byte[] png = render(run, metrics.getFileName().toString(), 1000, 600, "png");
+            AtomicFile.write(picture, os -> os.write(png));
+            return picture.toString();
+        } catch (GptException e) {
+            return "none (" + e.getMessage() + ")";
+        } catch (RuntimeException | LinkageError e) {
+            return "none (the chart could not be drawn: " + e + ")";
+        }
     }
 
     /** The picture as PNG or SVG bytes. */

@@ -6,7 +6,10 @@ import org.gptjvm.model.Checkpoint;
 import org.gptjvm.model.DataFiles;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Metrics;
+import org.gptjvm.model.MetricsLog;
 import org.gptjvm.model.Preset;
+import org.gptjvm.model.Recipe;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Sampler;
 import org.gptjvm.model.Seeds;
@@ -28,7 +31,9 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = {"Train the lecture's GPT on a text file, print the losses as the lecture does,",
                 "save the model and print a sample.",
-                "Defaults: the video's small model (--config small); --config lecture is its 10.8M model."})
+                "Defaults: the video's small model (--config small); --config lecture is its 10.8M model;",
+                "--config nanogpt is nanoGPT's train_shakespeare_char recipe on the lecture's model.",
+                "Writes the model, its metrics (NAME.metrics.jsonl) and loss curves (NAME.loss.png)."})
 final class TrainCommand implements Callable<Integer> {
 
     enum ModelKind { gpt, bigram }
@@ -60,6 +65,35 @@ final class TrainCommand implements Callable<Integer> {
     Integer evalInterval;
     @Option(names = "--eval-iters", paramLabel = "N", description = "Batches per split in each evaluation (default " + Preset.EVAL_ITERS + ").")
     Integer evalIters;
+    @Option(names = "--lr-schedule", paramLabel = "KIND", description = "constant or cosine: nanoGPT's warmup and "
+            + "cosine decay (small, lecture: constant; nanogpt: cosine).")
+    Recipe.Schedule lrSchedule;
+    @Option(names = "--warmup-iters", paramLabel = "N", description = "Iterations of linear warmup (default 0; nanogpt 100).")
+    Integer warmupIters;
+    @Option(names = "--lr-decay-iters", paramLabel = "N", description = "Cosine: iteration where the rate reaches "
+            + "--min-lr (default: --iters).")
+    Integer lrDecayIters;
+    @Option(names = "--min-lr", paramLabel = "LR", description = "Cosine: the rate after the decay (default: --lr / 10).")
+    Double minLr;
+    @Option(names = "--grad-clip", paramLabel = "NORM", description = "Clip the gradients' global L2 norm to NORM; "
+            + "0: off (default 0; nanogpt 1.0).")
+    Double gradClip;
+    @Option(names = "--grad-accum", paramLabel = "N", description = "Micro-batches of --batch-size per AdamW step, "
+            + "their gradients averaged (default 1).")
+    Integer gradAccum;
+    @Option(names = "--beta1", paramLabel = "B1", description = "AdamW beta1 (default 0.9).")
+    Double beta1;
+    @Option(names = "--beta2", paramLabel = "B2", description = "AdamW beta2 (default 0.999; nanogpt 0.99).")
+    Double beta2;
+    @Option(names = "--weight-decay", paramLabel = "WD", description = "AdamW weight decay (default 0.01, PyTorch's; "
+            + "nanogpt 0.1).")
+    Double weightDecay;
+    @Option(names = "--decay-matrices-only", negatable = true, description = "Weight decay on 2-D weights only, "
+            + "not biases and LayerNorms, as nanoGPT (default: off; nanogpt: on).")
+    Boolean decayMatricesOnly;
+    @Option(names = "--log-interval", paramLabel = "N", description = "Write the training loss to the metrics file "
+            + "every N iterations (default 10).")
+    int logInterval = 10;
     @Option(names = "--seed", paramLabel = "S", description = "Seed for init, batches, dropout, sampling (default " + Preset.SEED + ").")
     long seed = Preset.SEED;
     @Option(names = "--data", paramLabel = "FILE", converter = FileArg.class,
@@ -90,11 +124,17 @@ final class TrainCommand implements Callable<Integer> {
 
     TrainOptions trainOptions() {
         TrainOptions base = preset.trainOptions();
+        Recipe recipe = base.recipe().withSchedule(lrSchedule, warmupIters, lrDecayIters, minLr)
+                .withOptimizer(beta1, beta2, weightDecay, decayMatricesOnly, gradClip, gradAccum);
         return new TrainOptions(or(batchSize, base.batchSize()), lr != null ? lr : base.lr(), or(iters, base.iters()),
-                or(evalInterval, base.evalInterval()), or(evalIters, base.evalIters()), seed);
+                or(evalInterval, base.evalInterval()), or(evalIters, base.evalIters()), seed, recipe).validate().resolved();
     }
 
     private static int or(Integer v, int dflt) {
+        return v != null ? v : dflt;
+    }
+
+    private static double or2(Double v, double dflt) {
         return v != null ? v : dflt;
     }
 
@@ -108,6 +148,9 @@ final class TrainCommand implements Callable<Integer> {
         PrintStream stdout = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         if (sampleTokens < 0) {
             throw usage("--sample-tokens must not be negative");
+        }
+        if (logInterval <= 0) {
+            throw usage("--log-interval must be positive");
         }
         Checkpoint resumed = resume != null ? loadForResume() : null;
         Path target = out != null ? out : resume != null ? resume : Path.of("out", "gpt.safetensors");
@@ -127,6 +170,7 @@ final class TrainCommand implements Callable<Integer> {
                     + opts.iters() + " is below that (--iters counts from the start of the run)");
         }
         Outputs.checkModel(target, resume, force);
+        Path metricsFile = Metrics.metricsFileFor(target), plotFile = Metrics.plotFileFor(target);
         Path dataFile = findData(stdout);
         TextData text = TextData.load(dataFile, resumed != null ? resumed.tokenizer : null);
         if (resumed != null) {
@@ -149,24 +193,52 @@ final class TrainCommand implements Callable<Integer> {
                     .movePointLeft(6).toPlainString());
             stdout.printf("model: %s; batch %d, lr %s, %d iterations; backend %s%n", config, opts.batchSize(),
                     opts.lr(), opts.iters(), backend.device());
+            if (!opts.recipe().equals(Recipe.LECTURE)) {
+                stdout.println("recipe: " + describe(opts));
+            }
             if (resumed != null) {
                 stdout.printf("resuming %s at iteration %d%n", resume, trainer.iteration());
             }
             Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal());
+            MetricsLog metrics = MetricsLog.open(metricsFile, resumed != null, force);
+            metrics.start(trainer.iteration(), backend.device(), config, opts);
+            String picture;
+            long tokensPerStep = (long) opts.batchSize() * config.blockSize() * opts.recipe().gradAccum();
+            long t0 = System.nanoTime();
             Runnable restoreSignals = Interrupts.onStop(trainer::requestStop);
             int[] saved = {resumed != null ? resumed.train.iteration() : -1};
             Trainer.Result r;
             try {
                 r = trainer.run(new Trainer.Listener() {
+                    int lastLogged = trainer.iteration();
+                    double lastLoggedAt, lastEvalSeconds;
+
                     @Override
                     public void evaluated(int step, float trainLoss, float valLoss) {
                         progress.clear();
                         stdout.printf(Locale.ROOT, "step %d: train loss %.4f, val loss %.4f%n", step, trainLoss, valLoss);
+                        metrics.eval(step, trainLoss, valLoss, opts.learningRate(step), (System.nanoTime() - t0) / 1e9);
                     }
 
                     @Override
-                    public void iteration(int iter, int total, float loss, double itPerSec) {
-                        progress.update(iter, total, loss, itPerSec);
+                    public boolean wantsGradNorm(int iter) {
+                        return (iter + 1) % logInterval == 0;
+                    }
+
+                    @Override
+                    public void iteration(Trainer.StepReport s) {
+                        progress.update(s.iter(), s.total(), s.loss(), s.iterationsPerSecond());
+                        if (s.iter() % logInterval == 0 || s.iter() == s.total()) {
+                            double now = (System.nanoTime() - t0) / 1e9;
+                            // evaluations between two log lines are not training: the pace counts steps alone
+                            double evalSeconds = trainer.evaluationSeconds();
+                            double tokensPerSecond = tokensPerStep * (s.iter() - lastLogged) / Math.max(1e-9,
+                                    now - lastLoggedAt - (evalSeconds - lastEvalSeconds));
+                            metrics.train(s, tokensPerSecond);
+                            lastLogged = s.iter();
+                            lastLoggedAt = now;
+                            lastEvalSeconds = evalSeconds;
+                        }
                     }
 
                     @Override
@@ -177,6 +249,7 @@ final class TrainCommand implements Callable<Integer> {
                 });
             } catch (Trainer.Diverged e) {
                 progress.clear();
+                metrics.close();
                 throw new GptException(e.getMessage() + "; " + (saved[0] >= 0 ? target + " keeps the model of iteration "
                         + saved[0] : "nothing was saved"));
             } finally {
@@ -184,7 +257,11 @@ final class TrainCommand implements Callable<Integer> {
             }
             progress.clear();
             Checkpoint.save(target, gpt, text.tokenizer(), trainer.state());
+            metrics.end(trainer.iteration(), r.seconds(), r.trainSeconds(), r.evalSeconds(), trainer.stopped());
+            metrics.close();
+            picture = LossPlot.writeQuietly(metricsFile, plotFile);
             if (trainer.stopped()) {
+                stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
                 stdout.printf("interrupted at iteration %d; saved %s (continue with: %s)%n", trainer.iteration(), target,
                         Launcher.command("train", "--resume", target.toString(), "--iters", String.valueOf(opts.iters()),
                                 "--data", dataFile.toString()));
@@ -193,6 +270,7 @@ final class TrainCommand implements Callable<Integer> {
             stdout.printf(Locale.ROOT, "trained %d iterations in %.1f s (%.1f ms/iteration, %.1f s evaluating); saved %s%n",
                     r.iterations(), r.seconds(), r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(),
                     r.evalSeconds(), target);
+            stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
             if (sampleTokens > 0) {
                 stdout.println("--- sample ---");
                 stdout.print(text.tokenizer().decode(0));
@@ -238,7 +316,43 @@ final class TrainCommand implements Callable<Integer> {
                 or(batchSize, preset.batchSize), so.batchSize());
         conflict(given.hasMatchedOption("--lr") || presetGiven, flag("--lr"), lr != null ? lr : preset.lr, so.lr());
         conflict(given.hasMatchedOption("--seed"), "--seed", seed, so.seed());
+        Recipe sr = so.recipe();
+        Recipe want = presetGiven ? preset.recipe.resolve(or2(lr, preset.lr), so.iters()) : sr;
+        conflict(given.hasMatchedOption("--lr-schedule") || presetGiven, flag("--lr-schedule"),
+                lrSchedule != null ? lrSchedule : want.schedule(), sr.schedule());
+        conflict(given.hasMatchedOption("--warmup-iters") || presetGiven, flag("--warmup-iters"),
+                or(warmupIters, want.warmupIters()), sr.warmupIters());
+        conflict(given.hasMatchedOption("--lr-decay-iters"), "--lr-decay-iters", lrDecayIters, sr.decayIters(so.iters()));
+        conflict(given.hasMatchedOption("--min-lr"), "--min-lr", minLr, sr.minLr(so.lr()));
+        conflict(given.hasMatchedOption("--grad-clip") || presetGiven, flag("--grad-clip"),
+                gradClip != null ? gradClip : want.gradClip(), sr.gradClip());
+        conflict(given.hasMatchedOption("--grad-accum") || presetGiven, flag("--grad-accum"),
+                or(gradAccum, want.gradAccum()), sr.gradAccum());
+        conflict(given.hasMatchedOption("--beta1") || presetGiven, flag("--beta1"), beta1 != null ? beta1 : want.beta1(),
+                sr.beta1());
+        conflict(given.hasMatchedOption("--beta2") || presetGiven, flag("--beta2"), beta2 != null ? beta2 : want.beta2(),
+                sr.beta2());
+        conflict(given.hasMatchedOption("--weight-decay") || presetGiven, flag("--weight-decay"),
+                weightDecay != null ? weightDecay : want.weightDecay(), sr.weightDecay());
+        conflict(given.hasMatchedOption("--decay-matrices-only") || presetGiven, flag("--decay-matrices-only"),
+                decayMatricesOnly != null ? decayMatricesOnly : want.decayMatricesOnly(), sr.decayMatricesOnly());
         return c;
+    }
+
+    /** The recipe in words, for the run's header. */
+    private static String describe(TrainOptions o) {
+        Recipe r = o.recipe();
+        String lr = r.schedule() == Recipe.Schedule.cosine
+                ? "cosine lr " + num(o.lr()) + " -> " + num(r.minLr(o.lr())) + " over " + r.decayIters(o.iters()) + " iterations"
+                : "constant lr " + num(o.lr());
+        return lr + ", warmup " + r.warmupIters() + "; AdamW betas (" + num(r.beta1()) + ", " + num(r.beta2())
+                + "), weight decay " + num(r.weightDecay()) + (r.decayMatricesOnly() ? " (matrices only)" : "")
+                + "; grad clip " + (r.gradClip() > 0 ? num(r.gradClip()) : "off") + "; grad accum " + r.gradAccum();
+    }
+
+    /** A hyper-parameter as a person writes it: 0.0001, 1, 0.99. */
+    private static String num(double v) {
+        return java.math.BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
     }
 
     /** The flag a value came from: the flag itself when given, else --config (the preset's value). */

@@ -13,12 +13,12 @@ public final class Gpt {
     public final Backend backend;
     public final GptConfig config;
     public final GptParams params;
-    private GptGraph batchGraph, sampleGraph;
+    private GptGraph batchGraph, sampleGraph, evalGraph;
     private DecodeGraph decodeGraph;
     private final float[] scalar = new float[1];
-    private final float[] hyper = new float[AdamW.SIZE];
+    private final float[] hyper = new float[AdamW.SIZE], hyperNoDecay = new float[AdamW.SIZE];
     private final int[] seedWords = new int[2];
-    private float[] lastLogits;
+    private float[] lastLogits, rowLosses;
 
     public Gpt(Backend backend, GptConfig config) {
         this.backend = backend;
@@ -40,7 +40,18 @@ public final class Gpt {
 
     /** Forward and backward on one batch; the gradients are left in the params' grad buffers. */
     public float forwardBackward(int[] x, int[] y, long dropoutSeed) {
+        return forwardBackward(x, y, dropoutSeed, false);
+    }
+
+    /**
+     * Forward and backward on one batch; with {@code accumulate} its gradients are added to those
+     * already in the grad buffers (gradient accumulation), else they replace them.
+     */
+    public float forwardBackward(int[] x, int[] y, long dropoutSeed, boolean accumulate) {
         GptGraph g = batchGraph(x.length / config.blockSize());
+        if (!accumulate) {
+            g.zeroGrads.run();
+        }
         backend.write(g.idx, x);
         backend.write(g.targets, y);
         seedWords[0] = (int) dropoutSeed;
@@ -53,10 +64,67 @@ public final class Gpt {
 
     /** One AdamW update (step is 1-based) from the gradients of the last {@link #forwardBackward}. */
     public void update(Optimizer opt, long step) {
-        AdamW.fill(hyper, opt.lr(), opt.beta1(), opt.beta2(), opt.eps(), opt.weightDecay(), step);
+        update(opt, step, 1.0);
+    }
+
+    /**
+     * One AdamW update from the gradients times {@code gradScale} (the mean over accumulated
+     * micro-batches and the clipping coefficient; 1 leaves them as they are, exactly).
+     */
+    public void update(Optimizer opt, long step, double gradScale) {
         GptGraph g = batchGraph;
+        AdamW.fill(hyper, opt.lr(), opt.beta1(), opt.beta2(), opt.eps(), opt.weightDecay(), step, gradScale);
         backend.write(g.hyper, hyper);
-        g.update.run();
+        if (!opt.decayMatricesOnly()) {
+            g.update.run();
+            return;
+        }
+        // nanoGPT decays 2-D weights only: the others read a copy of the scalars without decay
+        AdamW.fill(hyperNoDecay, opt.lr(), opt.beta1(), opt.beta2(), opt.eps(), 0, step, gradScale);
+        backend.write(g.hyperVectors, hyperNoDecay);
+        g.updateMatricesOnly.run();
+    }
+
+    /**
+     * The global L2 norm of the gradients in the grad buffers, over every parameter in a fixed order
+     * (torch.nn.utils.clip_grad_norm_'s total norm).
+     */
+    public double gradNorm() {
+        GptGraph g = batchGraph;
+        g.gradNorm.run();
+        backend.read(g.gradSquares, scalar);
+        return Math.sqrt(scalar[0]);
+    }
+
+    /**
+     * The mean loss of each of {@code batches} batches of {@code rows} tokens laid one after the
+     * other in x and y, without dropout. Several batches go through one forward-only pass; each
+     * batch's mean is formed as {@link org.gptjvm.engine.Backend#meanLoss} forms it, so the numbers
+     * are those of one {@link #loss} call per batch.
+     */
+    public float[] batchLosses(int[] x, int[] y, int batches, int rows) {
+        float[] means = new float[batches];
+        if (batches == 1) {
+            means[0] = loss(x, y);
+            return means;
+        }
+        int B = batches * rows / config.blockSize();
+        if (evalGraph == null || evalGraph.B != B) {
+            evalGraph = new GptGraph(backend, params, B, config.blockSize(), GptGraph.Mode.EVALUATE);
+            rowLosses = new float[batches * rows];
+        }
+        backend.write(evalGraph.idx, x);
+        backend.write(evalGraph.targets, y);
+        evalGraph.loss.run();
+        backend.read(evalGraph.lossesBuf, rowLosses);
+        for (int b = 0; b < batches; b++) {
+            double sum = 0;
+            for (int n = b * rows; n < (b + 1) * rows; n++) {
+                sum += rowLosses[n];
+            }
+            means[b] = (float) (sum / rows);
+        }
+        return means;
     }
 
     /** The mean cross-entropy of a batch, without dropout (estimate_loss). */
@@ -95,10 +163,12 @@ public final class Gpt {
         return decodeGraph;
     }
 
-    /** AdamW's hyper-parameters; PyTorch's defaults but for the learning rate. */
-    public record Optimizer(double lr, double beta1, double beta2, double eps, double weightDecay) {
+    /** AdamW's hyper-parameters, and whether weight decay spares the vectors (biases, LayerNorms). */
+    public record Optimizer(double lr, double beta1, double beta2, double eps, double weightDecay,
+                            boolean decayMatricesOnly) {
+        /** torch.optim.AdamW's defaults but for the learning rate. */
         public static Optimizer pytorchDefaults(double lr) {
-            return new Optimizer(lr, 0.9, 0.999, 1e-8, 0.01);
+            return new Optimizer(lr, 0.9, 0.999, 1e-8, 0.01, false);
         }
     }
 }

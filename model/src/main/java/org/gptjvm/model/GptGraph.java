@@ -15,19 +15,32 @@ import java.util.List;
  * run over them. Everything is allocated and recorded here, once; running a program afterwards
  * allocates nothing, and the host only writes the batch and a few scalars and reads the loss.
  *
- * <p>Programs: {@link #loss} (forward, no dropout: estimate_loss), {@link #forwardBackward}
- * (forward with dropout, loss, all gradients), {@link #update} (AdamW on every parameter), and
- * {@link #logits} (forward to the logits only, for sampling).
+ * <p>Programs: {@link #loss} (forward, no dropout: estimate_loss), {@link #zeroGrads} (the
+ * parameters' gradients to zero), {@link #forwardBackward} (forward with dropout, loss, all
+ * gradients added to the parameters' gradients), {@link #gradNorm} (their sum of squares),
+ * {@link #update} and {@link #updateMatricesOnly} (AdamW on every parameter; the second reads
+ * {@link #hyperVectors} for the 1-D ones), and {@link #logits} (forward to the logits only, for
+ * sampling).
+ *
+ * <p>A graph built to {@link Mode#EVALUATE} has only {@link #loss}: no dropout, no gradients, and one
+ * buffer per kind of activation shared by all layers (nothing is kept for a backward pass), so it
+ * can take many batches in one pass for the memory of a few.
  */
 public final class GptGraph {
+
+    /** What a graph is for: training (every program) or evaluating (forward and loss only). */
+    public enum Mode { TRAIN, EVALUATE }
+
     public final int B, T;
     public final IntBuf idx, targets;
     /** Two ints: the 64-bit dropout seed of the current step. */
     public final IntBuf dropoutSeed;
-    /** AdamW's per-step scalars, {@link AdamW} layout. */
-    public final FloatBuf hyper;
-    public final FloatBuf logitsBuf, lossBuf;
-    public final Program loss, forwardBackward, update, logits;
+    /** AdamW's per-step scalars, {@link AdamW} layout; for the 1-D parameters in {@link #updateMatricesOnly}. */
+    public final FloatBuf hyper, hyperVectors;
+    /** The logits, each row's loss, their mean, and the gradients' sum of squares. */
+    public final FloatBuf logitsBuf, lossesBuf, lossBuf, gradSquares;
+    /** Null in a graph built to {@link Mode#EVALUATE} but {@link #loss}. */
+    public final Program loss, zeroGrads, forwardBackward, gradNorm, update, updateMatricesOnly, logits;
 
     private final Backend be;
     private final GptParams params;
@@ -35,13 +48,19 @@ public final class GptGraph {
     private final int N, C, V, NH;
 
     // forward activations, per layer where backward needs them
-    private FloatBuf encoded, lnf, lnfMean, lnfRstd, probs, losses;
+    private final Mode mode;
+    private FloatBuf encoded, lnf, lnfMean, lnfRstd, probs;
     private FloatBuf[] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fcRelu, res3;
     // gradients of activations: the residual stream's (summed into in place) and one layer's scratch
     private FloatBuf dres, dlogits, dlnf, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1;
 
     public GptGraph(Backend backend, GptParams params, int B, int T) {
+        this(backend, params, B, T, Mode.TRAIN);
+    }
+
+    public GptGraph(Backend backend, GptParams params, int B, int T, Mode mode) {
         this.be = backend;
+        this.mode = mode;
         this.params = params;
         this.cfg = params.config;
         this.B = B;
@@ -53,39 +72,62 @@ public final class GptGraph {
         idx = be.allocInt("idx", N);
         targets = be.allocInt("targets", N);
         dropoutSeed = be.allocInt("dropout_seed", 2);
-        hyper = be.allocFloat("adamw_hyper", AdamW.SIZE);
-        be.hostInput(hyper);
         logitsBuf = be.allocFloat("logits", N * V);
         lossBuf = be.allocFloat("loss", 1);
         probs = be.allocFloat("probs", N * V);
-        losses = be.allocFloat("losses", N);
+        lossesBuf = be.allocFloat("losses", N);
         allocateActivations();
 
         List<Launch> l = new ArrayList<>();
         forward(l, 0f);
         lossLaunches(l);
-        loss = be.compile("loss", l);
+        loss = be.compile(mode == Mode.TRAIN ? "loss" : "evaluate", l);
+        if (mode == Mode.EVALUATE) {
+            hyper = hyperVectors = gradSquares = null;
+            zeroGrads = forwardBackward = gradNorm = update = updateMatricesOnly = logits = null;
+            return;
+        }
+        hyper = be.allocFloat("adamw_hyper", AdamW.SIZE);
+        hyperVectors = be.allocFloat("adamw_hyper_vectors", AdamW.SIZE);
+        gradSquares = be.allocFloat("grad_squares", 1);
+        be.hostInput(hyper);
+        be.hostInput(hyperVectors);
 
         l = new ArrayList<>();
         forward(l, 0f);
         logits = be.compile("logits", l);
 
+        zeroGrads = be.compile("zero_grads", List.of(be.zero(paramGrads())));
+        gradNorm = be.compile("grad_norm", List.of(be.sumOfSquares(gradSquares, paramGrads())));
+
         l = new ArrayList<>();
-        l.add(be.zero(gradBuffers()));
+        l.add(be.zero(activationGrads()));
         forward(l, cfg.dropout());
         lossLaunches(l);
         backward(l, cfg.dropout());
         forwardBackward = be.compile("forward_backward", l);
 
-        l = new ArrayList<>();
-        for (Param p : params.all) {
-            l.add(be.adamw(p.value(), p.grad(), p.m(), p.v(), hyper, p.size()));
-        }
-        update = be.compile("adamw", l);
+        update = be.compile("adamw", updates(false));
+        updateMatricesOnly = be.compile("adamw_matrices_decayed", updates(true));
     }
 
+    /** AdamW on every parameter; with {@code vectorsApart} the 1-D ones read {@link #hyperVectors}. */
+    private List<Launch> updates(boolean vectorsApart) {
+        List<Launch> l = new ArrayList<>();
+        for (Param p : params.all) {
+            FloatBuf h = vectorsApart && p.shape().length < 2 ? hyperVectors : hyper;
+            l.add(be.adamw(p.value(), p.grad(), p.m(), p.v(), h, p.size()));
+        }
+        return l;
+    }
+
+    /** One buffer per layer; when evaluating, one buffer that every layer overwrites in turn. */
     private FloatBuf[] perLayer(String name, int size) {
         FloatBuf[] a = new FloatBuf[cfg.nLayer()];
+        if (mode == Mode.EVALUATE) {
+            java.util.Arrays.fill(a, be.allocFloat("blocks.*." + name, size));
+            return a;
+        }
         for (int l = 0; l < a.length; l++) {
             a[l] = be.allocFloat("blocks." + l + "." + name, size);
         }
@@ -93,7 +135,9 @@ public final class GptGraph {
     }
 
     private void allocateActivations() {
-        dlogits = be.allocFloat("d.logits", N * V);
+        if (mode == Mode.TRAIN) {
+            dlogits = be.allocFloat("d.logits", N * V);
+        }
         if (cfg.isBigram()) {
             return;
         }
@@ -113,6 +157,9 @@ public final class GptGraph {
         lnf = be.allocFloat("ln_f", N * C);
         lnfMean = be.allocFloat("ln_f.mean", N);
         lnfRstd = be.allocFloat("ln_f.rstd", N);
+        if (mode == Mode.EVALUATE) {
+            return;
+        }
 
         dres = be.allocFloat("d.residual", N * C);
         dlnf = be.allocFloat("d.ln_f", N * C);
@@ -124,10 +171,14 @@ public final class GptGraph {
         dLn1 = be.allocFloat("d.ln1", N * C);
     }
 
-    /** Everything the backward pass accumulates into, zeroed at the start of a step. */
-    private List<FloatBuf> gradBuffers() {
+    /** The parameters' gradients, in the order of the parameter block. */
+    private List<FloatBuf> paramGrads() {
+        return params.all.stream().map(Param::grad).toList();
+    }
+
+    /** The activation gradients the backward pass accumulates into, zeroed at the start of each pass. */
+    private List<FloatBuf> activationGrads() {
         List<FloatBuf> g = new ArrayList<>();
-        params.all.forEach(p -> g.add(p.grad()));
         g.add(dlogits);
         if (!cfg.isBigram()) {
             g.add(dres);
@@ -175,8 +226,8 @@ public final class GptGraph {
     }
 
     private void lossLaunches(List<Launch> l) {
-        l.add(be.crossEntropyForward(losses, probs, logitsBuf, targets, N, V));
-        l.add(be.meanLoss(lossBuf, losses, N));
+        l.add(be.crossEntropyForward(lossesBuf, probs, logitsBuf, targets, N, V));
+        l.add(be.meanLoss(lossBuf, lossesBuf, N));
     }
 
     /** The backward of a {@link Backend#matmulResidualForward} Linear layer (C in, OC out) from dres. */

@@ -134,7 +134,8 @@ public final class Parity {
         }
         try {
             Gpt.Optimizer o = new Gpt.Optimizer(adam.get("lr").getAsDouble(), adam.get("beta1").getAsDouble(),
-                    adam.get("beta2").getAsDouble(), adam.get("eps").getAsDouble(), adam.get("weight_decay").getAsDouble());
+                    adam.get("beta2").getAsDouble(), adam.get("eps").getAsDouble(), adam.get("weight_decay").getAsDouble(),
+                    false);
             if (!(o.lr() > 0 && o.beta1() >= 0 && o.beta1() < 1 && o.beta2() >= 0 && o.beta2() < 1 && o.eps() > 0
                     && Double.isFinite(o.weightDecay()))) {
                 throw new IllegalArgumentException();

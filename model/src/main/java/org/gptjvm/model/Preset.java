@@ -1,16 +1,19 @@
 package org.gptjvm.model;
 
 /**
- * The lecture's two setups in one table: the model's shape and the training settings that go with
- * it. {@code small} is the model its gpt.py trains on a laptop; {@code lecture} is the video's
- * 10.79 M-parameter model. {@code gpt train}, {@code eval} and {@code bench} all read them here.
+ * The setups in one table: the model's shape and the training settings that go with it.
+ * {@code small} is the model the lecture's gpt.py trains on a laptop; {@code lecture} is the video's
+ * 10.79 M-parameter model; {@code nanogpt} is nanoGPT's {@code train_shakespeare_char} recipe on the
+ * lecture's model (nanoGPT's own model differs: GELU, tied embeddings; we keep the lecture's).
+ * {@code gpt train}, {@code eval} and {@code bench} all read them here.
  */
 public enum Preset {
-    //      block  embd  heads  layers  dropout  batch  lr     eval interval
-    small(  32,    64,   4,     4,      0.0f,    16,    1e-3,  100),
-    lecture(256,   384,  6,     6,      0.2f,    64,    3e-4,  500);
+    //      block  embd  heads  layers  dropout  batch  lr     eval interval  recipe
+    small(  32,    64,   4,     4,      0.0f,    16,    1e-3,  100,           Recipe.LECTURE),
+    lecture(256,   384,  6,     6,      0.2f,    64,    3e-4,  500,           Recipe.LECTURE),
+    nanogpt(256,   384,  6,     6,      0.2f,    64,    1e-3,  250,           Recipe.NANOGPT);
 
-    /** Training iterations, batches per split in an evaluation, and the seed: the same for both. */
+    /** Training iterations, batches per split in an evaluation, and the seed: the same for all. */
     public static final int ITERS = 5000, EVAL_ITERS = 200;
     public static final long SEED = 1337;
 
@@ -19,8 +22,10 @@ public enum Preset {
     public final int batchSize;
     public final double lr;
     public final int evalInterval;
+    public final Recipe recipe;
 
-    Preset(int blockSize, int nEmbd, int nHead, int nLayer, float dropout, int batchSize, double lr, int evalInterval) {
+    Preset(int blockSize, int nEmbd, int nHead, int nLayer, float dropout, int batchSize, double lr, int evalInterval,
+           Recipe recipe) {
         this.blockSize = blockSize;
         this.nEmbd = nEmbd;
         this.nHead = nHead;
@@ -29,6 +34,7 @@ public enum Preset {
         this.batchSize = batchSize;
         this.lr = lr;
         this.evalInterval = evalInterval;
+        this.recipe = recipe;
     }
 
     /** The model for a vocabulary of {@code vocabSize} characters. */
@@ -38,6 +44,6 @@ public enum Preset {
 
     /** The training settings, all defaults. */
     public TrainOptions trainOptions() {
-        return new TrainOptions(batchSize, lr, ITERS, evalInterval, EVAL_ITERS, SEED);
+        return new TrainOptions(batchSize, lr, ITERS, evalInterval, EVAL_ITERS, SEED, recipe);
     }
 }

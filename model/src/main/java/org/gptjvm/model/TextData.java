@@ -238,12 +238,17 @@ public final class TextData {
      * offset, y the same shifted by one. Fills {@code x} and {@code y} (B*T each).
      */
     public void batch(Split split, Rng rng, int B, int T, int[] x, int[] y) {
+        batch(split, rng, B, T, x, y, 0);
+    }
+
+    /** As {@link #batch(Split, Rng, int, int, int[], int[])}, into x and y from element {@code at}. */
+    public void batch(Split split, Rng rng, int B, int T, int[] x, int[] y, int at) {
         int base = split == Split.TRAIN ? 0 : trainLength;
         int n = length(split);
         for (int b = 0; b < B; b++) {
             int off = base + rng.nextInt(n - T);
-            tokens.copy(off, x, b * T, T);
-            tokens.copy(off + 1, y, b * T, T);
+            tokens.copy(off, x, at + b * T, T);
+            tokens.copy(off + 1, y, at + b * T, T);
         }
     }
 

@@ -2,7 +2,9 @@ package org.gptjvm.model;
 
 /**
  * The lecture's training loop: every eval_interval iterations (and at the last) estimate_loss over
- * eval_iters batches of each split, then get_batch, forward, backward, AdamW step.
+ * eval_iters batches of each split, then get_batch, forward, backward, AdamW step. With nanoGPT's
+ * knobs ({@link Recipe}) a step is grad_accum micro-batches, the gradients' global norm clipped, at
+ * the schedule's learning rate; the lecture's recipe does exactly what gpt.py does.
  */
 public final class Trainer {
 
@@ -11,12 +13,26 @@ public final class Trainer {
         default void evaluated(int step, float trainLoss, float valLoss) {
         }
 
-        default void iteration(int iter, int total, float loss, double iterationsPerSecond) {
+        default void iteration(StepReport step) {
+        }
+
+        /** Whether the step after {@code iter} steps should measure the gradients' norm (clipping always does). */
+        default boolean wantsGradNorm(int iter) {
+            return false;
         }
 
         /** Called after each evaluation, with the state a checkpoint needs. */
         default void checkpoint(int step) {
         }
+    }
+
+    /**
+     * A step taken: iterations done (this one included), the run's total, its loss (the mean over
+     * micro-batches), the learning rate it used, the global L2 norm of its mean gradient before
+     * clipping (NaN when not measured), and the pace so far.
+     */
+    public record StepReport(int iter, int total, float loss, double lr, double gradNorm, double iterationsPerSecond,
+                             double elapsedSeconds) {
     }
 
     /** {@code iterations}: steps taken by this call (fewer than asked for when stopped). */
@@ -27,24 +43,55 @@ public final class Trainer {
     private final Gpt gpt;
     private final TextData data;
     private final TrainOptions options;
-    private final Gpt.Optimizer optimizer;
+    private final Recipe recipe;
     private final Rng dataRng, dropoutRng;
-    private final int[] x, y;
+    /** One training micro-batch, and the batches of one evaluation pass. */
+    private final int[] x, y, evalX, evalY;
+    /** Evaluation batches per forward pass, and the rows (tokens) such a pass takes at most. */
+    private final int evalBatches;
+    static final int EVAL_ROWS = 8192;
     private int iter;
+    private double lastLr, lastGradNorm = Double.NaN;
     private volatile boolean stopRequested;
+    /** Seconds spent in evaluations by {@link #run} so far (read from the listener, on the training thread). */
+    private double evaluationSeconds;
 
     public Trainer(Gpt gpt, TextData data, TrainOptions options) {
         this.gpt = gpt;
         this.data = data;
         this.options = options.validate();
-        this.optimizer = Gpt.Optimizer.pytorchDefaults(options.lr());
+        this.recipe = options.recipe();
         this.dataRng = Seeds.data(options.seed());
         this.dropoutRng = Seeds.dropout(options.seed());
-        int n = options.batchSize() * gpt.config.blockSize();
-        this.x = new int[n];
-        this.y = new int[n];
         data.checkBlockSize(gpt.config.blockSize());
         gpt.config.checkBatch(options.batchSize());
+        this.evalBatches = evalBatchesPerPass(options.evalIters(), options.batchSize() * gpt.config.blockSize());
+        int rows = options.batchSize() * gpt.config.blockSize();
+        this.x = new int[rows];
+        this.y = new int[rows];
+        this.evalX = new int[evalBatches * rows];
+        this.evalY = new int[evalBatches * rows];
+    }
+
+    /**
+     * How many evaluation batches go through one forward pass: the largest divisor of eval_iters
+     * whose rows fit {@link #EVAL_ROWS} (1 when one batch already fills it, as the lecture config's).
+     */
+    static int evalBatchesPerPass(int evalIters, int rowsPerBatch) {
+        int k = Math.max(1, Math.min(evalIters, EVAL_ROWS / rowsPerBatch));
+        while (evalIters % k != 0) {
+            k--;
+        }
+        return k;
+    }
+
+    /** Seconds {@link #run} has spent evaluating, over all its calls. */
+    public double evaluationSeconds() {
+        return evaluationSeconds;
+    }
+
+    public TrainOptions options() {
+        return options;
     }
 
     public int iteration() {
@@ -79,33 +126,69 @@ public final class Trainer {
     }
 
     /**
-     * Mean loss over eval_iters random batches of a split drawn from {@code rng}, without dropout;
-     * NaN when {@link #requestStop} cut it short.
+     * Mean loss over eval_iters random batches of a split drawn from {@code rng}, without dropout:
+     * the mean of the batches' mean losses, as the lecture's estimate_loss. Several batches go
+     * through one forward-only pass (rows are independent, so each batch's losses are what a pass of
+     * its own gives); NaN when {@link #requestStop} cut it short.
      */
     public float estimateLoss(TextData.Split split, Rng rng) {
+        int B = options.batchSize(), T = gpt.config.blockSize(), rows = B * T;
         double sum = 0;
-        for (int k = 0; k < options.evalIters(); k++) {
+        for (int k = 0; k < options.evalIters(); k += evalBatches) {
             if (stopRequested) {
                 return Float.NaN;
             }
-            data.batch(split, rng, options.batchSize(), gpt.config.blockSize(), x, y);
-            sum += gpt.loss(x, y);
+            for (int j = 0; j < evalBatches; j++) {
+                data.batch(split, rng, B, T, evalX, evalY, j * rows);
+            }
+            for (float batchMean : gpt.batchLosses(evalX, evalY, evalBatches, rows)) {
+                sum += batchMean;
+            }
         }
         return (float) (sum / options.evalIters());
     }
 
     /**
-     * One step on the next training batch; returns its loss (before the update). A loss that is
-     * not finite stops the run before the update: see {@link Diverged}.
+     * One step on the next training batch (grad_accum micro-batches); returns its loss (the
+     * micro-batches' mean, before the update). A loss that is not finite stops the run before the
+     * update: see {@link Diverged}.
      */
     public float step() {
-        data.batch(TextData.Split.TRAIN, dataRng, options.batchSize(), gpt.config.blockSize(), x, y);
-        float loss = gpt.forwardBackward(x, y, dropoutRng.nextLong());
-        if (!Float.isFinite(loss)) {
-            throw new Diverged(iter, loss);
+        return step(false);
+    }
+
+    private float step(boolean measureNorm) {
+        int B = options.batchSize(), T = gpt.config.blockSize(), accum = recipe.gradAccum();
+        double lossSum = 0;
+        float loss = 0;
+        for (int k = 0; k < accum; k++) {
+            data.batch(TextData.Split.TRAIN, dataRng, B, T, x, y);
+            loss = gpt.forwardBackward(x, y, dropoutRng.nextLong(), k > 0);
+            if (!Float.isFinite(loss)) {
+                throw new Diverged(iter, loss);
+            }
+            lossSum += loss;
         }
+        if (accum > 1) {
+            loss = (float) (lossSum / accum);
+        }
+        // the gradients hold the sum of the micro-batches' mean-loss gradients: AdamW takes their
+        // mean, clipped as torch.nn.utils.clip_grad_norm_ would clip it
+        double scale = 1.0 / accum;
+        double norm = Double.NaN;
+        if (recipe.gradClip() > 0 || measureNorm) {
+            norm = gpt.gradNorm() * scale;
+            if (!Double.isFinite(norm)) {
+                throw new Diverged(iter, (float) norm);
+            }
+            scale *= recipe.clipCoefficient(norm);
+        }
+        double lr = options.learningRate(iter);
         iter++;
-        gpt.update(optimizer, iter);
+        gpt.update(new Gpt.Optimizer(lr, recipe.beta1(), recipe.beta2(), 1e-8, recipe.weightDecay(),
+                recipe.decayMatricesOnly()), iter, scale);
+        lastLr = lr;
+        lastGradNorm = norm;
         return loss;
     }
 
@@ -129,7 +212,9 @@ public final class Trainer {
             if (iter % options.evalInterval() == 0 || iter == total - 1 || total == 0) {
                 long e0 = System.nanoTime();
                 float[] losses = estimateLosses();
-                evalSeconds += (System.nanoTime() - e0) / 1e9;
+                double spent = (System.nanoTime() - e0) / 1e9;
+                evalSeconds += spent;
+                evaluationSeconds += spent;
                 if (stopRequested) {
                     break; // stopped during the evaluation: it is abandoned, the caller saves
                 }
@@ -144,9 +229,10 @@ public final class Trainer {
             if (total == 0 || stopRequested) {
                 break;
             }
-            float loss = step();
+            float loss = step(listener.wantsGradNorm(iter));
             double elapsed = (System.nanoTime() - start) / 1e9;
-            listener.iteration(iter, total, loss, (iter - first) / Math.max(elapsed, 1e-9));
+            listener.iteration(new StepReport(iter, total, loss, lastLr, lastGradNorm,
+                    (iter - first) / Math.max(elapsed, 1e-9), elapsed));
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(train, val, iter - first, seconds, seconds - evalSeconds, evalSeconds);
