@@ -28,7 +28,9 @@ out=$(bare "$work/server/gpt" train --backend tornado --iters 20 --eval-interval
   --out "$work/empty/m.safetensors" --sample-tokens 20 2>&1) || fail "gpt train: $out"
 grep -q '^trained 20 iterations' <<<"$out" || fail "gpt train did not finish 20 iterations: $out"
 grep -q 'backend tornado backend' <<<"$out" || fail "gpt train did not run on the tornado backend: $out"
-[ -z "$(ls -A "$work/empty" | grep -v '^m.safetensors$')" ] || fail "the run left files in the working folder"
+grep -q "loss curves: $work/empty/m.loss.png" <<<"$out" || fail "gpt train drew no loss curves: $out"
+[ -z "$(ls -A "$work/empty" | grep -v -E '^m\.(safetensors|metrics\.jsonl|loss\.png)$')" ] \
+  || fail "the run left files in the working folder besides its model, metrics and picture"
 ptx=""
 if [ -f "$work/server/runtime/tornado-argfile-ptx" ]; then
   out=$(bare "$work/server/gpt" devices 2>&1) || fail "gpt devices: $out"
