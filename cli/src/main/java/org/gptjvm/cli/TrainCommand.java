@@ -3,6 +3,7 @@ package org.gptjvm.cli;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.GptException;
 import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.CheckpointWriter;
 import org.gptjvm.model.DataFiles;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
@@ -179,7 +180,8 @@ final class TrainCommand implements Callable<Integer> {
         GptConfig config = resumed != null ? resumed.config : modelConfig(text.tokenizer().vocabSize());
         text.checkBlockSize(config.blockSize());
 
-        try (Backend backend = engine.create()) {
+        // the writer closes first: a checkpoint still being written lands before the run ends
+        try (Backend backend = engine.create(); CheckpointWriter writer = new CheckpointWriter()) {
             Gpt gpt = new Gpt(backend, config);
             Trainer trainer = new Trainer(gpt, text, opts);
             if (resumed != null) {
@@ -243,20 +245,23 @@ final class TrainCommand implements Callable<Integer> {
 
                     @Override
                     public void checkpoint(int step) {
-                        Checkpoint.save(target, gpt, text.tokenizer(), trainer.state());
+                        // copied out now, written while training goes on
+                        writer.save(Checkpoint.snapshot(target, gpt, text.tokenizer(), trainer.state()));
                         saved[0] = step;
                     }
                 });
             } catch (Trainer.Diverged e) {
                 progress.clear();
                 metrics.close();
+                writer.close();
                 throw new GptException(e.getMessage() + "; " + (saved[0] >= 0 ? target + " keeps the model of iteration "
                         + saved[0] : "nothing was saved"));
             } finally {
                 restoreSignals.run();
             }
             progress.clear();
-            Checkpoint.save(target, gpt, text.tokenizer(), trainer.state());
+            writer.save(Checkpoint.snapshot(target, gpt, text.tokenizer(), trainer.state()));
+            writer.close();
             metrics.end(trainer.iteration(), r.seconds(), r.trainSeconds(), r.evalSeconds(), trainer.stopped());
             metrics.close();
             picture = LossPlot.writeQuietly(metricsFile, plotFile);
@@ -267,9 +272,10 @@ final class TrainCommand implements Callable<Integer> {
                                 "--data", dataFile.toString()));
                 return 130;
             }
-            stdout.printf(Locale.ROOT, "trained %d iterations in %.1f s (%.1f ms/iteration, %.1f s evaluating); saved %s%n",
-                    r.iterations(), r.seconds(), r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(),
-                    r.evalSeconds(), target);
+            stdout.printf(Locale.ROOT, "trained %d iterations in %.1f s (%.1f ms/iteration, %.1f s evaluating, %.1f s "
+                            + "printing and saving); saved %s%n", r.iterations(), r.seconds(),
+                    r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(), r.evalSeconds(), r.listenerSeconds(),
+                    target);
             stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
             if (sampleTokens > 0) {
                 stdout.println("--- sample ---");

@@ -51,6 +51,22 @@ public final class Checkpoint {
      * state; atomically replaces {@code file}.
      */
     public static void save(Path file, Gpt gpt, CharTokenizer tokenizer, TrainState trainState) {
+        snapshot(file, gpt, tokenizer, trainState).write();
+    }
+
+    /**
+     * What {@link #save} writes, copied out of the backend now: the copy can be written later, on
+     * another thread, while training goes on ({@link CheckpointWriter}).
+     */
+    public record Snapshot(Path file, Map<String, SafeTensors.Out> tensors, Map<String, String> metadata) {
+        /** Writes the file atomically (temporary file, forced to disk, renamed). */
+        public void write() {
+            SafeTensors.write(file, tensors, metadata);
+        }
+    }
+
+    /** The checkpoint {@link #save} would write, as a {@link Snapshot}; fails on non-finite weights. */
+    public static Snapshot snapshot(Path file, Gpt gpt, CharTokenizer tokenizer, TrainState trainState) {
         Map<String, SafeTensors.Out> out = new LinkedHashMap<>();
         gpt.params.stateDict().forEach((name, t) -> {
             requireFinite(t.data(), file + ": not saved: parameter " + name);
@@ -69,7 +85,7 @@ public final class Checkpoint {
         if (trainState != null) {
             meta.put("train", trainState.toJson().toString());
         }
-        SafeTensors.write(file, out, meta);
+        return new Snapshot(file, out, meta);
     }
 
     /** Reads our checkpoints and weights-only files such as the PyTorch fixtures. */

@@ -35,9 +35,13 @@ public final class Trainer {
                              double elapsedSeconds) {
     }
 
-    /** {@code iterations}: steps taken by this call (fewer than asked for when stopped). */
+    /**
+     * {@code iterations}: steps taken by this call (fewer than asked for when stopped); the seconds
+     * of the whole call, of the steps, of estimate_loss, and of the listener's work at evaluations
+     * (printing, saving).
+     */
     public record Result(float trainLoss, float valLoss, int iterations, double seconds, double trainSeconds,
-                         double evalSeconds) {
+                         double evalSeconds, double listenerSeconds) {
     }
 
     private final Gpt gpt;
@@ -204,7 +208,7 @@ public final class Trainer {
 
     public Result run(Listener listener) {
         long start = System.nanoTime();
-        double evalSeconds = 0;
+        double evalSeconds = 0, listenerSeconds = 0;
         float train = Float.NaN, val = Float.NaN;
         int total = options.iters();
         int first = iter;
@@ -223,8 +227,10 @@ public final class Trainer {
                 }
                 train = losses[0];
                 val = losses[1];
+                long l0 = System.nanoTime();
                 listener.evaluated(iter, train, val);
                 listener.checkpoint(iter);
+                listenerSeconds += (System.nanoTime() - l0) / 1e9;
             }
             if (total == 0 || stopRequested) {
                 break;
@@ -235,6 +241,7 @@ public final class Trainer {
                     (iter - first) / Math.max(elapsed, 1e-9), elapsed));
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        return new Result(train, val, iter - first, seconds, seconds - evalSeconds, evalSeconds);
+        return new Result(train, val, iter - first, seconds, seconds - evalSeconds - listenerSeconds, evalSeconds,
+                listenerSeconds);
     }
 }
