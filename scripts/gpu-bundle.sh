@@ -34,10 +34,11 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/b/payload" "$work/b/lib" "$work/b/vendors" "$work/b/data" "$work/b/fixtures" "$work/b/tools"
 
-# java.desktop: gpt draws its loss curves with AWT (headless), and TornadoVM's PTX backend requires it
+# java.desktop: gpt draws its loss curves with AWT (headless), and TornadoVM's PTX backend requires it.
+# The modules are left uncompressed (zip-0): xz then packs the runtime into 22 MB instead of 36.
 echo "gpu-bundle: a Java runtime with the modules gpt and TornadoVM use (jlink) ..."
 "$JAVA_HOME/bin/jlink" --add-modules java.base,java.desktop,java.logging,java.management,java.net.http,java.sql,jdk.management,jdk.unsupported,jdk.internal.vm.ci,jdk.incubator.vector \
-  --strip-debug --no-header-files --no-man-pages --compress zip-9 --output "$work/jre"
+  --strip-debug --no-header-files --no-man-pages --compress zip-0 --output "$work/jre"
 tar -C "$work" -cf - jre | xz -9e -T0 > "$work/b/payload/jre.tar.xz"
 
 echo "gpu-bundle: the TornadoVM SDK ..."
