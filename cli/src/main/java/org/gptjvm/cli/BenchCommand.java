@@ -18,6 +18,7 @@ import org.gptjvm.model.Preset;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.TextData;
 import org.gptjvm.model.Rng;
+import org.gptjvm.model.Trainer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -68,6 +69,9 @@ final class BenchCommand implements Callable<Integer> {
     boolean plan;
     @Option(names = "--device", paramLabel = "N", description = "Device of the tornado backend (see gpt devices).")
     String device;
+    @Option(names = "--eval", description = {"Also time estimate_loss's forward passes: ms per evaluation batch, one "
+            + "batch per pass (the training graph's loss program) and as many as gpt train puts in one forward-only pass."})
+    boolean eval;
 
     @Override
     public Integer call() throws IOException {
@@ -172,6 +176,16 @@ final class BenchCommand implements Callable<Integer> {
                     + " activations and scratch %.1f MiB); JVM heap peak %.1f MiB%n", lastBufferBytes / 1048576.0,
                     lastParamStateBytes / 1048576.0, (lastBufferBytes - lastParamStateBytes) / 1048576.0,
                     heapPeak() / 1048576.0);
+            if (lastEval != null) {
+                System.out.printf(Locale.ROOT, "    evaluation: %.2f ms per batch in passes of %d batches, %.2f ms one batch "
+                        + "per pass (a step's forward is about a third of its FLOPs)%n", lastEval.batched(),
+                        lastEval.perPass(), lastEval.single());
+                JsonObject e = new JsonObject();
+                e.addProperty("single", lastEval.single());
+                e.addProperty("batched", lastEval.batched());
+                e.addProperty("batches_per_pass", lastEval.perPass());
+                r.add("eval_ms_per_batch", e);
+            }
             if (plan) {
                 System.out.println("    plan of one training step, with the time of each kernel over " + (warmup + iters)
                         + " steps:");
@@ -269,6 +283,7 @@ final class BenchCommand implements Callable<Integer> {
     private String lastDevice;
     private KernelProfile lastProfile;
     private StepPlan lastPlan;
+    private EvalTiming lastEval;
 
     /** The launches of one training step (forward, backward, AdamW) as the backend records them. */
     private static StepPlan stepPlan(Backend be, Gpt gpt, int B) {
@@ -327,8 +342,42 @@ final class BenchCommand implements Callable<Integer> {
             }
             lastBufferBytes = be.allocatedBytes();
             lastPlan = plan ? stepPlan(be, gpt, B) : null;
+            lastEval = eval ? timeEvaluation(gpt, cfg, B, source, rng) : null;
             return ms;
         }
+    }
+
+    /** What --eval measured: ms per batch one at a time, ms per batch in passes of {@code perPass}. */
+    record EvalTiming(double single, double batched, int perPass) {
+    }
+
+    /**
+     * Times the evaluation's forward passes at the default eval_iters: {@code max(iters, 3)} passes
+     * each way after one untimed pass (which builds the forward-only graph).
+     */
+    private EvalTiming timeEvaluation(Gpt gpt, GptConfig cfg, int B, Source source, Rng rng) {
+        int rows = B * cfg.blockSize(), k = Trainer.evalBatchesPerPass(Preset.EVAL_ITERS, rows);
+        int[] x = new int[k * rows], y = new int[k * rows];
+        for (int j = 0; j < k; j++) {
+            int[] bx = new int[rows], by = new int[rows];
+            source.batch(rng, B, cfg.blockSize(), bx, by);
+            System.arraycopy(bx, 0, x, j * rows, rows);
+            System.arraycopy(by, 0, y, j * rows, rows);
+        }
+        int passes = Math.max(iters, 3);
+        double[] ms = new double[2];
+        int[] perPass = {1, k};
+        for (int w = 0; w < 2; w++) {
+            int batches = perPass[w];
+            int[] px = java.util.Arrays.copyOf(x, batches * rows), py = java.util.Arrays.copyOf(y, batches * rows);
+            gpt.batchLosses(px, py, batches, rows);
+            long t0 = System.nanoTime();
+            for (int i = 0; i < passes; i++) {
+                gpt.batchLosses(px, py, batches, rows);
+            }
+            ms[w] = (System.nanoTime() - t0) / 1e6 / passes / batches;
+        }
+        return new EvalTiming(ms[0], ms[1], k);
     }
 
     /**

@@ -61,6 +61,19 @@ class BenchCommandTest {
     }
 
     @Test
+    void evalTimesTheForwardPassesOneBatchAndManyBatchesAPass() throws IOException {
+        Path json = tmp.resolve("bench-eval.json");
+        Cli.Result r = bench(tmp, "--eval", "--json", json.toString()).assertOk();
+        assertTrue(r.out().lines().anyMatch(l -> l.matches(
+                "    evaluation: [0-9.]+ ms per batch in passes of 10 batches, [0-9.]+ ms one batch per pass.*")),
+                r::describe);
+        JsonObject e = com.google.gson.JsonParser.parseString(Files.readString(json)).getAsJsonObject()
+                .getAsJsonArray("backends").get(0).getAsJsonObject().getAsJsonObject("eval_ms_per_batch");
+        assertEquals(10, e.get("batches_per_pass").getAsInt());
+        assertTrue(e.get("single").getAsDouble() > 0 && e.get("batched").getAsDouble() > 0, e::toString);
+    }
+
+    @Test
     void withADataFileItDrawsFromTheText() throws IOException {
         Path text = Files.writeString(tmp.resolve("letters.txt"), letters(3000));
         Path json = tmp.resolve("bench.json");

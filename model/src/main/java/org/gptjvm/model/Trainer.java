@@ -81,7 +81,7 @@ public final class Trainer {
      * How many evaluation batches go through one forward pass: the largest divisor of eval_iters
      * whose rows fit {@link #EVAL_ROWS} (1 when one batch already fills it, as the lecture config's).
      */
-    static int evalBatchesPerPass(int evalIters, int rowsPerBatch) {
+    public static int evalBatchesPerPass(int evalIters, int rowsPerBatch) {
         int k = Math.max(1, Math.min(evalIters, EVAL_ROWS / rowsPerBatch));
         while (evalIters % k != 0) {
             k--;
