@@ -157,6 +157,50 @@ class TornadoModelTest {
         System.out.printf("two 50-step runs: identical losses (last %.6f) and weights%n", first[49]);
     }
 
+    /** nanoGPT's knobs through the Trainer: losses, gradient norms (before clipping) and learning rates per step. */
+    static double[][] knobRun(Backend be, TextData data, int steps) {
+        org.gptjvm.model.Recipe r = org.gptjvm.model.Recipe.NANOGPT.withSchedule(null, 3, steps, null)
+                .withOptimizer(null, null, null, null, 0.05, 2);
+        double[][] out = new double[3][steps];
+        try (be) {
+            Gpt gpt = new Gpt(be, CONFIG);
+            gpt.initialize(1337);
+            org.gptjvm.model.Trainer t = new org.gptjvm.model.Trainer(gpt, data,
+                    new org.gptjvm.model.TrainOptions(4, 1e-3, steps, 1000, 2, 5, r));
+            int[] k = {0};
+            t.run(new org.gptjvm.model.Trainer.Listener() {
+                @Override
+                public void iteration(org.gptjvm.model.Trainer.StepReport s) {
+                    out[0][k[0]] = s.loss();
+                    out[1][k[0]] = s.gradNorm();
+                    out[2][k[0]++] = s.lr();
+                }
+            });
+        }
+        return out;
+    }
+
+    /**
+     * Clipping (at 0.05, so every step is clipped), two micro-batches per step, decay of matrices
+     * only and the cosine schedule on the device: the same losses and gradient norms as the cpu
+     * backend within float tolerance over 8 steps, and the run repeats bit for bit.
+     */
+    @Test
+    void nanoGptKnobsFollowTheCpuBackend() throws IOException {
+        TextData data = TextData.fromText(Files.readString(shared("data/tinyshakespeare.txt"), StandardCharsets.UTF_8));
+        int steps = 8;
+        double[][] cpu = knobRun(new CpuBackend(2), data, steps), dev = knobRun(tornado(), data, steps);
+        double[][] again = knobRun(tornado(), data, steps);
+        for (int i = 0; i < steps; i++) {
+            assertEquals(cpu[0][i], dev[0][i], 1e-4, "loss of step " + i);
+            assertEquals(cpu[1][i], dev[1][i], 1e-4 * cpu[1][i], "grad norm of step " + i);
+            assertTrue(cpu[1][i] > 0.05, "the clip bites: " + cpu[1][i]);
+            assertEquals(cpu[2][i], dev[2][i], 0, "learning rate of step " + i);
+            assertEquals(Double.doubleToRawLongBits(dev[0][i]), Double.doubleToRawLongBits(again[0][i]), "repeat " + i);
+            assertEquals(Double.doubleToRawLongBits(dev[1][i]), Double.doubleToRawLongBits(again[1][i]), "repeat " + i);
+        }
+    }
+
     @Test
     void samplingRunsOnTheDeviceWithTheSameTokensWithAndWithoutTheCache() {
         GptConfig cfg = new GptConfig(GptConfig.GPT, 65, 16, 32, 2, 2, 0f);
