@@ -18,7 +18,7 @@ public final class Gpt {
     private final float[] scalar = new float[1];
     private final float[] hyper = new float[AdamW.SIZE], hyperNoDecay = new float[AdamW.SIZE];
     private final int[] seedWords = new int[2];
-    private float[] lastLogits, rowLosses;
+    private float[] lastLogits, rowLosses, batchMeans;
 
     public Gpt(Backend backend, GptConfig config) {
         this.backend = backend;
@@ -72,15 +72,20 @@ public final class Gpt {
      * micro-batches and the clipping coefficient; 1 leaves them as they are, exactly).
      */
     public void update(Optimizer opt, long step, double gradScale) {
+        update(opt, opt.lr(), step, gradScale);
+    }
+
+    /** As above at learning rate {@code lr} (a schedule's rate for this step) instead of {@code opt}'s. */
+    public void update(Optimizer opt, double lr, long step, double gradScale) {
         GptGraph g = batchGraph;
-        AdamW.fill(hyper, opt.lr(), opt.beta1(), opt.beta2(), opt.eps(), opt.weightDecay(), step, gradScale);
+        AdamW.fill(hyper, lr, opt.beta1(), opt.beta2(), opt.eps(), opt.weightDecay(), step, gradScale);
         backend.write(g.hyper, hyper);
         if (!opt.decayMatricesOnly()) {
             g.update.run();
             return;
         }
         // nanoGPT decays 2-D weights only: the others read a copy of the scalars without decay
-        AdamW.fill(hyperNoDecay, opt.lr(), opt.beta1(), opt.beta2(), opt.eps(), 0, step, gradScale);
+        AdamW.fill(hyperNoDecay, lr, opt.beta1(), opt.beta2(), opt.eps(), 0, step, gradScale);
         backend.write(g.hyperVectors, hyperNoDecay);
         g.updateMatricesOnly.run();
     }
@@ -100,10 +105,13 @@ public final class Gpt {
      * The mean loss of each of {@code batches} batches of {@code rows} tokens laid one after the
      * other in x and y, without dropout. Several batches go through one forward-only pass; each
      * batch's mean is formed as {@link org.gptjvm.engine.Backend#meanLoss} forms it, so the numbers
-     * are those of one {@link #loss} call per batch.
+     * are those of one {@link #loss} call per batch. The array returned is reused by the next call.
      */
     public float[] batchLosses(int[] x, int[] y, int batches, int rows) {
-        float[] means = new float[batches];
+        if (batchMeans == null || batchMeans.length != batches) {
+            batchMeans = new float[batches];
+        }
+        float[] means = batchMeans;
         if (batches == 1) {
             means[0] = loss(x, y);
             return means;

@@ -48,6 +48,8 @@ public final class Trainer {
     private final TextData data;
     private final TrainOptions options;
     private final Recipe recipe;
+    /** AdamW's settings from the recipe; each step's rate comes from the schedule. */
+    private final Gpt.Optimizer optimizer;
     private final Rng dataRng, dropoutRng;
     /** One training micro-batch, and the batches of one evaluation pass. */
     private final int[] x, y, evalX, evalY;
@@ -65,6 +67,8 @@ public final class Trainer {
         this.data = data;
         this.options = options.validate();
         this.recipe = options.recipe();
+        this.optimizer = new Gpt.Optimizer(options.lr(), recipe.beta1(), recipe.beta2(), 1e-8, recipe.weightDecay(),
+                recipe.decayMatricesOnly());
         this.dataRng = Seeds.data(options.seed());
         this.dropoutRng = Seeds.dropout(options.seed());
         data.checkBlockSize(gpt.config.blockSize());
@@ -189,8 +193,7 @@ public final class Trainer {
         }
         double lr = options.learningRate(iter);
         iter++;
-        gpt.update(new Gpt.Optimizer(lr, recipe.beta1(), recipe.beta2(), 1e-8, recipe.weightDecay(),
-                recipe.decayMatricesOnly()), iter, scale);
+        gpt.update(optimizer, lr, iter, scale);
         lastLr = lr;
         lastGradNorm = norm;
         return loss;

@@ -23,6 +23,60 @@ final class GemmCall {
     int kSlice, maskBase, salt, mode = GemmKernels.ALL;
     float alpha = 1f;
 
+    /** C is m x n, each element a sum over k. */
+    GemmCall shape(int m, int n, int k) {
+        this.m = m;
+        this.n = n;
+        this.k = k;
+        return this;
+    }
+
+    /** A(i, kk) = mem[a + i*si + kk*sk], plus sb per batch and sh per head. */
+    GemmCall a(int a, int si, int sk, int sb, int sh) {
+        this.a = a;
+        this.sai = si;
+        this.sak = sk;
+        this.aSb = sb;
+        this.aSh = sh;
+        return this;
+    }
+
+    /** B(kk, j) = mem[b + kk*sk + j*sj], plus sb per batch and sh per head. */
+    GemmCall b(int b, int sk, int sj, int sb, int sh) {
+        this.b = b;
+        this.sbk = sk;
+        this.sbj = sj;
+        this.bSb = sb;
+        this.bSh = sh;
+        return this;
+    }
+
+    /** C(i, j) = mem[c + i*ldc + j], plus sb per batch and sh per head. */
+    GemmCall c(int c, int ldc, int sb, int sh) {
+        this.c = c;
+        this.ldc = ldc;
+        this.cSb = sb;
+        this.cSh = sh;
+        return this;
+    }
+
+    GemmCall mode(int mode) {
+        this.mode = mode;
+        return this;
+    }
+
+    GemmCall flags(int flags) {
+        this.flags = flags;
+        return this;
+    }
+
+    /** Dropout's mask on the operand named by the flags: element indices from {@code base}, site {@code salt}. */
+    GemmCall mask(int base, int salt) {
+        this.maskBase = base;
+        this.salt = salt;
+        return this;
+    }
+
     int[] args() {
         int[] r = new int[GemmKernels.SIZE];
         r[GemmKernels.M] = m;

@@ -331,30 +331,17 @@ public final class TornadoBackend implements Backend {
     public Launch matmulResidualForward(FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight, FloatBuf bias,
                                         IntBuf seed, float p, int salt, int N, int C, int OC) {
         IntArray s = i(seed);
-        GemmCall g = linear(out, inp, weight, bias, N, C, OC, p > 0f ? GemmKernels.DROP_C : 0);
+        GemmCall g = linear(out, inp, weight, bias, N, C, OC, p > 0f ? GemmKernels.DROP_C : 0).mask(o(out), salt);
         g.res = o(residual);
-        g.maskBase = o(out);
-        g.salt = salt;
         return launch("matmul_residual_forward", List.of(gemm("matmul_residual_forward", g, s, p)), s);
     }
 
     /** out(N,OC) = inp(N,C) @ W(OC,C)^T + bias: A = inp row-major, B(k,j) = W[j][k]. */
     private static GemmCall linear(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC,
                                    int flags) {
-        GemmCall g = new GemmCall();
-        g.m = N;
-        g.n = OC;
-        g.k = C;
-        g.a = o(inp);
-        g.sai = C;
-        g.sak = 1;
-        g.b = o(weight);
-        g.sbk = 1;
-        g.sbj = C;
-        g.c = o(out);
-        g.ldc = OC;
+        GemmCall g = new GemmCall().shape(N, OC, C).a(o(inp), C, 1, 0, 0).b(o(weight), 1, C, 0, 0).c(o(out), OC, 0, 0)
+                .flags(flags);
         g.bias = bias == null ? -1 : o(bias);
-        g.flags = flags;
         return g;
     }
 
@@ -377,47 +364,21 @@ public final class TornadoBackend implements Backend {
         int drop = p > 0f ? GemmKernels.DROP_A : 0;
         List<Task> tasks = new ArrayList<>();
         if (dinp != null) { // dinp(N,C) += dout(N,OC) @ W(OC,C)
-            GemmCall g = new GemmCall();
-            g.m = N;
-            g.n = C;
-            g.k = OC;
-            g.a = o(dout);
-            g.sai = OC;
-            g.sak = 1;
-            g.b = o(weight);
-            g.sbk = C;
-            g.sbj = 1;
-            g.c = o(dinp);
-            g.ldc = C;
-            g.flags = GemmKernels.ACCUMULATE | drop;
-            g.maskBase = o(dout);
-            g.salt = salt;
+            GemmCall g = new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
+                    .c(o(dinp), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop).mask(o(dout), salt);
             tasks.add(gemm("matmul_backward_input", g, seed, p));
         }
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
-        GemmCall g = new GemmCall();
-        g.m = OC;
-        g.n = C;
-        g.k = N;
-        g.a = o(dout);
-        g.sai = 1;
-        g.sak = OC;
-        g.b = o(inp);
-        g.sbk = C;
-        g.sbj = 1;
-        g.flags = drop;
-        g.maskBase = o(dout);
-        g.salt = salt;
+        GemmCall g = new GemmCall().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
+                .mask(o(dout), salt);
         int tiles = GemmCall.groups(OC) * GemmCall.groups(C);
         int slices = Math.max(1, Math.min((SPREAD + tiles - 1) / tiles, N / (4 * GemmKernels.TK)));
         if (slices > 1) {
             int slice = (int) roundUp((N + slices - 1) / slices, GemmKernels.TK);
             slices = (N + slice - 1) / slice;
             int base = scratch("matmul_backward.slices", (long) slices * OC * C);
-            g.c = base;
-            g.ldc = C;
+            g.c(base, C, OC * C, 0);
             g.z = slices;
-            g.cSb = OC * C;
             g.kSlice = slice;
             tasks.add(gemm("matmul_backward_weight", g, seed, p));
             int at = arena.args(OC, C, slices, base, C, o(dweight));
@@ -426,9 +387,7 @@ public final class TornadoBackend implements Backend {
                     new LaunchInfo("matmul_backward_weight_sum", dims(roundUp(n, 128), 1, 1), dims(128, 1, 1),
                             (double) s * n, 4.0 * (s + 1) * n, 4.0 * n, 0)));
         } else {
-            g.c = o(dweight);
-            g.ldc = C;
-            g.flags = GemmKernels.ACCUMULATE | drop;
+            g.c(o(dweight), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop);
             tasks.add(gemm("matmul_backward_weight", g, seed, p));
         }
         if (dbias != null) { // dbias += the column sums of dout, in two passes
@@ -465,53 +424,17 @@ public final class TornadoBackend implements Backend {
         int hs = C / NH, C3 = 3 * C, x = o(qkv), a = o(att), ou = o(out);
         IntArray s = i(seed);
         // scores = Q K^T * hs^-0.5, the causal triangle only
-        GemmCall scores = heads(B, T, NH);
-        scores.m = T;
-        scores.n = T;
-        scores.k = hs;
-        scores.a = x;
-        scores.aSb = T * C3;
-        scores.aSh = hs;
-        scores.sai = C3;
-        scores.sak = 1;
-        scores.b = x + C;
-        scores.bSb = T * C3;
-        scores.bSh = hs;
-        scores.sbk = 1;
-        scores.sbj = C3;
-        scores.c = a;
-        scores.cSb = NH * T * T;
-        scores.cSh = T * T;
-        scores.ldc = T;
-        scores.mode = GemmKernels.LOWER;
+        GemmCall scores = heads(B, T, NH).shape(T, T, hs).a(x, C3, 1, T * C3, hs).b(x + C, 1, C3, T * C3, hs)
+                .c(a, T, NH * T * T, T * T).mode(GemmKernels.LOWER);
         scores.alpha = 1f / (float) Math.sqrt(hs);
         int rows = B * NH * T, wg = AttentionKernels.WG;
         Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionKernels::softmax, kc, mem, a, T), groups(rows, wg),
                 new LaunchInfo("attention_softmax", dims((long) rows * wg, 1, 1), dims(wg, 1, 1), 2.5 * rows * T,
                         2.0 * rows * T, 4.0 * rows * T, 4L * wg));
         // out = dropout(att) V, k up to the row
-        GemmCall values = heads(B, T, NH);
-        values.m = T;
-        values.n = hs;
-        values.k = T;
-        values.a = a;
-        values.aSb = NH * T * T;
-        values.aSh = T * T;
-        values.sai = T;
-        values.sak = 1;
-        values.b = x + 2 * C;
-        values.bSb = T * C3;
-        values.bSh = hs;
-        values.sbk = C3;
-        values.sbj = 1;
-        values.c = ou;
-        values.cSb = T * C;
-        values.cSh = hs;
-        values.ldc = C;
-        values.mode = GemmKernels.K_UP_TO_ROW;
-        values.flags = dropout > 0f ? GemmKernels.DROP_A : 0;
-        values.maskBase = a;
-        values.salt = salt;
+        GemmCall values = heads(B, T, NH).shape(T, hs, T).a(a, T, 1, NH * T * T, T * T).b(x + 2 * C, C3, 1, T * C3, hs)
+                .c(ou, C, T * C, hs).mode(GemmKernels.K_UP_TO_ROW).flags(dropout > 0f ? GemmKernels.DROP_A : 0)
+                .mask(a, salt);
         return launch("attention_forward", List.of(gemm("attention_scores", scores, s, 0f), softmax,
                 gemm("attention_values", values, s, dropout)), s);
     }
@@ -523,95 +446,23 @@ public final class TornadoBackend implements Backend {
         IntArray s = i(seed);
         int grad = scratch("attention_backward.scores", (long) B * NH * T * T);
         // dA = dout V^T (the causal triangle), then through dropout and softmax into dS, in place
-        GemmCall dp = heads(B, T, NH);
-        dp.m = T;
-        dp.n = T;
-        dp.k = hs;
-        dp.a = d;
-        dp.aSb = T * C;
-        dp.aSh = hs;
-        dp.sai = C;
-        dp.sak = 1;
-        dp.b = x + 2 * C;
-        dp.bSb = T * C3;
-        dp.bSh = hs;
-        dp.sbk = 1;
-        dp.sbj = C3;
-        dp.c = grad;
-        dp.cSb = NH * T * T;
-        dp.cSh = T * T;
-        dp.ldc = T;
-        dp.mode = GemmKernels.LOWER;
+        GemmCall dp = heads(B, T, NH).shape(T, T, hs).a(d, C, 1, T * C, hs).b(x + 2 * C, 1, C3, T * C3, hs)
+                .c(grad, T, NH * T * T, T * T).mode(GemmKernels.LOWER);
         int rows = B * NH * T, wg = AttentionKernels.WG;
         float scale = 1f / (float) Math.sqrt(hs);
         Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionKernels::softmaxBackward, kc, mem, grad, a, s,
                 dropout, salt, T, scale), groups(rows, wg), new LaunchInfo("attention_softmax_backward",
                 dims((long) rows * wg, 1, 1), dims(wg, 1, 1), 2.5 * rows * T, 4.0 * rows * T, 2.0 * rows * T, 4L * wg));
         // dQ += dS K
-        GemmCall dq = heads(B, T, NH);
-        dq.m = T;
-        dq.n = hs;
-        dq.k = T;
-        dq.a = grad;
-        dq.aSb = NH * T * T;
-        dq.aSh = T * T;
-        dq.sai = T;
-        dq.sak = 1;
-        dq.b = x + C;
-        dq.bSb = T * C3;
-        dq.bSh = hs;
-        dq.sbk = C3;
-        dq.sbj = 1;
-        dq.c = dx;
-        dq.cSb = T * C3;
-        dq.cSh = hs;
-        dq.ldc = C3;
-        dq.mode = GemmKernels.K_UP_TO_ROW;
-        dq.flags = GemmKernels.ACCUMULATE;
+        GemmCall dq = heads(B, T, NH).shape(T, hs, T).a(grad, T, 1, NH * T * T, T * T).b(x + C, C3, 1, T * C3, hs)
+                .c(dx, C3, T * C3, hs).mode(GemmKernels.K_UP_TO_ROW).flags(GemmKernels.ACCUMULATE);
         // dK += dS^T Q
-        GemmCall dk = heads(B, T, NH);
-        dk.m = T;
-        dk.n = hs;
-        dk.k = T;
-        dk.a = grad;
-        dk.aSb = NH * T * T;
-        dk.aSh = T * T;
-        dk.sai = 1;
-        dk.sak = T;
-        dk.b = x;
-        dk.bSb = T * C3;
-        dk.bSh = hs;
-        dk.sbk = C3;
-        dk.sbj = 1;
-        dk.c = dx + C;
-        dk.cSb = T * C3;
-        dk.cSh = hs;
-        dk.ldc = C3;
-        dk.mode = GemmKernels.K_FROM_ROW;
-        dk.flags = GemmKernels.ACCUMULATE;
+        GemmCall dk = heads(B, T, NH).shape(T, hs, T).a(grad, 1, T, NH * T * T, T * T).b(x, C3, 1, T * C3, hs)
+                .c(dx + C, C3, T * C3, hs).mode(GemmKernels.K_FROM_ROW).flags(GemmKernels.ACCUMULATE);
         // dV += dropout(att)^T dout
-        GemmCall dv = heads(B, T, NH);
-        dv.m = T;
-        dv.n = hs;
-        dv.k = T;
-        dv.a = a;
-        dv.aSb = NH * T * T;
-        dv.aSh = T * T;
-        dv.sai = 1;
-        dv.sak = T;
-        dv.b = d;
-        dv.bSb = T * C;
-        dv.bSh = hs;
-        dv.sbk = C;
-        dv.sbj = 1;
-        dv.c = dx + 2 * C;
-        dv.cSb = T * C3;
-        dv.cSh = hs;
-        dv.ldc = C3;
-        dv.mode = GemmKernels.K_FROM_ROW;
-        dv.flags = GemmKernels.ACCUMULATE | (dropout > 0f ? GemmKernels.DROP_A : 0);
-        dv.maskBase = a;
-        dv.salt = salt;
+        GemmCall dv = heads(B, T, NH).shape(T, hs, T).a(a, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
+                .c(dx + 2 * C, C3, T * C3, hs).mode(GemmKernels.K_FROM_ROW)
+                .flags(GemmKernels.ACCUMULATE | (dropout > 0f ? GemmKernels.DROP_A : 0)).mask(a, salt);
         return launch("attention_backward", List.of(gemm("attention_backward_scores", dp, s, 0f), softmax,
                 gemm("attention_backward_query", dq, s, 0f), gemm("attention_backward_key", dk, s, 0f),
                 gemm("attention_backward_value", dv, s, dropout)), s);
