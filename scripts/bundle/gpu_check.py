@@ -147,7 +147,7 @@ say("== launch plan of the lecture step" + ("" if QUICK else ", with each kernel
 pjs = os.path.join(OUT, "plan-lecture.json")
 cmd = [GPT, "bench", "--config", "lecture", "--backend", "tornado", "--plan", "--json", pjs, "--force"]
 if not QUICK:
-    cmd[5:5] = ["--profile", "--iters", "5", "--warmup", "2"]
+    cmd += ["--profile", "--iters", "5", "--warmup", "2"]
 rc, out, _ = run(cmd, 300)
 open(os.path.join(OUT, "plan-lecture.txt"), "w").write(out)
 verdict = [l for l in out.splitlines() if l.startswith("every launch over")]
