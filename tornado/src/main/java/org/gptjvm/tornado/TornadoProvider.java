@@ -17,6 +17,7 @@ import java.util.List;
 public final class TornadoProvider implements BackendProvider {
     /** The class that starts TornadoVM, present in a -Ptornado build only. */
     private static final String RUNTIME = "org.gptjvm.tornado.TornadoVmRuntime";
+    static final String DEVICE_MEMORY = "tornado.device.memory";
 
     private TornadoRuntime runtime;
     private final boolean given;
@@ -87,6 +88,13 @@ public final class TornadoProvider implements BackendProvider {
             throw new GptException(absence.message());
         }
         if (runtime == null) {
+            // TornadoVM's tornado.device.memory is a bookkeeping cap on what it allocates per device,
+            // 4 GB by default: the lecture config's training graph (3 GB) and then its sampling graph
+            // went over it on an H200 with 139 GiB. Unless the user sets it, the device's own memory
+            // is the limit (TornadoVM reserves nothing up front for this figure).
+            if (System.getProperty(DEVICE_MEMORY) == null) {
+                System.setProperty(DEVICE_MEMORY, "1024GB");
+            }
             try {
                 runtime = (TornadoRuntime) Class.forName(RUNTIME).getDeclaredConstructor().newInstance();
             } catch (ClassNotFoundException | NoClassDefFoundError e) {
