@@ -252,6 +252,15 @@ public final class CpuBackend extends HostBackend {
                 (a, b) -> DropoutKernels.backward(dx, d, seed(seed), p, salt, a, b));
     }
 
+    // ---------------------------------------------------------------- loss
+
+    @Override
+    public Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V) {
+        float[] l = f(losses), p = f(probs), x = f(logits);
+        int[] t = i(targets);
+        return parallel("crossentropy_forward", N, rowGrain(8 * V), (a, b) -> Loss.crossEntropyForward(l, p, x, t, V, a, b));
+    }
+
     // ---------------------------------------------------------------- the reference's loops
 
     @Override
@@ -277,11 +286,6 @@ public final class CpuBackend extends HostBackend {
     @Override
     public Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n) {
         return loops.residualBackward(da, db, dout, n);
-    }
-
-    @Override
-    public Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V) {
-        return loops.crossEntropyForward(losses, probs, logits, targets, N, V);
     }
 
     @Override

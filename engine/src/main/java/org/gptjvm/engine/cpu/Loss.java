@@ -1,0 +1,51 @@
+package org.gptjvm.engine.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+import static org.gptjvm.engine.cpu.Gemm.L;
+import static org.gptjvm.engine.cpu.Gemm.S;
+
+/**
+ * Softmax and cross-entropy over the vocabulary, lanes at a time. The reference's loop calls
+ * Math.exp once per logit, which made the loss cost as much as a Linear layer of the small model;
+ * here the exp is {@link VectorMath#exp} and the sum runs in lanes, then the lanes in order, so a
+ * row has one result on every thread count.
+ */
+final class Loss {
+    private Loss() {
+    }
+
+    /**
+     * Rows [from,to) of N: probs = softmax(logits) and losses = -log probs[target], the latter in the
+     * log-sum-exp form (log sum - (logit - max)), exact even when the target's probability underflows.
+     */
+    static void crossEntropyForward(float[] losses, float[] probs, float[] logits, int[] targets, int V, int from,
+                                    int to) {
+        for (int n = from; n < to; n++) {
+            int x = n * V;
+            FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+            for (int v = 0; v < V; v += L) {
+                VectorMask<Float> m = S.indexInRange(v, V);
+                mx = mx.lanewise(VectorOperators.MAX, FloatVector.fromArray(S, logits, x + v, m), m);
+            }
+            float max = mx.reduceLanes(VectorOperators.MAX);
+            FloatVector mv = FloatVector.broadcast(S, max);
+            FloatVector acc = FloatVector.zero(S);
+            for (int v = 0; v < V; v += L) {
+                VectorMask<Float> m = S.indexInRange(v, V);
+                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, logits, x + v, m).sub(mv));
+                e.intoArray(probs, x + v, m);
+                acc = acc.add(e, m);
+            }
+            float sum = VectorMath.sumLanes(acc);
+            FloatVector inv = FloatVector.broadcast(S, 1f / sum);
+            for (int v = 0; v < V; v += L) {
+                VectorMask<Float> m = S.indexInRange(v, V);
+                FloatVector.fromArray(S, probs, x + v, m).mul(inv).intoArray(probs, x + v, m);
+            }
+            losses[n] = (float) (Math.log(sum) - (logits[x + targets[n]] - max));
+        }
+    }
+}
