@@ -9,6 +9,8 @@
 #   payload/            a jlink'ed Java 25 runtime and the TornadoVM SDK, as .tar.xz: unpacked on first use
 #   lib/libOpenCL.so.1  the OpenCL ICD loader (Debian's ocl-icd-libopencl1)
 #   vendors/nvidia.icd  names the NVIDIA driver's libnvidia-opencl.so.1 for that loader
+#   fonts/, lib/fonts/  DejaVu Sans, and fontconfig with its libraries for servers that lack it: Java
+#                       draws no text, so no loss picture, without a font found through fontconfig
 #   data/, fixtures/, tools/   Tiny Shakespeare, the PyTorch fixtures, torch_bench.py (from ../shared)
 # Copy DIR to the server and run DIR/gpt ... or DIR/gpu-check.sh there, with nothing on PATH but
 # /usr/bin:/bin. README.md, section "On a GPU server", says more.
@@ -54,6 +56,20 @@ if [ ! -e "$loader" ]; then
 fi
 cp -L "$loader" "$work/b/lib/libOpenCL.so.1"
 echo "libnvidia-opencl.so.1" > "$work/b/vendors/nvidia.icd"
+
+echo "gpu-bundle: a font, and fontconfig for servers without it ..."
+mkdir -p "$work/b/fonts" "$work/b/lib/fonts"
+font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if [ ! -f "$font" ]; then
+  (cd "$work" && apt-get download -qq fonts-dejavu-core && dpkg-deb -x fonts-dejavu-core_*.deb fnt) \
+    || die "no DejaVuSans.ttf here, and apt-get download fonts-dejavu-core failed"
+  font="$work/fnt/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+fi
+cp "$font" "$work/b/fonts/"
+for lib in libfontconfig.so.1 libfreetype.so.6 libexpat.so.1 libpng16.so.16 libbrotlidec.so.1 libbrotlicommon.so.1 libz.so.1; do
+  [ -e "/usr/lib/x86_64-linux-gnu/$lib" ] || die "no $lib here (apt-get install libfontconfig1)"
+  cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$work/b/lib/fonts/$lib"
+done
 
 cp "$here/cli/target/gpt.jar" "$work/b/gpt.jar"
 cp "$here/scripts/bundle/gpt" "$here/scripts/bundle/gpu-check.sh" "$work/b/"

@@ -4,7 +4,8 @@
 # (env -i, PATH=/usr/bin:/bin, no JDK), runs gpt verify and 20 training iterations on the tornado
 # backend. When the SDK has TornadoVM's PTX backend (scripts/build-tornadovm-ptx.sh), it also starts
 # the bundle with a stand-in for the NVIDIA driver's libcuda.so.1 (bundle-test/fake_libcuda.c), which
-# must make the PTX device appear, and without it, which must leave PTX out. Needs TORNADOVM_HOME and
+# must make the PTX device appear, and without it, which must leave PTX out. As root, it hides the
+# machine's fonts and fontconfig and draws the loss picture with the bundle's. Needs TORNADOVM_HOME and
 # ../shared. Exit 0 when all of it works.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +32,19 @@ grep -q 'backend tornado backend' <<<"$out" || fail "gpt train did not run on th
 grep -q "loss curves: $work/empty/m.loss.png" <<<"$out" || fail "gpt train drew no loss curves: $out"
 [ -z "$(ls -A "$work/empty" | grep -v -E '^m\.(safetensors|metrics\.jsonl|loss\.png)$')" ] \
   || fail "the run left files in the working folder besides its model, metrics and picture"
+# a bare server has neither fonts nor fontconfig (seen on a GPU server): both hidden in a mount
+# namespace (root only), the bundle's own must still draw the picture
+fonts=""
+fc="$(readlink -f /usr/lib/x86_64-linux-gnu/libfontconfig.so.1 2>/dev/null || true)"
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && [ -d /usr/share/fonts ] && [ -f "$fc" ]; then
+  mkdir "$work/nofonts" && : > "$work/nocache"
+  out=$(bare unshare -m bash -c 'mount --bind "$1" /usr/share/fonts && mount --bind /dev/null "$2" \
+      && mount --bind "$3" /etc/ld.so.cache && exec "$4" plot --metrics "$5" --out "$6"' \
+    _ "$work/nofonts" "$fc" "$work/nocache" "$work/server/gpt" "$work/empty/m.metrics.jsonl" "$work/nofonts.png" 2>&1) \
+    || fail "gpt plot with the machine's fonts and fontconfig hidden: $out"
+  [ "$(head -c 4 "$work/nofonts.png" | od -An -c | tr -d ' ')" = '211PNG' ] || fail "no PNG without the machine's fonts: $out"
+  fonts="; the loss picture drawn with the machine's fonts and fontconfig hidden"
+fi
 ptx=""
 if [ -f "$work/server/runtime/tornado-argfile-ptx" ]; then
   out=$(bare "$work/server/gpt" devices 2>&1) || fail "gpt devices: $out"
@@ -45,4 +59,4 @@ if [ -f "$work/server/runtime/tornado-argfile-ptx" ]; then
   grep -q 'OPENCL' <<<"$out" || fail "OpenCL (PoCL) should stay listed beside PTX: $out"
   ptx="; with a stand-in libcuda.so.1 the PTX device is listed (and tornado the default), without it PTX stays out"
 fi
-echo "test-gpu-bundle: OK: $((size / 1048576)) MiB; verify and 20 tornado iterations ran from the bundle under env -i$ptx"
+echo "test-gpu-bundle: OK: $((size / 1048576)) MiB; verify and 20 tornado iterations ran from the bundle under env -i$fonts$ptx"

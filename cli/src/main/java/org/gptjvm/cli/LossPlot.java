@@ -117,8 +117,8 @@ final class LossPlot {
             return picture.toString();
         } catch (GptException e) {
             return "none (" + e.getMessage() + ")";
-        } catch (RuntimeException | LinkageError e) {
-            return "none (the chart could not be drawn: " + e + ")";
+        } catch (RuntimeException | LinkageError | InternalError e) {
+            return "none (" + whyNotDrawn(e) + ")";
         }
     }
 
@@ -135,8 +135,28 @@ final class LossPlot {
             }
         } catch (IOException e) {
             throw new GptException("cannot draw the " + format + " picture: " + e.getMessage());
+        } catch (GptException e) {
+            throw e;
+        } catch (RuntimeException | InternalError | UnsatisfiedLinkError e) {
+            throw new GptException(whyNotDrawn(e));
         }
         return bytes.toByteArray();
+    }
+
+    /**
+     * Why Java2D could not draw. Its usual failure on a bare server is having no font: Java finds
+     * fonts through fontconfig, and where fontconfig (or any font) is missing every text, so every
+     * chart, fails with "Fontconfig head is null".
+     */
+    static String whyNotDrawn(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("fontconfig")) {
+                return "cannot draw the picture: Java finds no fonts on this machine (install fontconfig and a font, "
+                        + "on Debian or Ubuntu: apt-get install fontconfig fonts-dejavu-core; or copy the metrics "
+                        + "file and run gpt plot elsewhere)";
+            }
+        }
+        return "cannot draw the picture: " + e;
     }
 
     /**

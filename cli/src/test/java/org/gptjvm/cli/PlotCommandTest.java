@@ -144,4 +144,18 @@ class PlotCommandTest {
         Cli.run("plot", "--metrics", m.toString(), "--out", notPng.toString(), "--force").assertOk();
         assertTrue(Files.size(notPng) > 5 * 1024);
     }
+
+    /**
+     * Java2D on a server without fonts fails every text with this error (seen on a GPU server; it can
+     * be reproduced as root with the fonts folder and libfontconfig hidden in a mount namespace, which
+     * scripts/test-gpu-bundle.sh does): the user is told what to install instead.
+     */
+    @Test
+    void saysWhatToInstallWhenJavaFindsNoFonts() {
+        RuntimeException awt = new RuntimeException("Fontconfig head is null, check your fonts or fonts configuration");
+        String why = LossPlot.whyNotDrawn(new IllegalStateException("wrapped", awt));
+        assertTrue(why.contains("no fonts") && why.contains("fonts-dejavu-core"), why);
+        assertEquals("cannot draw the picture: java.lang.IllegalStateException: x",
+                LossPlot.whyNotDrawn(new IllegalStateException("x")));
+    }
 }
