@@ -197,6 +197,10 @@ final class BenchCommand implements Callable<Integer> {
                     System.out.printf(Locale.ROOT, "    %-24s %6.1f%% %10.3f ms/step%n", e.kernel(),
                             100.0 * e.nanos() / total, e.nanos() / 1e6 / (warmup + iters));
                 }
+                StepPlan.printStages(System.out, lastProfile, warmup + iters);
+                if (!lastProfile.stages().isEmpty()) {
+                    r.add("ms_per_step_by_stage", StepPlan.stagesJson(lastProfile, warmup + iters));
+                }
             }
         }
         writeJson(machine, source, cfg, flops, B, results);

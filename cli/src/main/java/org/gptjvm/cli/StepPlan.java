@@ -124,11 +124,36 @@ final class StepPlan {
             out.printf(Locale.ROOT, "      %-30s %8d %12d %6.2f%% %6.2f%%%s%n", k, t.launches, t.minItems, 100 * t.flops / flops,
                     100 * t.bytes / bytes, time);
         });
+        printStages(out, profile, steps);
         List<String> problems = problems();
         out.printf("every launch over %.0f%% of the FLOPs or bytes has at least %d work-items, and every launch doing "
                 + "%.0f or more FLOPs per byte works from local memory: %s%n", SHARE * 100, MIN_WORK_ITEMS, INTENSE,
                 problems.isEmpty() ? "yes" : "no");
         problems.forEach(p -> out.println("  " + p));
+    }
+
+    /**
+     * The profile's stages (a device backend's graph runs on the host clock, and what its runtime
+     * says they were made of), per step. They leave out each graph's first run, which compiles it,
+     * so they cover the steps after the first: {@code steps - 1}.
+     */
+    static void printStages(PrintStream out, KernelProfile profile, int steps) {
+        if (profile == null || profile.stages().isEmpty() || steps < 2) {
+            return;
+        }
+        out.printf("where the step goes, over steps 2-%d (each graph's first run compiles it):%n", steps);
+        for (KernelProfile.Entry e : profile.stages()) {
+            out.printf(Locale.ROOT, "      %-30s %10.3f ms/step %8.1f runs/step%n", e.kernel(), e.nanos() / 1e6 / (steps - 1),
+                    e.launches() / (double) (steps - 1));
+        }
+    }
+
+    static JsonObject stagesJson(KernelProfile profile, int steps) {
+        JsonObject o = new JsonObject();
+        if (profile != null && steps >= 2) {
+            profile.stages().forEach(e -> o.addProperty(e.kernel(), e.nanos() / 1e6 / (steps - 1)));
+        }
+        return o;
     }
 
     private Map<String, Total> byKernel() {
@@ -174,6 +199,7 @@ final class StepPlan {
             JsonObject times = new JsonObject();
             profile.entries().forEach(e -> times.addProperty(e.kernel(), e.nanos() / 1e6 / steps));
             o.add("ms_per_step_by_kernel", times);
+            o.add("ms_per_step_by_stage", stagesJson(profile, steps));
         }
         return o;
     }

@@ -17,6 +17,7 @@ public final class KernelProfile {
     }
 
     private final Map<String, long[]> byKernel = new LinkedHashMap<>();
+    private final Map<String, long[]> stages = new LinkedHashMap<>();
 
     /** The accumulator of one kernel: [nanos, launches]; a launch keeps it so that timing allocates nothing. */
     public long[] slot(String kernel) {
@@ -28,6 +29,22 @@ public final class KernelProfile {
         List<Entry> out = new ArrayList<>();
         byKernel.forEach((k, v) -> out.add(new Entry(k, v[0], v[1])));
         out.sort(Comparator.comparingLong(Entry::nanos).reversed());
+        return out;
+    }
+
+    /**
+     * The accumulator of a named measurement besides the kernels' own times, [nanos, count]: how a
+     * backend's runs of its programs add up on the host clock, and what its runtime says of them
+     * (the kernels, dispatching them, transfers), so the kernels' sum can be set against the step.
+     */
+    public long[] stage(String name) {
+        return stages.computeIfAbsent(name, k -> new long[2]);
+    }
+
+    /** Every stage measured, in the order first seen; {@code launches} holds its count. */
+    public List<Entry> stages() {
+        List<Entry> out = new ArrayList<>();
+        stages.forEach((k, v) -> out.add(new Entry(k, v[0], v[1])));
         return out;
     }
 

@@ -4,12 +4,15 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import org.gptjvm.engine.KernelProfile;
+import uk.ac.manchester.tornado.api.TornadoProfilerResult;
 
 import java.util.Map;
 
 /**
  * Per-kernel device time from TornadoVM's profiler: the JSON of a graph run holds, per task
  * ("graph.task"), its kernel time in nanoseconds. Each task's time goes to its kernel in the profile.
+ * Beside them, each graph run's time on the host clock and TornadoVM's own totals for it, as the
+ * profile's stages: if the kernels add up to much less than the graph runs, the step goes elsewhere.
  */
 final class KernelTimes {
     private KernelTimes() {
@@ -44,5 +47,23 @@ final class KernelTimes {
                 }
             }
         }
+    }
+
+    static final String GRAPH_WALL = "graph runs (host clock)", TOTAL = "TornadoVM: graph total",
+            KERNELS = "TornadoVM: kernels", DISPATCH = "TornadoVM: kernel dispatch", TRANSFERS = "TornadoVM: data transfers";
+
+    /** One graph run ({@code wallNanos} on the host clock around it, and TornadoVM's totals) into the stages. */
+    static void addStages(KernelProfile into, long wallNanos, TornadoProfilerResult r) {
+        add(into, GRAPH_WALL, wallNanos);
+        add(into, TOTAL, r.getTotalTime());
+        add(into, KERNELS, r.getDeviceKernelTime());
+        add(into, DISPATCH, r.getKernelDispatchTime());
+        add(into, TRANSFERS, r.getDataTransfersTime());
+    }
+
+    private static void add(KernelProfile into, String stage, long nanos) {
+        long[] s = into.stage(stage);
+        s[0] += Math.max(0, nanos); // TornadoVM reports -1 for what it did not measure
+        s[1]++;
     }
 }
