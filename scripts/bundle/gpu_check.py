@@ -156,6 +156,7 @@ if rc == 0 and os.path.exists(pjs):
     b = json.load(open(pjs))["backends"][0]
     report["plan"]["problems"] = b["plan"]["problems"]
     report["plan"]["ms_per_step_by_kernel"] = b["plan"].get("ms_per_step_by_kernel")
+    report["plan"]["ms_per_step_by_stage"] = b["plan"].get("ms_per_step_by_stage")
 
 # ------------------------------------------------------------------ a training run on the device
 say("== 300 iterations of the small config: tornado next to cpu")
@@ -220,6 +221,11 @@ md += [f"- {p}" for p in report["plan"].get("problems") or []]
 times = report["plan"].get("ms_per_step_by_kernel") or {}
 if times:
     md += ["", "| kernel | ms/step |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in list(times.items())[:12]]
+    md += ["", f"Sum of the kernels' times: {sum(times.values()):.3f} ms/step."]
+stages = report["plan"].get("ms_per_step_by_stage") or {}
+if stages:
+    md += ["", "Where the step goes (after each graph's first run):", "", "| stage | ms/step |", "|---|---|"]
+    md += [f"| {k} | {v:.3f} |" for k, v in stages.items()]
 if lecture:
     last = max(lecture["losses"]) if lecture["losses"] else None
     md += ["", "## Training, lecture config, 1000 iterations (tornado)", "",
