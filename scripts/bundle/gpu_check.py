@@ -7,8 +7,11 @@ the cpu and tornado backends (small and lecture configs; cpu with all cores), Py
 on the same GPU (tools/torch_bench.py: eager fp32, TF32, bf16 autocast), the launch plan of the lecture
 step with each kernel's time (gpt bench --plan --profile), a 300-iteration training run of the small
 config on the tornado backend next to the cpu backend's losses, and a 1000-iteration lecture-config run
-on the tornado backend. Writes report.json, report.md, log.txt, the bench JSON files and plan-lecture.txt
-to $OUT (else ./gpu-check-report); stops starting new work after 8 minutes.
+on the tornado backend; and the lecture step on the 128-wide GEMM tiles (-Dgpt.tornado.gemm=auto) next
+to the default 64-wide ones. Writes report.json, report.md, log.txt, the bench JSON files and
+plan-lecture.txt to $OUT (else ./gpu-check-report); stops starting new work after 8 minutes.
+GPU_CHECK_PARTS=verify,bench,torch,tiles,plan,lecture,train (the default: all, in that order) picks
+parts, so that a check longer than one command may run can be split over two.
 """
 import glob
 import json
@@ -27,6 +30,10 @@ OUT = os.environ.get("OUT") or os.path.join(os.getcwd(), "gpu-check-report")
 # OpenCL CPU driver such as PoCL compiles each program's kernels for tens of seconds on first use
 BUDGET_S = float(os.environ.get("GPU_CHECK_BUDGET_S", "1500" if QUICK else "480"))
 START = time.time()
+PARTS = [p.strip() for p in os.environ.get("GPU_CHECK_PARTS", "verify,bench,torch,tiles,plan,lecture,train").split(",")]
+for p in PARTS:
+    if p not in ("verify", "bench", "torch", "tiles", "plan", "lecture", "train"):
+        sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} (verify, bench, torch, tiles, plan, lecture, train)")
 os.makedirs(OUT, exist_ok=True)
 LOG = open(os.path.join(OUT, "log.txt"), "w", encoding="utf-8")
 
@@ -67,7 +74,7 @@ def run(cmd, timeout=300, env=None, skip_if_late=True):
 
 
 GPT = os.path.join(HERE, "gpt")
-report = {"quick": QUICK, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+report = {"quick": QUICK, "parts": PARTS, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 # ------------------------------------------------------------------ the machine
 say("== probe")
@@ -94,9 +101,10 @@ if not tornado_lines:
     say("no TornadoVM device: the tornado figures below will be missing (see the probe for the OpenCL driver)")
 
 # ------------------------------------------------------------------ parity on the device
-say("== gpt verify on the tornado backend")
 verify = {}
-for f in sorted(glob.glob(os.path.join(HERE, "fixtures", "*.safetensors"))):
+if "verify" in PARTS:
+    say("== gpt verify on the tornado backend")
+for f in sorted(glob.glob(os.path.join(HERE, "fixtures", "*.safetensors"))) if "verify" in PARTS else []:
     rc, out, secs = run([GPT, "verify", "--backend", "tornado", "--reference", f], 300)
     last = [l for l in out.splitlines() if l.startswith(("OK", "FAILED"))]
     verify[os.path.basename(f)] = {"exit": rc, "result": last[-1] if last else out.strip()[-300:], "seconds": round(secs, 1)}
@@ -105,7 +113,7 @@ report["verify"] = verify
 # ------------------------------------------------------------------ speed: gpt, then PyTorch on the same GPU
 bench = {}
 configs = ["small"] if QUICK else ["small", "lecture"]
-for cfg in configs:
+for cfg in configs if "bench" in PARTS else []:
     say(f"== gpt bench --config {cfg}")
     js = os.path.join(OUT, f"bench-{cfg}.json")
     iters, warm = ("20", "5") if cfg == "small" else ("3", "1")
@@ -129,7 +137,7 @@ if cuda:
     runs = [(c, p) for c in configs for p in (["fp32", "tf32", "bf16"] if c == "lecture" else ["fp32"])]
 else:
     runs = [("small", "fp32")]  # PyTorch on this machine's CPU: the small step only (the lecture one takes minutes)
-for cfg, prec in runs:
+for cfg, prec in runs if "torch" in PARTS else []:
     say(f"== PyTorch {cfg} {prec} on {'cuda' if cuda else 'cpu'}")
     tjs = os.path.join(tempfile.gettempdir(), f"torch-{cfg}-{prec}.json")
     rc, out, _ = run(["python3", torch_bench, "--config", cfg, "--device", "cuda" if cuda else "cpu", "--precision", prec,
@@ -142,42 +150,42 @@ for cfg, prec in runs:
         torch[f"{cfg}/{prec}"] = {"error": out.strip()[-500:]}
 report["torch"]["runs"] = torch
 
+# ------------------------------------------------------------------ the lecture step on the wide GEMM tiles
+tiles = {}
+if "tiles" in PARTS and not QUICK:
+    say("== the lecture step on the 128-wide GEMM tiles for large products (-Dgpt.tornado.gemm=auto)")
+    tjs = os.path.join(OUT, "bench-lecture-tiles-auto.json")
+    rc, out, _ = run([GPT, "bench", "--config", "lecture", "--backend", "tornado", "--iters", "3", "--warmup", "1",
+                      "--json", tjs, "--force"], 400,
+                     env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + " -Dgpt.tornado.gemm=auto").strip()})
+    if rc == 0 and os.path.exists(tjs):
+        b = json.load(open(tjs))["backends"][0]
+        tiles = {"auto": {"ms_median": b["ms_per_step"]["median"], "ms_min": b["ms_per_step"]["min"]}}
+    else:
+        tiles = {"error": out.strip()[-500:]}
+report["tiles"] = tiles
+
 # ------------------------------------------------------------------ the launch plan of the lecture step
-say("== launch plan of the lecture step" + ("" if QUICK else ", with each kernel's time"))
-pjs = os.path.join(OUT, "plan-lecture.json")
-cmd = [GPT, "bench", "--config", "lecture", "--backend", "tornado", "--plan", "--json", pjs, "--force"]
-if not QUICK:
-    cmd += ["--profile", "--iters", "5", "--warmup", "2"]
-rc, out, _ = run(cmd, 300)
-open(os.path.join(OUT, "plan-lecture.txt"), "w").write(out)
-verdict = [l for l in out.splitlines() if l.startswith("every launch over")]
-report["plan"] = {"exit": rc, "verdict": verdict[-1] if verdict else None}
-if rc == 0 and os.path.exists(pjs):
-    b = json.load(open(pjs))["backends"][0]
-    report["plan"]["problems"] = b["plan"]["problems"]
-    report["plan"]["ms_per_step_by_kernel"] = b["plan"].get("ms_per_step_by_kernel")
-    report["plan"]["ms_per_step_by_stage"] = b["plan"].get("ms_per_step_by_stage")
+report["plan"] = {}
+if "plan" in PARTS:
+    say("== launch plan of the lecture step" + ("" if QUICK else ", with each kernel's time"))
+    pjs = os.path.join(OUT, "plan-lecture.json")
+    cmd = [GPT, "bench", "--config", "lecture", "--backend", "tornado", "--plan", "--json", pjs, "--force"]
+    if not QUICK:
+        cmd += ["--profile", "--iters", "5", "--warmup", "2"]
+    rc, out, _ = run(cmd, 300)
+    open(os.path.join(OUT, "plan-lecture.txt"), "w").write(out)
+    verdict = [l for l in out.splitlines() if l.startswith("every launch over")]
+    report["plan"] = {"exit": rc, "verdict": verdict[-1] if verdict else None}
+    if rc == 0 and os.path.exists(pjs):
+        b = json.load(open(pjs))["backends"][0]
+        report["plan"]["problems"] = b["plan"]["problems"]
+        report["plan"]["ms_per_step_by_kernel"] = b["plan"].get("ms_per_step_by_kernel")
+        report["plan"]["ms_per_step_by_stage"] = b["plan"].get("ms_per_step_by_stage")
 
-# ------------------------------------------------------------------ a training run on the device
-say("== 300 iterations of the small config: tornado next to cpu")
-train = {}
-steps = "300" if not QUICK else "60"
-with tempfile.TemporaryDirectory() as tmp:
-    for be in ["tornado", "cpu"]:
-        rc, out, secs = run([GPT, "train", "--backend", be, "--iters", steps, "--eval-interval", "100" if not QUICK else "20",
-                             "--eval-iters", "20", "--sample-tokens", "200", "--out", os.path.join(tmp, be + ".safetensors")], 400)
-        losses = {int(m.group(1)): [float(m.group(2)), float(m.group(3))] for m in
-                  re.finditer(r"^step (\d+): train loss ([\d.]+), val loss ([\d.]+)$", out, re.M)}
-        timing = re.search(r"trained \d+ iterations in ([\d.]+) s \(([\d.]+) ms/iteration", out)
-        train[be] = {"exit": rc, "losses": losses, "seconds": round(secs, 1),
-                     "ms_per_iteration": float(timing.group(2)) if timing else None}
-both = sorted(set(train["tornado"]["losses"]) & set(train["cpu"]["losses"]))
-train["largest_val_gap"] = round(max((abs(train["tornado"]["losses"][s][1] - train["cpu"]["losses"][s][1]) for s in both),
-                               default=-1), 5)
-report["train"] = train
-
+# ------------------------------------------------------------------ 1000 lecture iterations on the device
 lecture = {}
-if not QUICK:
+if not QUICK and "lecture" in PARTS:
     say("== 1000 iterations of the lecture config on the tornado backend")
     with tempfile.TemporaryDirectory() as tmp:
         rc, out, secs = run([GPT, "train", "--config", "lecture", "--backend", "tornado", "--iters", "1000",
@@ -189,6 +197,27 @@ if not QUICK:
     lecture = {"exit": rc, "losses": losses, "seconds": round(secs, 1),
                "ms_per_iteration": float(timing.group(2)) if timing else None}
 report["train_lecture"] = lecture
+
+# ------------------------------------------------------------------ a training run on the device
+train = {}
+steps = "300" if not QUICK else "60"
+if "train" in PARTS:
+    say("== 300 iterations of the small config: tornado next to cpu")
+with tempfile.TemporaryDirectory() as tmp:
+    for be in ["tornado", "cpu"] if "train" in PARTS else []:
+        rc, out, secs = run([GPT, "train", "--backend", be, "--iters", steps, "--eval-interval", "100" if not QUICK else "20",
+                             "--eval-iters", "20", "--sample-tokens", "200", "--out", os.path.join(tmp, be + ".safetensors")], 400)
+        losses = {int(m.group(1)): [float(m.group(2)), float(m.group(3))] for m in
+                  re.finditer(r"^step (\d+): train loss ([\d.]+), val loss ([\d.]+)$", out, re.M)}
+        timing = re.search(r"trained \d+ iterations in ([\d.]+) s \(([\d.]+) ms/iteration", out)
+        train[be] = {"exit": rc, "losses": losses, "seconds": round(secs, 1),
+                     "ms_per_iteration": float(timing.group(2)) if timing else None}
+both = sorted(set(train["tornado"]["losses"]) & set(train["cpu"]["losses"])) if train else []
+if train:
+    train["largest_val_gap"] = round(max((abs(train["tornado"]["losses"][s][1] - train["cpu"]["losses"][s][1]) for s in both),
+                                   default=-1), 5)
+report["train"] = train
+
 report["seconds"] = round(time.time() - START, 1)
 
 # ------------------------------------------------------------------ the report
@@ -209,14 +238,22 @@ for cfg in configs:
         v = t.get("ms_per_step", {}).get("median") if isinstance(t.get("ms_per_step"), dict) else t.get("ms_per_step")
         return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
     md.append(f"| {cfg} | {ms('cpu')} | {ms('tornado')} | {tms('fp32')} | {tms('tf32')} | {tms('bf16')} |")
-md += ["", f"PyTorch ran on {'the GPU (cuda)' if cuda else 'this CPU'}.", "",
-       f"## Training, small config, {steps} iterations", "", "| step | tornado train / val | cpu train / val |", "|---|---|---|"]
-for s in both:
-    t, c = train["tornado"]["losses"][s], train["cpu"]["losses"][s]
-    md.append(f"| {s} | {t[0]:.4f} / {t[1]:.4f} | {c[0]:.4f} / {c[1]:.4f} |")
-md += ["", f"Largest val-loss gap: {train['largest_val_gap']}; ms/iteration: tornado {train['tornado']['ms_per_iteration']},"
-           f" cpu {train['cpu']['ms_per_iteration']}."]
-md += ["", "## Launch plan of the lecture step (plan-lecture.txt)", "", f"- {report['plan']['verdict']}"]
+md += ["", f"PyTorch ran on {'the GPU (cuda)' if cuda else 'this CPU'}."]
+if tiles:
+    t = tiles.get("auto", {})
+    md += ["", "## Lecture step on the 128-wide GEMM tiles (-Dgpt.tornado.gemm=auto)", "",
+           f"median {t['ms_median']:.2f} ms, min {t['ms_min']:.2f} ms (default 64-wide tiles: the table above)" if t
+           else f"failed: {tiles.get('error')}"]
+if train:
+    md += ["", f"## Training, small config, {steps} iterations", "", "| step | tornado train / val | cpu train / val |",
+           "|---|---|---|"]
+    for s in both:
+        t, c = train["tornado"]["losses"][s], train["cpu"]["losses"][s]
+        md.append(f"| {s} | {t[0]:.4f} / {t[1]:.4f} | {c[0]:.4f} / {c[1]:.4f} |")
+    md += ["", f"Largest val-loss gap: {train['largest_val_gap']}; ms/iteration: tornado {train['tornado']['ms_per_iteration']},"
+               f" cpu {train['cpu']['ms_per_iteration']}."]
+if report["plan"]:
+    md += ["", "## Launch plan of the lecture step (plan-lecture.txt)", "", f"- {report['plan']['verdict']}"]
 md += [f"- {p}" for p in report["plan"].get("problems") or []]
 times = report["plan"].get("ms_per_step_by_kernel") or {}
 if times:

@@ -7,8 +7,8 @@ import uk.ac.manchester.tornado.api.common.TornadoDevice;
 final class DeviceLimits {
     /** The largest work-group of a kernel here: GEMM's 16 x 16. */
     static final int WORK_GROUP = GemmKernels.THREADS * GemmKernels.THREADS;
-    /** The most local memory a work-group uses: GEMM's two tiles. */
-    static final int LOCAL_BYTES = GemmKernels.LOCAL_BYTES;
+    /** The most local memory a work-group uses: GEMM's two tiles (either kernel). */
+    static final int LOCAL_BYTES = Math.max(GemmKernels.LOCAL_BYTES, GemmKernels.WIDE_LOCAL_BYTES);
 
     private DeviceLimits() {
     }

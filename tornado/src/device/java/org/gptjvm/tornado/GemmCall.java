@@ -4,8 +4,11 @@ import org.gptjvm.engine.LaunchInfo;
 import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid3D;
 
+import org.gptjvm.engine.GptException;
+
 import static org.gptjvm.tornado.GemmKernels.THREADS;
 import static org.gptjvm.tornado.GemmKernels.TILE;
+import static org.gptjvm.tornado.GemmKernels.WIDE_TILE;
 
 /**
  * One call of {@link GemmKernels#gemm}, described field by field (see the kernel for the meaning):
@@ -22,6 +25,46 @@ final class GemmCall {
     int z = 1, nh = 1, aSb, aSh, bSb, bSh, cSb, cSh;
     int kSlice, maskBase, salt, mode = GemmKernels.ALL;
     float alpha = 1f;
+    /** Run on {@link GemmKernels#gemmWide}'s 128-wide tiles instead of {@link GemmKernels#gemm}'s 64-wide ones. */
+    boolean wide;
+
+    /**
+     * Which tiles products get, from the system property {@value #TILES_PROPERTY}: {@code 64} (the
+     * default) for every product, {@code 128} for every product, or {@code auto}: 128 for the large
+     * products (both sides at least 128 and one at least 1024: a Linear layer of the lecture config
+     * over its 16,384 rows), where a quarter as many work-groups still fill a GPU; 64 for the rest.
+     */
+    static final String TILES_PROPERTY = "gpt.tornado.gemm";
+
+    static String tiles() {
+        String t = System.getProperty(TILES_PROPERTY, "64").trim();
+        if (!t.equals("64") && !t.equals("128") && !t.equals("auto")) {
+            throw new GptException("-D" + TILES_PROPERTY + " must be 64, 128 or auto, got " + t);
+        }
+        return t;
+    }
+
+    /** Whether a product of m x n outputs runs on wide tiles under the setting {@code tiles}. */
+    static boolean wide(String tiles, int m, int n) {
+        return switch (tiles) {
+            case "128" -> true;
+            case "auto" -> Math.min(m, n) >= WIDE_TILE && Math.max(m, n) >= 1024;
+            default -> false;
+        };
+    }
+
+    int tile() {
+        return wide ? WIDE_TILE : TILE;
+    }
+
+    /** The k slice depth of the kernel this call runs on. */
+    int depth() {
+        return wide ? GemmKernels.WIDE_TK : GemmKernels.TK;
+    }
+
+    int localBytes() {
+        return wide ? GemmKernels.WIDE_LOCAL_BYTES : GemmKernels.LOCAL_BYTES;
+    }
 
     /** C is m x n, each element a sum over k. */
     GemmCall shape(int m, int n, int k) {
@@ -113,8 +156,9 @@ final class GemmCall {
         return g;
     }
 
-    static int groups(int extent) {
-        return (extent + TILE - 1) / TILE;
+    /** Tiles along an extent of C. */
+    int groups(int extent) {
+        return (extent + tile() - 1) / tile();
     }
 
     /** The share of the product a triangular mode computes (about half of a square one). */
@@ -129,6 +173,6 @@ final class GemmCall {
         double read = 4.0 * zs * share() * ((double) m * k + (double) k * n) + ((flags & GemmKernels.ACCUMULATE) != 0
                 ? 4.0 * m * n * zs : 0) + (res >= 0 ? 4.0 * m * n * zs : 0);
         double written = 4.0 * m * n * (kSlice > 0 ? z : zs);
-        return new LaunchInfo(kernel, g, new long[]{THREADS, THREADS, 1}, flops, read, written, GemmKernels.LOCAL_BYTES);
+        return new LaunchInfo(kernel, g, new long[]{THREADS, THREADS, 1}, flops, read, written, localBytes());
     }
 }

@@ -18,8 +18,11 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * A work-group of {@link #THREADS} x {@link #THREADS} work-items computes one {@link #TILE} x
  * {@link #TILE} tile of C, each work-item {@link #R} x {@link #R} outputs in registers, with
  * TK-deep slices of A and B staged in local memory (2 x TK x TILE floats), so every element read
- * from global memory serves TILE products. Every element's k runs in order, whoever computes it: no
- * atomics, and results repeat run to run.
+ * from global memory serves TILE products. {@link #gemmWide} is the same product on
+ * {@link #WIDE_TILE}-wide tiles, {@link #WIDE_R} x {@link #WIDE_R} outputs per work-item: per k, 16
+ * local-memory reads feed 64 multiply-adds instead of 8 feeding 16, for products large enough to
+ * keep a GPU full with a quarter as many work-groups (see {@link GemmCall#wide}). Every element's k
+ * runs in order, whoever computes it and whichever tile: no atomics, and results repeat run to run.
  *
  * <p>Operands are addressed through strides, so one kernel serves every layout: A(i,k) =
  * mem[a + i*sai + k*sak], B(k,j) = mem[b + k*sbk + j*sbj], C(i,j) = mem[c + i*ldc + j]. The
@@ -34,6 +37,9 @@ public final class GemmKernels {
     public static final int TILE = 64, TK = 16, THREADS = 16, R = TILE / THREADS;
     /** Local memory of one work-group, in bytes. */
     public static final int LOCAL_BYTES = 2 * TK * TILE * 4;
+    /** {@link #gemmWide}: tile edge, k slice depth, outputs per work-item edge (THREADS x THREADS work-items). */
+    public static final int WIDE_TILE = 128, WIDE_TK = 8, WIDE_R = WIDE_TILE / THREADS;
+    public static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_TILE * 4;
 
     // args[at + ...]
     public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
@@ -123,21 +129,114 @@ public final class GemmKernels {
                 for (int q = 0; q < R; q++) {
                     int j = tileJ + q * THREADS + lx;
                     if (i < m && j < n) {
-                        int addr = c + i * ldc + j;
-                        float v = alpha * acc[r * R + q];
-                        if (bias >= 0) {
-                            v += mem.get(bias + j);
-                        }
-                        if ((flags & RELU) != 0) {
-                            v = v > 0f ? v : 0f;
-                        }
-                        if ((flags & DROP_C) != 0) {
-                            v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
-                        }
-                        if (res >= 0) {
-                            v = mem.get(res + i * ldc + j) + v;
-                        }
-                        mem.set(addr, (flags & ACCUMULATE) != 0 ? mem.get(addr) + v : v);
+                        store(mem, c, ldc, i, j, alpha * acc[r * R + q], bias, flags, res, seedValue, salt, maskBase, p);
+                    }
+                }
+            }
+        }
+    }
+
+    /** C(i,j) from its sum: bias, ReLU, dropout and the residual as the flags say, then = or +=. */
+    private static void store(FloatArray mem, int c, int ldc, int i, int j, float sum, int bias, int flags, int res,
+                              long seedValue, int salt, int maskBase, float p) {
+        int addr = c + i * ldc + j;
+        float v = sum;
+        if (bias >= 0) {
+            v += mem.get(bias + j);
+        }
+        if ((flags & RELU) != 0) {
+            v = v > 0f ? v : 0f;
+        }
+        if ((flags & DROP_C) != 0) {
+            v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
+        }
+        if (res >= 0) {
+            v = mem.get(res + i * ldc + j) + v;
+        }
+        mem.set(addr, (flags & ACCUMULATE) != 0 ? mem.get(addr) + v : v);
+    }
+
+    /**
+     * {@link #gemm} on {@link #WIDE_TILE} x {@link #WIDE_TILE} tiles of C, {@link #WIDE_R} x
+     * {@link #WIDE_R} outputs per work-item, {@link #WIDE_TK}-deep slices in local memory; the same
+     * arguments, the same k order for every element. (TornadoVM sizes private and local arrays from
+     * constants and shares no local array with a helper, so the tile loop is written out again.)
+     */
+    public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p,
+                                float alpha) {
+        int lx = kc.localIdx, ly = kc.localIdy;
+        int tileJ = kc.groupIdx * WIDE_TILE, tileI = kc.groupIdy * WIDE_TILE, z = kc.groupIdz;
+        int m = args.get(at + M), n = args.get(at + N), kAll = args.get(at + K);
+        int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
+        int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
+        int nh = args.get(at + NH), zb = z / nh, zh = z - zb * nh;
+        int a = args.get(at + A) + zb * args.get(at + A_SB) + zh * args.get(at + A_SH);
+        int b = args.get(at + B) + zb * args.get(at + B_SB) + zh * args.get(at + B_SH);
+        int c = args.get(at + C) + zb * args.get(at + C_SB) + zh * args.get(at + C_SH);
+        int slice = args.get(at + K_SLICE), mode = args.get(at + MODE);
+        int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+
+        int kBegin = slice > 0 ? z * slice : 0;
+        int kEnd = slice > 0 ? Math.min(kAll, kBegin + slice) : kAll;
+        if (mode == K_UP_TO_ROW) {
+            kEnd = Math.min(kEnd, tileI + WIDE_TILE);
+        } else if (mode == K_FROM_ROW) {
+            kBegin = Math.max(kBegin, tileI);
+        }
+        boolean skip = mode == LOWER && tileJ > tileI + WIDE_TILE - 1;
+
+        float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_TILE);
+        float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_TILE);
+        float[] acc = new float[WIDE_R * WIDE_R];
+        float[] av = new float[WIDE_R];
+        float[] bv = new float[WIDE_R];
+        for (int r = 0; r < WIDE_R * WIDE_R; r++) {
+            acc[r] = 0f;
+        }
+        int tid = ly * THREADS + lx;
+        for (int k0 = kBegin; k0 < kEnd && !skip; k0 += WIDE_TK) {
+            for (int l = 0; l < WIDE_TK * WIDE_TILE / (THREADS * THREADS); l++) {
+                int e = tid + l * THREADS * THREADS;
+                int ii = sak == 1 ? e / WIDE_TK : e % WIDE_TILE;
+                int kk = sak == 1 ? e % WIDE_TK : e / WIDE_TILE;
+                int i = tileI + ii, k = k0 + kk;
+                float v = 0f;
+                if (i < m && k < kEnd) {
+                    int addr = a + i * sai + k * sak;
+                    v = mem.get(addr);
+                    if ((flags & DROP_A) != 0) {
+                        v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
+                    }
+                }
+                as[kk * WIDE_TILE + ii] = v;
+                int jj = sbj == 1 ? e % WIDE_TILE : e / WIDE_TK;
+                int kb = sbj == 1 ? e / WIDE_TILE : e % WIDE_TK;
+                int j = tileJ + jj, kB = k0 + kb;
+                bs[kb * WIDE_TILE + jj] = j < n && kB < kEnd ? mem.get(b + kB * sbk + j * sbj) : 0f;
+            }
+            kc.localBarrier();
+            for (int kk = 0; kk < WIDE_TK; kk++) {
+                for (int r = 0; r < WIDE_R; r++) {
+                    av[r] = as[kk * WIDE_TILE + r * THREADS + ly];
+                    bv[r] = bs[kk * WIDE_TILE + r * THREADS + lx];
+                }
+                for (int r = 0; r < WIDE_R; r++) {
+                    for (int q = 0; q < WIDE_R; q++) {
+                        acc[r * WIDE_R + q] += av[r] * bv[q];
+                    }
+                }
+            }
+            kc.localBarrier();
+        }
+        if (!skip) {
+            for (int r = 0; r < WIDE_R; r++) {
+                int i = tileI + r * THREADS + ly;
+                for (int q = 0; q < WIDE_R; q++) {
+                    int j = tileJ + q * THREADS + lx;
+                    if (i < m && j < n) {
+                        store(mem, c, ldc, i, j, alpha * acc[r * WIDE_R + q], bias, flags, res, seedValue, salt,
+                                maskBase, p);
                     }
                 }
             }

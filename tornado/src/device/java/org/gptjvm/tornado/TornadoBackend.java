@@ -45,6 +45,8 @@ public final class TornadoBackend implements Backend {
     private final IntArray noSeed = new IntArray(2);
     /** The backend's own scratch ranges by name, each as large as the largest launch needs. */
     private final Map<String, FloatBuf> scratch = new HashMap<>();
+    /** Which GEMM tiles products run on (see {@link GemmCall#tiles}). */
+    private final String tiles = GemmCall.tiles();
 
     public TornadoBackend(TornadoDevice device) {
         this.device = device;
@@ -168,8 +170,13 @@ public final class TornadoBackend implements Backend {
     }
 
     private Task gemm(String kernel, GemmCall call, IntArray seed, float p) {
+        call.wide = GemmCall.wide(tiles, call.m, call.n);
         int at = arena.args(call.args());
         float alpha = call.alpha;
+        if (call.wide) {
+            return new Task((g, id, mem, args) -> g.task(id, GemmKernels::gemmWide, kc, mem, args, at, seed, p, alpha),
+                    call.grid(), call.info(kernel));
+        }
         return new Task((g, id, mem, args) -> g.task(id, GemmKernels::gemm, kc, mem, args, at, seed, p, alpha),
                 call.grid(), call.info(kernel));
     }
@@ -371,10 +378,11 @@ public final class TornadoBackend implements Backend {
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
         GemmCall g = new GemmCall().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
                 .mask(o(dout), salt);
-        int tiles = GemmCall.groups(OC) * GemmCall.groups(C);
-        int slices = Math.max(1, Math.min((SPREAD + tiles - 1) / tiles, N / (4 * GemmKernels.TK)));
+        g.wide = GemmCall.wide(tiles, OC, C); // as gemm() will decide: the tiles and slice depth follow
+        int outputTiles = g.groups(OC) * g.groups(C);
+        int slices = Math.max(1, Math.min((SPREAD + outputTiles - 1) / outputTiles, N / (4 * g.depth())));
         if (slices > 1) {
-            int slice = (int) roundUp((N + slices - 1) / slices, GemmKernels.TK);
+            int slice = (int) roundUp((N + slices - 1) / slices, g.depth());
             slices = (N + slice - 1) / slice;
             int base = scratch("matmul_backward.slices", (long) slices * OC * C);
             g.c(base, C, OC * C, 0);

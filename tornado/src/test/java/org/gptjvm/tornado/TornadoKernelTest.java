@@ -191,6 +191,27 @@ class TornadoKernelTest {
         });
     }
 
+    /**
+     * The products again on the 128-wide GEMM tiles ({@code -Dgpt.tornado.gemm=128} puts every
+     * product on them, where {@code auto} would only take the large ones).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void matmulAndAttentionOnWideTiles(Shape s) {
+        String before = System.getProperty(GemmCall.TILES_PROPERTY);
+        System.setProperty(GemmCall.TILES_PROPERTY, "128");
+        try {
+            matmul(s);
+            attentionWithAndWithoutDropout(s);
+        } finally {
+            if (before == null) {
+                System.clearProperty(GemmCall.TILES_PROPERTY);
+            } else {
+                System.setProperty(GemmCall.TILES_PROPERTY, before);
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("shapes")
     void attentionWithAndWithoutDropout(Shape s) {
