@@ -61,6 +61,16 @@ final class KernelTimes {
         add(into, TRANSFERS, r.getDataTransfersTime());
     }
 
+    static final String FIRST_RUNS = "first runs (host clock)", COMPILE_TORNADO = "first runs: TornadoVM compiling",
+            COMPILE_DRIVER = "first runs: driver compiling";
+
+    /** A graph's first run, which compiles its kernels: its time, and how much of it each compiler took. */
+    static void addCompile(KernelProfile into, long wallNanos, TornadoProfilerResult r) {
+        add(into, FIRST_RUNS, wallNanos);
+        add(into, COMPILE_TORNADO, r.getTornadoCompilerTime());
+        add(into, COMPILE_DRIVER, r.getDriverInstallTime());
+    }
+
     private static void add(KernelProfile into, String stage, long nanos) {
         long[] s = into.stage(stage);
         s[0] += Math.max(0, nanos); // TornadoVM reports -1 for what it did not measure

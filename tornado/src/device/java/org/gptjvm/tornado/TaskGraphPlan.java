@@ -137,7 +137,9 @@ final class TaskGraphPlan {
             arena.ran(result);
             if (profile != null) {
                 KernelTimes.add(profile, arena.lastProfile(), kernelOfTask);
-                if (!compiled.add(g)) { // a graph's first run compiles its kernels: not a step's time
+                if (compiled.add(g)) { // a graph's first run compiles its kernels: not a step's time
+                    KernelTimes.addCompile(profile, wall, result.getProfilerResult());
+                } else {
                     KernelTimes.addStages(profile, wall, result.getProfilerResult());
                 }
             }
