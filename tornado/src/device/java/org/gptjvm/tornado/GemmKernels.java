@@ -64,25 +64,15 @@ public final class GemmKernels {
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
         int lx = kc.localIdx, ly = kc.localIdy;
         int tileJ = kc.groupIdx * TILE, tileI = kc.groupIdy * TILE, z = kc.groupIdz;
-        int m = args.get(at + M), n = args.get(at + N), kAll = args.get(at + K);
+        int m = args.get(at + M), n = args.get(at + N);
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
         int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
-        int nh = args.get(at + NH), zb = z / nh, zh = z - zb * nh;
-        int a = args.get(at + A) + zb * args.get(at + A_SB) + zh * args.get(at + A_SH);
-        int b = args.get(at + B) + zb * args.get(at + B_SB) + zh * args.get(at + B_SH);
-        int c = args.get(at + C) + zb * args.get(at + C_SB) + zh * args.get(at + C_SH);
-        int slice = args.get(at + K_SLICE), mode = args.get(at + MODE);
+        int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
+        int c = operand(args, at, C, C_SB, C_SH, z);
         int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
-
-        int kBegin = slice > 0 ? z * slice : 0;
-        int kEnd = slice > 0 ? Math.min(kAll, kBegin + slice) : kAll;
-        if (mode == K_UP_TO_ROW) {
-            kEnd = Math.min(kEnd, tileI + TILE);
-        } else if (mode == K_FROM_ROW) {
-            kBegin = Math.max(kBegin, tileI);
-        }
-        boolean skip = mode == LOWER && tileJ > tileI + TILE - 1;
+        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
+        boolean skip = aboveDiagonal(args, at, tileI, tileJ, TILE);
 
         float[] as = kc.allocateFloatLocalArray(TK * TILE);
         float[] bs = kc.allocateFloatLocalArray(TK * TILE);
@@ -136,6 +126,31 @@ public final class GemmKernels {
         }
     }
 
+    /** Where operand {@code base} (A, B or C) of grid slice z starts: its offset plus z's batch and head strides. */
+    private static int operand(IntArray args, int at, int base, int sb, int sh, int z) {
+        int nh = args.get(at + NH), zb = z / nh;
+        return args.get(at + base) + zb * args.get(at + sb) + (z - zb * nh) * args.get(at + sh);
+    }
+
+    /** The first k of a work-group's sum: its split-K slice's first, or its tile's first row where A is upper-triangular. */
+    private static int firstK(IntArray args, int at, int z, int tileI) {
+        int slice = args.get(at + K_SLICE);
+        int k = slice > 0 ? z * slice : 0;
+        return args.get(at + MODE) == K_FROM_ROW ? Math.max(k, tileI) : k;
+    }
+
+    /** One past a work-group's last k: its slice's end, or past its tile's last row where A is lower-triangular. */
+    private static int endK(IntArray args, int at, int z, int tileI, int tile) {
+        int slice = args.get(at + K_SLICE), kAll = args.get(at + K);
+        int k = slice > 0 ? Math.min(kAll, z * slice + slice) : kAll;
+        return args.get(at + MODE) == K_UP_TO_ROW ? Math.min(k, tileI + tile) : k;
+    }
+
+    /** Whether a tile lies wholly above the diagonal of a lower-triangular C: nothing to compute. */
+    private static boolean aboveDiagonal(IntArray args, int at, int tileI, int tileJ, int tile) {
+        return args.get(at + MODE) == LOWER && tileJ > tileI + tile - 1;
+    }
+
     /** C(i,j) from its sum: bias, ReLU, dropout and the residual as the flags say, then = or +=. */
     private static void store(FloatArray mem, int c, int ldc, int i, int j, float sum, int bias, int flags, int res,
                               long seedValue, int salt, int maskBase, float p) {
@@ -166,25 +181,15 @@ public final class GemmKernels {
                                 float alpha) {
         int lx = kc.localIdx, ly = kc.localIdy;
         int tileJ = kc.groupIdx * WIDE_TILE, tileI = kc.groupIdy * WIDE_TILE, z = kc.groupIdz;
-        int m = args.get(at + M), n = args.get(at + N), kAll = args.get(at + K);
+        int m = args.get(at + M), n = args.get(at + N);
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
         int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
-        int nh = args.get(at + NH), zb = z / nh, zh = z - zb * nh;
-        int a = args.get(at + A) + zb * args.get(at + A_SB) + zh * args.get(at + A_SH);
-        int b = args.get(at + B) + zb * args.get(at + B_SB) + zh * args.get(at + B_SH);
-        int c = args.get(at + C) + zb * args.get(at + C_SB) + zh * args.get(at + C_SH);
-        int slice = args.get(at + K_SLICE), mode = args.get(at + MODE);
+        int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
+        int c = operand(args, at, C, C_SB, C_SH, z);
         int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
-
-        int kBegin = slice > 0 ? z * slice : 0;
-        int kEnd = slice > 0 ? Math.min(kAll, kBegin + slice) : kAll;
-        if (mode == K_UP_TO_ROW) {
-            kEnd = Math.min(kEnd, tileI + WIDE_TILE);
-        } else if (mode == K_FROM_ROW) {
-            kBegin = Math.max(kBegin, tileI);
-        }
-        boolean skip = mode == LOWER && tileJ > tileI + WIDE_TILE - 1;
+        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE_TILE);
+        boolean skip = aboveDiagonal(args, at, tileI, tileJ, WIDE_TILE);
 
         float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_TILE);
         float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_TILE);
