@@ -179,18 +179,7 @@ final class Attention {
             x.intoArray(w, off + i, m);
             mx = mx.lanewise(VectorOperators.MAX, x, m);
         }
-        FloatVector mv = FloatVector.broadcast(S, mx.reduceLanes(VectorOperators.MAX)); // max has one answer
-        FloatVector acc = FloatVector.zero(S);
-        for (int i = 0; i < n; i += L) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, w, off + i, m).sub(mv));
-            e.intoArray(w, off + i, m);
-            acc = acc.add(e, m);
-        }
-        FloatVector inv = FloatVector.broadcast(S, 1f / VectorMath.sumLanes(acc));
-        for (int i = 0; i < n; i += L) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector.fromArray(S, w, off + i, m).mul(inv).intoArray(w, off + i, m);
-        }
+        float sum = VectorMath.expSum(w, off, w, off, n, mx.reduceLanes(VectorOperators.MAX)); // max has one answer
+        VectorMath.scale(w, off, n, 1f / sum);
     }
 }

@@ -10,8 +10,8 @@ import static org.gptjvm.engine.cpu.Gemm.S;
 /**
  * Softmax and cross-entropy over the vocabulary, lanes at a time. The reference's loop calls
  * Math.exp once per logit, which made the loss cost as much as a Linear layer of the small model;
- * here the exp is {@link VectorMath#exp} and the sum runs in lanes, then the lanes in order, so a
- * row has one result on every thread count.
+ * here the exp and the sum are {@link VectorMath#expSum}'s, as in attention's softmax, so a row has
+ * one result on every thread count.
  */
 final class Loss {
     private Loss() {
@@ -31,20 +31,8 @@ final class Loss {
                 mx = mx.lanewise(VectorOperators.MAX, FloatVector.fromArray(S, logits, x + v, m), m);
             }
             float max = mx.reduceLanes(VectorOperators.MAX);
-            FloatVector mv = FloatVector.broadcast(S, max);
-            FloatVector acc = FloatVector.zero(S);
-            for (int v = 0; v < V; v += L) {
-                VectorMask<Float> m = S.indexInRange(v, V);
-                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, logits, x + v, m).sub(mv));
-                e.intoArray(probs, x + v, m);
-                acc = acc.add(e, m);
-            }
-            float sum = VectorMath.sumLanes(acc);
-            FloatVector inv = FloatVector.broadcast(S, 1f / sum);
-            for (int v = 0; v < V; v += L) {
-                VectorMask<Float> m = S.indexInRange(v, V);
-                FloatVector.fromArray(S, probs, x + v, m).mul(inv).intoArray(probs, x + v, m);
-            }
+            float sum = VectorMath.expSum(logits, x, probs, x, V, max);
+            VectorMath.scale(probs, x, V, 1f / sum);
             losses[n] = (float) (Math.log(sum) - (logits[x + targets[n]] - max));
         }
     }

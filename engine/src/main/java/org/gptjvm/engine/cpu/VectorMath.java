@@ -2,6 +2,7 @@ package org.gptjvm.engine.cpu;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import static org.gptjvm.engine.cpu.Gemm.L;
@@ -9,7 +10,8 @@ import static org.gptjvm.engine.cpu.Gemm.S;
 
 /**
  * The two lane operations whose obvious Vector API form would make runs differ: a lane sum in a
- * fixed order, and an exp with the same bits in every lane, interpreted or compiled.
+ * fixed order, and an exp with the same bits in every lane, interpreted or compiled; and the
+ * softmax steps built on them that attention and the loss share.
  */
 final class VectorMath {
     private VectorMath() {
@@ -48,5 +50,30 @@ final class VectorMath {
         FloatVector scale = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23)
                 .reinterpretAsFloats();
         return y.mul(scale).blend(0f, x.compare(VectorOperators.LT, EXP_MIN));
+    }
+
+    /**
+     * dst[dOff, dOff+n) = e^(src[sOff, sOff+n) - max) for max at least every src value, lanes at a
+     * time (the last, partial vector masked); returns their sum, in lanes and then the lanes in order.
+     */
+    static float expSum(float[] src, int sOff, float[] dst, int dOff, int n, float max) {
+        FloatVector mv = FloatVector.broadcast(S, max);
+        FloatVector acc = FloatVector.zero(S);
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector e = exp(FloatVector.fromArray(S, src, sOff + i, m).sub(mv));
+            e.intoArray(dst, dOff + i, m);
+            acc = acc.add(e, m);
+        }
+        return sumLanes(acc);
+    }
+
+    /** a[off, off+n) *= s. */
+    static void scale(float[] a, int off, int n, float s) {
+        FloatVector sv = FloatVector.broadcast(S, s);
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector.fromArray(S, a, off + i, m).mul(sv).intoArray(a, off + i, m);
+        }
     }
 }
