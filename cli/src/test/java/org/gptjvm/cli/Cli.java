@@ -213,6 +213,16 @@ final class Cli {
                 "--eval-iters", "2", "--out", out.toString(), "--threads", String.valueOf(threads));
     }
 
+    /**
+     * A tiny run of {@code iters} iterations with dropout 0.1 on one thread, no closing sample, saved
+     * to {@code out}, then {@code more}: the run the resume and recipe tests train, stop and resume.
+     */
+    static String[] tinyRun(Path data, Path out, int iters, String... more) {
+        return args(List.of("train", "--data", data.toString(), "--n-embd", "16", "--n-head", "2", "--n-layer", "1",
+                "--block-size", "8", "--batch-size", "4", "--eval-interval", "10", "--eval-iters", "2", "--dropout", "0.1",
+                "--sample-tokens", "0", "--threads", "1", "--iters", String.valueOf(iters), "--out", out.toString()), more);
+    }
+
     static String[] args(List<String> base, String... more) {
         List<String> all = new ArrayList<>(base);
         all.addAll(Arrays.asList(more));

@@ -54,15 +54,6 @@ class ResumeAndInterruptTest {
     static Path full;
     static Cli.Result fullRun;
 
-    /** The tiny training run of {@code iters} iterations saved to {@code out}. */
-    private static String[] tiny(Path out, int iters, String... more) {
-        List<String> a = new ArrayList<>(List.of("train", "--data", data.toString(), "--n-embd", "16", "--n-head", "2",
-                "--n-layer", "1", "--block-size", "8", "--batch-size", "4", "--eval-interval", "10", "--eval-iters", "2",
-                "--dropout", "0.1", "--sample-tokens", "0", "--threads", "1", "--iters", String.valueOf(iters),
-                "--out", out.toString()));
-        a.addAll(List.of(more));
-        return a.toArray(String[]::new);
-    }
 
     private static String[] resume(Path from, int iters, Path out) {
         return new String[]{"train", "--data", data.toString(), "--resume", from.toString(), "--iters",
@@ -86,7 +77,7 @@ class ResumeAndInterruptTest {
     static void trainUninterrupted() {
         data = SharedData.tinyShakespeare();
         full = dir.resolve("full.safetensors");
-        fullRun = Cli.fork(tiny(full, TOTAL)).assertOk();
+        fullRun = Cli.fork(Cli.tinyRun(data, full, TOTAL)).assertOk();
         Map<Integer, String> s = steps(fullRun.out());
         assertEquals(List.of(0, 10, 20, 30, TOTAL - 1), List.copyOf(s.keySet()), fullRun::describe);
         assertTrue(Checkpoint.load(full).resumable(), "train's checkpoint holds no training state");
@@ -100,7 +91,7 @@ class ResumeAndInterruptTest {
     @ValueSource(ints = {20, 25})
     void resumedRunMatchesTheUninterruptedOne(int at, @TempDir Path tmp) throws IOException {
         Path part = tmp.resolve("part.safetensors");
-        Cli.Result first = Cli.fork(tiny(part, at)).assertOk();
+        Cli.Result first = Cli.fork(Cli.tinyRun(data, part, at)).assertOk();
         assertEquals(at, Checkpoint.load(part).train.iteration(), first::describe);
         // what the short run printed for steps the long run also evaluated agrees with it
         Map<Integer, String> whole = steps(fullRun.out());

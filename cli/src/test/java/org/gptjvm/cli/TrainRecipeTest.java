@@ -37,14 +37,6 @@ class TrainRecipeTest {
         data = SharedData.tinyShakespeare();
     }
 
-    private static String[] tiny(Path out, int iters, String... more) {
-        List<String> a = new ArrayList<>(List.of("train", "--data", data.toString(), "--n-embd", "16", "--n-head", "2",
-                "--n-layer", "1", "--block-size", "8", "--batch-size", "4", "--eval-interval", "10", "--eval-iters", "2",
-                "--dropout", "0.1", "--sample-tokens", "0", "--threads", "1", "--iters", String.valueOf(iters),
-                "--out", out.toString()));
-        a.addAll(List.of(more));
-        return a.toArray(String[]::new);
-    }
 
     static final String[] KNOBS = {"--lr-schedule", "cosine", "--warmup-iters", "5", "--lr-decay-iters", "20",
             "--min-lr", "1e-4", "--grad-clip", "0.5", "--grad-accum", "2", "--beta2", "0.99", "--weight-decay", "0.1",
@@ -53,7 +45,7 @@ class TrainRecipeTest {
     @Test
     void knobsAreSavedLoggedPlottedAndKeptOnResume() throws IOException {
         Path model = dir.resolve("knobs.safetensors");
-        Cli.Result r = Cli.fork(tiny(model, 12, KNOBS)).assertOk();
+        Cli.Result r = Cli.fork(Cli.tinyRun(data, model, 12, KNOBS)).assertOk();
         assertTrue(r.out().contains("recipe: cosine lr 0.001 -> 0.0001 over 20 iterations, warmup 5; AdamW betas (0.9, "
                 + "0.99), weight decay 0.1 (matrices only); grad clip 0.5; grad accum 2"), r.describe());
         Path metrics = dir.resolve("knobs.metrics.jsonl"), picture = dir.resolve("knobs.loss.png");
@@ -86,9 +78,9 @@ class TrainRecipeTest {
         assertArrayEquals(Outputs.PNG_SIGNATURE, java.util.Arrays.copyOf(png, 8));
 
         // resumed: the saved recipe goes on (a flag that would change it is refused), the metrics grow
-        Cli.run(tiny(model, 20, "--resume", model.toString(), "--grad-clip", "1.0")).assertError(2);
-        Cli.run(tiny(model, 20, "--resume", model.toString(), "--no-decay-matrices-only")).assertError(2);
-        Cli.fork(tiny(model, 20, "--resume", model.toString(), "--grad-clip", "0.5")).assertOk();
+        Cli.run(Cli.tinyRun(data, model, 20, "--resume", model.toString(), "--grad-clip", "1.0")).assertError(2);
+        Cli.run(Cli.tinyRun(data, model, 20, "--resume", model.toString(), "--no-decay-matrices-only")).assertError(2);
+        Cli.fork(Cli.tinyRun(data, model, 20, "--resume", model.toString(), "--grad-clip", "0.5")).assertOk();
         Metrics.Run run = Metrics.read(metrics);
         assertEquals(2, run.starts().size());
         assertEquals(12, run.starts().get(1).iter());
@@ -99,9 +91,9 @@ class TrainRecipeTest {
     @Test
     void resumedKnobRunIsTheUninterruptedRun() throws IOException {
         Path whole = dir.resolve("whole.safetensors"), part = dir.resolve("part.safetensors");
-        Cli.fork(tiny(whole, 14, KNOBS)).assertOk();
-        Cli.fork(tiny(part, 7, KNOBS)).assertOk(); // stops in the cosine decay
-        Cli.fork(tiny(part, 14, "--resume", part.toString())).assertOk();
+        Cli.fork(Cli.tinyRun(data, whole, 14, KNOBS)).assertOk();
+        Cli.fork(Cli.tinyRun(data, part, 7, KNOBS)).assertOk(); // stops in the cosine decay
+        Cli.fork(Cli.tinyRun(data, part, 14, "--resume", part.toString())).assertOk();
         Checkpoint a = Checkpoint.load(whole), b = Checkpoint.load(part);
         for (String k : a.weights.keySet()) {
             assertArrayEquals(a.weights.get(k).data(), b.weights.get(k).data(), k);
@@ -115,7 +107,7 @@ class TrainRecipeTest {
                 {"--warmup-iters", "-1"}, {"--lr-schedule", "linear"}, {"--log-interval", "0"}, {"--min-lr", "-1"},
                 {"--weight-decay", "NaN"}, {"--lr-schedule", "cosine", "--warmup-iters", "50", "--lr-decay-iters", "40"}};
         for (String[] b : bad) {
-            Cli.run(tiny(out, 5, b)).assertError(2);
+            Cli.run(Cli.tinyRun(data, out, 5, b)).assertError(2);
         }
         assertFalse(Files.exists(out));
     }
