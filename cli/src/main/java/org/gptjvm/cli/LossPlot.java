@@ -135,8 +135,6 @@ final class LossPlot {
             }
         } catch (IOException e) {
             throw new GptException("cannot draw the " + format + " picture: " + e.getMessage());
-        } catch (GptException e) {
-            throw e;
         } catch (RuntimeException | InternalError | UnsatisfiedLinkError e) {
             throw new GptException(whyNotDrawn(e));
         }

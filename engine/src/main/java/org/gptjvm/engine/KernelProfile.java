@@ -18,6 +18,7 @@ public final class KernelProfile {
 
     private final Map<String, long[]> byKernel = new LinkedHashMap<>();
     private final Map<String, long[]> stages = new LinkedHashMap<>();
+    private final Map<String, long[]> firstRuns = new LinkedHashMap<>();
 
     /** The accumulator of one kernel: [nanos, launches]; a launch keeps it so that timing allocates nothing. */
     public long[] slot(String kernel) {
@@ -43,8 +44,24 @@ public final class KernelProfile {
 
     /** Every stage measured, in the order first seen; {@code launches} holds its count. */
     public List<Entry> stages() {
+        return entries(stages);
+    }
+
+    /**
+     * The accumulator of a measurement of programs' first runs, [nanos, count]: a device backend
+     * compiles a program then, so these are not a step's time (compiling, by whom).
+     */
+    public long[] firstRun(String name) {
+        return firstRuns.computeIfAbsent(name, k -> new long[2]);
+    }
+
+    public List<Entry> firstRuns() {
+        return entries(firstRuns);
+    }
+
+    private static List<Entry> entries(Map<String, long[]> m) {
         List<Entry> out = new ArrayList<>();
-        stages.forEach((k, v) -> out.add(new Entry(k, v[0], v[1])));
+        m.forEach((k, v) -> out.add(new Entry(k, v[0], v[1])));
         return out;
     }
 

@@ -54,11 +54,11 @@ final class KernelTimes {
 
     /** One graph run ({@code wallNanos} on the host clock around it, and TornadoVM's totals) into the stages. */
     static void addStages(KernelProfile into, long wallNanos, TornadoProfilerResult r) {
-        add(into, GRAPH_WALL, wallNanos);
-        add(into, TOTAL, r.getTotalTime());
-        add(into, KERNELS, r.getDeviceKernelTime());
-        add(into, DISPATCH, r.getKernelDispatchTime());
-        add(into, TRANSFERS, r.getDataTransfersTime());
+        add(into.stage(GRAPH_WALL), wallNanos);
+        add(into.stage(TOTAL), r.getTotalTime());
+        add(into.stage(KERNELS), r.getDeviceKernelTime());
+        add(into.stage(DISPATCH), r.getKernelDispatchTime());
+        add(into.stage(TRANSFERS), r.getDataTransfersTime());
     }
 
     static final String FIRST_RUNS = "first runs (host clock)", COMPILE_TORNADO = "first runs: TornadoVM compiling",
@@ -66,13 +66,12 @@ final class KernelTimes {
 
     /** A graph's first run, which compiles its kernels: its time, and how much of it each compiler took. */
     static void addCompile(KernelProfile into, long wallNanos, TornadoProfilerResult r) {
-        add(into, FIRST_RUNS, wallNanos);
-        add(into, COMPILE_TORNADO, r.getTornadoCompilerTime());
-        add(into, COMPILE_DRIVER, r.getDriverInstallTime());
+        add(into.firstRun(FIRST_RUNS), wallNanos);
+        add(into.firstRun(COMPILE_TORNADO), r.getTornadoCompilerTime());
+        add(into.firstRun(COMPILE_DRIVER), r.getDriverInstallTime());
     }
 
-    private static void add(KernelProfile into, String stage, long nanos) {
-        long[] s = into.stage(stage);
+    private static void add(long[] s, long nanos) {
         s[0] += Math.max(0, nanos); // TornadoVM reports -1 for what it did not measure
         s[1]++;
     }
