@@ -8,6 +8,16 @@ package org.gptjvm.engine.cpu;
 final class Workspace {
     float[] transposed = new float[0], grad = new float[0], dropped = new float[0], mask = new float[0];
     float[] panels = new float[0];
+    /**
+     * Attention by columns: Q^T of a head (rows padded to whole vectors), one block's weights with
+     * a key per vector, and eight channels of its outputs.
+     */
+    float[] queries = new float[0], columns = new float[0], outputs = new float[0];
+
+    /** T rounded up to whole vectors. */
+    static int padded(int T) {
+        return (T + Gemm.L - 1) / Gemm.L * Gemm.L;
+    }
 
     /** Room for attention over T positions of head size hs. */
     void fit(int T, int hs) {
@@ -18,6 +28,13 @@ final class Workspace {
             grad = new float[T * T];
             dropped = new float[T * T];
             mask = new float[T * T];
+        }
+        if (queries.length < hs * padded(T)) {
+            queries = new float[hs * padded(T)];
+        }
+        if (columns.length < T * Gemm.L) {
+            columns = new float[T * Gemm.L];
+            outputs = new float[8 * Gemm.L];
         }
         fitPanels(Math.max(Gemm.panelFloats(hs, T), Gemm.panelFloats(T, hs)));
     }
@@ -30,6 +47,7 @@ final class Workspace {
     }
 
     long bytes() {
-        return 4L * (transposed.length + grad.length + dropped.length + mask.length + panels.length);
+        return 4L * (transposed.length + grad.length + dropped.length + mask.length + panels.length + queries.length
+                + columns.length + outputs.length);
     }
 }
