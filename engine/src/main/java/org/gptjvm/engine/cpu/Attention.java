@@ -13,14 +13,14 @@ import static org.gptjvm.engine.cpu.Gemm.S;
  * Causal self-attention per (batch, head): scores = Q K^T, a causal softmax, out = dropout(att) V,
  * and backward the products' gradients. Long rows run as small matrix products on {@link Gemm} in
  * row blocks of {@link #RB}, so the masked upper triangle is mostly skipped; rows up to
- * {@link #COLUMNS_MAX_T} long run the forward by columns, L queries at a time. Every score and
+ * {@link #COLUMNS_MAX_T} long run by columns, L queries at a time. Every score and
  * output is one FMA chain in a fixed order and every softmax sums in one order, so both paths and
  * decoding one token against the KV cache give the same bits.
  */
 final class Attention {
     /** Causal products are done in row blocks of this many so the masked upper triangle is mostly skipped. */
     private static final int RB = 32;
-    /** Up to this T the forward runs by columns ({@link AttentionByColumns}); longer rows amortise a per-row reduction. */
+    /** Up to this T attention runs by columns ({@link AttentionByColumns}); longer rows amortise a per-row reduction. */
     static final int COLUMNS_MAX_T = 64;
 
     private Attention() {
@@ -113,6 +113,12 @@ final class Attention {
     /** Pairs [from, to) of B*NH: dqkv accumulates the gradients of Q, K and V given att and dout. */
     static void backward(float[] dqkv, float[] dout, float[] qkv, float[] att, long seed, float dropout, int salt,
                          int T, int C, int NH, Workspace s, int from, int to) {
+        backward(dqkv, dout, qkv, att, seed, dropout, salt, T, C, NH, s, from, to, T <= COLUMNS_MAX_T);
+    }
+
+    /** {@link #backward}, by columns or by rows as asked (the same bits either way). */
+    static void backward(float[] dqkv, float[] dout, float[] qkv, float[] att, long seed, float dropout, int salt,
+                         int T, int C, int NH, Workspace s, int from, int to, boolean byColumns) {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
         int C3 = 3 * C;
@@ -121,6 +127,12 @@ final class Attention {
             int q = b * T * C3 + h * hs, k = q + C, v = q + 2 * C;
             int a = bh * T * T;
             int o = b * T * C + h * hs;
+            if (byColumns) {
+                float[] w = dropout > 0f ? dropped(att, a, T, seed, salt, dropout, s) : null;
+                AttentionByColumns.backward(dqkv, dout, qkv, att, a, q, k, v, o, T, hs, C, scale, w,
+                        w != null ? s.mask : null, s);
+                continue;
+            }
             // datt = dout @ V^T (lower triangle)
             transposeHead(qkv, v, T, hs, C3, s.transposed);
             float[] g = s.grad;

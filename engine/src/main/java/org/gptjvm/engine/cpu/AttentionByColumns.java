@@ -31,65 +31,82 @@ final class AttentionByColumns {
                         float scale, Workspace s, float[] out, int o, int v, int C) {
         int tp = Workspace.padded(T);
         float[] qt = s.queries, cols = s.columns;
-        for (int t = 0; t < T; t++) {
-            for (int i = 0; i < hs; i++) {
-                qt[i * tp + t] = qkv[q + t * C3 + i];
-            }
-        }
+        transposeRows(qkv, q, C3, T, hs, tp, qt);
         FloatVector sv = FloatVector.broadcast(S, scale), one = FloatVector.broadcast(S, 1f);
         for (int t0 = 0; t0 < T; t0 += L) {
             int n = Math.min(T, t0 + L); // keys any query of the block sees
-            int t2 = 0;
-            for (; t2 + 4 <= n; t2 += 4) { // four keys at a time: four FMA chains in flight
-                FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-                for (int i = 0, k0 = k + t2 * C3; i < hs; i++) {
-                    FloatVector qi = FloatVector.fromArray(S, qt, i * tp + t0);
-                    c0 = FloatVector.broadcast(S, qkv[k0 + i]).fma(qi, c0);
-                    c1 = FloatVector.broadcast(S, qkv[k0 + C3 + i]).fma(qi, c1);
-                    c2 = FloatVector.broadcast(S, qkv[k0 + 2 * C3 + i]).fma(qi, c2);
-                    c3 = FloatVector.broadcast(S, qkv[k0 + 3 * C3 + i]).fma(qi, c3);
-                }
-                c0.mul(sv).intoArray(cols, t2 * L);
-                c1.mul(sv).intoArray(cols, (t2 + 1) * L);
-                c2.mul(sv).intoArray(cols, (t2 + 2) * L);
-                c3.mul(sv).intoArray(cols, (t2 + 3) * L);
-            }
-            for (; t2 < n; t2++) {
-                FloatVector c0 = FloatVector.zero(S);
-                for (int i = 0, k0 = k + t2 * C3; i < hs; i++) {
-                    c0 = FloatVector.broadcast(S, qkv[k0 + i]).fma(FloatVector.fromArray(S, qt, i * tp + t0), c0);
-                }
-                c0.mul(sv).intoArray(cols, t2 * L);
-            }
+            products(cols, qt, tp, t0, n, qkv, k, C3, hs);
             FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (t2 = 0; t2 < n; t2++) {
-                mx = mx.lanewise(VectorOperators.MAX, FloatVector.fromArray(S, cols, t2 * L), causal(t2 - t0));
+            for (int t2 = 0; t2 < n; t2++) {
+                FloatVector x = FloatVector.fromArray(S, cols, t2 * L).mul(sv);
+                x.intoArray(cols, t2 * L);
+                mx = mx.lanewise(VectorOperators.MAX, x, causal(t2 - t0));
             }
-            for (t2 = 0; t2 < n; t2++) {
+            for (int t2 = 0; t2 < n; t2++) {
                 FloatVector e = VectorMath.exp(FloatVector.fromArray(S, cols, t2 * L).sub(mx));
                 e.blend(0f, causal(t2 - t0).not()).intoArray(cols, t2 * L);
             }
             FloatVector sum = FloatVector.zero(S);
             for (int l = 0; l < Math.min(L, n); l++) {
                 FloatVector lane = FloatVector.fromArray(S, cols, l * L);
-                for (t2 = l + L; t2 < n; t2 += L) {
+                for (int t2 = l + L; t2 < n; t2 += L) {
                     lane = lane.add(FloatVector.fromArray(S, cols, t2 * L));
                 }
                 sum = sum.add(lane);
             }
             FloatVector inv = one.div(sum);
-            for (t2 = 0; t2 < n; t2++) {
+            for (int t2 = 0; t2 < n; t2++) {
                 FloatVector.fromArray(S, cols, t2 * L).mul(inv).intoArray(cols, t2 * L);
             }
             for (int t = t0; t < n; t++) {
                 int row = a + t * T, lane = t - t0;
-                for (t2 = 0; t2 <= t; t2++) {
+                for (int t2 = 0; t2 <= t; t2++) {
                     att[row + t2] = cols[t2 * L + lane];
                 }
                 Arrays.fill(att, row + t + 1, row + T, 0f);
             }
             if (out != null) {
                 valuesByColumns(out, o, C, qkv, v, C3, hs, cols, t0, n, s.outputs);
+            }
+        }
+    }
+
+    /**
+     * cols[t2] for keys t2 < n, lane l = sum over i of src(t2, i) * qt(i, t0 + l): a key's row (src
+     * from off, row stride ld) against L query rows held transposed in qt (hs x tp), each the FMA
+     * chain over i in order, as the row-major product computes that element.
+     */
+    private static void products(float[] cols, float[] qt, int tp, int t0, int n, float[] src, int off, int ld,
+                                 int hs) {
+        int t2 = 0;
+        for (; t2 + 4 <= n; t2 += 4) { // four keys at a time: four FMA chains in flight
+            FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+            for (int i = 0, k0 = off + t2 * ld; i < hs; i++) {
+                FloatVector qi = FloatVector.fromArray(S, qt, i * tp + t0);
+                c0 = FloatVector.broadcast(S, src[k0 + i]).fma(qi, c0);
+                c1 = FloatVector.broadcast(S, src[k0 + ld + i]).fma(qi, c1);
+                c2 = FloatVector.broadcast(S, src[k0 + 2 * ld + i]).fma(qi, c2);
+                c3 = FloatVector.broadcast(S, src[k0 + 3 * ld + i]).fma(qi, c3);
+            }
+            c0.intoArray(cols, t2 * L);
+            c1.intoArray(cols, (t2 + 1) * L);
+            c2.intoArray(cols, (t2 + 2) * L);
+            c3.intoArray(cols, (t2 + 3) * L);
+        }
+        for (; t2 < n; t2++) {
+            FloatVector c0 = FloatVector.zero(S);
+            for (int i = 0, k0 = off + t2 * ld; i < hs; i++) {
+                c0 = FloatVector.broadcast(S, src[k0 + i]).fma(FloatVector.fromArray(S, qt, i * tp + t0), c0);
+            }
+            c0.intoArray(cols, t2 * L);
+        }
+    }
+
+    /** dst (hs x tp) = the head's T rows of hs (from off, row stride ld) transposed. */
+    private static void transposeRows(float[] src, int off, int ld, int T, int hs, int tp, float[] dst) {
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < hs; i++) {
+                dst[i * tp + t] = src[off + t * ld + i];
             }
         }
     }
@@ -142,6 +159,165 @@ final class AttentionByColumns {
         for (int t = t0; t < n; t++) {
             for (int j = 0, lane = t - t0; j < w; j++) {
                 out[o + t * C + i0 + j] = outputs[j * L + lane];
+            }
+        }
+    }
+
+    /**
+     * Accumulates into dqkv the gradients of one (b,h) (queries at q, keys at k, values at v in qkv
+     * and dqkv; dout's head at o) as Attention's row path does, L queries at a time. g = dout V^T is
+     * held by columns like the forward's scores, so the softmax's backward, per query
+     * dpre = att * (g - sum(att * g)) * scale, runs lane-wise with each query's sum in key order.
+     * dV, dK and dQ are chains over the same terms in the same order as the row path's products;
+     * the causal zeros they skip add nothing (an accumulator that is not -0 stays the same).
+     * {@code dropped} and {@code mask} are the weights after dropout and the mask's factors in row
+     * layout (from Attention's dropped), or null without dropout.
+     */
+    static void backward(float[] dqkv, float[] dout, float[] qkv, float[] att, int a, int q, int k, int v, int o,
+                         int T, int hs, int C, float scale, float[] dropped, float[] mask, Workspace s) {
+        int C3 = 3 * C, tp = Workspace.padded(T);
+        float[] doutT = s.queries, g = s.columns, attCols = s.attColumns;
+        float[] maskCols = s.maskColumns, w = dropped != null ? s.droppedColumns : attCols;
+        transposeRows(dout, o, C, T, hs, tp, doutT);
+        FloatVector sv = FloatVector.broadcast(S, scale);
+        for (int t0 = 0; t0 < T; t0 += L) {
+            int n = Math.min(T, t0 + L);
+            byColumns(att, a, T, t0, n, attCols);
+            if (dropped != null) {
+                byColumns(dropped, 0, T, t0, n, w);
+                byColumns(mask, 0, T, t0, n, maskCols);
+            }
+            // g = dout V^T; dV += dropout(att)^T dout
+            products(g, doutT, tp, t0, n, qkv, v, C3, hs);
+            keyRows(dqkv, v, C3, w, dout, o, C, hs, t0, n);
+            // through dropout and softmax, g becomes dpre
+            FloatVector dot = FloatVector.zero(S);
+            for (int t2 = 0; t2 < n; t2++) {
+                FloatVector gv = FloatVector.fromArray(S, g, t2 * L);
+                if (dropped != null) {
+                    gv = gv.mul(FloatVector.fromArray(S, maskCols, t2 * L));
+                    gv.intoArray(g, t2 * L);
+                }
+                dot = dot.add(FloatVector.fromArray(S, attCols, t2 * L).mul(gv));
+            }
+            for (int t2 = 0; t2 < n; t2++) {
+                FloatVector.fromArray(S, attCols, t2 * L).mul(FloatVector.fromArray(S, g, t2 * L).sub(dot)).mul(sv)
+                        .intoArray(g, t2 * L);
+            }
+            // dK += dpre^T Q; dQ += dpre K
+            keyRows(dqkv, k, C3, g, qkv, q, C3, hs, t0, n);
+            queryRows(dqkv, q, C3, g, qkv, k, C3, hs, t0, n);
+        }
+    }
+
+    /**
+     * cols[t2][t - t0] = src[off + t*T + t2] for the block's queries t (t0 <= t < n) and keys
+     * t2 <= t: a T x T block of attention weights (or mask factors) by columns; 0 above the diagonal.
+     */
+    private static void byColumns(float[] src, int off, int T, int t0, int n, float[] cols) {
+        Arrays.fill(cols, 0, n * L, 0f);
+        for (int t = t0; t < n; t++) {
+            for (int t2 = 0, lane = t - t0; t2 <= t; t2++) {
+                cols[t2 * L + lane] = src[off + t * T + t2];
+            }
+        }
+    }
+
+    /**
+     * Key rows t2 < n of dst (from dOff, row stride ld) += the block's queries t >= t2 in order of
+     * cols[t2][t - t0] * src row t (from sOff, row stride lds): dV = att^T dout and dK = dpre^T Q,
+     * one block's share of each element's chain over the queries. Four keys at a time, so four
+     * chains are in flight; the first keys of four see some zeros from above the diagonal. Channels
+     * past the last whole vector are the same chains in scalars.
+     */
+    private static void keyRows(float[] dst, int dOff, int ld, float[] cols, float[] src, int sOff, int lds, int hs,
+                                int t0, int n) {
+        int hv = hs - hs % L;
+        for (int i = 0; i < hv; i += L) {
+            int t2 = 0;
+            for (; t2 + 4 <= n; t2 += 4) {
+                int d = dOff + t2 * ld + i;
+                FloatVector a0 = FloatVector.fromArray(S, dst, d), a1 = FloatVector.fromArray(S, dst, d + ld);
+                FloatVector a2 = FloatVector.fromArray(S, dst, d + 2 * ld);
+                FloatVector a3 = FloatVector.fromArray(S, dst, d + 3 * ld);
+                for (int t = Math.max(t0, t2), c = t2 * L + t - t0; t < n; t++, c++) {
+                    FloatVector x = FloatVector.fromArray(S, src, sOff + t * lds + i);
+                    a0 = FloatVector.broadcast(S, cols[c]).fma(x, a0);
+                    a1 = FloatVector.broadcast(S, cols[c + L]).fma(x, a1);
+                    a2 = FloatVector.broadcast(S, cols[c + 2 * L]).fma(x, a2);
+                    a3 = FloatVector.broadcast(S, cols[c + 3 * L]).fma(x, a3);
+                }
+                a0.intoArray(dst, d);
+                a1.intoArray(dst, d + ld);
+                a2.intoArray(dst, d + 2 * ld);
+                a3.intoArray(dst, d + 3 * ld);
+            }
+            for (; t2 < n; t2++) {
+                int d = dOff + t2 * ld + i;
+                FloatVector a0 = FloatVector.fromArray(S, dst, d);
+                for (int t = Math.max(t0, t2); t < n; t++) {
+                    a0 = FloatVector.broadcast(S, cols[t2 * L + t - t0]).fma(FloatVector.fromArray(S, src, sOff + t * lds + i), a0);
+                }
+                a0.intoArray(dst, d);
+            }
+        }
+        for (int t2 = 0; t2 < n; t2++) {
+            for (int i = hv; i < hs; i++) {
+                int d = dOff + t2 * ld + i;
+                float a0 = dst[d];
+                for (int t = Math.max(t0, t2); t < n; t++) {
+                    a0 = Math.fma(cols[t2 * L + t - t0], src[sOff + t * lds + i], a0);
+                }
+                dst[d] = a0;
+            }
+        }
+    }
+
+    /**
+     * The block's query rows t of dst (from dOff, row stride ld) += the keys t2 <= t in order of
+     * cols[t2][t - t0] * src row t2 (from sOff, row stride lds): dQ = dpre K, each element's whole
+     * chain. Four queries at a time; the last of four see some zeros from above the diagonal.
+     * Channels past the last whole vector are the same chains in scalars.
+     */
+    private static void queryRows(float[] dst, int dOff, int ld, float[] cols, float[] src, int sOff, int lds, int hs,
+                                  int t0, int n) {
+        int hv = hs - hs % L;
+        for (int i = 0; i < hv; i += L) {
+            int t = t0;
+            for (; t + 4 <= n; t += 4) {
+                int d = dOff + t * ld + i;
+                FloatVector a0 = FloatVector.fromArray(S, dst, d), a1 = FloatVector.fromArray(S, dst, d + ld);
+                FloatVector a2 = FloatVector.fromArray(S, dst, d + 2 * ld);
+                FloatVector a3 = FloatVector.fromArray(S, dst, d + 3 * ld);
+                for (int t2 = 0, c = t - t0; t2 <= t + 3; t2++, c += L) {
+                    FloatVector x = FloatVector.fromArray(S, src, sOff + t2 * lds + i);
+                    a0 = FloatVector.broadcast(S, cols[c]).fma(x, a0);
+                    a1 = FloatVector.broadcast(S, cols[c + 1]).fma(x, a1);
+                    a2 = FloatVector.broadcast(S, cols[c + 2]).fma(x, a2);
+                    a3 = FloatVector.broadcast(S, cols[c + 3]).fma(x, a3);
+                }
+                a0.intoArray(dst, d);
+                a1.intoArray(dst, d + ld);
+                a2.intoArray(dst, d + 2 * ld);
+                a3.intoArray(dst, d + 3 * ld);
+            }
+            for (; t < n; t++) {
+                int d = dOff + t * ld + i;
+                FloatVector a0 = FloatVector.fromArray(S, dst, d);
+                for (int t2 = 0; t2 <= t; t2++) {
+                    a0 = FloatVector.broadcast(S, cols[t2 * L + t - t0]).fma(FloatVector.fromArray(S, src, sOff + t2 * lds + i), a0);
+                }
+                a0.intoArray(dst, d);
+            }
+        }
+        for (int t = t0; t < n; t++) {
+            for (int i = hv; i < hs; i++) {
+                int d = dOff + t * ld + i;
+                float a0 = dst[d];
+                for (int t2 = 0; t2 <= t; t2++) {
+                    a0 = Math.fma(cols[t2 * L + t - t0], src[sOff + t2 * lds + i], a0);
+                }
+                dst[d] = a0;
             }
         }
     }

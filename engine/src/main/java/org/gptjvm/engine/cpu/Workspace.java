@@ -13,6 +13,8 @@ final class Workspace {
      * a key per vector, and eight channels of its outputs.
      */
     float[] queries = new float[0], columns = new float[0], outputs = new float[0];
+    /** Attention's backward by columns: one block's weights, weights after dropout, and mask factors. */
+    float[] attColumns = new float[0], droppedColumns = new float[0], maskColumns = new float[0];
 
     /** T rounded up to whole vectors. */
     static int padded(int T) {
@@ -35,6 +37,9 @@ final class Workspace {
         if (columns.length < T * Gemm.L) {
             columns = new float[T * Gemm.L];
             outputs = new float[8 * Gemm.L];
+            attColumns = new float[T * Gemm.L];
+            droppedColumns = new float[T * Gemm.L];
+            maskColumns = new float[T * Gemm.L];
         }
         fitPanels(Math.max(Gemm.panelFloats(hs, T), Gemm.panelFloats(T, hs)));
     }
@@ -48,6 +53,6 @@ final class Workspace {
 
     long bytes() {
         return 4L * (transposed.length + grad.length + dropped.length + mask.length + panels.length + queries.length
-                + columns.length + outputs.length);
+                + columns.length + outputs.length + attColumns.length + droppedColumns.length + maskColumns.length);
     }
 }
