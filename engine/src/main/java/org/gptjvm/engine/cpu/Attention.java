@@ -72,7 +72,7 @@ final class Attention {
             // without dropout, the columns' path also does out = att V while it holds att by columns
             boolean outDone = byColumns && dropout == 0f;
             if (byColumns) {
-                AttentionByColumns.softmax(att, a, qkv, q, k, T, hs, C3, scale, s, outDone ? out : null, o, v, C);
+                AttentionByColumns.forward(att, a, qkv, q, k, T, hs, C3, scale, s, outDone ? out : null, o, v, C);
             } else {
                 softmaxByRows(att, a, qkv, q, k, T, hs, C3, scale, s);
             }

@@ -10,11 +10,12 @@ import static org.gptjvm.engine.cpu.Gemm.L;
 import static org.gptjvm.engine.cpu.Gemm.S;
 
 /**
- * {@link Attention}'s forward for short rows (T up to {@link Attention#COLUMNS_MAX_T}), by columns:
- * a vector holds one key's scores against L consecutive queries, so the softmax's max, exps and sums
- * are lane-wise operations, where the row path needs a reduction per row that short rows cannot
- * amortise (the small model's T of 32 is two vectors). Every score and output is the same FMA
- * chain as the row path's and every row sums in the same order, so att and out get the same bits.
+ * {@link Attention} for short rows (T up to {@link Attention#COLUMNS_MAX_T}), by columns: a vector
+ * holds one key's scores (or their gradients) against L consecutive queries, so the softmax's max,
+ * exps and sums and its backward's sums are lane-wise operations, where the row path needs a
+ * reduction per row that short rows cannot amortise (the small model's T of 32 is two vectors).
+ * Every score, output and gradient is the same FMA chain as the row path's and every row sums in
+ * the same order, so att, out and dqkv get the same bits.
  */
 final class AttentionByColumns {
     private AttentionByColumns() {
@@ -27,7 +28,7 @@ final class AttentionByColumns {
      * the lanes in order). With {@code out} given (no dropout), also out's rows for the head
      * (offset o, values at v in qkv) = att V, from the block while it is held by columns.
      */
-    static void softmax(float[] att, int a, float[] qkv, int q, int k, int T, int hs, int C3,
+    static void forward(float[] att, int a, float[] qkv, int q, int k, int T, int hs, int C3,
                         float scale, Workspace s, float[] out, int o, int v, int C) {
         int tp = Workspace.padded(T);
         float[] qt = s.queries, cols = s.columns;
