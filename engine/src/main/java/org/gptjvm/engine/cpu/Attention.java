@@ -58,7 +58,7 @@ final class Attention {
         forward(out, att, qkv, seed, dropout, salt, T, C, NH, s, from, to, T <= COLUMNS_MAX_T);
     }
 
-    /** {@link #forward}, with the scores' softmax by columns or by rows as asked (the same bits either way). */
+    /** {@link #forward}, by columns or by rows as asked (the same bits either way). */
     static void forward(float[] out, float[] att, float[] qkv, long seed, float dropout, int salt, int T, int C,
                         int NH, Workspace s, int from, int to, boolean byColumns) {
         int hs = C / NH;
