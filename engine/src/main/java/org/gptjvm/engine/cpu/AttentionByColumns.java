@@ -227,98 +227,75 @@ final class AttentionByColumns {
     /**
      * Key rows t2 < n of dst (from dOff, row stride ld) += the block's queries t >= t2 in order of
      * cols[t2][t - t0] * src row t (from sOff, row stride lds): dV = att^T dout and dK = dpre^T Q,
-     * one block's share of each element's chain over the queries. Four keys at a time, so four
-     * chains are in flight; the first keys of four see some zeros from above the diagonal. Channels
-     * past the last whole vector are the same chains in scalars.
+     * one block's share of each element's chain over the queries. Four keys at a time share a
+     * start, so the later ones of four see some zeros from above the diagonal.
      */
     private static void keyRows(float[] dst, int dOff, int ld, float[] cols, float[] src, int sOff, int lds, int hs,
                                 int t0, int n) {
-        int hv = hs - hs % L;
-        for (int i = 0; i < hv; i += L) {
-            int t2 = 0;
-            for (; t2 + 4 <= n; t2 += 4) {
-                int d = dOff + t2 * ld + i;
-                FloatVector a0 = FloatVector.fromArray(S, dst, d), a1 = FloatVector.fromArray(S, dst, d + ld);
-                FloatVector a2 = FloatVector.fromArray(S, dst, d + 2 * ld);
-                FloatVector a3 = FloatVector.fromArray(S, dst, d + 3 * ld);
-                for (int t = Math.max(t0, t2), c = t2 * L + t - t0; t < n; t++, c++) {
-                    FloatVector x = FloatVector.fromArray(S, src, sOff + t * lds + i);
-                    a0 = FloatVector.broadcast(S, cols[c]).fma(x, a0);
-                    a1 = FloatVector.broadcast(S, cols[c + L]).fma(x, a1);
-                    a2 = FloatVector.broadcast(S, cols[c + 2 * L]).fma(x, a2);
-                    a3 = FloatVector.broadcast(S, cols[c + 3 * L]).fma(x, a3);
-                }
-                a0.intoArray(dst, d);
-                a1.intoArray(dst, d + ld);
-                a2.intoArray(dst, d + 2 * ld);
-                a3.intoArray(dst, d + 3 * ld);
-            }
-            for (; t2 < n; t2++) {
-                int d = dOff + t2 * ld + i;
-                FloatVector a0 = FloatVector.fromArray(S, dst, d);
-                for (int t = Math.max(t0, t2); t < n; t++) {
-                    a0 = FloatVector.broadcast(S, cols[t2 * L + t - t0]).fma(FloatVector.fromArray(S, src, sOff + t * lds + i), a0);
-                }
-                a0.intoArray(dst, d);
-            }
-        }
-        for (int t2 = 0; t2 < n; t2++) {
-            for (int i = hv; i < hs; i++) {
-                int d = dOff + t2 * ld + i;
-                float a0 = dst[d];
-                for (int t = Math.max(t0, t2); t < n; t++) {
-                    a0 = Math.fma(cols[t2 * L + t - t0], src[sOff + t * lds + i], a0);
-                }
-                dst[d] = a0;
-            }
+        for (int t2 = 0; t2 < n; ) {
+            int rows = Math.min(4, n - t2), t = Math.max(t0, t2);
+            chains(dst, dOff + t2 * ld, ld, rows, cols, t2 * L + t - t0, L, 1, src, sOff + t * lds, lds, n - t, hs);
+            t2 += rows;
         }
     }
 
     /**
      * The block's query rows t of dst (from dOff, row stride ld) += the keys t2 <= t in order of
      * cols[t2][t - t0] * src row t2 (from sOff, row stride lds): dQ = dpre K, each element's whole
-     * chain. Four queries at a time; the last of four see some zeros from above the diagonal.
-     * Channels past the last whole vector are the same chains in scalars.
+     * chain. Four queries at a time run to the last one's key, so the earlier ones see some zeros
+     * from above the diagonal.
      */
     private static void queryRows(float[] dst, int dOff, int ld, float[] cols, float[] src, int sOff, int lds, int hs,
                                   int t0, int n) {
+        for (int t = t0; t < n; ) {
+            int rows = Math.min(4, n - t);
+            chains(dst, dOff + t * ld, ld, rows, cols, t - t0, 1, L, src, sOff, lds, t + rows, hs);
+            t += rows;
+        }
+    }
+
+    /**
+     * dst's rows r < rows (the first at d, row stride ld; hs channels) += sum over terms j < count,
+     * in order, of cols[c + r * cr + j * cj] * src row j (the first at s, row stride lds): one FMA
+     * chain per element, four rows at a time so four chains are in flight. Channels past the last
+     * whole vector are the same chains in scalars.
+     */
+    private static void chains(float[] dst, int d, int ld, int rows, float[] cols, int c, int cr, int cj, float[] src,
+                               int s, int lds, int count, int hs) {
         int hv = hs - hs % L;
         for (int i = 0; i < hv; i += L) {
-            int t = t0;
-            for (; t + 4 <= n; t += 4) {
-                int d = dOff + t * ld + i;
-                FloatVector a0 = FloatVector.fromArray(S, dst, d), a1 = FloatVector.fromArray(S, dst, d + ld);
-                FloatVector a2 = FloatVector.fromArray(S, dst, d + 2 * ld);
-                FloatVector a3 = FloatVector.fromArray(S, dst, d + 3 * ld);
-                for (int t2 = 0, c = t - t0; t2 <= t + 3; t2++, c += L) {
-                    FloatVector x = FloatVector.fromArray(S, src, sOff + t2 * lds + i);
-                    a0 = FloatVector.broadcast(S, cols[c]).fma(x, a0);
-                    a1 = FloatVector.broadcast(S, cols[c + 1]).fma(x, a1);
-                    a2 = FloatVector.broadcast(S, cols[c + 2]).fma(x, a2);
-                    a3 = FloatVector.broadcast(S, cols[c + 3]).fma(x, a3);
+            if (rows == 4) {
+                FloatVector a0 = FloatVector.fromArray(S, dst, d + i), a1 = FloatVector.fromArray(S, dst, d + ld + i);
+                FloatVector a2 = FloatVector.fromArray(S, dst, d + 2 * ld + i);
+                FloatVector a3 = FloatVector.fromArray(S, dst, d + 3 * ld + i);
+                for (int j = 0, cc = c; j < count; j++, cc += cj) {
+                    FloatVector x = FloatVector.fromArray(S, src, s + j * lds + i);
+                    a0 = FloatVector.broadcast(S, cols[cc]).fma(x, a0);
+                    a1 = FloatVector.broadcast(S, cols[cc + cr]).fma(x, a1);
+                    a2 = FloatVector.broadcast(S, cols[cc + 2 * cr]).fma(x, a2);
+                    a3 = FloatVector.broadcast(S, cols[cc + 3 * cr]).fma(x, a3);
                 }
-                a0.intoArray(dst, d);
-                a1.intoArray(dst, d + ld);
-                a2.intoArray(dst, d + 2 * ld);
-                a3.intoArray(dst, d + 3 * ld);
-            }
-            for (; t < n; t++) {
-                int d = dOff + t * ld + i;
-                FloatVector a0 = FloatVector.fromArray(S, dst, d);
-                for (int t2 = 0; t2 <= t; t2++) {
-                    a0 = FloatVector.broadcast(S, cols[t2 * L + t - t0]).fma(FloatVector.fromArray(S, src, sOff + t2 * lds + i), a0);
+                a0.intoArray(dst, d + i);
+                a1.intoArray(dst, d + ld + i);
+                a2.intoArray(dst, d + 2 * ld + i);
+                a3.intoArray(dst, d + 3 * ld + i);
+            } else {
+                for (int r = 0; r < rows; r++) {
+                    FloatVector a0 = FloatVector.fromArray(S, dst, d + r * ld + i);
+                    for (int j = 0, cc = c + r * cr; j < count; j++, cc += cj) {
+                        a0 = FloatVector.broadcast(S, cols[cc]).fma(FloatVector.fromArray(S, src, s + j * lds + i), a0);
+                    }
+                    a0.intoArray(dst, d + r * ld + i);
                 }
-                a0.intoArray(dst, d);
             }
         }
-        for (int t = t0; t < n; t++) {
+        for (int r = 0; r < rows; r++) {
             for (int i = hv; i < hs; i++) {
-                int d = dOff + t * ld + i;
-                float a0 = dst[d];
-                for (int t2 = 0; t2 <= t; t2++) {
-                    a0 = Math.fma(cols[t2 * L + t - t0], src[sOff + t2 * lds + i], a0);
+                float a0 = dst[d + r * ld + i];
+                for (int j = 0, cc = c + r * cr; j < count; j++, cc += cj) {
+                    a0 = Math.fma(cols[cc], src[s + j * lds + i], a0);
                 }
-                dst[d] = a0;
+                dst[d + r * ld + i] = a0;
             }
         }
     }
