@@ -253,7 +253,7 @@ final class DeviceArena {
         uploadNeeded = false;
     }
 
-    /** TornadoVM's profile of the last graph run (JSON), when the plan profiles. */
+    /** The profiler log of the graph that ran last (a JSON object per run so far), when the plan profiles. */
     String lastProfile() {
         return last == null ? "" : last.getProfilerResult().getProfileLog();
     }

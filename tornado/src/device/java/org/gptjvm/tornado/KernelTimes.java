@@ -1,16 +1,14 @@
 package org.gptjvm.tornado;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import org.gptjvm.engine.KernelProfile;
 import uk.ac.manchester.tornado.api.TornadoProfilerResult;
 
 import java.util.Map;
 
 /**
- * Per-kernel device time from TornadoVM's profiler: the JSON of a graph run holds, per task
- * ("graph.task"), its kernel time in nanoseconds. Each task's time goes to its kernel in the profile.
+ * Per-kernel device time from TornadoVM's profiler: a graph's profiler log holds, per run and per
+ * task ("graph.task"), its kernel time in nanoseconds ({@link ProfileLog}). Each task's time in the
+ * last run goes to its kernel in the profile.
  * Beside them, each graph run's time on the host clock and TornadoVM's own totals for it, as the
  * profile's stages: if the kernels add up to much less than the graph runs, the step goes elsewhere.
  */
@@ -18,33 +16,17 @@ final class KernelTimes {
     private KernelTimes() {
     }
 
-    /** Adds the kernel times of one graph run ({@code json}) to {@code into}, by {@code kernelOfTask}. */
-    static void add(KernelProfile into, String json, Map<String, String> kernelOfTask) {
-        if (json == null || json.isBlank()) {
-            return;
-        }
-        JsonObject root;
-        try {
-            root = JsonParser.parseString(json).getAsJsonObject();
-        } catch (RuntimeException e) {
-            return; // no profile for this run (the profiler was off)
-        }
-        for (Map.Entry<String, JsonElement> graph : root.entrySet()) {
-            if (!graph.getValue().isJsonObject()) {
-                continue;
-            }
-            for (Map.Entry<String, JsonElement> task : graph.getValue().getAsJsonObject().entrySet()) {
-                String kernel = kernelOfTask.get(task.getKey());
-                if (kernel == null || !task.getValue().isJsonObject()) {
-                    continue;
-                }
-                JsonObject t = task.getValue().getAsJsonObject();
-                JsonElement ns = t.has("TASK_KERNEL_TIME") ? t.get("TASK_KERNEL_TIME") : t.get("Task-Kernel");
-                if (ns != null) {
-                    long[] slot = into.slot(kernel);
-                    slot[0] += Long.parseLong(ns.getAsString().trim());
-                    slot[1]++;
-                }
+    /**
+     * Adds the kernel times of a graph's last run to {@code into}, by {@code kernelOfTask}: {@code log}
+     * is the graph's profiler log, which holds every run so far (see {@link ProfileLog}).
+     */
+    static void add(KernelProfile into, String log, Map<String, String> kernelOfTask) {
+        for (Map.Entry<String, Long> task : ProfileLog.lastRunKernelNanos(log).entrySet()) {
+            String kernel = kernelOfTask.get(task.getKey());
+            if (kernel != null) {
+                long[] slot = into.slot(kernel);
+                slot[0] += task.getValue();
+                slot[1]++;
             }
         }
     }
