@@ -8,10 +8,13 @@ on the same GPU (tools/torch_bench.py: eager fp32, TF32, bf16 autocast), the lau
 step with each kernel's time (gpt bench --plan --profile), a 300-iteration training run of the small
 config on the tornado backend next to the cpu backend's losses, and a 1000-iteration lecture-config run
 on the tornado backend; and the lecture step on the 128-wide GEMM tiles (-Dgpt.tornado.gemm=auto) next
-to the default 64-wide ones. Writes report.json, report.md, log.txt, the bench JSON files and
-plan-lecture.txt to $OUT (else ./gpu-check-report); stops starting new work after 8 minutes.
-GPU_CHECK_PARTS=verify,bench,torch,tiles,plan,lecture,train (the default: all, in that order) picks
-parts, so that a check longer than one command may run can be split over two.
+to the default 64-wide ones; and the lecture config's Linear products alone (gpt bench --products)
+on each GEMM tile setting, which compile in seconds where a step's programs take a minute. Writes
+report.json, report.md, log.txt, the bench JSON files and plan-lecture.txt to $OUT (else
+./gpu-check-report); stops starting new work after 8 minutes.
+GPU_CHECK_PARTS=verify,bench,torch,tiles,products,plan,lecture,train (the default: all but products,
+in that order) picks parts, so that a check longer than one command may run can be split over two.
+GPU_CHECK_GEMM=64,128,auto names the tile settings the products part tries.
 """
 import glob
 import json
@@ -30,10 +33,12 @@ OUT = os.environ.get("OUT") or os.path.join(os.getcwd(), "gpu-check-report")
 # OpenCL CPU driver such as PoCL compiles each program's kernels for tens of seconds on first use
 BUDGET_S = float(os.environ.get("GPU_CHECK_BUDGET_S", "1500" if QUICK else "480"))
 START = time.time()
+ALL_PARTS = ("verify", "bench", "torch", "tiles", "products", "plan", "lecture", "train")
 PARTS = [p.strip() for p in os.environ.get("GPU_CHECK_PARTS", "verify,bench,torch,tiles,plan,lecture,train").split(",")]
 for p in PARTS:
-    if p not in ("verify", "bench", "torch", "tiles", "plan", "lecture", "train"):
-        sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} (verify, bench, torch, tiles, plan, lecture, train)")
+    if p not in ALL_PARTS:
+        sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} ({', '.join(ALL_PARTS)})")
+GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,128,auto").split(",") if t.strip()]
 os.makedirs(OUT, exist_ok=True)
 LOG = open(os.path.join(OUT, "log.txt"), "w", encoding="utf-8")
 
@@ -165,6 +170,21 @@ if "tiles" in PARTS and not QUICK:
         tiles = {"error": out.strip()[-500:]}
 report["tiles"] = tiles
 
+# ------------------------------------------------------------------ the Linear products alone, per tile setting
+products = {}
+if "products" in PARTS and not QUICK:
+    for tiles in GEMM:
+        say(f"== the lecture config's Linear products on -Dgpt.tornado.gemm={tiles}")
+        pjs = os.path.join(OUT, f"products-lecture-{tiles}.json")
+        rc, out, _ = run([GPT, "bench", "--products", "--profile", "--config", "lecture", "--backend", "tornado",
+                          "--iters", "10", "--warmup", "3", "--json", pjs, "--force"], 300,
+                         env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + f" -Dgpt.tornado.gemm={tiles}").strip()})
+        if rc == 0 and os.path.exists(pjs):
+            products[tiles] = json.load(open(pjs))["backends"][0]["products"]
+        else:
+            products[tiles] = {"error": out.strip()[-500:]}
+report["products"] = products
+
 # ------------------------------------------------------------------ the launch plan of the lecture step
 report["plan"] = {}
 if "plan" in PARTS:
@@ -244,6 +264,16 @@ if tiles:
     md += ["", "## Lecture step on the 128-wide GEMM tiles (-Dgpt.tornado.gemm=auto)", "",
            f"median {t['ms_median']:.2f} ms, min {t['ms_min']:.2f} ms (default 64-wide tiles: the table above)" if t
            else f"failed: {tiles.get('error')}"]
+if products:
+    md += ["", "## The lecture config's Linear products, ms forward / backward (GFLOP/s)", "",
+           "| tiles | " + " | ".join(r["layer"] for r in next((v for v in products.values() if isinstance(v, list)), [])) + " |",
+           "|---|" + "---|" * len(next((v for v in products.values() if isinstance(v, list)), []))]
+    for tiles, rows in products.items():
+        if isinstance(rows, list):
+            md.append(f"| {tiles} | " + " | ".join(f"{r['forward_ms']:.3f} / {r['backward_ms']:.3f} "
+                                                    f"({r['forward_gflops']:.0f} / {r['backward_gflops']:.0f})" for r in rows) + " |")
+        else:
+            md.append(f"| {tiles} | failed: {rows.get('error', '')[-200:]} |")
 if train:
     md += ["", f"## Training, small config, {steps} iterations", "", "| step | tornado train / val | cpu train / val |",
            "|---|---|---|"]

@@ -72,6 +72,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--eval", description = {"Also time estimate_loss's forward passes: ms per evaluation batch, one "
             + "batch per pass (the training graph's loss program) and as many as gpt train puts in one forward-only pass."})
     boolean eval;
+    @Option(names = "--products", description = {"Time the Linear layers' matrix products alone instead of a step: each "
+            + "layer shape's forward and backward, in ms and GFLOP/s (with --profile, each kernel's share)."})
+    boolean products;
 
     @Override
     public Integer call() throws IOException {
@@ -100,6 +103,9 @@ final class BenchCommand implements Callable<Integer> {
         if (problem == null && warmup < 0) {
             problem = "--warmup must not be negative, got " + warmup;
         }
+        if (problem == null && products && (plan || eval)) {
+            problem = "--products times the products alone: it does not go with --" + (plan ? "plan" : "eval");
+        }
         if (problem != null) {
             throw new CommandLine.ParameterException(spec.commandLine(), problem);
         }
@@ -121,6 +127,11 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "config: %s, batch %d (%d tokens/step, %.2f GFLOP/step); %d threads, %d warm-up + %d timed steps%n",
                 preset, B, B * cfg.blockSize(), flops / 1e9, nThreads, warmup, iters);
         JsonArray results = new JsonArray();
+        if (products) {
+            timeProducts(names, nThreads, cfg, B, results);
+            writeJson(machine, source, cfg, flops, B, results);
+            return 0;
+        }
         if (plan && !profile) {
             for (String name : names) {
                 StepPlan p = planOnly(name, cfg, B);
@@ -205,6 +216,39 @@ final class BenchCommand implements Callable<Integer> {
         }
         writeJson(machine, source, cfg, flops, B, results);
         return 0;
+    }
+
+    /** --products: each backend's table of the config's Linear products, into {@code results}. */
+    private void timeProducts(List<String> names, int nThreads, GptConfig cfg, int B, JsonArray results) {
+        List<ProductBench.Layer> layers = ProductBench.layers(cfg, B);
+        for (String name : names) {
+            try (Backend be = Backends.create(name, nThreads, Backends.provider(name).hasDevices() ? device : null)) {
+                KernelProfile kernels = new KernelProfile();
+                if (profile) {
+                    be.profile(kernels);
+                }
+                List<ProductBench.Result> table = ProductBench.time(be, layers, warmup, iters);
+                System.out.printf("%s (%s): the Linear products, median of %d runs after %d, each run %d products%n", name,
+                        be.device(), iters, warmup, ProductBench.REPS);
+                ProductBench.print(System.out, table, cfg.nLayer());
+                JsonObject r = new JsonObject();
+                r.addProperty("name", name);
+                r.addProperty("device", be.device());
+                r.addProperty("threads", nThreads);
+                r.add("products", ProductBench.toJson(table));
+                if (profile) {
+                    long total = kernels.totalNanos();
+                    JsonObject byKernel = new JsonObject();
+                    for (KernelProfile.Entry e : kernels.entries()) {
+                        System.out.printf(Locale.ROOT, "    %-28s %6.1f%% of the kernels' time%n", e.kernel(),
+                                100.0 * e.nanos() / total);
+                        byKernel.addProperty(e.kernel(), (double) e.nanos() / total);
+                    }
+                    r.add("share_by_kernel", byKernel);
+                }
+                results.add(r);
+            }
+        }
     }
 
     private void writeJson(JsonObject machine, Source source, GptConfig cfg, double flops, int B, JsonArray results)

@@ -74,6 +74,26 @@ class BenchCommandTest {
     }
 
     @Test
+    void productsTimeEachLinearLayerForwardAndBackward() throws IOException {
+        Path json = tmp.resolve("bench-products.json");
+        Cli.Result r = bench(tmp, "--products", "--json", json.toString()).assertOk();
+        for (String layer : List.of("qkv", "attention proj", "mlp fc", "mlp proj", "lm_head")) {
+            assertTrue(r.out().lines().anyMatch(l -> l.startsWith(layer + " ")), () -> "no row for " + layer + "\n" + r.describe());
+        }
+        assertTrue(r.out().contains("512 x 256 -> 64"), r::describe);
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("a training step's Linear products at these speeds: ")),
+                r::describe);
+        var rows = JsonParser.parseString(Files.readString(json)).getAsJsonObject().getAsJsonArray("backends").get(0)
+                .getAsJsonObject().getAsJsonArray("products");
+        assertEquals(5, rows.size());
+        for (var row : rows) {
+            JsonObject o = row.getAsJsonObject();
+            assertEquals(512, o.get("n").getAsInt());
+            assertTrue(o.get("forward_ms").getAsDouble() > 0 && o.get("backward_gflops").getAsDouble() > 0, o::toString);
+        }
+    }
+
+    @Test
     void withADataFileItDrawsFromTheText() throws IOException {
         Path text = Files.writeString(tmp.resolve("letters.txt"), letters(3000));
         Path json = tmp.resolve("bench.json");

@@ -41,6 +41,12 @@ class UsageErrorTest {
     }
 
     @Test
+    void productsAloneDoNotGoWithEvaluation() {
+        Cli.Result r = usage(Cli.run("bench", "--products", "--eval", "--backend", "cpu"));
+        assertTrue(r.err().contains("--products") && r.err().contains("--eval"), r::describe);
+    }
+
+    @Test
     void noSubcommand() {
         Cli.Result r = usage(Cli.run());
         assertTrue(r.err().contains("train"), r::describe);
