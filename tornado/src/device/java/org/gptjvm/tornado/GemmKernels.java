@@ -17,7 +17,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  *
  * A work-group of {@link #THREADS} x {@link #THREADS} work-items computes one {@link #TILE} x
  * {@link #TILE} tile of C, each work-item {@link #R} x {@link #R} outputs in registers, with
- * TK-deep slices of A and B staged in local memory (2 x TK x TILE floats), so every element read
+ * TK-deep slices of A and B staged in local memory (2 x TK x {@link #PITCH} floats), so every element read
  * from global memory serves TILE products. {@link #gemmWide} is the same product on
  * {@link #WIDE_TILE}-wide tiles, {@link #WIDE_R} x {@link #WIDE_R} outputs per work-item: per k, 16
  * local-memory reads feed 64 multiply-adds instead of 8 feeding 16, for products large enough to
@@ -35,11 +35,22 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 public final class GemmKernels {
     /** C tile edge, k slice depth, work-items per tile edge, outputs per work-item edge. */
     public static final int TILE = 64, TK = 16, THREADS = 16, R = TILE / THREADS;
+    /**
+     * Row pitch of a staged slice in local memory: one k's TILE values and 32 / TK floats of padding.
+     * Where the operand's unit stride is along k, a warp's 32 work-items store TK consecutive k of
+     * 32 / TK consecutive rows. Unpadded, those k lie TILE floats apart, in one bank: a TK-way
+     * conflict. With this pitch, k starts at bank k * 32 / TK, so the 32 stores fall in 32 banks.
+     * The reads are as before: one address per row (a broadcast), consecutive ones along a row.
+     */
+    public static final int PITCH = TILE + 32 / TK;
+    /** Floats of each operand's slice that one work-item stages. */
+    static final int LOADS = TK * TILE / (THREADS * THREADS);
     /** Local memory of one work-group, in bytes. */
-    public static final int LOCAL_BYTES = 2 * TK * TILE * 4;
+    public static final int LOCAL_BYTES = 2 * TK * PITCH * 4;
     /** {@link #gemmWide}: tile edge, k slice depth, outputs per work-item edge (THREADS x THREADS work-items). */
     public static final int WIDE_TILE = 128, WIDE_TK = 8, WIDE_R = WIDE_TILE / THREADS;
-    public static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_TILE * 4;
+    public static final int WIDE_PITCH = WIDE_TILE + 32 / WIDE_TK;
+    public static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
 
     // args[at + ...]
     public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
@@ -74,40 +85,111 @@ public final class GemmKernels {
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
         boolean skip = aboveDiagonal(args, at, tileI, tileJ, TILE);
 
-        float[] as = kc.allocateFloatLocalArray(TK * TILE);
-        float[] bs = kc.allocateFloatLocalArray(TK * TILE);
+        float[] as = kc.allocateFloatLocalArray(TK * PITCH);
+        float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
         float[] acc = new float[R * R];
         for (int r = 0; r < R * R; r++) {
             acc[r] = 0f; // TornadoVM leaves private arrays uninitialised
         }
         int tid = ly * THREADS + lx;
+        boolean aAlongK = sak == 1, bAlongK = sbj != 1;
         for (int k0 = kBegin; k0 < kEnd && !skip; k0 += TK) {
-            for (int l = 0; l < TK * TILE / (THREADS * THREADS); l++) {
+            for (int l = 0; l < LOADS; l++) {
                 int e = tid + l * THREADS * THREADS;
-                // the fastest index of the load follows the operand's unit stride: neighbours read neighbours
-                int ii = sak == 1 ? e / TK : e % TILE;
-                int kk = sak == 1 ? e % TK : e / TILE;
-                int i = tileI + ii, k = k0 + kk;
-                float v = 0f;
-                if (i < m && k < kEnd) {
-                    int addr = a + i * sai + k * sak;
-                    v = mem.get(addr);
-                    if ((flags & DROP_A) != 0) {
-                        v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
-                    }
-                }
-                as[kk * TILE + ii] = v;
-                int jj = sbj == 1 ? e % TILE : e / TK;
-                int kb = sbj == 1 ? e / TILE : e % TK;
-                int j = tileJ + jj, kB = k0 + kb;
-                bs[kb * TILE + jj] = j < n && kB < kEnd ? mem.get(b + kB * sbk + j * sbj) : 0f;
+                int ii = across(e, aAlongK, TK, TILE), kk = along(e, aAlongK, TK, TILE);
+                as[kk * PITCH + ii] = loadA(mem, a, tileI + ii, k0 + kk, m, kEnd, sai, sak, flags, seedValue, salt, maskBase, p);
+                int jj = across(e, bAlongK, TK, TILE), kb = along(e, bAlongK, TK, TILE);
+                bs[kb * PITCH + jj] = loadB(mem, b, k0 + kb, tileJ + jj, n, kEnd, sbk, sbj);
             }
             kc.localBarrier();
             for (int kk = 0; kk < TK; kk++) {
                 for (int r = 0; r < R; r++) {
-                    float av = as[kk * TILE + r * THREADS + ly];
+                    float av = as[kk * PITCH + r * THREADS + ly];
                     for (int q = 0; q < R; q++) {
-                        acc[r * R + q] += av * bs[kk * TILE + q * THREADS + lx];
+                        acc[r * R + q] += av * bs[kk * PITCH + q * THREADS + lx];
+                    }
+                }
+            }
+            kc.localBarrier();
+        }
+        if (!skip) {
+            for (int r = 0; r < R; r++) {
+                int i = tileI + r * THREADS + ly;
+                for (int q = 0; q < R; q++) {
+                    int j = tileJ + q * THREADS + lx;
+                    if (i < m && j < n) {
+                        store(mem, c, ldc, i, j, alpha * acc[r * R + q], bias, flags, res, seedValue, salt, maskBase, p);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #gemm} with the next slice loaded while this one is multiplied: each work-item reads its
+     * {@link #LOADS} floats of A and of B for slice k0 + TK into registers right after staging slice
+     * k0, so the global reads' latency overlaps the slice's multiply-adds instead of stalling the
+     * work-group at the barrier; and it reads a k's R values of A and of B from local memory once into
+     * registers before its R x R multiply-adds. The same tiles, the same k order for every element: the
+     * same results as {@link #gemm}, bit for bit. ({@code -Dgpt.tornado.gemm=prefetch}.)
+     */
+    public static void gemmPrefetch(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p,
+                                    float alpha) {
+        int lx = kc.localIdx, ly = kc.localIdy;
+        int tileJ = kc.groupIdx * TILE, tileI = kc.groupIdy * TILE, z = kc.groupIdz;
+        int m = args.get(at + M), n = args.get(at + N);
+        int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
+        int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
+        int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
+        int c = operand(args, at, C, C_SB, C_SH, z);
+        int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
+        boolean skip = aboveDiagonal(args, at, tileI, tileJ, TILE);
+
+        float[] as = kc.allocateFloatLocalArray(TK * PITCH);
+        float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
+        float[] acc = new float[R * R];
+        float[] av = new float[R];
+        float[] bv = new float[R];
+        float[] nextA = new float[LOADS];
+        float[] nextB = new float[LOADS];
+        for (int r = 0; r < R * R; r++) {
+            acc[r] = 0f;
+        }
+        int tid = ly * THREADS + lx;
+        boolean aAlongK = sak == 1, bAlongK = sbj != 1;
+        for (int l = 0; l < LOADS; l++) { // the first slice (past kEnd, or a skipped tile, loads zeros)
+            int e = tid + l * THREADS * THREADS;
+            int k0 = skip ? kEnd : kBegin;
+            nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, TK, TILE), k0 + along(e, aAlongK, TK, TILE), m, kEnd,
+                    sai, sak, flags, seedValue, salt, maskBase, p);
+            nextB[l] = loadB(mem, b, k0 + along(e, bAlongK, TK, TILE), tileJ + across(e, bAlongK, TK, TILE), n, kEnd,
+                    sbk, sbj);
+        }
+        for (int k0 = kBegin; k0 < kEnd && !skip; k0 += TK) {
+            for (int l = 0; l < LOADS; l++) {
+                int e = tid + l * THREADS * THREADS;
+                as[along(e, aAlongK, TK, TILE) * PITCH + across(e, aAlongK, TK, TILE)] = nextA[l];
+                bs[along(e, bAlongK, TK, TILE) * PITCH + across(e, bAlongK, TK, TILE)] = nextB[l];
+            }
+            kc.localBarrier();
+            int k1 = k0 + TK; // the next slice; past kEnd the loads give zeros that are never staged
+            for (int l = 0; l < LOADS; l++) {
+                int e = tid + l * THREADS * THREADS;
+                nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, TK, TILE), k1 + along(e, aAlongK, TK, TILE), m,
+                        kEnd, sai, sak, flags, seedValue, salt, maskBase, p);
+                nextB[l] = loadB(mem, b, k1 + along(e, bAlongK, TK, TILE), tileJ + across(e, bAlongK, TK, TILE), n,
+                        kEnd, sbk, sbj);
+            }
+            for (int kk = 0; kk < TK; kk++) {
+                for (int r = 0; r < R; r++) {
+                    av[r] = as[kk * PITCH + r * THREADS + ly];
+                    bv[r] = bs[kk * PITCH + r * THREADS + lx];
+                }
+                for (int r = 0; r < R; r++) {
+                    for (int q = 0; q < R; q++) {
+                        acc[r * R + q] += av[r] * bv[q];
                     }
                 }
             }
@@ -151,6 +233,39 @@ public final class GemmKernels {
         return args.get(at + MODE) == LOWER && tileJ > tileI + tile - 1;
     }
 
+    /**
+     * The row of A (column of B) within the tile that a work-group's load number e stages. The loads'
+     * fastest index follows the operand's unit stride, so that neighbouring work-items read neighbouring
+     * floats: along k when {@code alongK}, else across the tile.
+     */
+    private static int across(int e, boolean alongK, int depth, int tile) {
+        return alongK ? e / depth : e % tile;
+    }
+
+    /** The k within the slice that load number e stages (see {@link #across}). */
+    private static int along(int e, boolean alongK, int depth, int tile) {
+        return alongK ? e % depth : e / tile;
+    }
+
+    /** A(i, k) as staged: 0 outside A or past the work-group's k range, times its dropout mask if asked for. */
+    private static float loadA(FloatArray mem, int a, int i, int k, int m, int kEnd, int sai, int sak, int flags,
+                               long seedValue, int salt, int maskBase, float p) {
+        float v = 0f;
+        if (i < m && k < kEnd) {
+            int addr = a + i * sai + k * sak;
+            v = mem.get(addr);
+            if ((flags & DROP_A) != 0) {
+                v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
+            }
+        }
+        return v;
+    }
+
+    /** B(k, j) as staged: 0 outside B or past the work-group's k range. */
+    private static float loadB(FloatArray mem, int b, int k, int j, int n, int kEnd, int sbk, int sbj) {
+        return j < n && k < kEnd ? mem.get(b + k * sbk + j * sbj) : 0f;
+    }
+
     /** C(i,j) from its sum: bias, ReLU, dropout and the residual as the flags say, then = or +=. */
     private static void store(FloatArray mem, int c, int ldc, int i, int j, float sum, int bias, int flags, int res,
                               long seedValue, int salt, int maskBase, float p) {
@@ -191,8 +306,8 @@ public final class GemmKernels {
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE_TILE);
         boolean skip = aboveDiagonal(args, at, tileI, tileJ, WIDE_TILE);
 
-        float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_TILE);
-        float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_TILE);
+        float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
+        float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
         float[] acc = new float[WIDE_R * WIDE_R];
         float[] av = new float[WIDE_R];
         float[] bv = new float[WIDE_R];
@@ -200,31 +315,21 @@ public final class GemmKernels {
             acc[r] = 0f;
         }
         int tid = ly * THREADS + lx;
+        boolean aAlongK = sak == 1, bAlongK = sbj != 1;
         for (int k0 = kBegin; k0 < kEnd && !skip; k0 += WIDE_TK) {
             for (int l = 0; l < WIDE_TK * WIDE_TILE / (THREADS * THREADS); l++) {
                 int e = tid + l * THREADS * THREADS;
-                int ii = sak == 1 ? e / WIDE_TK : e % WIDE_TILE;
-                int kk = sak == 1 ? e % WIDE_TK : e / WIDE_TILE;
-                int i = tileI + ii, k = k0 + kk;
-                float v = 0f;
-                if (i < m && k < kEnd) {
-                    int addr = a + i * sai + k * sak;
-                    v = mem.get(addr);
-                    if ((flags & DROP_A) != 0) {
-                        v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
-                    }
-                }
-                as[kk * WIDE_TILE + ii] = v;
-                int jj = sbj == 1 ? e % WIDE_TILE : e / WIDE_TK;
-                int kb = sbj == 1 ? e / WIDE_TILE : e % WIDE_TK;
-                int j = tileJ + jj, kB = k0 + kb;
-                bs[kb * WIDE_TILE + jj] = j < n && kB < kEnd ? mem.get(b + kB * sbk + j * sbj) : 0f;
+                int ii = across(e, aAlongK, WIDE_TK, WIDE_TILE), kk = along(e, aAlongK, WIDE_TK, WIDE_TILE);
+                as[kk * WIDE_PITCH + ii] = loadA(mem, a, tileI + ii, k0 + kk, m, kEnd, sai, sak, flags, seedValue, salt,
+                        maskBase, p);
+                int jj = across(e, bAlongK, WIDE_TK, WIDE_TILE), kb = along(e, bAlongK, WIDE_TK, WIDE_TILE);
+                bs[kb * WIDE_PITCH + jj] = loadB(mem, b, k0 + kb, tileJ + jj, n, kEnd, sbk, sbj);
             }
             kc.localBarrier();
             for (int kk = 0; kk < WIDE_TK; kk++) {
                 for (int r = 0; r < WIDE_R; r++) {
-                    av[r] = as[kk * WIDE_TILE + r * THREADS + ly];
-                    bv[r] = bs[kk * WIDE_TILE + r * THREADS + lx];
+                    av[r] = as[kk * WIDE_PITCH + r * THREADS + ly];
+                    bv[r] = bs[kk * WIDE_PITCH + r * THREADS + lx];
                 }
                 for (int r = 0; r < WIDE_R; r++) {
                     for (int q = 0; q < WIDE_R; q++) {

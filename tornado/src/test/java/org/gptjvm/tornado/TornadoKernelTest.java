@@ -22,6 +22,8 @@ import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -172,25 +174,28 @@ class TornadoKernelTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("shapes")
     void matmul(Shape s) {
+        compare(s, c -> products(c, s));
+    }
+
+    /** Every Linear-layer launch: forward with bias, ReLU, residual and dropout, backward with and without dinp. */
+    static List<Launch> products(Case c, Shape s) {
         int N = s.B() * s.T(), C = s.C(), OC = 3 * C + 1;
-        compare(s, c -> {
-            FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), b = c.in("bias", OC, 1);
-            FloatBuf d = c.in("dout", N * OC, 1), r = c.in("residual", N * OC, 1);
-            IntBuf seed = c.ints("seed", new int[]{0x2545F491, 0x4F6CDD1D});
-            return List.of(
-                    c.be.matmulResidualForward(c.out("matmul_residual_forward", N * OC), r, x, w, b, seed, 0f, 3, N, C, OC),
-                    c.be.matmulResidualForward(c.out("matmul_residual_forward(p=0.3)", N * OC), r, x, w, b, seed, 0.3f, 3,
-                            N, C, OC),
-                    c.be.matmulDropoutBackward(c.out("matmul_dropout_backward.dinp", N * C),
-                            c.out("matmul_dropout_backward.dw", OC * C), c.out("matmul_dropout_backward.db", OC), d, seed,
-                            0.3f, 3, x, w, N, C, OC),
-                    c.be.matmulForward(c.out("matmul_forward", N * OC), x, w, b, N, C, OC),
-                    c.be.matmulForward(c.out("matmul_forward(no bias)", N * OC), x, w, null, N, C, OC),
-                    c.be.matmulReluForward(c.out("matmul_relu_forward", N * OC), x, w, b, N, C, OC),
-                    c.be.matmulBackward(c.out("matmul_backward.dinp", N * C), c.out("matmul_backward.dw", OC * C),
-                            c.out("matmul_backward.db", OC), d, x, w, N, C, OC),
-                    c.be.matmulBackward(null, c.out("matmul_backward(no dinp).dw", OC * C), null, d, x, w, N, C, OC));
-        });
+        FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), b = c.in("bias", OC, 1);
+        FloatBuf d = c.in("dout", N * OC, 1), r = c.in("residual", N * OC, 1);
+        IntBuf seed = c.ints("seed", new int[]{0x2545F491, 0x4F6CDD1D});
+        return List.of(
+                c.be.matmulResidualForward(c.out("matmul_residual_forward", N * OC), r, x, w, b, seed, 0f, 3, N, C, OC),
+                c.be.matmulResidualForward(c.out("matmul_residual_forward(p=0.3)", N * OC), r, x, w, b, seed, 0.3f, 3,
+                        N, C, OC),
+                c.be.matmulDropoutBackward(c.out("matmul_dropout_backward.dinp", N * C),
+                        c.out("matmul_dropout_backward.dw", OC * C), c.out("matmul_dropout_backward.db", OC), d, seed,
+                        0.3f, 3, x, w, N, C, OC),
+                c.be.matmulForward(c.out("matmul_forward", N * OC), x, w, b, N, C, OC),
+                c.be.matmulForward(c.out("matmul_forward(no bias)", N * OC), x, w, null, N, C, OC),
+                c.be.matmulReluForward(c.out("matmul_relu_forward", N * OC), x, w, b, N, C, OC),
+                c.be.matmulBackward(c.out("matmul_backward.dinp", N * C), c.out("matmul_backward.dw", OC * C),
+                        c.out("matmul_backward.db", OC), d, x, w, N, C, OC),
+                c.be.matmulBackward(null, c.out("matmul_backward(no dinp).dw", OC * C), null, d, x, w, N, C, OC));
     }
 
     /**
@@ -200,11 +205,38 @@ class TornadoKernelTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("shapes")
     void matmulAndAttentionOnWideTiles(Shape s) {
-        String before = System.getProperty(TILES);
-        System.setProperty(TILES, "128");
-        try {
+        onTiles("128", () -> {
             matmul(s);
             attentionWithAndWithoutDropout(s);
+            return null;
+        });
+    }
+
+    /**
+     * {@link GemmKernels#gemmPrefetch} ({@code -Dgpt.tornado.gemm=prefetch}) computes the default
+     * kernel's tiles in the same k order: every product, the Linear layers' and attention's, gives
+     * the same bits on both.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void prefetchGivesTheDefaultTilesBits(Shape s) {
+        Function<Case, List<Launch>> all = c -> {
+            List<Launch> l = new ArrayList<>(products(c, s));
+            l.addAll(attention(c, s));
+            return l;
+        };
+        Map<String, float[]> plain = onTiles("64", () -> onTornado(s, all));
+        Map<String, float[]> prefetch = onTiles("prefetch", () -> onTornado(s, all));
+        assertEquals(plain.keySet(), prefetch.keySet());
+        plain.forEach((k, v) -> assertArrayEquals(v, prefetch.get(k), s + ": " + k));
+    }
+
+    /** {@code body} with the GEMM tile setting {@code tiles}, then the setting as it was. */
+    static <T> T onTiles(String tiles, java.util.function.Supplier<T> body) {
+        String before = System.getProperty(TILES);
+        System.setProperty(TILES, tiles);
+        try {
+            return body.get();
         } finally {
             if (before == null) {
                 System.clearProperty(TILES);
@@ -214,23 +246,34 @@ class TornadoKernelTest {
         }
     }
 
+    /** The outputs of {@code build}'s launches on the tornado backend. */
+    static Map<String, float[]> onTornado(Shape s, Function<Case, List<Launch>> build) {
+        try (Backend be = Backends.create("tornado", 1)) {
+            Case c = new Case(be, s.hashCode());
+            return c.run(build.apply(c));
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("shapes")
     void attentionWithAndWithoutDropout(Shape s) {
+        compare(s, c -> attention(c, s));
+    }
+
+    /** Attention forward and backward, without dropout and with. */
+    static List<Launch> attention(Case c, Shape s) {
         int B = s.B(), T = s.T(), C = s.C(), NH = s.NH(), N = B * T;
-        compare(s, c -> {
-            FloatBuf qkv = c.in("qkv", N * 3 * C, 1), d = c.in("dout", N * C, 1);
-            IntBuf seed = c.ints("seed", new int[]{0x1234567, 0x7654321});
-            List<Launch> l = new ArrayList<>();
-            for (float p : new float[]{0f, 0.25f}) {
-                FloatBuf att = c.out("attention_forward.att(p=" + p + ")", B * NH * T * T);
-                l.add(c.be.attentionForward(c.out("attention_forward.out(p=" + p + ")", N * C), att, qkv, seed, p, 5,
-                        B, T, C, NH));
-                l.add(c.be.attentionBackward(c.out("attention_backward.dqkv(p=" + p + ")", N * 3 * C), d, qkv, att,
-                        seed, p, 5, B, T, C, NH));
-            }
-            return l;
-        });
+        FloatBuf qkv = c.in("qkv", N * 3 * C, 1), d = c.in("dout", N * C, 1);
+        IntBuf seed = c.ints("seed", new int[]{0x1234567, 0x7654321});
+        List<Launch> l = new ArrayList<>();
+        for (float p : new float[]{0f, 0.25f}) {
+            FloatBuf att = c.out("attention_forward.att(p=" + p + ")", B * NH * T * T);
+            l.add(c.be.attentionForward(c.out("attention_forward.out(p=" + p + ")", N * C), att, qkv, seed, p, 5,
+                    B, T, C, NH));
+            l.add(c.be.attentionBackward(c.out("attention_backward.dqkv(p=" + p + ")", N * 3 * C), d, qkv, att,
+                    seed, p, 5, B, T, C, NH));
+        }
+        return l;
     }
 
     @ParameterizedTest(name = "{0}")
