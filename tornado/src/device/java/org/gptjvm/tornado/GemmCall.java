@@ -127,6 +127,10 @@ final class GemmCall {
     }
 
     int[] args() {
+        if ((flags & GemmKernels.ACCUMULATE) != 0 && ((flags & GemmKernels.DROP_C) != 0 || res >= 0)) {
+            // the kernels' epilogue writes the sum, then applies dropout and the residual to what it wrote
+            throw new IllegalStateException("a product cannot both accumulate into C and add dropout or a residual to it");
+        }
         int[] r = new int[GemmKernels.SIZE];
         r[GemmKernels.M] = m;
         r[GemmKernels.N] = n;

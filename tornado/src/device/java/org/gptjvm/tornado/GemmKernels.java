@@ -118,7 +118,18 @@ public final class GemmKernels {
                 for (int q = 0; q < R; q++) {
                     int j = tileJ + q * THREADS + lx;
                     if (i < m && j < n) {
-                        store(mem, c, ldc, i, j, alpha * acc[r * R + q], bias, flags, res, seedValue, salt, maskBase, p);
+                        storeSum(mem, c, ldc, i, j, alpha * acc[r * R + q], bias, flags);
+                    }
+                }
+            }
+            if ((flags & DROP_C) != 0 || res >= 0) {
+                for (int r = 0; r < R; r++) {
+                    int i = tileI + r * THREADS + ly;
+                    for (int q = 0; q < R; q++) {
+                        int j = tileJ + q * THREADS + lx;
+                        if (i < m && j < n) {
+                            finish(mem, c, ldc, i, j, flags, res, seedValue, salt, maskBase, p);
+                        }
                     }
                 }
             }
@@ -129,9 +140,10 @@ public final class GemmKernels {
      * {@link #gemm} with the next slice loaded while this one is multiplied: each work-item reads its
      * {@link #LOADS} floats of A and of B for slice k0 + TK into registers right after staging slice
      * k0, so the global reads' latency overlaps the slice's multiply-adds instead of stalling the
-     * work-group at the barrier; and it reads a k's R values of A and of B from local memory once into
-     * registers before its R x R multiply-adds. The same tiles, the same k order for every element: the
-     * same results as {@link #gemm}, bit for bit. ({@code -Dgpt.tornado.gemm=prefetch}.)
+     * work-group at the barrier. The multiply-adds are {@link #gemm}'s loop, written the same way so
+     * that TornadoVM unrolls it and the accumulators stay in registers. The same tiles, the same k
+     * order for every element: the same results as {@link #gemm}, bit for bit.
+     * ({@code -Dgpt.tornado.gemm=prefetch}.)
      */
     public static void gemmPrefetch(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p,
                                     float alpha) {
@@ -150,8 +162,6 @@ public final class GemmKernels {
         float[] as = kc.allocateFloatLocalArray(TK * PITCH);
         float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
         float[] acc = new float[R * R];
-        float[] av = new float[R];
-        float[] bv = new float[R];
         float[] nextA = new float[LOADS];
         float[] nextB = new float[LOADS];
         for (int r = 0; r < R * R; r++) {
@@ -184,12 +194,9 @@ public final class GemmKernels {
             }
             for (int kk = 0; kk < TK; kk++) {
                 for (int r = 0; r < R; r++) {
-                    av[r] = as[kk * PITCH + r * THREADS + ly];
-                    bv[r] = bs[kk * PITCH + r * THREADS + lx];
-                }
-                for (int r = 0; r < R; r++) {
+                    float av = as[kk * PITCH + r * THREADS + ly];
                     for (int q = 0; q < R; q++) {
-                        acc[r * R + q] += av[r] * bv[q];
+                        acc[r * R + q] += av * bs[kk * PITCH + q * THREADS + lx];
                     }
                 }
             }
@@ -201,7 +208,18 @@ public final class GemmKernels {
                 for (int q = 0; q < R; q++) {
                     int j = tileJ + q * THREADS + lx;
                     if (i < m && j < n) {
-                        store(mem, c, ldc, i, j, alpha * acc[r * R + q], bias, flags, res, seedValue, salt, maskBase, p);
+                        storeSum(mem, c, ldc, i, j, alpha * acc[r * R + q], bias, flags);
+                    }
+                }
+            }
+            if ((flags & DROP_C) != 0 || res >= 0) {
+                for (int r = 0; r < R; r++) {
+                    int i = tileI + r * THREADS + ly;
+                    for (int q = 0; q < R; q++) {
+                        int j = tileJ + q * THREADS + lx;
+                        if (i < m && j < n) {
+                            finish(mem, c, ldc, i, j, flags, res, seedValue, salt, maskBase, p);
+                        }
                     }
                 }
             }
@@ -266,9 +284,13 @@ public final class GemmKernels {
         return j < n && k < kEnd ? mem.get(b + k * sbk + j * sbj) : 0f;
     }
 
-    /** C(i,j) from its sum: bias, ReLU, dropout and the residual as the flags say, then = or +=. */
-    private static void store(FloatArray mem, int c, int ldc, int i, int j, float sum, int bias, int flags, int res,
-                              long seedValue, int salt, int maskBase, float p) {
+    /**
+     * The epilogue's first half: C(i,j) from its sum with the bias and ReLU, then = or +=. It is kept
+     * small so that the loop over a work-item's outputs unrolls and the accumulators are indexed by
+     * constants only: with the dropout hash in the same loop, the 128-wide kernel's 64 accumulators
+     * went to off-chip local memory (a 256-byte stack frame, compiled for sm_90 from its OpenCL).
+     */
+    private static void storeSum(FloatArray mem, int c, int ldc, int i, int j, float sum, int bias, int flags) {
         int addr = c + i * ldc + j;
         float v = sum;
         if (bias >= 0) {
@@ -277,13 +299,24 @@ public final class GemmKernels {
         if ((flags & RELU) != 0) {
             v = v > 0f ? v : 0f;
         }
+        mem.set(addr, (flags & ACCUMULATE) != 0 ? mem.get(addr) + v : v);
+    }
+
+    /**
+     * The epilogue's second half, where the flags ask for it: dropout on C and then the residual,
+     * applied to what {@link #storeSum} wrote (never with +=: {@link GemmCall} refuses the mix).
+     */
+    private static void finish(FloatArray mem, int c, int ldc, int i, int j, int flags, int res, long seedValue,
+                               int salt, int maskBase, float p) {
+        int addr = c + i * ldc + j;
+        float v = mem.get(addr);
         if ((flags & DROP_C) != 0) {
             v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
         }
         if (res >= 0) {
             v = mem.get(res + i * ldc + j) + v;
         }
-        mem.set(addr, (flags & ACCUMULATE) != 0 ? mem.get(addr) + v : v);
+        mem.set(addr, v);
     }
 
     /**
@@ -345,8 +378,18 @@ public final class GemmKernels {
                 for (int q = 0; q < WIDE_R; q++) {
                     int j = tileJ + q * THREADS + lx;
                     if (i < m && j < n) {
-                        store(mem, c, ldc, i, j, alpha * acc[r * WIDE_R + q], bias, flags, res, seedValue, salt,
-                                maskBase, p);
+                        storeSum(mem, c, ldc, i, j, alpha * acc[r * WIDE_R + q], bias, flags);
+                    }
+                }
+            }
+            if ((flags & DROP_C) != 0 || res >= 0) {
+                for (int r = 0; r < WIDE_R; r++) {
+                    int i = tileI + r * THREADS + ly;
+                    for (int q = 0; q < WIDE_R; q++) {
+                        int j = tileJ + q * THREADS + lx;
+                        if (i < m && j < n) {
+                            finish(mem, c, ldc, i, j, flags, res, seedValue, salt, maskBase, p);
+                        }
                     }
                 }
             }
