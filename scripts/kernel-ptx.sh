@@ -10,6 +10,8 @@
 # clang (15 or later, with the NVPTX target) and ptxas (CUDA toolkit). clang's LLVM is not NVIDIA's
 # own OpenCL front end: the figures say what a compiler can make of the code (does a loop unroll, do
 # the accumulators stay in registers), not what a GPU runs. Each distinct kernel is reported once.
+# ptx-local counts the PTX's local-memory loads and stores; ptxas may still keep those values in
+# registers, and its stack frame says whether it did (0: all of them).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 arch=sm_90 tiles=64 kernels='^gemm' config=small
@@ -75,7 +77,7 @@ if not seen:
     sys.exit("kernel-ptx: no kernel matched " + sys.argv[2])
 EOF
 
-printf '%-16s %5s %7s %7s %6s %6s %9s %9s %8s\n' kernel regs stack spills smem fma ld.shared st.shared local
+printf '%-16s %5s %7s %7s %6s %6s %9s %9s %9s\n' kernel regs stack spills smem fma ld.shared st.shared ptx-local
 for cl in "$work"/*.cl; do
   k=$(basename "$cl" .cl)
   "$clang" -x cl -cl-std=CL1.2 -target nvptx64-nvidia-nvcl -Xclang -finclude-default-header -include "$work/prelude.h" \
@@ -86,7 +88,7 @@ for cl in "$work"/*.cl; do
   stack=$(grep -o '[0-9]* bytes stack frame' <<<"$info" | grep -o '^[0-9]*')
   spills=$(grep -o '[0-9]* bytes spill stores' <<<"$info" | grep -o '^[0-9]*')
   smem=$(grep -o '[0-9]* bytes smem' <<<"$info" | grep -o '^[0-9]*' || echo 0)
-  printf '%-16s %5s %7s %7s %6s %6s %9s %9s %8s\n' "$k" "$regs" "$stack" "$spills" "${smem:-0}" \
+  printf '%-16s %5s %7s %7s %6s %6s %9s %9s %9s\n' "$k" "$regs" "$stack" "$spills" "${smem:-0}" \
     "$(grep -c 'fma.rn.f32' "$work/$k.ptx")" "$(grep -c 'ld.shared' "$work/$k.ptx")" \
     "$(grep -c 'st.shared' "$work/$k.ptx")" "$(grep -c 'ld.local\|st.local' "$work/$k.ptx")"
 done
