@@ -143,7 +143,8 @@ public final class GemmKernels {
      * work-group at the barrier. The multiply-adds are {@link #gemm}'s loop, written the same way so
      * that TornadoVM unrolls it and the accumulators stay in registers. The same tiles, the same k
      * order for every element: the same results as {@link #gemm}, bit for bit.
-     * ({@code -Dgpt.tornado.gemm=prefetch}.)
+     * ({@code -Dgpt.tornado.gemm=prefetch}.) This and {@link #gemm} are written out twice on purpose,
+     * as an A/B pair until a GPU has timed them (the GPU check's products part); the slower goes.
      */
     public static void gemmPrefetch(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p,
                                     float alpha) {
