@@ -14,7 +14,8 @@ report.json, report.md, log.txt, the bench JSON files and plan-lecture.txt to $O
 ./gpu-check-report); stops starting new work after 8 minutes.
 GPU_CHECK_PARTS=verify,bench,torch,tiles,products,plan,lecture,train (the default: all but products,
 in that order) picks parts, so that a check longer than one command may run can be split over two.
-GPU_CHECK_GEMM=64,prefetch,128 (the default) names the tile settings the products part tries.
+GPU_CHECK_GEMM=64,prefetch,128 (the default) names the tile settings the products part tries, on
+the config GPU_CHECK_PRODUCTS_CONFIG (default lecture).
 """
 import glob
 import json
@@ -39,6 +40,7 @@ for p in PARTS:
     if p not in ALL_PARTS:
         sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} ({', '.join(ALL_PARTS)})")
 GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,prefetch,128").split(",") if t.strip()]
+PRODUCTS_CONFIG = os.environ.get("GPU_CHECK_PRODUCTS_CONFIG", "lecture")
 os.makedirs(OUT, exist_ok=True)
 LOG = open(os.path.join(OUT, "log.txt"), "w", encoding="utf-8")
 
@@ -173,16 +175,16 @@ report["tiles"] = tiles
 # ------------------------------------------------------------------ the Linear products alone, per tile setting
 products = {}
 if "products" in PARTS and not QUICK:
-    for tiles in GEMM:
-        say(f"== the lecture config's Linear products on -Dgpt.tornado.gemm={tiles}")
-        pjs = os.path.join(OUT, f"products-lecture-{tiles}.json")
-        rc, out, _ = run([GPT, "bench", "--products", "--profile", "--config", "lecture", "--backend", "tornado",
+    for setting in GEMM:
+        say(f"== the {PRODUCTS_CONFIG} config's Linear products on -Dgpt.tornado.gemm={setting}")
+        pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}-{setting}.json")
+        rc, out, _ = run([GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
                           "--iters", "10", "--warmup", "3", "--json", pjs, "--force"], 300,
-                         env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + f" -Dgpt.tornado.gemm={tiles}").strip()})
+                         env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + f" -Dgpt.tornado.gemm={setting}").strip()})
         if rc == 0 and os.path.exists(pjs):
-            products[tiles] = json.load(open(pjs))["backends"][0]["products"]
+            products[setting] = json.load(open(pjs))["backends"][0]["products"]
         else:
-            products[tiles] = {"error": out.strip()[-500:]}
+            products[setting] = {"error": out.strip()[-500:]}
 report["products"] = products
 
 # ------------------------------------------------------------------ the launch plan of the lecture step
@@ -265,15 +267,15 @@ if tiles:
            f"median {t['ms_median']:.2f} ms, min {t['ms_min']:.2f} ms (default 64-wide tiles: the table above)" if t
            else f"failed: {tiles.get('error')}"]
 if products:
-    md += ["", "## The lecture config's Linear products, ms forward / backward (GFLOP/s)", "",
+    md += ["", f"## The {PRODUCTS_CONFIG} config's Linear products, ms forward / backward (GFLOP/s)", "",
            "| tiles | " + " | ".join(r["layer"] for r in next((v for v in products.values() if isinstance(v, list)), [])) + " |",
            "|---|" + "---|" * len(next((v for v in products.values() if isinstance(v, list)), []))]
-    for tiles, rows in products.items():
+    for setting, rows in products.items():
         if isinstance(rows, list):
-            md.append(f"| {tiles} | " + " | ".join(f"{r['forward_ms']:.3f} / {r['backward_ms']:.3f} "
+            md.append(f"| {setting} | " + " | ".join(f"{r['forward_ms']:.3f} / {r['backward_ms']:.3f} "
                                                     f"({r['forward_gflops']:.0f} / {r['backward_gflops']:.0f})" for r in rows) + " |")
         else:
-            md.append(f"| {tiles} | failed: {rows.get('error', '')[-200:]} |")
+            md.append(f"| {setting} | failed: {rows.get('error', '')[-200:]} |")
 if train:
     md += ["", f"## Training, small config, {steps} iterations", "", "| step | tornado train / val | cpu train / val |",
            "|---|---|---|"]
