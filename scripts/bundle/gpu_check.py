@@ -267,9 +267,9 @@ if tiles:
            f"median {t['ms_median']:.2f} ms, min {t['ms_min']:.2f} ms (default 64-wide tiles: the table above)" if t
            else f"failed: {tiles.get('error')}"]
 if products:
+    layers = [r["layer"] for r in next((v for v in products.values() if isinstance(v, list)), [])]
     md += ["", f"## The {PRODUCTS_CONFIG} config's Linear products, ms forward / backward (GFLOP/s)", "",
-           "| tiles | " + " | ".join(r["layer"] for r in next((v for v in products.values() if isinstance(v, list)), [])) + " |",
-           "|---|" + "---|" * len(next((v for v in products.values() if isinstance(v, list)), []))]
+           "| tiles | " + " | ".join(layers) + " |", "|---|" + "---|" * len(layers)]
     for setting, rows in products.items():
         if isinstance(rows, list):
             md.append(f"| {setting} | " + " | ".join(f"{r['forward_ms']:.3f} / {r['backward_ms']:.3f} "

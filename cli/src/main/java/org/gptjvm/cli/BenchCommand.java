@@ -157,8 +157,7 @@ final class BenchCommand implements Callable<Integer> {
             double[] ms = time(name, nThreads, cfg, B, source);
             double[] sorted = ms.clone();
             Arrays.sort(sorted);
-            double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
-                    : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+            double median = median(sorted);
             if (first == 0) {
                 first = median;
             }
@@ -426,6 +425,12 @@ final class BenchCommand implements Callable<Integer> {
             ms[w] = (System.nanoTime() - t0) / 1e6 / passes / batches;
         }
         return new EvalTiming(ms[0], ms[1], k);
+    }
+
+    /** The median of {@code sorted} (ascending). */
+    static double median(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     /**

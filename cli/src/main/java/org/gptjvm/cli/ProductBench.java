@@ -109,7 +109,7 @@ final class ProductBench {
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
         Arrays.sort(ms);
-        return iters % 2 == 1 ? ms[iters / 2] : (ms[iters / 2 - 1] + ms[iters / 2]) / 2;
+        return BenchCommand.median(ms);
     }
 
     /**

@@ -122,17 +122,7 @@ public final class GemmKernels {
                     }
                 }
             }
-            if ((flags & DROP_C) != 0 || res >= 0) {
-                for (int r = 0; r < R; r++) {
-                    int i = tileI + r * THREADS + ly;
-                    for (int q = 0; q < R; q++) {
-                        int j = tileJ + q * THREADS + lx;
-                        if (i < m && j < n) {
-                            finish(mem, c, ldc, i, j, flags, res, seedValue, salt, maskBase, p);
-                        }
-                    }
-                }
-            }
+            finishTile(mem, c, ldc, tileI, tileJ, ly, lx, R, m, n, flags, res, seedValue, salt, maskBase, p);
         }
     }
 
@@ -213,17 +203,7 @@ public final class GemmKernels {
                     }
                 }
             }
-            if ((flags & DROP_C) != 0 || res >= 0) {
-                for (int r = 0; r < R; r++) {
-                    int i = tileI + r * THREADS + ly;
-                    for (int q = 0; q < R; q++) {
-                        int j = tileJ + q * THREADS + lx;
-                        if (i < m && j < n) {
-                            finish(mem, c, ldc, i, j, flags, res, seedValue, salt, maskBase, p);
-                        }
-                    }
-                }
-            }
+            finishTile(mem, c, ldc, tileI, tileJ, ly, lx, R, m, n, flags, res, seedValue, salt, maskBase, p);
         }
     }
 
@@ -305,19 +285,33 @@ public final class GemmKernels {
 
     /**
      * The epilogue's second half, where the flags ask for it: dropout on C and then the residual,
-     * applied to what {@link #storeSum} wrote (never with +=: {@link GemmCall} refuses the mix).
+     * applied to what {@link #storeSum} wrote for the work-item's {@code outs} x {@code outs} outputs
+     * (never with +=: {@link GemmCall} refuses the mix). It reads no accumulator, so its loop need not
+     * unroll, and all three kernels share it.
      */
-    private static void finish(FloatArray mem, int c, int ldc, int i, int j, int flags, int res, long seedValue,
-                               int salt, int maskBase, float p) {
-        int addr = c + i * ldc + j;
-        float v = mem.get(addr);
-        if ((flags & DROP_C) != 0) {
-            v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
+    private static void finishTile(FloatArray mem, int c, int ldc, int tileI, int tileJ, int ly, int lx, int outs, int m,
+                                   int n, int flags, int res, long seedValue, int salt, int maskBase, float p) {
+        boolean drop = (flags & DROP_C) != 0;
+        if (!drop && res < 0) {
+            return; // nothing asked for
         }
-        if (res >= 0) {
-            v = mem.get(res + i * ldc + j) + v;
+        for (int r = 0; r < outs; r++) {
+            int i = tileI + r * THREADS + ly;
+            for (int q = 0; q < outs; q++) {
+                int j = tileJ + q * THREADS + lx;
+                if (i < m && j < n) {
+                    int addr = c + i * ldc + j;
+                    float v = mem.get(addr);
+                    if (drop) {
+                        v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
+                    }
+                    if (res >= 0) {
+                        v = mem.get(res + i * ldc + j) + v;
+                    }
+                    mem.set(addr, v);
+                }
+            }
         }
-        mem.set(addr, v);
     }
 
     /**
@@ -383,17 +377,7 @@ public final class GemmKernels {
                     }
                 }
             }
-            if ((flags & DROP_C) != 0 || res >= 0) {
-                for (int r = 0; r < WIDE_R; r++) {
-                    int i = tileI + r * THREADS + ly;
-                    for (int q = 0; q < WIDE_R; q++) {
-                        int j = tileJ + q * THREADS + lx;
-                        if (i < m && j < n) {
-                            finish(mem, c, ldc, i, j, flags, res, seedValue, salt, maskBase, p);
-                        }
-                    }
-                }
-            }
+            finishTile(mem, c, ldc, tileI, tileJ, ly, lx, WIDE_R, m, n, flags, res, seedValue, salt, maskBase, p);
         }
     }
 
