@@ -166,6 +166,10 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%-10s %10.2f %10.2f %10.2f %12.0f %9.2f %7.2fx%n", name, median, sorted[0],
                     sorted[sorted.length - 1], tokens, gflops, first / median);
             System.out.println("    device: " + lastDevice);
+            if (!Double.isNaN(lastPeak)) {
+                System.out.printf(Locale.ROOT, "    peak: %.1f GFLOP/s, measured (independent vector multiply-adds on every "
+                        + "thread, no memory traffic); the step ran at %.0f%% of it%n", lastPeak, 100 * gflops / lastPeak);
+            }
             JsonObject r = new JsonObject();
             r.addProperty("name", name);
             r.addProperty("device", lastDevice);
@@ -178,6 +182,9 @@ final class BenchCommand implements Callable<Integer> {
             r.addProperty("tokens_per_s", tokens);
             r.addProperty("gflops", gflops);
             r.addProperty("speedup_vs_first", first / median);
+            if (!Double.isNaN(lastPeak)) {
+                r.addProperty("peak_gflops", lastPeak);
+            }
             r.addProperty("buffer_bytes", lastBufferBytes);
             r.addProperty("param_state_bytes", lastParamStateBytes);
             r.addProperty("heap_peak_bytes", heapPeak());
@@ -187,13 +194,16 @@ final class BenchCommand implements Callable<Integer> {
                     lastParamStateBytes / 1048576.0, (lastBufferBytes - lastParamStateBytes) / 1048576.0,
                     heapPeak() / 1048576.0);
             if (lastEval != null) {
-                System.out.printf(Locale.ROOT, "    evaluation: %.2f ms per batch in passes of %d batches, %.2f ms one batch "
-                        + "per pass (a step's forward is about a third of its FLOPs)%n", lastEval.batched(),
-                        lastEval.perPass(), lastEval.single());
+                double evalGflops = flops / 3 / (lastEval.batched() / 1000) / 1e9; // a forward is a third of a step
+                System.out.printf(Locale.ROOT, "    evaluation: %.2f ms per batch in passes of %d batches (%.2f GFLOP/s%s), "
+                        + "%.2f ms one batch per pass%n", lastEval.batched(), lastEval.perPass(), evalGflops,
+                        Double.isNaN(lastPeak) ? "" : String.format(Locale.ROOT, ", %.0f%% of the peak", 100 * evalGflops / lastPeak),
+                        lastEval.single());
                 JsonObject e = new JsonObject();
                 e.addProperty("single", lastEval.single());
                 e.addProperty("batched", lastEval.batched());
                 e.addProperty("batches_per_pass", lastEval.perPass());
+                e.addProperty("gflops", evalGflops);
                 r.add("eval_ms_per_batch", e);
             }
             if (plan) {
@@ -331,6 +341,8 @@ final class BenchCommand implements Callable<Integer> {
     private KernelProfile lastProfile;
     private StepPlan lastPlan;
     private EvalTiming lastEval;
+    /** The backend's {@link Backend#peakGflops()}, measured after its steps (NaN: it has none). */
+    private double lastPeak;
 
     /** The launches of one training step (forward, backward, AdamW) as the backend records them. */
     private static StepPlan stepPlan(Backend be, Gpt gpt, int B) {
@@ -390,6 +402,7 @@ final class BenchCommand implements Callable<Integer> {
             lastBufferBytes = be.allocatedBytes();
             lastPlan = plan ? stepPlan(be, gpt, B) : null;
             lastEval = eval ? timeEvaluation(gpt, cfg, B, source, rng) : null;
+            lastPeak = be.peakGflops();
             return ms;
         }
     }

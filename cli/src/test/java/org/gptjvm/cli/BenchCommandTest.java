@@ -53,6 +53,11 @@ class BenchCommandTest {
         Cli.Result r = bench(tmp, "--json", json.toString()).assertOk();
         assertTrue(r.out().lines().anyMatch("data: random tokens (vocabulary 65; no data file)"::equals), r::describe);
         assertTrue(r.out().lines().anyMatch(l -> l.startsWith("cpu ")), () -> "no timing row\n" + r.describe());
+        assertTrue(r.out().lines().anyMatch(l -> l.matches("    peak: [0-9.]+ GFLOP/s, measured .*; the step ran at [0-9]+% of it")),
+                r::describe);
+        double peak = JsonParser.parseString(Files.readString(json)).getAsJsonObject().getAsJsonArray("backends").get(0)
+                .getAsJsonObject().get("peak_gflops").getAsDouble();
+        assertTrue(peak > 0 && Double.isFinite(peak), () -> "peak_gflops " + peak);
         JsonObject d = data(json);
         assertEquals("random tokens", d.get("source").getAsString());
         assertEquals(65, d.get("vocab_size").getAsInt());
@@ -65,12 +70,14 @@ class BenchCommandTest {
         Path json = tmp.resolve("bench-eval.json");
         Cli.Result r = bench(tmp, "--eval", "--json", json.toString()).assertOk();
         assertTrue(r.out().lines().anyMatch(l -> l.matches(
-                "    evaluation: [0-9.]+ ms per batch in passes of 10 batches, [0-9.]+ ms one batch per pass.*")),
+                "    evaluation: [0-9.]+ ms per batch in passes of 10 batches \\([0-9.]+ GFLOP/s, [0-9]+% of the peak\\), "
+                        + "[0-9.]+ ms one batch per pass")),
                 r::describe);
         JsonObject e = com.google.gson.JsonParser.parseString(Files.readString(json)).getAsJsonObject()
                 .getAsJsonArray("backends").get(0).getAsJsonObject().getAsJsonObject("eval_ms_per_batch");
         assertEquals(10, e.get("batches_per_pass").getAsInt());
         assertTrue(e.get("single").getAsDouble() > 0 && e.get("batched").getAsDouble() > 0, e::toString);
+        assertTrue(e.get("gflops").getAsDouble() > 0, e::toString);
     }
 
     @Test

@@ -25,6 +25,15 @@ public interface Backend extends AutoCloseable {
         return name() + " backend, " + threads() + " thread(s)";
     }
 
+    /**
+     * The most GFLOP/s this backend's arithmetic reaches on this machine, measured (multiply-adds at
+     * full rate, no memory traffic), or NaN where it has no such measurement. Benchmarks set a step's
+     * GFLOP/s beside it. It may take a fraction of a second the first time.
+     */
+    default double peakGflops() {
+        return Double.NaN;
+    }
+
     FloatBuf allocFloat(String name, int size);
 
     /**

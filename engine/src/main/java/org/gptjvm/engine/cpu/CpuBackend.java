@@ -27,12 +27,22 @@ public final class CpuBackend extends HostBackend {
     private float[] weightT = new float[0];
     /** Decoding's scores, one row of T per head. */
     private float[] decodeScores = new float[0];
+    /** {@link FmaPeak} on this backend's threads, once measured (0: not yet). */
+    private double peak;
 
     public CpuBackend(int threads) {
         super("cpu", threads);
         this.loops = new ReferenceBackend(pool);
         this.workspaces = new Workspace[threads];
         Arrays.setAll(workspaces, p -> new Workspace());
+    }
+
+    @Override
+    public double peakGflops() {
+        if (peak == 0) {
+            peak = FmaPeak.gflops(pool);
+        }
+        return peak;
     }
 
     @Override
