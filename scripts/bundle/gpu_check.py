@@ -15,7 +15,9 @@ report.json, report.md, log.txt, the bench JSON files and plan-lecture.txt to $O
 GPU_CHECK_PARTS=verify,bench,torch,tiles,products,plan,lecture,train (the default: all but products,
 in that order) picks parts, so that a check longer than one command may run can be split over two.
 GPU_CHECK_GEMM=64,prefetch,128 (the default) names the tile settings the products part tries, on
-the config GPU_CHECK_PRODUCTS_CONFIG (default lecture).
+the config GPU_CHECK_PRODUCTS_CONFIG (default lecture), on each TornadoVM device of
+GPU_CHECK_PRODUCTS_DEVICES: "gpus" (the default: every GPU TornadoVM lists, so a GPU seen through
+both OpenCL and PTX is timed through each), or device numbers as gpt devices prints them ("0,2").
 """
 import glob
 import json
@@ -41,6 +43,7 @@ for p in PARTS:
         sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} ({', '.join(ALL_PARTS)})")
 GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,prefetch,128").split(",") if t.strip()]
 PRODUCTS_CONFIG = os.environ.get("GPU_CHECK_PRODUCTS_CONFIG", "lecture")
+PRODUCTS_DEVICES = os.environ.get("GPU_CHECK_PRODUCTS_DEVICES", "gpus").strip()
 os.makedirs(OUT, exist_ok=True)
 LOG = open(os.path.join(OUT, "log.txt"), "w", encoding="utf-8")
 
@@ -175,16 +178,29 @@ report["tiles"] = tiles
 # ------------------------------------------------------------------ the Linear products alone, per tile setting
 products = {}
 if "products" in PARTS and not QUICK:
-    for setting in GEMM:
-        say(f"== the {PRODUCTS_CONFIG} config's Linear products on -Dgpt.tornado.gemm={setting}")
-        pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}-{setting}.json")
-        rc, out, _ = run([GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
-                          "--iters", "10", "--warmup", "3", "--json", pjs, "--force"], 300,
-                         env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + f" -Dgpt.tornado.gemm={setting}").strip()})
-        if rc == 0 and os.path.exists(pjs):
-            products[setting] = json.load(open(pjs))["backends"][0]["products"]
-        else:
-            products[setting] = {"error": out.strip()[-500:]}
+    if PRODUCTS_DEVICES == "gpus":
+        devices = [l.split(":")[0] for l in tornado_lines if "GPU" in l] or [None]
+    else:
+        devices = [d.strip() for d in PRODUCTS_DEVICES.split(",") if d.strip()]
+    for device in devices:
+        for setting in GEMM:
+            # a row per setting on the first device; on further devices (the same GPU through PTX, say) "setting@N"
+            key = setting if device == devices[0] else f"{setting}@{device}"
+            say(f"== the {PRODUCTS_CONFIG} config's Linear products on -Dgpt.tornado.gemm={setting}"
+                + (f", device {device}" if device is not None else ""))
+            pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}-{setting}" + (f"-device{device}" if device else "") + ".json")
+            cmd = [GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
+                   "--iters", "10", "--warmup", "3", "--json", pjs, "--force"]
+            if device is not None:
+                cmd += ["--device", device]
+            rc, out, _ = run(cmd, 300,
+                             env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + f" -Dgpt.tornado.gemm={setting}").strip()})
+            if rc == 0 and os.path.exists(pjs):
+                b = json.load(open(pjs))["backends"][0]
+                products[key] = b["products"]
+                say(f"   on {b['device']}")
+            else:
+                products[key] = {"error": out.strip()[-500:]}
 report["products"] = products
 
 # ------------------------------------------------------------------ the launch plan of the lecture step
