@@ -105,7 +105,7 @@ final class LossPlot {
     /**
      * Draws the run's loss curves from {@code metrics} into the PNG {@code picture} at the end of
      * training, never failing the run for it: returns the picture's path, or why there is none.
-     * An existing picture that is not a PNG is left alone.
+     * An existing file that is not a picture of gpt's is left alone.
      */
     static String writeQuietly(Path metrics, Path picture) {
         try {
@@ -138,7 +138,37 @@ final class LossPlot {
         } catch (RuntimeException | InternalError | UnsatisfiedLinkError e) {
             throw new GptException(whyNotDrawn(e));
         }
-        return bytes.toByteArray();
+        return signed(bytes.toByteArray(), format);
+    }
+
+    /**
+     * What marks a picture as gpt's own, so that a later plot may replace it without --force: a PNG
+     * text chunk "Software" right after the header chunk, an SVG comment before the svg element.
+     */
+    static final String SIGNATURE = "gpt loss curves";
+
+    /** The picture with {@link #SIGNATURE} added where a reader of its first bytes finds it. */
+    static byte[] signed(byte[] picture, String format) {
+        if (format.equals("svg")) {
+            String svg = new String(picture, java.nio.charset.StandardCharsets.UTF_8);
+            int at = svg.startsWith("<?xml") ? svg.indexOf("?>") + 2 : 0;
+            return (svg.substring(0, at) + "<!-- " + SIGNATURE + " -->" + svg.substring(at))
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        // PNG: the 8-byte signature, then IHDR (4 length + 4 type + 13 data + 4 CRC); a tEXt chunk
+        // (keyword, NUL, text) may follow it
+        byte[] text = ("Software\0" + SIGNATURE).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(12 + text.length);
+        chunk.putInt(text.length).put("tEXt".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1)).put(text);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(chunk.array(), 4, 4 + text.length);
+        chunk.putInt((int) crc.getValue());
+        int at = 8 + 25;
+        byte[] out = new byte[picture.length + chunk.capacity()];
+        System.arraycopy(picture, 0, out, 0, at);
+        System.arraycopy(chunk.array(), 0, out, at, chunk.capacity());
+        System.arraycopy(picture, at, out, at + chunk.capacity(), picture.length - at);
+        return out;
     }
 
     /**

@@ -56,8 +56,9 @@ final class Outputs {
     }
 
     /**
-     * A picture ({@code gpt plot --out}) in {@code format}, "png" or "svg": replaces only an empty file
-     * or a picture of that format (a PNG signature; an SVG's {@code <svg} tag in its first 4 KiB).
+     * A picture ({@code gpt plot --out}, gpt train's loss curves) in {@code format}, "png" or "svg":
+     * replaces only an empty file or a picture gpt drew (its {@link LossPlot#SIGNATURE} in the first
+     * 4 KiB), never another picture of the same name.
      */
     static void checkPicture(Path out, String format, boolean force) {
         AtomicFile.checkTarget(out);
@@ -70,14 +71,15 @@ final class Outputs {
         } catch (IOException e) {
             throw new GptException("cannot read " + out + " to check what it holds: " + e.getMessage());
         }
-        boolean ours = head.length == 0 || switch (format) {
+        String text = new String(head, java.nio.charset.StandardCharsets.ISO_8859_1);
+        boolean picture = switch (format) {
             case "png" -> java.util.Arrays.equals(head, 0, Math.min(8, head.length), PNG_SIGNATURE, 0, 8);
-            case "svg" -> new String(head, java.nio.charset.StandardCharsets.ISO_8859_1).contains("<svg");
+            case "svg" -> text.contains("<svg");
             default -> false;
         };
-        if (!ours) {
+        if (head.length > 0 && !(picture && text.contains(LossPlot.SIGNATURE))) {
             throw new GptException(out + " exists and is not a " + format.toUpperCase(java.util.Locale.ROOT)
-                    + " picture: choose another --out, or pass --force to replace it");
+                    + " picture of gpt's: choose another --out, or pass --force to replace it");
         }
     }
 

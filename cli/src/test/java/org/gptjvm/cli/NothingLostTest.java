@@ -115,6 +115,31 @@ class NothingLostTest {
         assertEquals(0, Checkpoint.load(model).train.iteration());
     }
 
+    /**
+     * A fresh run whose checkpoint is not there does not wipe the metrics an earlier run left under its
+     * name, nor a picture at NAME.loss.png that gpt did not draw.
+     */
+    @Test
+    void anEarlierRunsMetricsAndSomeoneElsesPictureAreKept() throws IOException {
+        Path out = tmp.resolve("again.safetensors");
+        Path metrics = Files.copy(dir.resolve("trained.metrics.jsonl"), tmp.resolve("again.metrics.jsonl"));
+        byte[] before = bytes(metrics);
+        Cli.Result r = Cli.run(args(tiny(out))).assertError(1);
+        assertTrue(r.err().contains("metrics of an earlier run") && r.err().contains("--force"), r::describe);
+        assertArrayEquals(before, bytes(metrics), "the earlier run's metrics were changed");
+        assertFalse(Files.exists(out));
+        Cli.run(args(tiny(out), "--force")).assertOk();
+
+        Path other = tmp.resolve("other.safetensors"), picture = tmp.resolve("other.loss.png");
+        javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(4, 4, java.awt.image.BufferedImage.TYPE_INT_RGB),
+                "png", picture.toFile());
+        byte[] photo = bytes(picture);
+        r = Cli.run(args(tiny(other))).assertOk();
+        assertArrayEquals(photo, bytes(picture), "a picture gpt did not draw was replaced");
+        assertTrue(r.out().contains("loss curves: none (" + picture + " exists and is not a PNG picture of gpt's"),
+                r::describe);
+    }
+
     @Test
     void benchJsonChecksItsTargetBeforeAnyWork() throws IOException {
         Path notes = Files.writeString(tmp.resolve("notes.json"), "{\"mine\": true}");

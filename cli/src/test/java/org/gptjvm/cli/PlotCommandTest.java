@@ -145,6 +145,32 @@ class PlotCommandTest {
         assertTrue(Files.size(notPng) > 5 * 1024);
     }
 
+    /** A picture gpt did not draw (a PNG or SVG of the same name) is refused; one it drew is replaced. */
+    @Test
+    void replacesOnlyPicturesItDrew() throws IOException {
+        Path m = metrics();
+        BufferedImage photo = new BufferedImage(4, 4, BufferedImage.TYPE_INT_RGB);
+        Path png = tmp.resolve("photo.png"), svg = tmp.resolve("logo.svg");
+        ImageIO.write(photo, "png", png.toFile());
+        byte[] photoBytes = Files.readAllBytes(png);
+        Files.writeString(svg, "<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"></svg>");
+        for (Path p : List.of(png, svg)) {
+            byte[] before = Files.readAllBytes(p);
+            Cli.Result r = Cli.run("plot", "--metrics", m.toString(), "--out", p.toString()).assertError(1);
+            assertTrue(r.err().contains("is not a " + (p == png ? "PNG" : "SVG") + " picture of gpt's"), r::describe);
+            assertArrayEquals(before, Files.readAllBytes(p), p + " was changed");
+        }
+        assertArrayEquals(photoBytes, Files.readAllBytes(png));
+        // what gpt plot drew it may draw again, and the PNG is still one that ImageIO reads
+        Path ours = tmp.resolve("ours.png"), oursSvg = tmp.resolve("ours.svg");
+        for (Path p : List.of(ours, oursSvg)) {
+            Cli.run("plot", "--metrics", m.toString(), "--out", p.toString()).assertOk();
+            Cli.run("plot", "--metrics", m.toString(), "--out", p.toString(), "--width", "800").assertOk();
+        }
+        assertEquals(800, ImageIO.read(ours.toFile()).getWidth());
+        assertTrue(Files.readString(oursSvg).contains("<svg"));
+    }
+
     /**
      * Java2D on a server without fonts fails every text with this error (seen on a GPU server; it can
      * be reproduced as root with the fonts folder and libfontconfig hidden in a mount namespace, which

@@ -41,6 +41,10 @@ public final class MetricsLog implements AutoCloseable {
                 if (!force && !isMetrics(file)) {
                     throw new GptException(file + " exists and is not a metrics file of gpt train: move it, or pass --force");
                 }
+                if (!force && !resume && Files.size(file) > 0) { // a run whose checkpoint is gone: its record stays
+                    throw new GptException(file + " holds the metrics of an earlier run: move it, or pass --force to "
+                            + "start it anew");
+                }
             }
             Path dir = file.toAbsolutePath().getParent();
             if (dir != null) {
