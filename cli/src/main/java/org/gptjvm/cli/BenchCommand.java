@@ -88,6 +88,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         for (String n : names) {
             String problem = Backends.unknown(n);
+            if (problem == null && device != null && !Backends.provider(n).hasDevices()) {
+                problem = "the " + n + " backend runs on this machine's CPU cores; --device is for the tornado backend";
+            }
             if (problem == null && plan && !Backends.provider(n).hasDevices()) {
                 problem = "--plan describes the launches of a device backend; " + n + " runs on the host (see gpt devices)";
             }

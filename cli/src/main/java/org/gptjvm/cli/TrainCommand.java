@@ -124,11 +124,24 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     TrainOptions trainOptions() {
+        if (minLr != null && Double.isNaN(minLr)) { // NaN is the recipe's "not given": it cannot be given
+            throw new GptException("--min-lr must be a number of 0 or more, got NaN");
+        }
+        if (lrDecayIters != null && lrDecayIters < 1) { // 0 is the recipe's "not given" (--iters)
+            throw new GptException("--lr-decay-iters must be 1 or more (default: --iters), got " + lrDecayIters);
+        }
         TrainOptions base = preset.trainOptions();
         Recipe recipe = base.recipe().withSchedule(lrSchedule, warmupIters, lrDecayIters, minLr)
                 .withOptimizer(beta1, beta2, weightDecay, decayMatricesOnly, gradClip, gradAccum);
-        return new TrainOptions(or(batchSize, base.batchSize()), lr != null ? lr : base.lr(), or(iters, base.iters()),
-                or(evalInterval, base.evalInterval()), or(evalIters, base.evalIters()), seed, recipe).validate().resolved();
+        TrainOptions o = new TrainOptions(or(batchSize, base.batchSize()), lr != null ? lr : base.lr(),
+                or(iters, base.iters()), or(evalInterval, base.evalInterval()), or(evalIters, base.evalIters()), seed, recipe)
+                .validate().resolved();
+        double floor = o.recipe().minLr(o.lr());
+        if (o.recipe().schedule() == Recipe.Schedule.cosine && floor > o.lr()) {
+            throw new GptException("--min-lr (" + num(floor) + ") must be at most --lr (" + num(o.lr()) + "): the cosine schedule "
+                    + "decays from --lr to it");
+        }
+        return o;
     }
 
     private static int or(Integer v, int dflt) {

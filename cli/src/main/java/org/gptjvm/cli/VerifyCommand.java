@@ -32,8 +32,9 @@ final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         engine.check(spec);
-        if (!(tolerance > 0)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--tolerance must be positive");
+        if (!(tolerance > 0 && tolerance < Double.POSITIVE_INFINITY)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--tolerance must be a positive number, got "
+                    + tolerance);
         }
         ParityReport report;
         try (Backend backend = engine.create()) {

@@ -105,9 +105,13 @@ class TrainRecipeTest {
         Path out = dir.resolve("bad.safetensors");
         String[][] bad = {{"--grad-accum", "0"}, {"--beta2", "1"}, {"--beta1", "-0.1"}, {"--grad-clip", "-1"},
                 {"--warmup-iters", "-1"}, {"--lr-schedule", "linear"}, {"--log-interval", "0"}, {"--min-lr", "-1"},
-                {"--weight-decay", "NaN"}, {"--lr-schedule", "cosine", "--warmup-iters", "50", "--lr-decay-iters", "40"}};
+                {"--weight-decay", "NaN"}, {"--lr-schedule", "cosine", "--warmup-iters", "50", "--lr-decay-iters", "40"},
+                // NaN and 0 were the recipe's "not given", taken silently; a floor above the peak decayed upwards
+                {"--lr-schedule", "cosine", "--min-lr", "NaN"}, {"--lr-schedule", "cosine", "--lr-decay-iters", "0"},
+                {"--lr-schedule", "cosine", "--min-lr", "5"}, {"--config", "nanogpt", "--lr", "5e-5"}};
         for (String[] b : bad) {
-            Cli.run(Cli.tinyRun(data, out, 5, b)).assertError(2);
+            Cli.Result r = Cli.run(Cli.tinyRun(data, out, 5, b)).assertError(2);
+            assertTrue(r.err().lines().count() == 1, r::describe);
         }
         assertFalse(Files.exists(out));
     }

@@ -41,6 +41,19 @@ class UsageErrorTest {
     }
 
     @Test
+    void aDeviceIsForADeviceBackend() {
+        Cli.Result r = usage(Cli.run("bench", "--backend", "cpu", "--device", "0"));
+        assertTrue(r.err().contains("--device is for the tornado backend"), r::describe);
+    }
+
+    @Test
+    void anInfiniteToleranceWouldPassAnything() {
+        Cli.Result r = usage(Cli.run("verify", "--reference", tmp.resolve("ref.safetensors").toString(),
+                "--tolerance=Infinity"));
+        assertTrue(r.err().contains("--tolerance must be a positive number"), r::describe);
+    }
+
+    @Test
     void productsAloneDoNotGoWithEvaluation() {
         Cli.Result r = usage(Cli.run("bench", "--products", "--eval", "--backend", "cpu"));
         assertTrue(r.err().contains("--products") && r.err().contains("--eval"), r::describe);
