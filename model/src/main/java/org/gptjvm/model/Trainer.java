@@ -159,17 +159,31 @@ public final class Trainer {
     /**
      * One step on the next training batch (grad_accum micro-batches); returns its loss (the
      * micro-batches' mean, before the update). A loss that is not finite stops the run before the
-     * update: see {@link Diverged}.
+     * update: see {@link Diverged}. A {@link #requestStop} between micro-batches abandons the step:
+     * NaN, and the run stands where the step began (see {@link #abandoned}).
      */
     public float step() {
         return step(false);
     }
 
+    /** Whether the last step was abandoned by a stop between its micro-batches. */
+    private boolean abandoned;
+
     private float step(boolean measureNorm) {
         int B = options.batchSize(), T = gpt.config.blockSize(), accum = recipe.gradAccum();
+        long dataAt = dataRng.state(), dropoutAt = dropoutRng.state();
         double lossSum = 0;
         float loss = 0;
+        abandoned = false;
         for (int k = 0; k < accum; k++) {
+            if (k > 0 && stopRequested) {
+                // a step of many micro-batches can take minutes: a stop abandons it whole (its gradients are
+                // never applied) and winds the generators back, so that a resumed run takes the same step again
+                dataRng.setState(dataAt);
+                dropoutRng.setState(dropoutAt);
+                abandoned = true;
+                return Float.NaN;
+            }
             data.batch(TextData.Split.TRAIN, dataRng, B, T, x, y);
             loss = gpt.forwardBackward(x, y, dropoutRng.nextLong(), k > 0);
             if (!Float.isFinite(loss)) {
@@ -239,6 +253,9 @@ public final class Trainer {
                 break;
             }
             float loss = step(listener.wantsGradNorm(iter));
+            if (abandoned) {
+                break; // the caller saves the run as it stood before this step
+            }
             double elapsed = (System.nanoTime() - start) / 1e9;
             listener.iteration(new StepReport(iter, total, loss, lastLr, lastGradNorm,
                     (iter - first) / Math.max(elapsed, 1e-9), elapsed));

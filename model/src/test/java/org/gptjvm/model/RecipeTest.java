@@ -205,6 +205,28 @@ class RecipeTest {
         assertFalse(bitIdentical(one.weights, unclipped.weights));
     }
 
+    /**
+     * A stop between micro-batches abandons the step: nothing is applied and the generators go back,
+     * so the run's state (what a checkpoint saves) is the one before the step, and the weights too.
+     */
+    @Test
+    void aStopBetweenMicroBatchesLeavesTheRunWhereTheStepBegan() {
+        TextData data = ReproducibilityTest.text();
+        Recipe r = Recipe.LECTURE.withOptimizer(null, null, null, null, null, 4);
+        try (Backend be = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(be, config(data, 0.1f));
+            gpt.params.initialize(Seeds.init(4));
+            Trainer t = new Trainer(gpt, data, options(B, 3, r));
+            t.step();
+            TrainState before = t.state();
+            Map<String, GptParams.Tensor> weights = gpt.params.stateDict();
+            t.requestStop();
+            assertTrue(Float.isNaN(t.step()), "an abandoned step has no loss");
+            assertEquals(before, t.state());
+            assertBitIdentical(weights, gpt.params.stateDict());
+        }
+    }
+
     @Test
     void clippedStepIsTheStepOnScaledGradients() {
         TextData data = ReproducibilityTest.text();
