@@ -376,7 +376,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The flag a value came from: the flag itself when given, else --config (the preset's value). */
     private String flag(String name) {
-        return spec.commandLine().getParseResult().hasMatchedOption(name) ? name : "--config " + preset;
+        return spec.commandLine().getParseResult().hasMatchedOption(name) ? name : "--config " + preset + " (its " + name + ")";
     }
 
     private void conflict(boolean asked, String flag, Object wanted, Object saved) {

@@ -196,6 +196,11 @@ class NothingLostTest {
         assertEquals(30, Checkpoint.load(model).train.iteration()); // no --out: the resumed file is the output
         Cli.Result r = Cli.run(args(again, "--resume", model.toString(), "--iters", "40", "--n-embd", "24")).assertError(2);
         assertTrue(r.err().contains("--n-embd asks for 24") && r.err().contains("has 16"), r::describe);
+        // a value that comes from a preset names the setting it is
+        r = Cli.run("train", "--data", data.toString(), "--resume", model.toString(), "--iters", "40", "--config",
+                "lecture").assertError(2);
+        assertTrue(r.err().contains("--config lecture (its --block-size) asks for 256, but the saved run has 8"),
+                r::describe);
     }
 
     @Test

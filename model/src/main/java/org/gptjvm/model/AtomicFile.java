@@ -91,6 +91,14 @@ public final class AtomicFile {
         if (e instanceof FileSystemException fse && fse.getReason() != null) {
             return fse.getReason();
         }
+        if (e instanceof java.nio.file.NoSuchFileException nf && nf.getFile() != null) {
+            // the temporary file beside the target could not be created (a folder such as /proc)
+            Path dir = Path.of(nf.getFile()).toAbsolutePath().getParent();
+            return "cannot create a file in " + (dir != null ? dir : nf.getFile());
+        }
+        if (e instanceof FileSystemException fse) {
+            return fse.getClass().getSimpleName() + " on " + fse.getFile();
+        }
         return e.getMessage();
     }
 
