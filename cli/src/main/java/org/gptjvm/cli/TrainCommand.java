@@ -26,6 +26,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -117,6 +118,12 @@ final class TrainCommand implements Callable<Integer> {
 
     GptConfig modelConfig(int vocab) {
         if (model == ModelKind.bigram) {
+            CommandLine.ParseResult given = spec.commandLine().getParseResult();
+            for (String gptOnly : List.of("--n-embd", "--n-head", "--n-layer", "--dropout")) {
+                if (given.hasMatchedOption(gptOnly)) {
+                    throw usage(gptOnly + " sets the GPT model; the bigram model (--model bigram) is one embedding table");
+                }
+            }
             return new GptConfig(GptConfig.BIGRAM, vocab, or(blockSize, preset.blockSize), vocab, 1, 0, 0f);
         }
         return new GptConfig(GptConfig.GPT, vocab, or(blockSize, preset.blockSize), or(nEmbd, preset.nEmbd),

@@ -204,6 +204,15 @@ class NothingLostTest {
     }
 
     @Test
+    void theBigramModelRefusesTheGptsSettingsInsteadOfIgnoringThem() {
+        Path out = tmp.resolve("bigram.safetensors");
+        Cli.Result r = Cli.run("train", "--model", "bigram", "--n-layer", "9", "--data", data.toString(), "--iters", "2",
+                "--out", out.toString()).assertError(2);
+        assertTrue(r.err().contains("--n-layer sets the GPT model"), r::describe);
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
     void resumeBelowTheSavedIterationIsAnError() {
         Cli.Result r = Cli.run("train", "--data", data.toString(), "--resume", trained.toString(), "--iters", "5",
                 "--threads", "1").assertError(1);
