@@ -119,6 +119,19 @@ class PlotCommandTest {
         assertFalse(Files.exists(tmp.resolve("c.loss.png")));
     }
 
+    /** One line of plain text is not a metrics file whose first line is still being written. */
+    @Test
+    void aTextFileIsNotAMetricsFile() throws IOException {
+        Path notes = Files.writeString(tmp.resolve("notes.txt"), "remember the milk\n");
+        Cli.Result r = Cli.run("plot", "--metrics", notes.toString(), "--out", tmp.resolve("n.png").toString())
+                .assertError(1);
+        assertTrue(r.err().contains("line 1 is not a metrics event"), r::describe);
+        // a first line cut short while gpt train writes it is still "no points yet"
+        Path starting = Files.writeString(tmp.resolve("s.metrics.jsonl"), "{\"event\":\"sta");
+        r = Cli.run("plot", "--metrics", starting.toString()).assertError(1);
+        assertTrue(r.err().contains("holds no training points yet"), r::describe);
+    }
+
     @Test
     void aBadOutExtension() throws IOException {
         Path m = metrics();

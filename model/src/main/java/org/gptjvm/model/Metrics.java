@@ -222,7 +222,7 @@ public final class Metrics {
             try {
                 event = event(line);
             } catch (BadLine e) {
-                if (i == last) {
+                if (i == last && (i > 0 || "{\"event\":".startsWith(line) || line.startsWith("{\"event\":"))) {
                     break; // being written, or cut short by a kill: the lines before it stand
                 }
                 throw new GptException(source + ": line " + (i + 1) + " is not a metrics event (" + e.getMessage() + ")");
