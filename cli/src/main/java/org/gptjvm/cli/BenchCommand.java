@@ -88,15 +88,17 @@ final class BenchCommand implements Callable<Integer> {
         }
         for (String n : names) {
             String problem = Backends.unknown(n);
-            if (problem == null && device != null && !Backends.provider(n).hasDevices()) {
-                problem = "the " + n + " backend runs on this machine's CPU cores; --device is for the tornado backend";
-            }
             if (problem == null && plan && !Backends.provider(n).hasDevices()) {
                 problem = "--plan describes the launches of a device backend; " + n + " runs on the host (see gpt devices)";
             }
             if (problem != null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), problem);
             }
+        }
+        if (device != null && names.stream().noneMatch(n -> Backends.provider(n).hasDevices())) {
+            // with a device backend among several (cpu,tornado) --device is that one's; with none it is a mistake
+            throw new CommandLine.ParameterException(spec.commandLine(), "--device is for the tornado backend; "
+                    + String.join(",", names) + " runs on this machine's CPU cores");
         }
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         String problem = EngineOptions.threadsProblem(threads);

@@ -50,6 +50,8 @@ public final class Metrics {
     // keys
     /** Every event: its name, one of START, TRAIN, EVAL, END. */
     public static final String EVENT = "event";
+    /** How every line of a metrics file begins (MetricsLog writes the event's name first). */
+    static final String LINE_START = "{\"" + EVENT + "\":";
     /** Every event: the iteration (for start, the one the run starts or resumes at). */
     public static final String ITER = "iter";
     /** start: wall-clock time, ISO-8601. */
@@ -222,7 +224,7 @@ public final class Metrics {
             try {
                 event = event(line);
             } catch (BadLine e) {
-                if (i == last && (i > 0 || "{\"event\":".startsWith(line) || line.startsWith("{\"event\":"))) {
+                if (i == last && (i > 0 || LINE_START.startsWith(line) || line.startsWith(LINE_START))) {
                     break; // being written, or cut short by a kill: the lines before it stand
                 }
                 throw new GptException(source + ": line " + (i + 1) + " is not a metrics event (" + e.getMessage() + ")");

@@ -65,7 +65,7 @@ public final class MetricsLog implements AutoCloseable {
         }
         try (var lines = Files.lines(file, StandardCharsets.UTF_8)) {
             List<String> first = lines.limit(1).toList();
-            return !first.isEmpty() && first.getFirst().startsWith("{\"" + Metrics.EVENT + "\":");
+            return !first.isEmpty() && first.getFirst().startsWith(Metrics.LINE_START);
         } catch (UncheckedIOException e) {
             return false; // not UTF-8 text
         }
