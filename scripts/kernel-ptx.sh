@@ -4,24 +4,26 @@
 # CUDA's ptxas for a chosen architecture, with ptxas's registers, stack frame, spills and shared
 # memory per kernel and the PTX's count of multiply-adds, shared and local memory accesses.
 #
-#   scripts/kernel-ptx.sh [--arch sm_90] [--tiles 64|128|auto|prefetch] [--kernels REGEX] [--config small]
+#   scripts/kernel-ptx.sh [--arch sm_90] [--tiles 64|128|auto] [--kernels REGEX] [--config small] [--keep DIR]
 #
 # Needs TORNADOVM_HOME (source tornado-env.sh; PoCL compiles the kernels first, a few minutes),
 # clang (15 or later, with the NVPTX target) and ptxas (CUDA toolkit). clang's LLVM is not NVIDIA's
 # own OpenCL front end: the figures say what a compiler can make of the code (does a loop unroll, do
 # the accumulators stay in registers), not what a GPU runs. Each distinct kernel is reported once.
 # ptx-local counts the PTX's local-memory loads and stores; ptxas may still keep those values in
-# registers, and its stack frame says whether it did (0: all of them).
+# registers, and its stack frame says whether it did (0: all of them). --keep DIR leaves each kernel's
+# OpenCL C (.cl) and PTX (.ptx) in DIR, to read.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-arch=sm_90 tiles=64 kernels='^gemm' config=small
+arch=sm_90 tiles=64 kernels='^gemm' config=small keep=
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch="$2"; shift 2;;
     --tiles) tiles="$2"; shift 2;;
     --kernels) kernels="$2"; shift 2;;
     --config) config="$2"; shift 2;;
-    *) echo "usage: scripts/kernel-ptx.sh [--arch sm_90] [--tiles 64|128|auto|prefetch] [--kernels REGEX] [--config NAME]" >&2; exit 2;;
+    --keep) keep="$2"; shift 2;;
+    *) echo "usage: scripts/kernel-ptx.sh [--arch sm_90] [--tiles 64|128|auto] [--kernels REGEX] [--config NAME] [--keep DIR]" >&2; exit 2;;
   esac
 done
 die() { echo "kernel-ptx: $*" >&2; exit 1; }
@@ -92,3 +94,6 @@ for cl in "$work"/*.cl; do
     "$(grep -c 'fma.rn.f32' "$work/$k.ptx")" "$(grep -c 'ld.shared' "$work/$k.ptx")" \
     "$(grep -c 'st.shared' "$work/$k.ptx")" "$(grep -c 'ld.local\|st.local' "$work/$k.ptx")"
 done
+if [ -n "$keep" ]; then
+  mkdir -p "$keep" && cp "$work"/*.cl "$work"/*.ptx "$keep"/ && echo "kernel-ptx: OpenCL and PTX kept in $keep" >&2
+fi

@@ -14,7 +14,7 @@ report.json, report.md, log.txt, the bench JSON files and plan-lecture.txt to $O
 ./gpu-check-report); stops starting new work after 8 minutes.
 GPU_CHECK_PARTS=verify,bench,torch,tiles,products,plan,lecture,train (the default: all but products,
 in that order) picks parts, so that a check longer than one command may run can be split over two.
-GPU_CHECK_GEMM=64,prefetch,128 (the default) names the tile settings the products part tries, on
+GPU_CHECK_GEMM=64,128,auto (the default) names the tile settings the products part tries, on
 the config GPU_CHECK_PRODUCTS_CONFIG (default lecture), on each TornadoVM device of
 GPU_CHECK_PRODUCTS_DEVICES: "gpus" (the default: every GPU TornadoVM lists, so a GPU seen through
 both OpenCL and PTX is timed through each), or device numbers as gpt devices prints them ("0,2").
@@ -41,7 +41,7 @@ PARTS = [p.strip() for p in os.environ.get("GPU_CHECK_PARTS", "verify,bench,torc
 for p in PARTS:
     if p not in ALL_PARTS:
         sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} ({', '.join(ALL_PARTS)})")
-GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,prefetch,128").split(",") if t.strip()]
+GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,128,auto").split(",") if t.strip()]
 PRODUCTS_CONFIG = os.environ.get("GPU_CHECK_PRODUCTS_CONFIG", "lecture")
 PRODUCTS_DEVICES = os.environ.get("GPU_CHECK_PRODUCTS_DEVICES", "gpus").strip()
 os.makedirs(OUT, exist_ok=True)

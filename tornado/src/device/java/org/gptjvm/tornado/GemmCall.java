@@ -32,15 +32,14 @@ final class GemmCall {
      * Which tiles products get, from the system property {@value #TILES_PROPERTY}: {@code 64} (the
      * default) for every product, {@code 128} for every product, or {@code auto}: 128 for the large
      * products (both sides at least 128 and one at least 1024: a Linear layer of the lecture config
-     * over its 16,384 rows), where a quarter as many work-groups still fill a GPU; 64 for the rest; or
-     * {@code prefetch}: 64 for every product, on {@link GemmKernels#gemmPrefetch}.
+     * over its 16,384 rows), where a quarter as many work-groups still fill a GPU; 64 for the rest.
      */
     static final String TILES_PROPERTY = "gpt.tornado.gemm";
 
     static String tiles() {
         String t = System.getProperty(TILES_PROPERTY, "64").trim();
-        if (!t.equals("64") && !t.equals("128") && !t.equals("auto") && !t.equals("prefetch")) {
-            throw new GptException("-D" + TILES_PROPERTY + " must be 64, 128, auto or prefetch, got " + t);
+        if (!t.equals("64") && !t.equals("128") && !t.equals("auto")) {
+            throw new GptException("-D" + TILES_PROPERTY + " must be 64, 128 or auto, got " + t);
         }
         return t;
     }
@@ -52,11 +51,6 @@ final class GemmCall {
             case "auto" -> Math.min(m, n) >= WIDE_TILE && Math.max(m, n) >= 1024;
             default -> false;
         };
-    }
-
-    /** Whether products run on {@link GemmKernels#gemmPrefetch} under the setting {@code tiles}. */
-    static boolean prefetch(String tiles) {
-        return tiles.equals("prefetch");
     }
 
     int tile() {

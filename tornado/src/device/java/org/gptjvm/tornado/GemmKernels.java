@@ -24,6 +24,14 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * keep a GPU full with a quarter as many work-groups (see {@link GemmCall#wide}). Every element's k
  * runs in order, whoever computes it and whichever tile: no atomics, and results repeat run to run.
  *
+ * <p>A work-item reads its part of the next slice from global memory into registers right after
+ * staging the current one, and multiplies the current one meanwhile: the reads' latency overlaps the
+ * multiply-adds instead of stalling the work-group at the barrier. The reads are unconditional (see
+ * {@link #loadA}) and dropout's mask is applied as a value is staged, not as it is read, so that a
+ * slice's reads are issued together: compiled for sm_90 (scripts/kernel-ptx.sh), a read inside a
+ * bounds branch with its value stored to local memory right after made each work-item wait for its
+ * reads one at a time.
+ *
  * <p>Operands are addressed through strides, so one kernel serves every layout: A(i,k) =
  * mem[a + i*sai + k*sak], B(k,j) = mem[b + k*sbk + j*sbj], C(i,j) = mem[c + i*ldc + j]. The
  * third grid dimension z is a batch, (b, h) = (z / NH, z % NH) with its own strides per operand,
@@ -51,6 +59,7 @@ public final class GemmKernels {
     public static final int WIDE_TILE = 128, WIDE_TK = 8, WIDE_R = WIDE_TILE / THREADS;
     public static final int WIDE_PITCH = WIDE_TILE + 32 / WIDE_TK;
     public static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
+    static final int WIDE_LOADS = WIDE_TK * WIDE_TILE / (THREADS * THREADS);
 
     // args[at + ...]
     public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
@@ -84,71 +93,7 @@ public final class GemmKernels {
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
         boolean skip = aboveDiagonal(args, at, tileI, tileJ, TILE);
-
-        float[] as = kc.allocateFloatLocalArray(TK * PITCH);
-        float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
-        float[] acc = new float[R * R];
-        for (int r = 0; r < R * R; r++) {
-            acc[r] = 0f; // TornadoVM leaves private arrays uninitialised
-        }
-        int tid = ly * THREADS + lx;
-        boolean aAlongK = sak == 1, bAlongK = sbj != 1;
-        for (int k0 = kBegin; k0 < kEnd && !skip; k0 += TK) {
-            for (int l = 0; l < LOADS; l++) {
-                int e = tid + l * THREADS * THREADS;
-                int ii = across(e, aAlongK, TK, TILE), kk = along(e, aAlongK, TK, TILE);
-                as[kk * PITCH + ii] = loadA(mem, a, tileI + ii, k0 + kk, m, kEnd, sai, sak, flags, seedValue, salt, maskBase, p);
-                int jj = across(e, bAlongK, TK, TILE), kb = along(e, bAlongK, TK, TILE);
-                bs[kb * PITCH + jj] = loadB(mem, b, k0 + kb, tileJ + jj, n, kEnd, sbk, sbj);
-            }
-            kc.localBarrier();
-            for (int kk = 0; kk < TK; kk++) {
-                for (int r = 0; r < R; r++) {
-                    float av = as[kk * PITCH + r * THREADS + ly];
-                    for (int q = 0; q < R; q++) {
-                        acc[r * R + q] += av * bs[kk * PITCH + q * THREADS + lx];
-                    }
-                }
-            }
-            kc.localBarrier();
-        }
-        if (!skip) {
-            for (int r = 0; r < R; r++) {
-                int i = tileI + r * THREADS + ly;
-                for (int q = 0; q < R; q++) {
-                    int j = tileJ + q * THREADS + lx;
-                    if (i < m && j < n) {
-                        storeSum(mem, c, ldc, i, j, alpha * acc[r * R + q], bias, flags);
-                    }
-                }
-            }
-            finishTile(mem, c, ldc, tileI, tileJ, ly, lx, R, m, n, flags, res, seedValue, salt, maskBase, p);
-        }
-    }
-
-    /**
-     * {@link #gemm} with the next slice loaded while this one is multiplied: each work-item reads its
-     * {@link #LOADS} floats of A and of B for slice k0 + TK into registers right after staging slice
-     * k0, so the global reads' latency overlaps the slice's multiply-adds instead of stalling the
-     * work-group at the barrier. The multiply-adds are {@link #gemm}'s loop, written the same way so
-     * that TornadoVM unrolls it and the accumulators stay in registers. The same tiles, the same k
-     * order for every element: the same results as {@link #gemm}, bit for bit.
-     * ({@code -Dgpt.tornado.gemm=prefetch}.) This and {@link #gemm} are written out twice on purpose,
-     * as an A/B pair until a GPU has timed them (the GPU check's products part); the slower goes.
-     */
-    public static void gemmPrefetch(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p,
-                                    float alpha) {
-        int lx = kc.localIdx, ly = kc.localIdy;
-        int tileJ = kc.groupIdx * TILE, tileI = kc.groupIdy * TILE, z = kc.groupIdz;
-        int m = args.get(at + M), n = args.get(at + N);
-        int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
-        int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
-        int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
-        int c = operand(args, at, C, C_SB, C_SH, z);
-        int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
-        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
-        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
-        boolean skip = aboveDiagonal(args, at, tileI, tileJ, TILE);
+        boolean dropA = (flags & DROP_A) != 0;
 
         float[] as = kc.allocateFloatLocalArray(TK * PITCH);
         float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
@@ -156,32 +101,37 @@ public final class GemmKernels {
         float[] nextA = new float[LOADS];
         float[] nextB = new float[LOADS];
         for (int r = 0; r < R * R; r++) {
-            acc[r] = 0f;
+            acc[r] = 0f; // TornadoVM leaves private arrays uninitialised
         }
         int tid = ly * THREADS + lx;
         boolean aAlongK = sak == 1, bAlongK = sbj != 1;
-        for (int l = 0; l < LOADS; l++) { // the first slice (past kEnd, or a skipped tile, loads zeros)
+        int k0 = skip ? kEnd : kBegin; // a skipped tile loads zeros and never stages them
+        for (int l = 0; l < LOADS; l++) {
             int e = tid + l * THREADS * THREADS;
-            int k0 = skip ? kEnd : kBegin;
-            nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, TK, TILE), k0 + along(e, aAlongK, TK, TILE), m, kEnd,
-                    sai, sak, flags, seedValue, salt, maskBase, p);
-            nextB[l] = loadB(mem, b, k0 + along(e, bAlongK, TK, TILE), tileJ + across(e, bAlongK, TK, TILE), n, kEnd,
-                    sbk, sbj);
+            nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, TK, TILE), k0 + along(e, aAlongK, TK, TILE), m, kEnd, sai,
+                    sak);
+            nextB[l] = loadB(mem, b, k0 + along(e, bAlongK, TK, TILE), tileJ + across(e, bAlongK, TK, TILE), n, kEnd, sbk,
+                    sbj);
         }
-        for (int k0 = kBegin; k0 < kEnd && !skip; k0 += TK) {
+        for (; k0 < kEnd; k0 += TK) {
             for (int l = 0; l < LOADS; l++) {
                 int e = tid + l * THREADS * THREADS;
-                as[along(e, aAlongK, TK, TILE) * PITCH + across(e, aAlongK, TK, TILE)] = nextA[l];
+                int ii = across(e, aAlongK, TK, TILE), kk = along(e, aAlongK, TK, TILE);
+                float v = nextA[l];
+                if (dropA) {
+                    v = v * DropoutMask.scale(seedValue, salt, a + (tileI + ii) * sai + (k0 + kk) * sak - maskBase, p);
+                }
+                as[kk * PITCH + ii] = v;
                 bs[along(e, bAlongK, TK, TILE) * PITCH + across(e, bAlongK, TK, TILE)] = nextB[l];
             }
             kc.localBarrier();
-            int k1 = k0 + TK; // the next slice; past kEnd the loads give zeros that are never staged
+            int k1 = k0 + TK; // the next slice's values; past kEnd, zeros that are never staged
             for (int l = 0; l < LOADS; l++) {
                 int e = tid + l * THREADS * THREADS;
-                nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, TK, TILE), k1 + along(e, aAlongK, TK, TILE), m,
-                        kEnd, sai, sak, flags, seedValue, salt, maskBase, p);
-                nextB[l] = loadB(mem, b, k1 + along(e, bAlongK, TK, TILE), tileJ + across(e, bAlongK, TK, TILE), n,
-                        kEnd, sbk, sbj);
+                nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, TK, TILE), k1 + along(e, aAlongK, TK, TILE), m, kEnd,
+                        sai, sak);
+                nextB[l] = loadB(mem, b, k1 + along(e, bAlongK, TK, TILE), tileJ + across(e, bAlongK, TK, TILE), n, kEnd,
+                        sbk, sbj);
             }
             for (int kk = 0; kk < TK; kk++) {
                 for (int r = 0; r < R; r++) {
@@ -194,12 +144,22 @@ public final class GemmKernels {
             kc.localBarrier();
         }
         if (!skip) {
+            float[] bv = new float[R];
+            float[] old = new float[R];
+            for (int q = 0; q < R; q++) {
+                bv[q] = bias >= 0 ? mem.get(bias + Math.min(tileJ + q * THREADS + lx, n - 1)) : 0f;
+            }
             for (int r = 0; r < R; r++) {
-                int i = tileI + r * THREADS + ly;
+                int i = Math.min(tileI + r * THREADS + ly, m - 1);
+                if ((flags & ACCUMULATE) != 0) {
+                    for (int q = 0; q < R; q++) {
+                        old[q] = mem.get(c + i * ldc + Math.min(tileJ + q * THREADS + lx, n - 1));
+                    }
+                }
                 for (int q = 0; q < R; q++) {
                     int j = tileJ + q * THREADS + lx;
-                    if (i < m && j < n) {
-                        storeSum(mem, c, ldc, i, j, alpha * acc[r * R + q], bias, flags);
+                    if (tileI + r * THREADS + ly < m && j < n) {
+                        mem.set(c + i * ldc + j, sum(alpha * acc[r * R + q], bias, bv[q], flags, old[q]));
                     }
                 }
             }
@@ -246,48 +206,51 @@ public final class GemmKernels {
         return alongK ? e % depth : e / tile;
     }
 
-    /** A(i, k) as staged: 0 outside A or past the work-group's k range, times its dropout mask if asked for. */
-    private static float loadA(FloatArray mem, int a, int i, int k, int m, int kEnd, int sai, int sak, int flags,
-                               long seedValue, int salt, int maskBase, float p) {
-        float v = 0f;
-        if (i < m && k < kEnd) {
-            int addr = a + i * sai + k * sak;
-            v = mem.get(addr);
-            if ((flags & DROP_A) != 0) {
-                v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
-            }
-        }
-        return v;
+    /**
+     * A(i, k) as staged, before dropout: 0 outside A or past the work-group's k range. Every call reads
+     * memory (the operand's first element where (i, k) is outside) and then selects, with no branch
+     * around the read: a work-item's reads of a slice are then issued together and their latencies
+     * overlap, where a read inside a branch, its value stored right after, waits for each in turn.
+     */
+    private static float loadA(FloatArray mem, int a, int i, int k, int m, int kEnd, int sai, int sak) {
+        boolean inside = i < m && k < kEnd;
+        float v = mem.get(inside ? a + i * sai + k * sak : a);
+        return inside ? v : 0f;
     }
 
-    /** B(k, j) as staged: 0 outside B or past the work-group's k range. */
+    /** B(k, j) as staged: 0 outside B or past the work-group's k range (read as {@link #loadA} reads). */
     private static float loadB(FloatArray mem, int b, int k, int j, int n, int kEnd, int sbk, int sbj) {
-        return j < n && k < kEnd ? mem.get(b + k * sbk + j * sbj) : 0f;
+        boolean inside = j < n && k < kEnd;
+        float v = mem.get(inside ? b + k * sbk + j * sbj : b);
+        return inside ? v : 0f;
     }
 
     /**
-     * The epilogue's first half: C(i,j) from its sum with the bias and ReLU, then = or +=. It is kept
-     * small so that the loop over a work-item's outputs unrolls and the accumulators are indexed by
-     * constants only: with the dropout hash in the same loop, the 128-wide kernel's 64 accumulators
-     * went to off-chip local memory (a 256-byte stack frame, compiled for sm_90 from its OpenCL).
+     * The epilogue's first half: C(i,j) from its sum with the bias ({@code b}, if {@code bias >= 0})
+     * and ReLU, plus {@code old} (C's value before) where the flags say +=. The kernels read the bias
+     * and C's old values for a row of a work-item's outputs before writing any of them, for the same
+     * reason as {@link #loadA}. It is kept small so that the loop over a work-item's outputs unrolls
+     * and the accumulators are indexed by constants only: with the dropout hash in the same loop, the
+     * 128-wide kernel's 64 accumulators went to off-chip local memory (a 256-byte stack frame,
+     * compiled for sm_90 from its OpenCL).
      */
-    private static void storeSum(FloatArray mem, int c, int ldc, int i, int j, float sum, int bias, int flags) {
-        int addr = c + i * ldc + j;
+    private static float sum(float sum, int bias, float b, int flags, float old) {
         float v = sum;
         if (bias >= 0) {
-            v += mem.get(bias + j);
+            v += b;
         }
         if ((flags & RELU) != 0) {
             v = v > 0f ? v : 0f;
         }
-        mem.set(addr, (flags & ACCUMULATE) != 0 ? mem.get(addr) + v : v);
+        return (flags & ACCUMULATE) != 0 ? old + v : v;
     }
 
     /**
      * The epilogue's second half, where the flags ask for it: dropout on C and then the residual,
-     * applied to what {@link #storeSum} wrote for the work-item's {@code outs} x {@code outs} outputs
-     * (never with +=: {@link GemmCall} refuses the mix). It reads no accumulator, so its loop need not
-     * unroll, and all three kernels share it.
+     * applied to what the first half wrote for the work-item's {@code outs} x {@code outs} outputs
+     * (never with +=: {@link GemmCall} refuses the mix). A row's values of C and of the residual are
+     * read before any is written, as {@link #loadA} reads. It reads no accumulator, so its loops need
+     * not unroll, and both kernels share it.
      */
     private static void finishTile(FloatArray mem, int c, int ldc, int tileI, int tileJ, int ly, int lx, int outs, int m,
                                    int n, int flags, int res, long seedValue, int salt, int maskBase, float p) {
@@ -295,18 +258,25 @@ public final class GemmKernels {
         if (!drop && res < 0) {
             return; // nothing asked for
         }
+        float[] cv = new float[WIDE_R];
+        float[] rv = new float[WIDE_R];
         for (int r = 0; r < outs; r++) {
-            int i = tileI + r * THREADS + ly;
+            int i = Math.min(tileI + r * THREADS + ly, m - 1);
+            for (int q = 0; q < outs; q++) {
+                int at = i * ldc + Math.min(tileJ + q * THREADS + lx, n - 1);
+                cv[q] = mem.get(c + at);
+                rv[q] = res >= 0 ? mem.get(res + at) : 0f;
+            }
             for (int q = 0; q < outs; q++) {
                 int j = tileJ + q * THREADS + lx;
-                if (i < m && j < n) {
+                if (tileI + r * THREADS + ly < m && j < n) {
                     int addr = c + i * ldc + j;
-                    float v = mem.get(addr);
+                    float v = cv[q];
                     if (drop) {
                         v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
                     }
                     if (res >= 0) {
-                        v = mem.get(res + i * ldc + j) + v;
+                        v = rv[q] + v;
                     }
                     mem.set(addr, v);
                 }
@@ -333,27 +303,48 @@ public final class GemmKernels {
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE_TILE);
         boolean skip = aboveDiagonal(args, at, tileI, tileJ, WIDE_TILE);
+        boolean dropA = (flags & DROP_A) != 0;
 
         float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
         float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
         float[] acc = new float[WIDE_R * WIDE_R];
         float[] av = new float[WIDE_R];
         float[] bv = new float[WIDE_R];
+        float[] nextA = new float[WIDE_LOADS];
+        float[] nextB = new float[WIDE_LOADS];
         for (int r = 0; r < WIDE_R * WIDE_R; r++) {
             acc[r] = 0f;
         }
         int tid = ly * THREADS + lx;
         boolean aAlongK = sak == 1, bAlongK = sbj != 1;
-        for (int k0 = kBegin; k0 < kEnd && !skip; k0 += WIDE_TK) {
-            for (int l = 0; l < WIDE_TK * WIDE_TILE / (THREADS * THREADS); l++) {
+        int k0 = skip ? kEnd : kBegin;
+        for (int l = 0; l < WIDE_LOADS; l++) {
+            int e = tid + l * THREADS * THREADS;
+            nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, WIDE_TK, WIDE_TILE), k0 + along(e, aAlongK, WIDE_TK,
+                    WIDE_TILE), m, kEnd, sai, sak);
+            nextB[l] = loadB(mem, b, k0 + along(e, bAlongK, WIDE_TK, WIDE_TILE), tileJ + across(e, bAlongK, WIDE_TK,
+                    WIDE_TILE), n, kEnd, sbk, sbj);
+        }
+        for (; k0 < kEnd; k0 += WIDE_TK) {
+            for (int l = 0; l < WIDE_LOADS; l++) {
                 int e = tid + l * THREADS * THREADS;
                 int ii = across(e, aAlongK, WIDE_TK, WIDE_TILE), kk = along(e, aAlongK, WIDE_TK, WIDE_TILE);
-                as[kk * WIDE_PITCH + ii] = loadA(mem, a, tileI + ii, k0 + kk, m, kEnd, sai, sak, flags, seedValue, salt,
-                        maskBase, p);
-                int jj = across(e, bAlongK, WIDE_TK, WIDE_TILE), kb = along(e, bAlongK, WIDE_TK, WIDE_TILE);
-                bs[kb * WIDE_PITCH + jj] = loadB(mem, b, k0 + kb, tileJ + jj, n, kEnd, sbk, sbj);
+                float v = nextA[l];
+                if (dropA) {
+                    v = v * DropoutMask.scale(seedValue, salt, a + (tileI + ii) * sai + (k0 + kk) * sak - maskBase, p);
+                }
+                as[kk * WIDE_PITCH + ii] = v;
+                bs[along(e, bAlongK, WIDE_TK, WIDE_TILE) * WIDE_PITCH + across(e, bAlongK, WIDE_TK, WIDE_TILE)] = nextB[l];
             }
             kc.localBarrier();
+            int k1 = k0 + WIDE_TK;
+            for (int l = 0; l < WIDE_LOADS; l++) {
+                int e = tid + l * THREADS * THREADS;
+                nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, WIDE_TK, WIDE_TILE), k1 + along(e, aAlongK, WIDE_TK,
+                        WIDE_TILE), m, kEnd, sai, sak);
+                nextB[l] = loadB(mem, b, k1 + along(e, bAlongK, WIDE_TK, WIDE_TILE), tileJ + across(e, bAlongK, WIDE_TK,
+                        WIDE_TILE), n, kEnd, sbk, sbj);
+            }
             for (int kk = 0; kk < WIDE_TK; kk++) {
                 for (int r = 0; r < WIDE_R; r++) {
                     av[r] = as[kk * WIDE_PITCH + r * THREADS + ly];
@@ -368,12 +359,21 @@ public final class GemmKernels {
             kc.localBarrier();
         }
         if (!skip) {
+            float[] old = new float[WIDE_R];
+            for (int q = 0; q < WIDE_R; q++) { // the bias, into bv (the products' values are spent)
+                bv[q] = bias >= 0 ? mem.get(bias + Math.min(tileJ + q * THREADS + lx, n - 1)) : 0f;
+            }
             for (int r = 0; r < WIDE_R; r++) {
-                int i = tileI + r * THREADS + ly;
+                int i = Math.min(tileI + r * THREADS + ly, m - 1);
+                if ((flags & ACCUMULATE) != 0) {
+                    for (int q = 0; q < WIDE_R; q++) {
+                        old[q] = mem.get(c + i * ldc + Math.min(tileJ + q * THREADS + lx, n - 1));
+                    }
+                }
                 for (int q = 0; q < WIDE_R; q++) {
                     int j = tileJ + q * THREADS + lx;
-                    if (i < m && j < n) {
-                        storeSum(mem, c, ldc, i, j, alpha * acc[r * WIDE_R + q], bias, flags);
+                    if (tileI + r * THREADS + ly < m && j < n) {
+                        mem.set(c + i * ldc + j, sum(alpha * acc[r * WIDE_R + q], bias, bv[q], flags, old[q]));
                     }
                 }
             }

@@ -177,10 +177,6 @@ public final class TornadoBackend implements Backend {
             return new Task((g, id, mem, args) -> g.task(id, GemmKernels::gemmWide, kc, mem, args, at, seed, p, alpha),
                     call.grid(), call.info(kernel));
         }
-        if (GemmCall.prefetch(tiles)) {
-            return new Task((g, id, mem, args) -> g.task(id, GemmKernels::gemmPrefetch, kc, mem, args, at, seed, p, alpha),
-                    call.grid(), call.info(kernel));
-        }
         return new Task((g, id, mem, args) -> g.task(id, GemmKernels::gemm, kc, mem, args, at, seed, p, alpha),
                 call.grid(), call.info(kernel));
     }

@@ -213,22 +213,31 @@ class TornadoKernelTest {
     }
 
     /**
-     * {@link GemmKernels#gemmPrefetch} ({@code -Dgpt.tornado.gemm=prefetch}) computes the default
-     * kernel's tiles in the same k order: every product, the Linear layers' and attention's, gives
-     * the same bits on both.
+     * {@link GemmKernels#gemmWide} ({@code -Dgpt.tornado.gemm=128}) sums every element in the default
+     * kernel's k order: every product, the Linear layers' and attention's, gives the same bits on both.
+     * The one exception is a weight gradient split along k: the split follows the tile count (enough
+     * work-groups to fill a device), so on wide tiles its slices can end at other k, and the slices'
+     * sums are added in another grouping. Those are held to the reference tolerance against each other.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("shapes")
-    void prefetchGivesTheDefaultTilesBits(Shape s) {
+    void wideTilesGiveTheDefaultTilesBits(Shape s) {
         Function<Case, List<Launch>> all = c -> {
             List<Launch> l = new ArrayList<>(products(c, s));
             l.addAll(attention(c, s));
             return l;
         };
         Map<String, float[]> plain = onTiles("64", () -> onTornado(s, all));
-        Map<String, float[]> prefetch = onTiles("prefetch", () -> onTornado(s, all));
-        assertEquals(plain.keySet(), prefetch.keySet());
-        plain.forEach((k, v) -> assertArrayEquals(v, prefetch.get(k), s + ": " + k));
+        Map<String, float[]> wide = onTiles("128", () -> onTornado(s, all));
+        assertEquals(plain.keySet(), wide.keySet());
+        plain.forEach((k, v) -> {
+            if (k.startsWith("matmul") && k.endsWith(".dw")) {
+                double err = relErr(wide.get(k), v);
+                assertTrue(err <= TOL, s + ": " + k + " differs by " + err);
+            } else {
+                assertArrayEquals(v, wide.get(k), s + ": " + k);
+            }
+        });
     }
 
     /** {@code body} with the GEMM tile setting {@code tiles}, then the setting as it was. */
