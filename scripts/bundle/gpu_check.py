@@ -14,7 +14,8 @@ report.json, report.md, log.txt, the bench JSON files and plan-lecture.txt to $O
 ./gpu-check-report); stops starting new work after 8 minutes.
 GPU_CHECK_PARTS=verify,bench,torch,tiles,products,plan,lecture,train (the default: all but products,
 in that order) picks parts, so that a check longer than one command may run can be split over two.
-GPU_CHECK_GEMM=64,128,auto (the default) names the tile settings the products part tries, on
+GPU_CHECK_GEMM=64,64/85,128,128/128,auto (the default) names the tile settings the products part tries
+(-Dgpt.tornado.gemm; after a slash, a cap on registers per work-item, -Dgpt.tornado.registers), on
 the config GPU_CHECK_PRODUCTS_CONFIG (default lecture), on each TornadoVM device of
 GPU_CHECK_PRODUCTS_DEVICES: "gpus" (the default: every GPU TornadoVM lists, so a GPU seen through
 both OpenCL and PTX is timed through each), or device numbers as gpt devices prints them ("0,2").
@@ -41,7 +42,7 @@ PARTS = [p.strip() for p in os.environ.get("GPU_CHECK_PARTS", "verify,bench,torc
 for p in PARTS:
     if p not in ALL_PARTS:
         sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} ({', '.join(ALL_PARTS)})")
-GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,128,auto").split(",") if t.strip()]
+GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,64/85,128,128/128,auto").split(",") if t.strip()]
 PRODUCTS_CONFIG = os.environ.get("GPU_CHECK_PRODUCTS_CONFIG", "lecture")
 PRODUCTS_DEVICES = os.environ.get("GPU_CHECK_PRODUCTS_DEVICES", "gpus").strip()
 os.makedirs(OUT, exist_ok=True)
@@ -186,15 +187,18 @@ if "products" in PARTS and not QUICK:
         for setting in GEMM:
             # a row per setting on the first device; on further devices (the same GPU through PTX, say) "setting@N"
             key = setting if device == devices[0] else f"{setting}@{device}"
-            say(f"== the {PRODUCTS_CONFIG} config's Linear products on -Dgpt.tornado.gemm={setting}"
+            tiles, _, regs = setting.partition("/")
+            opts = f"-Dgpt.tornado.gemm={tiles}" + (f" -Dgpt.tornado.registers={regs}" if regs else "")
+            say(f"== the {PRODUCTS_CONFIG} config's Linear products on {opts}"
                 + (f", device {device}" if device is not None else ""))
-            pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}-{setting}" + (f"-device{device}" if device else "") + ".json")
+            pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}-{tiles}" + (f"-regs{regs}" if regs else "")
+                               + (f"-device{device}" if device else "") + ".json")
             cmd = [GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
                    "--iters", "10", "--warmup", "3", "--json", pjs, "--force"]
             if device is not None:
                 cmd += ["--device", device]
             rc, out, _ = run(cmd, 300,
-                             env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + f" -Dgpt.tornado.gemm={setting}").strip()})
+                             env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + " " + opts).strip()})
             if rc == 0 and os.path.exists(pjs):
                 b = json.load(open(pjs))["backends"][0]
                 products[key] = b["products"]

@@ -94,10 +94,14 @@ final class TaskGraphPlan {
     private final Set<Integer> compiled = new java.util.HashSet<>();
     /** "graph.task" to the kernel name of its {@link LaunchInfo}, for the profile. */
     private final java.util.Map<String, String> kernelOfTask = new java.util.HashMap<>();
+    /** The driver compiler's flags for a register cap ({@link RegisterCap}), or null for TornadoVM's own. */
+    private final String compilerFlags;
 
     TaskGraphPlan(TornadoDevice device, DeviceArena arena) {
         this.device = device;
         this.arena = arena;
+        this.compilerFlags = RegisterCap.flags(device.getTornadoVMBackend().name(), device.getPlatformName(),
+                RegisterCap.registers());
     }
 
     Program add(String name, List<TLaunch> launches) {
@@ -186,6 +190,9 @@ final class TaskGraphPlan {
         }
         plan = new TornadoExecutionPlan(graphs.toArray(ImmutableTaskGraph[]::new));
         plan.withDevice(device);
+        if (compilerFlags != null) {
+            plan.withCompilerFlags(device.getTornadoVMBackend(), compilerFlags);
+        }
         if (gridCount > 0) { // TornadoVM refuses a scheduler without grids
             plan.withGridScheduler(grids);
         }
