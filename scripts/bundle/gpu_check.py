@@ -187,11 +187,11 @@ if "products" in PARTS and not QUICK:
         for setting in GEMM:
             # a row per setting on the first device; on further devices (the same GPU through PTX, say) "setting@N"
             key = setting if device == devices[0] else f"{setting}@{device}"
-            tiles, _, regs = setting.partition("/")
-            opts = f"-Dgpt.tornado.gemm={tiles}" + (f" -Dgpt.tornado.registers={regs}" if regs else "")
+            gemm, _, regs = setting.partition("/")
+            opts = f"-Dgpt.tornado.gemm={gemm}" + (f" -Dgpt.tornado.registers={regs}" if regs else "")
             say(f"== the {PRODUCTS_CONFIG} config's Linear products on {opts}"
                 + (f", device {device}" if device is not None else ""))
-            pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}-{tiles}" + (f"-regs{regs}" if regs else "")
+            pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}-{gemm}" + (f"-regs{regs}" if regs else "")
                                + (f"-device{device}" if device else "") + ".json")
             cmd = [GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
                    "--iters", "10", "--warmup", "3", "--json", pjs, "--force"]
