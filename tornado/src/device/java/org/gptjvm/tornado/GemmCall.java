@@ -2,7 +2,9 @@ package org.gptjvm.tornado;
 
 import org.gptjvm.engine.LaunchInfo;
 import uk.ac.manchester.tornado.api.WorkerGrid;
-import uk.ac.manchester.tornado.api.WorkerGrid3D;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
+
+import java.util.List;
 
 import org.gptjvm.engine.GptException;
 
@@ -12,8 +14,9 @@ import static org.gptjvm.tornado.GemmKernels.WIDE_TILE;
 
 /**
  * One call of {@link GemmKernels#gemm}, described field by field (see the kernel for the meaning):
- * the backend fills in the operands of a product, and this turns them into the kernel's argument
- * row, its work-group grid and what it asks of the device.
+ * the backend fills in the operands of a product, and this turns them (alone, or with the other
+ * independent calls that share its launch) into the kernel's argument rows, the work-group grid
+ * and what they ask of the device.
  */
 final class GemmCall {
     int m, n, k;
@@ -151,11 +154,30 @@ final class GemmCall {
         r[GemmKernels.SALT] = salt;
         r[GemmKernels.MODE] = mode;
         r[GemmKernels.RES] = res;
+        r[GemmKernels.ZS] = z;
         return r;
     }
 
-    WorkerGrid grid() {
-        WorkerGrid3D g = new WorkerGrid3D(groups(n) * THREADS, groups(m) * THREADS, z);
+    /** The argument rows of calls that share a launch, one after another, each but the last marked MORE. */
+    static int[] args(List<GemmCall> calls) {
+        int[] all = new int[calls.size() * GemmKernels.SIZE];
+        for (int q = 0; q < calls.size(); q++) {
+            int[] r = calls.get(q).args();
+            r[GemmKernels.MORE] = q < calls.size() - 1 ? 1 : 0;
+            System.arraycopy(r, 0, all, q * GemmKernels.SIZE, GemmKernels.SIZE);
+        }
+        return all;
+    }
+
+    /** The work-groups of this call: its tiles of C times z. */
+    long groupCount() {
+        return (long) groups(n) * groups(m) * z;
+    }
+
+    /** One line of work-groups of THREADS x THREADS for the calls' tiles, call after call. */
+    static WorkerGrid grid(List<GemmCall> calls) {
+        long groups = calls.stream().mapToLong(GemmCall::groupCount).sum();
+        WorkerGrid2D g = new WorkerGrid2D((int) (groups * THREADS), THREADS);
         g.setLocalWork(THREADS, THREADS, 1);
         return g;
     }
@@ -170,13 +192,18 @@ final class GemmCall {
         return mode == GemmKernels.ALL ? 1.0 : 0.5;
     }
 
-    LaunchInfo info(String kernel) {
-        long[] g = {(long) groups(n) * THREADS, (long) groups(m) * THREADS, z};
-        double zs = kSlice > 0 ? 1 : z; // split K: the slices share one product
-        double flops = 2.0 * m * n * k * zs * share();
-        double read = 4.0 * zs * share() * ((double) m * k + (double) k * n) + ((flags & GemmKernels.ACCUMULATE) != 0
-                ? 4.0 * m * n * zs : 0) + (res >= 0 ? 4.0 * m * n * zs : 0);
-        double written = 4.0 * m * n * (kSlice > 0 ? z : zs);
-        return new LaunchInfo(kernel, g, new long[]{THREADS, THREADS, 1}, flops, read, written, localBytes());
+    /** What the calls of one launch ask of the device, together. */
+    static LaunchInfo info(String kernel, List<GemmCall> calls) {
+        long groups = calls.stream().mapToLong(GemmCall::groupCount).sum();
+        double flops = 0, read = 0, written = 0;
+        for (GemmCall c : calls) {
+            double zs = c.kSlice > 0 ? 1 : c.z; // split K: the slices share one product
+            flops += 2.0 * c.m * c.n * c.k * zs * c.share();
+            read += 4.0 * zs * c.share() * ((double) c.m * c.k + (double) c.k * c.n) + ((c.flags & GemmKernels.ACCUMULATE) != 0
+                    ? 4.0 * c.m * c.n * zs : 0) + (c.res >= 0 ? 4.0 * c.m * c.n * zs : 0);
+            written += 4.0 * c.m * c.n * (c.kSlice > 0 ? c.z : zs);
+        }
+        return new LaunchInfo(kernel, new long[]{groups * THREADS, THREADS, 1}, new long[]{THREADS, THREADS, 1}, flops,
+                read, written, calls.getFirst().localBytes());
     }
 }

@@ -36,9 +36,15 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * mem[a + i*sai + k*sak], B(k,j) = mem[b + k*sbk + j*sbj], C(i,j) = mem[c + i*ldc + j]. The
  * third grid dimension z is a batch, (b, h) = (z / NH, z % NH) with its own strides per operand,
  * or, with a K slice length, a split of K: slice z sums k in [z*slice, (z+1)*slice) into its own
- * copy of C, and {@link #sumSlices} adds the copies in order (long-K products: the weight gradients
+ * copy of C, and {@link ReduceKernels#sumParts} adds the copies in order (long-K products: the weight gradients
  * sum over every row of the batch). The ints come from one shared array, {@code args[at..]}: see
  * the constants below.
+ *
+ * <p>One launch may hold several independent calls (a Linear layer's input and weight gradients;
+ * attention's dQ, dK and dV), their argument rows one after another, each but the last with MORE
+ * set: the grid is one line of work-groups, the first call's tiles (j fastest, then i, then z),
+ * then the next call's. TornadoVM's OpenCL path waits for the device before every launch, so a
+ * launch saved is a round trip saved; the calls' tiles also fill the device together.
  */
 public final class GemmKernels {
     /** C tile edge, k slice depth, work-items per tile edge, outputs per work-item edge. */
@@ -64,7 +70,7 @@ public final class GemmKernels {
     // args[at + ...]
     public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
             BIAS = 11, FLAGS = 12, NH = 13, A_SB = 14, A_SH = 15, B_SB = 16, B_SH = 17, C_SB = 18, C_SH = 19,
-            K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, RES = 24, SIZE = 25;
+            K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, RES = 24, ZS = 25, MORE = 26, SIZE = 27;
     // FLAGS bits: C +=; ReLU on C; dropout on A's elements as they are loaded, or on C's (element index
     // = address - MASK_BASE, one of the two per call)
     public static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4, DROP_C = 8;
@@ -83,8 +89,16 @@ public final class GemmKernels {
 
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
         int lx = kc.localIdx, ly = kc.localIdy;
-        int tileJ = kc.groupIdx * TILE, tileI = kc.groupIdy * TILE, z = kc.groupIdz;
+        int g = kc.groupIdx; // the launch's work-groups: its calls' tiles, call after call
+        int count = callGroups(args, at, TILE);
+        while (g >= count && args.get(at + MORE) != 0) {
+            g -= count;
+            at += SIZE;
+            count = callGroups(args, at, TILE);
+        }
         int m = args.get(at + M), n = args.get(at + N);
+        int tilesJ = (n + TILE - 1) / TILE, tilesI = (m + TILE - 1) / TILE;
+        int tileJ = g % tilesJ * TILE, tileI = g / tilesJ % tilesI * TILE, z = g / tilesJ / tilesI;
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
         int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
@@ -165,6 +179,12 @@ public final class GemmKernels {
             }
             finishTile(mem, c, ldc, tileI, tileJ, ly, lx, R, m, n, flags, res, seedValue, salt, maskBase, p);
         }
+    }
+
+    /** The work-groups of the call at {@code args[at..]}: its tiles of C times its z extent. */
+    private static int callGroups(IntArray args, int at, int tile) {
+        int m = args.get(at + M), n = args.get(at + N);
+        return (n + tile - 1) / tile * ((m + tile - 1) / tile) * args.get(at + ZS);
     }
 
     /** Where operand {@code base} (A, B or C) of grid slice z starts: its offset plus z's batch and head strides. */
@@ -293,8 +313,16 @@ public final class GemmKernels {
     public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p,
                                 float alpha) {
         int lx = kc.localIdx, ly = kc.localIdy;
-        int tileJ = kc.groupIdx * WIDE_TILE, tileI = kc.groupIdy * WIDE_TILE, z = kc.groupIdz;
+        int g = kc.groupIdx; // the launch's work-groups: its calls' tiles, call after call
+        int count = callGroups(args, at, WIDE_TILE);
+        while (g >= count && args.get(at + MORE) != 0) {
+            g -= count;
+            at += SIZE;
+            count = callGroups(args, at, WIDE_TILE);
+        }
         int m = args.get(at + M), n = args.get(at + N);
+        int tilesJ = (n + WIDE_TILE - 1) / WIDE_TILE, tilesI = (m + WIDE_TILE - 1) / WIDE_TILE;
+        int tileJ = g % tilesJ * WIDE_TILE, tileI = g / tilesJ % tilesI * WIDE_TILE, z = g / tilesJ / tilesI;
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
         int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
@@ -378,24 +406,6 @@ public final class GemmKernels {
                 }
             }
             finishTile(mem, c, ldc, tileI, tileJ, ly, lx, WIDE_R, m, n, flags, res, seedValue, salt, maskBase, p);
-        }
-    }
-
-    /**
-     * The second pass of a split-K product: out(i,j) += sum over s of slices(s,i,j), s in order.
-     * {@code args[at..]}: M, N, slices, slice base, ldOut, out (one work-item per output).
-     */
-    public static void sumSlices(KernelContext kc, FloatArray mem, IntArray args, int at) {
-        int e = kc.globalIdx;
-        int m = args.get(at), n = args.get(at + 1), s = args.get(at + 2), base = args.get(at + 3);
-        int ldo = args.get(at + 4), out = args.get(at + 5);
-        if (e < m * n) {
-            int i = e / n, j = e - i * n;
-            float sum = 0f;
-            for (int z = 0; z < s; z++) {
-                sum += mem.get(base + z * m * n + e);
-            }
-            mem.set(out + i * ldo + j, mem.get(out + i * ldo + j) + sum);
         }
     }
 }

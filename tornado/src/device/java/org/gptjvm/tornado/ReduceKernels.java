@@ -9,7 +9,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * Column sums over many rows (a Linear layer's bias gradient sums its output gradient over every
  * row of the batch) in two fixed-order passes, so the work spreads over the whole device and the
  * result repeats: partial sums of chunks of rows, one work-item per (chunk, column), then each
- * column's chunks in order.
+ * column's chunks in order ({@link #sumParts}, which also adds a product's split-K slices).
  */
 public final class ReduceKernels {
     private ReduceKernels() {
@@ -38,16 +38,29 @@ public final class ReduceKernels {
         }
     }
 
-    /** out[j] += the chunks' sums for column j, in order. */
-    public static void columnTotal(KernelContext kc, FloatArray mem, int out, int partial, int N, int cols, int rows) {
-        int j = kc.globalIdx;
-        int chunks = (N + rows - 1) / rows;
-        if (j < cols) {
+    /**
+     * The second pass of column sums, for several of them in one launch: job q of {@code args[at]}
+     * jobs is the quadruple {@code args[at + 1 + 4q ..] = n, parts, base, out}, and adds
+     * {@code out[e] += part 0 + part 1 + ... + part parts-1}, part z being {@code mem[base + z*n + e]},
+     * for e below n. One work-item per output element, the jobs' elements one after another; each
+     * sum runs in part order, so the result does not depend on which launch it shares.
+     */
+    public static void sumParts(KernelContext kc, FloatArray mem, IntArray args, int at) {
+        int e = kc.globalIdx;
+        int jobs = args.get(at);
+        int q = 0, n = args.get(at + 1);
+        while (q < jobs - 1 && e >= n) {
+            e -= n;
+            q++;
+            n = args.get(at + 1 + 4 * q);
+        }
+        if (e < n) {
+            int parts = args.get(at + 2 + 4 * q), base = args.get(at + 3 + 4 * q), out = args.get(at + 4 + 4 * q);
             float s = 0f;
-            for (int k = 0; k < chunks; k++) {
-                s += mem.get(partial + k * cols + j);
+            for (int z = 0; z < parts; z++) {
+                s += mem.get(base + z * n + e);
             }
-            mem.set(out + j, mem.get(out + j) + s);
+            mem.set(out + e, mem.get(out + e) + s);
         }
     }
 

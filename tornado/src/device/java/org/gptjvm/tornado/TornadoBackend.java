@@ -170,15 +170,37 @@ public final class TornadoBackend implements Backend {
     }
 
     private Task gemm(String kernel, GemmCall call, IntArray seed, float p) {
-        call.wide = GemmCall.wide(tiles, call.m, call.n);
-        int at = arena.args(call.args());
-        float alpha = call.alpha;
-        if (call.wide) {
+        return gemm(kernel, List.of(call), seed, p);
+    }
+
+    /**
+     * One launch of independent products (none reads what another writes), on the tiles the setting
+     * gives the first; {@link #products} groups calls whose tiles agree. The calls share the launch's
+     * alpha and dropout probability: a call without a DROP flag ignores the latter.
+     */
+    private Task gemm(String kernel, List<GemmCall> calls, IntArray seed, float p) {
+        boolean wide = GemmCall.wide(tiles, calls.getFirst().m, calls.getFirst().n);
+        calls.forEach(c -> c.wide = wide);
+        int at = arena.args(GemmCall.args(calls));
+        float alpha = calls.getFirst().alpha;
+        if (wide) {
             return new Task((g, id, mem, args) -> g.task(id, GemmKernels::gemmWide, kc, mem, args, at, seed, p, alpha),
-                    call.grid(), call.info(kernel));
+                    GemmCall.grid(calls), GemmCall.info(kernel, calls));
         }
         return new Task((g, id, mem, args) -> g.task(id, GemmKernels::gemm, kc, mem, args, at, seed, p, alpha),
-                call.grid(), call.info(kernel));
+                GemmCall.grid(calls), GemmCall.info(kernel, calls));
+    }
+
+    /**
+     * Independent products as few launches as their tiles allow: one, or (where the tile setting
+     * gives them different tiles) one per product.
+     */
+    private List<Task> products(String kernel, List<GemmCall> calls, IntArray seed, float p) {
+        boolean first = GemmCall.wide(tiles, calls.getFirst().m, calls.getFirst().n);
+        if (calls.stream().allMatch(c -> GemmCall.wide(tiles, c.m, c.n) == first)) {
+            return List.of(gemm(kernel, calls, seed, p));
+        }
+        return calls.stream().map(c -> gemm(kernel, c, seed, p)).toList();
     }
 
     private static TLaunch launch(String kernel, List<Task> tasks, Object... inputs) {
@@ -300,17 +322,35 @@ public final class TornadoBackend implements Backend {
         int wg = LayerNormKernels.WG;
         int chunks = chunks(N, C), rows = (N + chunks - 1) / chunks;
         int partial = scratch("layernorm_backward.partial", 2L * chunks * C);
+        int partialGroups = (int) ((chunks * (long) C + wg - 1) / wg);
         return launch("layernorm_backward", List.of(
-                new Task((g, id, mem, args) -> g.task(id, LayerNormKernels::backwardInput, kc, mem, dx, d, x, w, m, r, C),
-                        groups(N, wg), new LaunchInfo("layernorm_backward_input", dims((long) N * wg, 1, 1), dims(wg, 1, 1),
-                        10.0 * N * C, 12.0 * N * C, 8.0 * N * C, 8L * wg)),
-                new Task((g, id, mem, args) -> g.task(id, LayerNormKernels::paramsPartial, kc, mem, partial, d, x, m, r, N, C,
-                        rows), cover((long) chunks * C, 128), new LaunchInfo("layernorm_backward_params",
-                        dims(roundUp((long) chunks * C, 128), 1, 1), dims(128, 1, 1), 5.0 * N * C, 8.0 * N * C,
-                        8.0 * chunks * C, 0)),
-                new Task((g, id, mem, args) -> g.task(id, LayerNormKernels::paramsTotal, kc, mem, dw, db, partial, N, C, rows),
-                        cover(C, 128), new LaunchInfo("layernorm_backward_params_total", dims(roundUp(C, 128), 1, 1),
-                        dims(128, 1, 1), 2.0 * chunks * C, 8.0 * chunks * C + 8.0 * C, 8.0 * C, 0))));
+                new Task((g, id, mem, args) -> g.task(id, LayerNormKernels::backward, kc, mem, dx, d, x, w, m, r, N, C, partial,
+                        rows), groups((long) N + partialGroups, wg), new LaunchInfo("layernorm_backward",
+                        dims(((long) N + partialGroups) * wg, 1, 1), dims(wg, 1, 1), 15.0 * N * C, 20.0 * N * C,
+                        8.0 * N * C + 8.0 * chunks * C, 8L * wg)),
+                sumParts("layernorm_backward_sums", List.of(new int[]{C, chunks, partial, dw},
+                        new int[]{C, chunks, partial + chunks * C, db}))));
+    }
+
+    /**
+     * One launch of the second pass of column sums and split-K slices ({@link ReduceKernels#sumParts}):
+     * each job {n, parts, base, out} adds {@code parts} partials of n elements, in order, into out.
+     */
+    private Task sumParts(String kernel, List<int[]> jobs) {
+        int[] table = new int[1 + 4 * jobs.size()];
+        table[0] = jobs.size();
+        long elements = 0;
+        double flops = 0, read = 0;
+        for (int q = 0; q < jobs.size(); q++) {
+            int[] j = jobs.get(q);
+            System.arraycopy(j, 0, table, 1 + 4 * q, 4);
+            elements += j[0];
+            flops += (double) j[1] * j[0];
+            read += 4.0 * (j[1] + 1) * j[0];
+        }
+        int at = arena.args(table);
+        return new Task((g, id, mem, args) -> g.task(id, ReduceKernels::sumParts, kc, mem, args, at), cover(elements, 128),
+                new LaunchInfo(kernel, dims(roundUp(elements, 128), 1, 1), dims(128, 1, 1), flops, read, 4.0 * elements, 0));
     }
 
     /** Row chunks for a column sum over N rows of {@code cols}: enough work-items for the device, in order. */
@@ -370,17 +410,20 @@ public final class TornadoBackend implements Backend {
                                    IntArray seed, float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
         int drop = p > 0f ? GemmKernels.DROP_A : 0;
         List<Task> tasks = new ArrayList<>();
+        List<GemmCall> products = new ArrayList<>();
         if (dinp != null) { // dinp(N,C) += dout(N,OC) @ W(OC,C)
-            GemmCall g = new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
-                    .c(o(dinp), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop).mask(o(dout), salt);
-            tasks.add(gemm("matmul_backward_input", g, seed, p));
+            products.add(new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
+                    .c(o(dinp), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop).mask(o(dout), salt));
         }
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
         GemmCall g = new GemmCall().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
                 .mask(o(dout), salt);
+        products.add(g);
         g.wide = GemmCall.wide(tiles, OC, C); // as gemm() will decide: the tiles and slice depth follow
         int outputTiles = g.groups(OC) * g.groups(C);
         int slices = Math.max(1, Math.min((SPREAD + outputTiles - 1) / outputTiles, N / (4 * g.depth())));
+        // the second passes: the slices of dW and the chunks of dbias, summed in order in one launch
+        List<int[]> sums = new ArrayList<>();
         if (slices > 1) {
             int slice = (int) roundUp((N + slices - 1) / slices, g.depth());
             slices = (N + slice - 1) / slice;
@@ -388,27 +431,24 @@ public final class TornadoBackend implements Backend {
             g.c(base, C, OC * C, 0);
             g.z = slices;
             g.kSlice = slice;
-            tasks.add(gemm("matmul_backward_weight", g, seed, p));
-            int at = arena.args(OC, C, slices, base, C, o(dweight));
-            int n = OC * C, s = slices;
-            tasks.add(new Task((gr, id, mem, args) -> gr.task(id, GemmKernels::sumSlices, kc, mem, args, at), cover(n, 128),
-                    new LaunchInfo("matmul_backward_weight_sum", dims(roundUp(n, 128), 1, 1), dims(128, 1, 1),
-                            (double) s * n, 4.0 * (s + 1) * n, 4.0 * n, 0)));
+            sums.add(new int[]{OC * C, slices, base, o(dweight)});
         } else {
             g.c(o(dweight), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop);
-            tasks.add(gemm("matmul_backward_weight", g, seed, p));
         }
+        // the input and weight gradients read dout, W and inp only: one launch
+        tasks.addAll(products("matmul_backward_products", products, seed, p));
         if (dbias != null) { // dbias += the column sums of dout, in two passes
             int chunks = chunks(N, OC), rows = (N + chunks - 1) / chunks;
             int partial = scratch("matmul_backward.bias_partial", (long) chunks * OC);
-            int db = o(dbias), d = o(dout);
+            int d = o(dout);
             tasks.add(new Task((gr, id, mem, args) -> gr.task(id, ReduceKernels::columnPartial, kc, mem, partial, d, N, OC,
                     rows, seed, p, salt), cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
                     dims(roundUp((long) chunks * OC, 128), 1, 1), dims(128, 1, 1), (double) N * OC, 4.0 * N * OC,
                     4.0 * chunks * OC, 0)));
-            tasks.add(new Task((gr, id, mem, args) -> gr.task(id, ReduceKernels::columnTotal, kc, mem, db, partial, N, OC,
-                    rows), cover(OC, 128), new LaunchInfo("matmul_backward_bias_total", dims(roundUp(OC, 128), 1, 1),
-                    dims(128, 1, 1), (double) chunks * OC, 4.0 * chunks * OC + 4.0 * OC, 4.0 * OC, 0)));
+            sums.add(new int[]{OC, chunks, partial, o(dbias)});
+        }
+        if (!sums.isEmpty()) {
+            tasks.add(sumParts("matmul_backward_sums", sums));
         }
         return new TLaunch(kernel, tasks, List.of(seed));
     }
@@ -471,9 +511,10 @@ public final class TornadoBackend implements Backend {
         GemmCall dv = heads(B, T, NH).shape(T, hs, T).a(a, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
                 .c(dx + 2 * C, C3, T * C3, hs).mode(GemmKernels.K_FROM_ROW)
                 .flags(GemmKernels.ACCUMULATE | (dropout > 0f ? GemmKernels.DROP_A : 0)).mask(a, salt);
-        return launch("attention_backward", List.of(gemm("attention_backward_scores", dp, s, 0f), softmax,
-                gemm("attention_backward_query", dq, s, 0f), gemm("attention_backward_key", dk, s, 0f),
-                gemm("attention_backward_value", dv, s, dropout)), s);
+        // dQ, dK and dV write their own columns of dqkv from qkv, dS, att and dout: one launch
+        List<Task> tasks = new ArrayList<>(List.of(gemm("attention_backward_scores", dp, s, 0f), softmax));
+        tasks.addAll(products("attention_backward_qkv", List.of(dq, dk, dv), s, dropout));
+        return new TLaunch("attention_backward", tasks, List.of(s));
     }
 
     // ---------------------------------------------------------------- elementwise, loss, optimizer

@@ -9,6 +9,7 @@ import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -208,6 +209,19 @@ class TornadoKernelTest {
         onTiles("128", () -> {
             matmul(s);
             attentionWithAndWithoutDropout(s);
+            return null;
+        });
+    }
+
+    /**
+     * The products on {@code -Dgpt.tornado.gemm=auto}, on a shape where it gives a Linear layer's
+     * input gradient (512 x 384) the 64-wide tiles and its weight gradient (1153 x 384) the 128-wide
+     * ones: the two then take a launch each instead of sharing one.
+     */
+    @Test
+    void matmulOnAutoTiles() {
+        onTiles("auto", () -> {
+            matmul(new Shape(2, 256, 384, 6, 65));
             return null;
         });
     }
