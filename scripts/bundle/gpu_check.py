@@ -183,7 +183,7 @@ def setting_opts(setting):
     return f"-Dgpt.tornado.gemm={gemm}" + (f" -Dgpt.tornado.registers={regs}" if regs else "")
 
 
-steps = {}
+step_runs = {}
 if "steps" in PARTS and not QUICK:
     small_fixture = os.path.join(HERE, "fixtures", "ref_small.safetensors")
     for device in gpu_devices(STEPS_DEVICES):
@@ -208,8 +208,8 @@ if "steps" in PARTS and not QUICK:
                                 "device": b["device"]}
                 else:
                     row[cfg] = {"error": out.strip()[-500:]}
-            steps[key] = row
-report["steps"] = steps
+            step_runs[key] = row
+report["steps"] = step_runs
 
 # ------------------------------------------------------------------ the Linear products alone, per tile setting
 products = {}
@@ -313,17 +313,17 @@ for cfg in configs:
         return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
     md.append(f"| {cfg} | {ms('cpu')} | {ms('tornado')} | {tms('fp32')} | {tms('tf32')} | {tms('bf16')} |")
 md += ["", f"PyTorch ran on {'the GPU (cuda)' if cuda else 'this CPU'}."]
-if steps:
+if step_runs:
     md += ["", "## The tornado step on each GPU device, ms (median; TornadoVM's device number after the @)", "",
            "| setting@device | verify ref_small | small | lecture |", "|---|---|---|---|"]
-    for key, row in steps.items():
+    for key, row in step_runs.items():
         def cell(cfg):
             r = row.get(cfg, {})
             if not r:
                 return "-"
             return f"{r['ms_median']:.2f} (min {r['ms_min']:.2f})" if "ms_median" in r else "failed: " + r.get("error", "")[-150:]
         md.append(f"| {key} | {row['verify'][-80:]} | {cell('small')} | {cell('lecture')} |")
-    seen = sorted({k.split("@")[1] + ": " + r[c]["device"] for k, r in steps.items() for c in ("small", "lecture")
+    seen = sorted({k.split("@")[1] + ": " + r[c]["device"] for k, r in step_runs.items() for c in ("small", "lecture")
                    if "device" in r.get(c, {})})
     md += ["", "Devices: " + "; ".join(seen)]
 if products:
