@@ -111,73 +111,133 @@ public final class GemmKernels {
 
         float[] as = kc.allocateFloatLocalArray(TK * PITCH);
         float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
-        float[] acc = new float[R * R];
-        float[] nextA = new float[LOADS];
-        float[] nextB = new float[LOADS];
-        for (int r = 0; r < R * R; r++) {
-            acc[r] = 0f; // TornadoVM leaves private arrays uninitialised
-        }
-        int tid = ly * THREADS + lx;
+        // The 4 x 4 sums and the next slice's 4 + 4 values are scalars, not private arrays: TornadoVM's
+        // PTX backend keeps a private array in local (off-chip) memory, with a load and a store around
+        // every multiply-add, where an OpenCL compiler unrolls the loops and keeps it in registers.
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+        // written out for R = 4 and LOADS = 4: this work-item's loads of a slice are tid + l * step, l < 4
+        int tid = ly * THREADS + lx, step = THREADS * THREADS;
         boolean aAlongK = sak == 1, bAlongK = sbj != 1;
         int k0 = skip ? kEnd : kBegin; // a skipped tile loads zeros and never stages them
-        for (int l = 0; l < LOADS; l++) {
-            int e = tid + l * THREADS * THREADS;
-            nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, TK, TILE), k0 + along(e, aAlongK, TK, TILE), m, kEnd, sai,
-                    sak);
-            nextB[l] = loadB(mem, b, k0 + along(e, bAlongK, TK, TILE), tileJ + across(e, bAlongK, TK, TILE), n, kEnd, sbk,
-                    sbj);
-        }
+        float nA0 = loadA(mem, a, tileI + across(tid, aAlongK, TK, TILE), k0 + along(tid, aAlongK, TK, TILE), m, kEnd, sai, sak);
+        float nA1 = loadA(mem, a, tileI + across(tid + step, aAlongK, TK, TILE), k0 + along(tid + step, aAlongK, TK, TILE), m,
+                kEnd, sai, sak);
+        float nA2 = loadA(mem, a, tileI + across(tid + 2 * step, aAlongK, TK, TILE), k0 + along(tid + 2 * step, aAlongK, TK,
+                TILE), m, kEnd, sai, sak);
+        float nA3 = loadA(mem, a, tileI + across(tid + 3 * step, aAlongK, TK, TILE), k0 + along(tid + 3 * step, aAlongK, TK,
+                TILE), m, kEnd, sai, sak);
+        float nB0 = loadB(mem, b, k0 + along(tid, bAlongK, TK, TILE), tileJ + across(tid, bAlongK, TK, TILE), n, kEnd, sbk, sbj);
+        float nB1 = loadB(mem, b, k0 + along(tid + step, bAlongK, TK, TILE), tileJ + across(tid + step, bAlongK, TK, TILE), n,
+                kEnd, sbk, sbj);
+        float nB2 = loadB(mem, b, k0 + along(tid + 2 * step, bAlongK, TK, TILE), tileJ + across(tid + 2 * step, bAlongK, TK,
+                TILE), n, kEnd, sbk, sbj);
+        float nB3 = loadB(mem, b, k0 + along(tid + 3 * step, bAlongK, TK, TILE), tileJ + across(tid + 3 * step, bAlongK, TK,
+                TILE), n, kEnd, sbk, sbj);
         for (; k0 < kEnd; k0 += TK) {
-            for (int l = 0; l < LOADS; l++) {
-                int e = tid + l * THREADS * THREADS;
-                int ii = across(e, aAlongK, TK, TILE), kk = along(e, aAlongK, TK, TILE);
-                float v = nextA[l];
-                if (dropA) {
-                    v = v * DropoutMask.scale(seedValue, salt, a + (tileI + ii) * sai + (k0 + kk) * sak - maskBase, p);
-                }
-                as[kk * PITCH + ii] = v;
-                bs[along(e, bAlongK, TK, TILE) * PITCH + across(e, bAlongK, TK, TILE)] = nextB[l];
-            }
+            // stage this slice (A through dropout's mask where asked: element index = address - maskBase)
+            as[slot(tid, aAlongK)] = masked(nA0, dropA, seedValue, salt, a + (tileI + across(tid, aAlongK, TK, TILE)) * sai
+                    + (k0 + along(tid, aAlongK, TK, TILE)) * sak - maskBase, p);
+            as[slot(tid + step, aAlongK)] = masked(nA1, dropA, seedValue, salt, a + (tileI + across(tid + step, aAlongK, TK,
+                    TILE)) * sai + (k0 + along(tid + step, aAlongK, TK, TILE)) * sak - maskBase, p);
+            as[slot(tid + 2 * step, aAlongK)] = masked(nA2, dropA, seedValue, salt, a + (tileI + across(tid + 2 * step, aAlongK,
+                    TK, TILE)) * sai + (k0 + along(tid + 2 * step, aAlongK, TK, TILE)) * sak - maskBase, p);
+            as[slot(tid + 3 * step, aAlongK)] = masked(nA3, dropA, seedValue, salt, a + (tileI + across(tid + 3 * step, aAlongK,
+                    TK, TILE)) * sai + (k0 + along(tid + 3 * step, aAlongK, TK, TILE)) * sak - maskBase, p);
+            bs[slot(tid, bAlongK)] = nB0;
+            bs[slot(tid + step, bAlongK)] = nB1;
+            bs[slot(tid + 2 * step, bAlongK)] = nB2;
+            bs[slot(tid + 3 * step, bAlongK)] = nB3;
             kc.localBarrier();
             int k1 = k0 + TK; // the next slice's values; past kEnd, zeros that are never staged
-            for (int l = 0; l < LOADS; l++) {
-                int e = tid + l * THREADS * THREADS;
-                nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, TK, TILE), k1 + along(e, aAlongK, TK, TILE), m, kEnd,
-                        sai, sak);
-                nextB[l] = loadB(mem, b, k1 + along(e, bAlongK, TK, TILE), tileJ + across(e, bAlongK, TK, TILE), n, kEnd,
-                        sbk, sbj);
-            }
-            for (int kk = 0; kk < TK; kk++) {
-                for (int r = 0; r < R; r++) {
-                    float av = as[kk * PITCH + r * THREADS + ly];
-                    for (int q = 0; q < R; q++) {
-                        acc[r * R + q] += av * bs[kk * PITCH + q * THREADS + lx];
-                    }
+            nA0 = loadA(mem, a, tileI + across(tid, aAlongK, TK, TILE), k1 + along(tid, aAlongK, TK, TILE), m, kEnd, sai, sak);
+            nA1 = loadA(mem, a, tileI + across(tid + step, aAlongK, TK, TILE), k1 + along(tid + step, aAlongK, TK, TILE), m,
+                    kEnd, sai, sak);
+            nA2 = loadA(mem, a, tileI + across(tid + 2 * step, aAlongK, TK, TILE), k1 + along(tid + 2 * step, aAlongK, TK,
+                    TILE), m, kEnd, sai, sak);
+            nA3 = loadA(mem, a, tileI + across(tid + 3 * step, aAlongK, TK, TILE), k1 + along(tid + 3 * step, aAlongK, TK,
+                    TILE), m, kEnd, sai, sak);
+            nB0 = loadB(mem, b, k1 + along(tid, bAlongK, TK, TILE), tileJ + across(tid, bAlongK, TK, TILE), n, kEnd, sbk, sbj);
+            nB1 = loadB(mem, b, k1 + along(tid + step, bAlongK, TK, TILE), tileJ + across(tid + step, bAlongK, TK, TILE), n,
+                    kEnd, sbk, sbj);
+            nB2 = loadB(mem, b, k1 + along(tid + 2 * step, bAlongK, TK, TILE), tileJ + across(tid + 2 * step, bAlongK, TK,
+                    TILE), n, kEnd, sbk, sbj);
+            nB3 = loadB(mem, b, k1 + along(tid + 3 * step, bAlongK, TK, TILE), tileJ + across(tid + 3 * step, bAlongK, TK,
+                    TILE), n, kEnd, sbk, sbj);
+            // k in fours: Graal unrolls the inner loop (a loop of all TK at once is too large for it, and
+            // stays a loop of 16 multiply-adds)
+            for (int kq = 0; kq < TK; kq += 4) {
+                for (int kk = kq; kk < kq + 4; kk++) {
+                    int ra = kk * PITCH + ly, rb = kk * PITCH + lx;
+                    float a0 = as[ra], a1 = as[ra + THREADS], a2 = as[ra + 2 * THREADS], a3 = as[ra + 3 * THREADS];
+                    float b0 = bs[rb], b1 = bs[rb + THREADS], b2 = bs[rb + 2 * THREADS], b3 = bs[rb + 3 * THREADS];
+                    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
                 }
             }
             kc.localBarrier();
         }
         if (!skip) {
-            float[] bv = new float[R];
-            float[] old = new float[R];
-            for (int q = 0; q < R; q++) {
-                bv[q] = bias >= 0 ? mem.get(bias + Math.min(tileJ + q * THREADS + lx, n - 1)) : 0f;
-            }
+            int j = tileJ + lx;
+            float bias0 = biasAt(mem, bias, j, n), bias1 = biasAt(mem, bias, j + THREADS, n);
+            float bias2 = biasAt(mem, bias, j + 2 * THREADS, n), bias3 = biasAt(mem, bias, j + 3 * THREADS, n);
+            storeRow(mem, c, ldc, tileI + ly, j, m, n, flags, bias, alpha, c00, c01, c02, c03, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + THREADS + ly, j, m, n, flags, bias, alpha, c10, c11, c12, c13, bias0, bias1, bias2,
+                    bias3);
+            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, m, n, flags, bias, alpha, c20, c21, c22, c23, bias0, bias1,
+                    bias2, bias3);
+            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, m, n, flags, bias, alpha, c30, c31, c32, c33, bias0, bias1,
+                    bias2, bias3);
             for (int r = 0; r < R; r++) {
-                int i = Math.min(tileI + r * THREADS + ly, m - 1);
-                if ((flags & ACCUMULATE) != 0) {
-                    for (int q = 0; q < R; q++) {
-                        old[q] = mem.get(c + i * ldc + Math.min(tileJ + q * THREADS + lx, n - 1));
-                    }
-                }
-                for (int q = 0; q < R; q++) {
-                    int j = tileJ + q * THREADS + lx;
-                    if (tileI + r * THREADS + ly < m && j < n) {
-                        mem.set(c + i * ldc + j, sum(alpha * acc[r * R + q], bias, bv[q], flags, old[q]));
-                    }
-                }
+                finishRow(mem, c, ldc, tileI + r * THREADS + ly, j, m, n, flags, res, seedValue, salt, maskBase, p);
             }
-            finishTile(mem, c, ldc, tileI, tileJ, ly, lx, R, m, n, flags, res, seedValue, salt, maskBase, p);
+        }
+    }
+
+    /** Where load number e of a slice goes in its local array: k's row of PITCH floats, then the row (column) within the tile. */
+    private static int slot(int e, boolean alongK) {
+        return along(e, alongK, TK, TILE) * PITCH + across(e, alongK, TK, TILE);
+    }
+
+    /** v, times its dropout mask for {@code element} where {@code drop} (A's values as they are staged). */
+    private static float masked(float v, boolean drop, long seedValue, int salt, int element, float p) {
+        return drop ? v * DropoutMask.scale(seedValue, salt, element, p) : v;
+    }
+
+    /** bias(j), or 0 without a bias; read at the last column where j is past it (never used there). */
+    private static float biasAt(FloatArray mem, int bias, int j, int n) {
+        return bias >= 0 ? mem.get(bias + Math.min(j, n - 1)) : 0f;
+    }
+
+    /**
+     * The epilogue's first half for one row i of a work-item's outputs, columns j, j + THREADS, j + 2
+     * THREADS, j + 3 THREADS: C(i, j) from its sum ({@link #sum}). C's old values (for +=) are read, all
+     * four, before any is written, as {@link #loadA} reads.
+     */
+    private static void storeRow(FloatArray mem, int c, int ldc, int i, int j, int m, int n, int flags, int bias,
+                                 float alpha, float s0, float s1, float s2, float s3, float b0, float b1, float b2,
+                                 float b3) {
+        int row = c + Math.min(i, m - 1) * ldc;
+        boolean accumulate = (flags & ACCUMULATE) != 0;
+        float o0 = accumulate ? mem.get(row + Math.min(j, n - 1)) : 0f;
+        float o1 = accumulate ? mem.get(row + Math.min(j + THREADS, n - 1)) : 0f;
+        float o2 = accumulate ? mem.get(row + Math.min(j + 2 * THREADS, n - 1)) : 0f;
+        float o3 = accumulate ? mem.get(row + Math.min(j + 3 * THREADS, n - 1)) : 0f;
+        if (i < m) {
+            if (j < n) {
+                mem.set(row + j, sum(alpha * s0, bias, b0, flags, o0));
+            }
+            if (j + THREADS < n) {
+                mem.set(row + j + THREADS, sum(alpha * s1, bias, b1, flags, o1));
+            }
+            if (j + 2 * THREADS < n) {
+                mem.set(row + j + 2 * THREADS, sum(alpha * s2, bias, b2, flags, o2));
+            }
+            if (j + 3 * THREADS < n) {
+                mem.set(row + j + 3 * THREADS, sum(alpha * s3, bias, b3, flags, o3));
+            }
         }
     }
 
@@ -267,41 +327,45 @@ public final class GemmKernels {
 
     /**
      * The epilogue's second half, where the flags ask for it: dropout on C and then the residual,
-     * applied to what the first half wrote for the work-item's {@code outs} x {@code outs} outputs
-     * (never with +=: {@link GemmCall} refuses the mix). A row's values of C and of the residual are
-     * read before any is written, as {@link #loadA} reads. It reads no accumulator, so its loops need
-     * not unroll, and both kernels share it.
+     * applied to what the first half wrote in row i, columns j, j + THREADS, j + 2 THREADS, j + 3
+     * THREADS (never with +=: {@link GemmCall} refuses the mix). The row's values of C and of the
+     * residual are read before any is written, as {@link #loadA} reads; both kernels call it, the wide
+     * one twice a row.
      */
-    private static void finishTile(FloatArray mem, int c, int ldc, int tileI, int tileJ, int ly, int lx, int outs, int m,
-                                   int n, int flags, int res, long seedValue, int salt, int maskBase, float p) {
+    private static void finishRow(FloatArray mem, int c, int ldc, int i, int j, int m, int n, int flags, int res,
+                                  long seedValue, int salt, int maskBase, float p) {
         boolean drop = (flags & DROP_C) != 0;
         if (!drop && res < 0) {
             return; // nothing asked for
         }
-        float[] cv = new float[WIDE_R];
-        float[] rv = new float[WIDE_R];
-        for (int r = 0; r < outs; r++) {
-            int i = Math.min(tileI + r * THREADS + ly, m - 1);
-            for (int q = 0; q < outs; q++) {
-                int at = i * ldc + Math.min(tileJ + q * THREADS + lx, n - 1);
-                cv[q] = mem.get(c + at);
-                rv[q] = res >= 0 ? mem.get(res + at) : 0f;
+        int row = Math.min(i, m - 1) * ldc;
+        int at0 = row + Math.min(j, n - 1), at1 = row + Math.min(j + THREADS, n - 1);
+        int at2 = row + Math.min(j + 2 * THREADS, n - 1), at3 = row + Math.min(j + 3 * THREADS, n - 1);
+        float v0 = mem.get(c + at0), v1 = mem.get(c + at1), v2 = mem.get(c + at2), v3 = mem.get(c + at3);
+        float r0 = res >= 0 ? mem.get(res + at0) : 0f, r1 = res >= 0 ? mem.get(res + at1) : 0f;
+        float r2 = res >= 0 ? mem.get(res + at2) : 0f, r3 = res >= 0 ? mem.get(res + at3) : 0f;
+        if (i < m) {
+            if (j < n) {
+                mem.set(c + row + j, finish(v0, r0, drop, res, seedValue, salt, c + row + j - maskBase, p));
             }
-            for (int q = 0; q < outs; q++) {
-                int j = tileJ + q * THREADS + lx;
-                if (tileI + r * THREADS + ly < m && j < n) {
-                    int addr = c + i * ldc + j;
-                    float v = cv[q];
-                    if (drop) {
-                        v = v * DropoutMask.scale(seedValue, salt, addr - maskBase, p);
-                    }
-                    if (res >= 0) {
-                        v = rv[q] + v;
-                    }
-                    mem.set(addr, v);
-                }
+            if (j + THREADS < n) {
+                mem.set(c + row + j + THREADS, finish(v1, r1, drop, res, seedValue, salt, c + row + j + THREADS - maskBase, p));
+            }
+            if (j + 2 * THREADS < n) {
+                mem.set(c + row + j + 2 * THREADS, finish(v2, r2, drop, res, seedValue, salt,
+                        c + row + j + 2 * THREADS - maskBase, p));
+            }
+            if (j + 3 * THREADS < n) {
+                mem.set(c + row + j + 3 * THREADS, finish(v3, r3, drop, res, seedValue, salt,
+                        c + row + j + 3 * THREADS - maskBase, p));
             }
         }
+    }
+
+    /** One output of {@link #finishRow}: v through dropout's mask (element index {@code element}), plus the residual r. */
+    private static float finish(float v, float r, boolean drop, int res, long seedValue, int salt, int element, float p) {
+        float out = drop ? v * DropoutMask.scale(seedValue, salt, element, p) : v;
+        return res >= 0 ? r + out : out;
     }
 
     /**
@@ -405,7 +469,11 @@ public final class GemmKernels {
                     }
                 }
             }
-            finishTile(mem, c, ldc, tileI, tileJ, ly, lx, WIDE_R, m, n, flags, res, seedValue, salt, maskBase, p);
+            for (int r = 0; r < WIDE_R; r++) {
+                int i = tileI + r * THREADS + ly;
+                finishRow(mem, c, ldc, i, tileJ + lx, m, n, flags, res, seedValue, salt, maskBase, p);
+                finishRow(mem, c, ldc, i, tileJ + 4 * THREADS + lx, m, n, flags, res, seedValue, salt, maskBase, p);
+            }
         }
     }
 }
