@@ -169,17 +169,19 @@ final class GemmCall {
         return all;
     }
 
-    /** The work-groups of this call: its tiles of C times z. */
-    long groupCount() {
-        return (long) groups(n) * groups(m) * z;
+    /** The work-groups of the calls of a launch: x the most tile columns of any call, y every call's tile rows times its z. */
+    static long[] groups(List<GemmCall> calls) {
+        long x = calls.stream().mapToLong(c -> c.groups(c.n)).max().orElse(1);
+        long y = calls.stream().mapToLong(c -> (long) c.groups(c.m) * c.z).sum();
+        return new long[]{x, y};
     }
 
-    /** One line of work-groups of THREADS x THREADS for the calls' tiles, call after call. */
+    /** Work-groups of THREADS x THREADS over the calls' tiles (see {@link GemmKernels} for their order). */
     static WorkerGrid grid(List<GemmCall> calls) {
-        long groups = calls.stream().mapToLong(GemmCall::groupCount).sum();
-        WorkerGrid2D g = new WorkerGrid2D((int) (groups * THREADS), THREADS);
-        g.setLocalWork(THREADS, THREADS, 1);
-        return g;
+        long[] g = groups(calls);
+        WorkerGrid2D grid = new WorkerGrid2D((int) (g[0] * THREADS), (int) (g[1] * THREADS));
+        grid.setLocalWork(THREADS, THREADS, 1);
+        return grid;
     }
 
     /** Tiles along an extent of C. */
@@ -194,7 +196,7 @@ final class GemmCall {
 
     /** What the calls of one launch ask of the device, together. */
     static LaunchInfo info(String kernel, List<GemmCall> calls) {
-        long groups = calls.stream().mapToLong(GemmCall::groupCount).sum();
+        long[] groups = groups(calls);
         double flops = 0, read = 0, written = 0;
         for (GemmCall c : calls) {
             double zs = c.kSlice > 0 ? 1 : c.z; // split K: the slices share one product
@@ -203,7 +205,7 @@ final class GemmCall {
                     ? 4.0 * c.m * c.n * zs : 0) + (c.res >= 0 ? 4.0 * c.m * c.n * zs : 0);
             written += 4.0 * c.m * c.n * (c.kSlice > 0 ? c.z : zs);
         }
-        return new LaunchInfo(kernel, new long[]{groups * THREADS, THREADS, 1}, new long[]{THREADS, THREADS, 1}, flops,
+        return new LaunchInfo(kernel, new long[]{groups[0] * THREADS, groups[1] * THREADS, 1}, new long[]{THREADS, THREADS, 1}, flops,
                 read, written, calls.getFirst().localBytes());
     }
 }

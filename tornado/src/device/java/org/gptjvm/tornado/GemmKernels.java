@@ -42,8 +42,8 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  *
  * <p>One launch may hold several independent calls (a Linear layer's input and weight gradients;
  * attention's dQ, dK and dV), their argument rows one after another, each but the last with MORE
- * set: the grid is one line of work-groups, the first call's tiles (j fastest, then i, then z),
- * then the next call's. TornadoVM's OpenCL path waits for the device before every launch, so a
+ * set: the grid's x is the tile columns (as many as the widest call has), its y the calls' tile rows
+ * one after another, each call's for z = 0, then z = 1, and so on. TornadoVM's OpenCL path waits for the device before every launch, so a
  * launch saved is a round trip saved; the calls' tiles also fill the device together.
  */
 public final class GemmKernels {
@@ -89,16 +89,17 @@ public final class GemmKernels {
 
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
         int lx = kc.localIdx, ly = kc.localIdy;
-        int g = kc.groupIdx; // the launch's work-groups: its calls' tiles, call after call
-        int count = callGroups(args, at, TILE);
-        while (g >= count && args.get(at + MORE) != 0) {
-            g -= count;
+        // the launch's rows of work-groups: each call's tile rows for z = 0, then for z = 1, ..., call after call
+        int gy = kc.groupIdy;
+        int tilesI = (args.get(at + M) + TILE - 1) / TILE;
+        while (gy >= tilesI * args.get(at + ZS) && args.get(at + MORE) != 0) {
+            gy -= tilesI * args.get(at + ZS);
             at += SIZE;
-            count = callGroups(args, at, TILE);
+            tilesI = (args.get(at + M) + TILE - 1) / TILE;
         }
         int m = args.get(at + M), n = args.get(at + N);
-        int tilesJ = (n + TILE - 1) / TILE, tilesI = (m + TILE - 1) / TILE;
-        int tileJ = g % tilesJ * TILE, tileI = g / tilesJ % tilesI * TILE, z = g / tilesJ / tilesI;
+        int z = gy / tilesI;
+        int tileI = (gy - z * tilesI) * TILE, tileJ = kc.groupIdx * TILE;
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
         int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
@@ -106,7 +107,7 @@ public final class GemmKernels {
         int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
-        boolean skip = aboveDiagonal(args, at, tileI, tileJ, TILE);
+        boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, TILE);
         boolean dropA = (flags & DROP_A) != 0;
 
         float[] as = kc.allocateFloatLocalArray(TK * PITCH);
@@ -241,12 +242,6 @@ public final class GemmKernels {
         }
     }
 
-    /** The work-groups of the call at {@code args[at..]}: its tiles of C times its z extent. */
-    private static int callGroups(IntArray args, int at, int tile) {
-        int m = args.get(at + M), n = args.get(at + N);
-        return (n + tile - 1) / tile * ((m + tile - 1) / tile) * args.get(at + ZS);
-    }
-
     /** Where operand {@code base} (A, B or C) of grid slice z starts: its offset plus z's batch and head strides. */
     private static int operand(IntArray args, int at, int base, int sb, int sh, int z) {
         int nh = args.get(at + NH), zb = z / nh;
@@ -377,16 +372,17 @@ public final class GemmKernels {
     public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p,
                                 float alpha) {
         int lx = kc.localIdx, ly = kc.localIdy;
-        int g = kc.groupIdx; // the launch's work-groups: its calls' tiles, call after call
-        int count = callGroups(args, at, WIDE_TILE);
-        while (g >= count && args.get(at + MORE) != 0) {
-            g -= count;
+        // the launch's rows of work-groups: each call's tile rows for z = 0, then for z = 1, ..., call after call
+        int gy = kc.groupIdy;
+        int tilesI = (args.get(at + M) + WIDE_TILE - 1) / WIDE_TILE;
+        while (gy >= tilesI * args.get(at + ZS) && args.get(at + MORE) != 0) {
+            gy -= tilesI * args.get(at + ZS);
             at += SIZE;
-            count = callGroups(args, at, WIDE_TILE);
+            tilesI = (args.get(at + M) + WIDE_TILE - 1) / WIDE_TILE;
         }
         int m = args.get(at + M), n = args.get(at + N);
-        int tilesJ = (n + WIDE_TILE - 1) / WIDE_TILE, tilesI = (m + WIDE_TILE - 1) / WIDE_TILE;
-        int tileJ = g % tilesJ * WIDE_TILE, tileI = g / tilesJ % tilesI * WIDE_TILE, z = g / tilesJ / tilesI;
+        int z = gy / tilesI;
+        int tileI = (gy - z * tilesI) * WIDE_TILE, tileJ = kc.groupIdx * WIDE_TILE;
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
         int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
@@ -394,7 +390,7 @@ public final class GemmKernels {
         int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE_TILE);
-        boolean skip = aboveDiagonal(args, at, tileI, tileJ, WIDE_TILE);
+        boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, WIDE_TILE);
         boolean dropA = (flags & DROP_A) != 0;
 
         float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
