@@ -121,50 +121,38 @@ public final class GemmKernels {
         int tid = ly * THREADS + lx, step = THREADS * THREADS;
         boolean aAlongK = sak == 1, bAlongK = sbj != 1;
         int k0 = skip ? kEnd : kBegin; // a skipped tile loads zeros and never stages them
-        float nA0 = loadA(mem, a, tileI + across(tid, aAlongK, TK, TILE), k0 + along(tid, aAlongK, TK, TILE), m, kEnd, sai, sak);
-        float nA1 = loadA(mem, a, tileI + across(tid + step, aAlongK, TK, TILE), k0 + along(tid + step, aAlongK, TK, TILE), m,
-                kEnd, sai, sak);
-        float nA2 = loadA(mem, a, tileI + across(tid + 2 * step, aAlongK, TK, TILE), k0 + along(tid + 2 * step, aAlongK, TK,
-                TILE), m, kEnd, sai, sak);
-        float nA3 = loadA(mem, a, tileI + across(tid + 3 * step, aAlongK, TK, TILE), k0 + along(tid + 3 * step, aAlongK, TK,
-                TILE), m, kEnd, sai, sak);
-        float nB0 = loadB(mem, b, k0 + along(tid, bAlongK, TK, TILE), tileJ + across(tid, bAlongK, TK, TILE), n, kEnd, sbk, sbj);
-        float nB1 = loadB(mem, b, k0 + along(tid + step, bAlongK, TK, TILE), tileJ + across(tid + step, bAlongK, TK, TILE), n,
-                kEnd, sbk, sbj);
-        float nB2 = loadB(mem, b, k0 + along(tid + 2 * step, bAlongK, TK, TILE), tileJ + across(tid + 2 * step, bAlongK, TK,
-                TILE), n, kEnd, sbk, sbj);
-        float nB3 = loadB(mem, b, k0 + along(tid + 3 * step, bAlongK, TK, TILE), tileJ + across(tid + 3 * step, bAlongK, TK,
-                TILE), n, kEnd, sbk, sbj);
+        float nA0 = loadA(mem, a, tid, aAlongK, TK, TILE, tileI, k0, m, kEnd, sai, sak);
+        float nA1 = loadA(mem, a, tid + step, aAlongK, TK, TILE, tileI, k0, m, kEnd, sai, sak);
+        float nA2 = loadA(mem, a, tid + 2 * step, aAlongK, TK, TILE, tileI, k0, m, kEnd, sai, sak);
+        float nA3 = loadA(mem, a, tid + 3 * step, aAlongK, TK, TILE, tileI, k0, m, kEnd, sai, sak);
+        float nB0 = loadB(mem, b, tid, bAlongK, TK, TILE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB1 = loadB(mem, b, tid + step, bAlongK, TK, TILE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB2 = loadB(mem, b, tid + 2 * step, bAlongK, TK, TILE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB3 = loadB(mem, b, tid + 3 * step, bAlongK, TK, TILE, tileJ, k0, n, kEnd, sbk, sbj);
         for (; k0 < kEnd; k0 += TK) {
             // stage this slice (A through dropout's mask where asked: element index = address - maskBase)
-            as[slot(tid, aAlongK)] = masked(nA0, dropA, seedValue, salt, a + (tileI + across(tid, aAlongK, TK, TILE)) * sai
-                    + (k0 + along(tid, aAlongK, TK, TILE)) * sak - maskBase, p);
-            as[slot(tid + step, aAlongK)] = masked(nA1, dropA, seedValue, salt, a + (tileI + across(tid + step, aAlongK, TK,
-                    TILE)) * sai + (k0 + along(tid + step, aAlongK, TK, TILE)) * sak - maskBase, p);
-            as[slot(tid + 2 * step, aAlongK)] = masked(nA2, dropA, seedValue, salt, a + (tileI + across(tid + 2 * step, aAlongK,
-                    TK, TILE)) * sai + (k0 + along(tid + 2 * step, aAlongK, TK, TILE)) * sak - maskBase, p);
-            as[slot(tid + 3 * step, aAlongK)] = masked(nA3, dropA, seedValue, salt, a + (tileI + across(tid + 3 * step, aAlongK,
-                    TK, TILE)) * sai + (k0 + along(tid + 3 * step, aAlongK, TK, TILE)) * sak - maskBase, p);
-            bs[slot(tid, bAlongK)] = nB0;
-            bs[slot(tid + step, bAlongK)] = nB1;
-            bs[slot(tid + 2 * step, bAlongK)] = nB2;
-            bs[slot(tid + 3 * step, bAlongK)] = nB3;
+            as[slot(tid, aAlongK, TK, TILE, PITCH)] = masked(nA0, dropA, seedValue, salt,
+                    addressA(a, tid, aAlongK, TK, TILE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + step, aAlongK, TK, TILE, PITCH)] = masked(nA1, dropA, seedValue, salt,
+                    addressA(a, tid + step, aAlongK, TK, TILE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + 2 * step, aAlongK, TK, TILE, PITCH)] = masked(nA2, dropA, seedValue, salt,
+                    addressA(a, tid + 2 * step, aAlongK, TK, TILE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + 3 * step, aAlongK, TK, TILE, PITCH)] = masked(nA3, dropA, seedValue, salt,
+                    addressA(a, tid + 3 * step, aAlongK, TK, TILE, tileI, k0, sai, sak) - maskBase, p);
+            bs[slot(tid, bAlongK, TK, TILE, PITCH)] = nB0;
+            bs[slot(tid + step, bAlongK, TK, TILE, PITCH)] = nB1;
+            bs[slot(tid + 2 * step, bAlongK, TK, TILE, PITCH)] = nB2;
+            bs[slot(tid + 3 * step, bAlongK, TK, TILE, PITCH)] = nB3;
             kc.localBarrier();
             int k1 = k0 + TK; // the next slice's values; past kEnd, zeros that are never staged
-            nA0 = loadA(mem, a, tileI + across(tid, aAlongK, TK, TILE), k1 + along(tid, aAlongK, TK, TILE), m, kEnd, sai, sak);
-            nA1 = loadA(mem, a, tileI + across(tid + step, aAlongK, TK, TILE), k1 + along(tid + step, aAlongK, TK, TILE), m,
-                    kEnd, sai, sak);
-            nA2 = loadA(mem, a, tileI + across(tid + 2 * step, aAlongK, TK, TILE), k1 + along(tid + 2 * step, aAlongK, TK,
-                    TILE), m, kEnd, sai, sak);
-            nA3 = loadA(mem, a, tileI + across(tid + 3 * step, aAlongK, TK, TILE), k1 + along(tid + 3 * step, aAlongK, TK,
-                    TILE), m, kEnd, sai, sak);
-            nB0 = loadB(mem, b, k1 + along(tid, bAlongK, TK, TILE), tileJ + across(tid, bAlongK, TK, TILE), n, kEnd, sbk, sbj);
-            nB1 = loadB(mem, b, k1 + along(tid + step, bAlongK, TK, TILE), tileJ + across(tid + step, bAlongK, TK, TILE), n,
-                    kEnd, sbk, sbj);
-            nB2 = loadB(mem, b, k1 + along(tid + 2 * step, bAlongK, TK, TILE), tileJ + across(tid + 2 * step, bAlongK, TK,
-                    TILE), n, kEnd, sbk, sbj);
-            nB3 = loadB(mem, b, k1 + along(tid + 3 * step, bAlongK, TK, TILE), tileJ + across(tid + 3 * step, bAlongK, TK,
-                    TILE), n, kEnd, sbk, sbj);
+            nA0 = loadA(mem, a, tid, aAlongK, TK, TILE, tileI, k1, m, kEnd, sai, sak);
+            nA1 = loadA(mem, a, tid + step, aAlongK, TK, TILE, tileI, k1, m, kEnd, sai, sak);
+            nA2 = loadA(mem, a, tid + 2 * step, aAlongK, TK, TILE, tileI, k1, m, kEnd, sai, sak);
+            nA3 = loadA(mem, a, tid + 3 * step, aAlongK, TK, TILE, tileI, k1, m, kEnd, sai, sak);
+            nB0 = loadB(mem, b, tid, bAlongK, TK, TILE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB1 = loadB(mem, b, tid + step, bAlongK, TK, TILE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB2 = loadB(mem, b, tid + 2 * step, bAlongK, TK, TILE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB3 = loadB(mem, b, tid + 3 * step, bAlongK, TK, TILE, tileJ, k1, n, kEnd, sbk, sbj);
             // k in fours: Graal unrolls the inner loop (a loop of all TK at once is too large for it, and
             // stays a loop of 16 multiply-adds)
             for (int kq = 0; kq < TK; kq += 4) {
@@ -195,11 +183,6 @@ public final class GemmKernels {
                 finishRow(mem, c, ldc, tileI + r * THREADS + ly, j, m, n, flags, res, seedValue, salt, maskBase, p);
             }
         }
-    }
-
-    /** Where load number e of a slice goes in its local array: k's row of PITCH floats, then the row (column) within the tile. */
-    private static int slot(int e, boolean alongK) {
-        return along(e, alongK, TK, TILE) * PITCH + across(e, alongK, TK, TILE);
     }
 
     /** v, times its dropout mask for {@code element} where {@code drop} (A's values as they are staged). */
@@ -282,22 +265,37 @@ public final class GemmKernels {
     }
 
     /**
-     * A(i, k) as staged, before dropout: 0 outside A or past the work-group's k range. Every call reads
+     * A(i, k) as staged for load number e of the slice from k0 (i and k from {@link #across} and
+     * {@link #along}), before dropout: 0 outside A or past the work-group's k range. Every call reads
      * memory (the operand's first element where (i, k) is outside) and then selects, with no branch
      * around the read: a work-item's reads of a slice are then issued together and their latencies
      * overlap, where a read inside a branch, its value stored right after, waits for each in turn.
      */
-    private static float loadA(FloatArray mem, int a, int i, int k, int m, int kEnd, int sai, int sak) {
+    private static float loadA(FloatArray mem, int a, int e, boolean alongK, int depth, int tile, int tileI, int k0, int m,
+                               int kEnd, int sai, int sak) {
+        int i = tileI + across(e, alongK, depth, tile), k = k0 + along(e, alongK, depth, tile);
         boolean inside = i < m && k < kEnd;
         float v = mem.get(inside ? a + i * sai + k * sak : a);
         return inside ? v : 0f;
     }
 
+    /** The address of the element of A that load number e of the slice from k0 reads (see {@link #across}). */
+    private static int addressA(int a, int e, boolean alongK, int depth, int tile, int tileI, int k0, int sai, int sak) {
+        return a + (tileI + across(e, alongK, depth, tile)) * sai + (k0 + along(e, alongK, depth, tile)) * sak;
+    }
+
     /** B(k, j) as staged: 0 outside B or past the work-group's k range (read as {@link #loadA} reads). */
-    private static float loadB(FloatArray mem, int b, int k, int j, int n, int kEnd, int sbk, int sbj) {
+    private static float loadB(FloatArray mem, int b, int e, boolean alongK, int depth, int tile, int tileJ, int k0, int n,
+                               int kEnd, int sbk, int sbj) {
+        int j = tileJ + across(e, alongK, depth, tile), k = k0 + along(e, alongK, depth, tile);
         boolean inside = j < n && k < kEnd;
         float v = mem.get(inside ? b + k * sbk + j * sbj : b);
         return inside ? v : 0f;
+    }
+
+    /** Where load number e of a slice goes in its local array: its k's row of {@code pitch} floats, then its place across the tile. */
+    private static int slot(int e, boolean alongK, int depth, int tile, int pitch) {
+        return along(e, alongK, depth, tile) * pitch + across(e, alongK, depth, tile);
     }
 
     /**
@@ -408,30 +406,22 @@ public final class GemmKernels {
         int k0 = skip ? kEnd : kBegin;
         for (int l = 0; l < WIDE_LOADS; l++) {
             int e = tid + l * THREADS * THREADS;
-            nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, WIDE_TK, WIDE_TILE), k0 + along(e, aAlongK, WIDE_TK,
-                    WIDE_TILE), m, kEnd, sai, sak);
-            nextB[l] = loadB(mem, b, k0 + along(e, bAlongK, WIDE_TK, WIDE_TILE), tileJ + across(e, bAlongK, WIDE_TK,
-                    WIDE_TILE), n, kEnd, sbk, sbj);
+            nextA[l] = loadA(mem, a, e, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
+            nextB[l] = loadB(mem, b, e, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
         }
         for (; k0 < kEnd; k0 += WIDE_TK) {
             for (int l = 0; l < WIDE_LOADS; l++) {
                 int e = tid + l * THREADS * THREADS;
-                int ii = across(e, aAlongK, WIDE_TK, WIDE_TILE), kk = along(e, aAlongK, WIDE_TK, WIDE_TILE);
-                float v = nextA[l];
-                if (dropA) {
-                    v = v * DropoutMask.scale(seedValue, salt, a + (tileI + ii) * sai + (k0 + kk) * sak - maskBase, p);
-                }
-                as[kk * WIDE_PITCH + ii] = v;
-                bs[along(e, bAlongK, WIDE_TK, WIDE_TILE) * WIDE_PITCH + across(e, bAlongK, WIDE_TK, WIDE_TILE)] = nextB[l];
+                as[slot(e, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nextA[l], dropA, seedValue, salt,
+                        addressA(a, e, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
+                bs[slot(e, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nextB[l];
             }
             kc.localBarrier();
             int k1 = k0 + WIDE_TK;
             for (int l = 0; l < WIDE_LOADS; l++) {
                 int e = tid + l * THREADS * THREADS;
-                nextA[l] = loadA(mem, a, tileI + across(e, aAlongK, WIDE_TK, WIDE_TILE), k1 + along(e, aAlongK, WIDE_TK,
-                        WIDE_TILE), m, kEnd, sai, sak);
-                nextB[l] = loadB(mem, b, k1 + along(e, bAlongK, WIDE_TK, WIDE_TILE), tileJ + across(e, bAlongK, WIDE_TK,
-                        WIDE_TILE), n, kEnd, sbk, sbj);
+                nextA[l] = loadA(mem, a, e, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
+                nextB[l] = loadB(mem, b, e, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
             }
             for (int kk = 0; kk < WIDE_TK; kk++) {
                 for (int r = 0; r < WIDE_R; r++) {
