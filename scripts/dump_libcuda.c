@@ -4,7 +4,9 @@
  * $GPT_PTX_DUMP/NNN-ENTRY.ptx (with the JIT options in a comment line), so that the PTX can be read
  * and compiled by ptxas on a machine without a GPU. Memory is host memory (copies are memcpy),
  * launches do nothing, events take 1 us. Device: one sm_90 with 132 SMs (an H100/H200's numbers).
- * Used by scripts/tornado-ptx.sh. Build: gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o libcuda.so.1 dump_libcuda.c
+ * Used by scripts/tornado-ptx.sh, and by scripts/test-gpu-bundle.sh (without GPT_PTX_DUMP), which
+ * only needs TornadoVM's PTX backend to start and list the device.
+ * Build: gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o libcuda.so.1 dump_libcuda.c
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -79,20 +79,14 @@ if not seen:
     sys.exit("kernel-ptx: no kernel matched " + sys.argv[2])
 EOF
 
-printf '%-16s %5s %7s %7s %6s %6s %9s %9s %9s\n' kernel regs stack spills smem fma ld.shared st.shared ptx-local
+source "$here/scripts/ptxas-table.sh"
+ptxas_header
 for cl in "$work"/*.cl; do
   k=$(basename "$cl" .cl)
   "$clang" -x cl -cl-std=CL1.2 -target nvptx64-nvidia-nvcl -Xclang -finclude-default-header -include "$work/prelude.h" \
     -O3 -S -o "$work/$k.ptx" "$cl" -Wno-everything || die "clang could not compile $k"
   sed -i "s/^\.version .*/.version 8.0/; s/^\.target .*/.target $arch/" "$work/$k.ptx"
-  info=$(ptxas -v -arch="$arch" -o "$work/$k.cubin" "$work/$k.ptx" 2>&1) || { echo "$info" >&2; die "ptxas failed on $k"; }
-  regs=$(grep -o 'Used [0-9]* registers' <<<"$info" | grep -o '[0-9]*')
-  stack=$(grep -o '[0-9]* bytes stack frame' <<<"$info" | grep -o '^[0-9]*')
-  spills=$(grep -o '[0-9]* bytes spill stores' <<<"$info" | grep -o '^[0-9]*')
-  smem=$(grep -o '[0-9]* bytes smem' <<<"$info" | grep -o '^[0-9]*' || echo 0)
-  printf '%-16s %5s %7s %7s %6s %6s %9s %9s %9s\n' "$k" "$regs" "$stack" "$spills" "${smem:-0}" \
-    "$(grep -c 'fma.rn.f32' "$work/$k.ptx")" "$(grep -c 'ld.shared' "$work/$k.ptx")" \
-    "$(grep -c 'st.shared' "$work/$k.ptx")" "$(grep -c 'ld.local\|st.local' "$work/$k.ptx")"
+  ptxas_row "$k" "$work/$k.ptx" "$arch" || die "ptxas failed on $k"
 done
 if [ -n "$keep" ]; then
   mkdir -p "$keep" && cp "$work"/*.cl "$work"/*.ptx "$keep"/ && echo "kernel-ptx: OpenCL and PTX kept in $keep" >&2

@@ -3,7 +3,7 @@
 # scripts/gpu-bundle.sh, copies it to an empty folder, and from there, with a bare environment
 # (env -i, PATH=/usr/bin:/bin, no JDK), runs gpt verify and 20 training iterations on the tornado
 # backend. When the SDK has TornadoVM's PTX backend (scripts/build-tornadovm-ptx.sh), it also starts
-# the bundle with a stand-in for the NVIDIA driver's libcuda.so.1 (bundle-test/fake_libcuda.c), which
+# the bundle with a stand-in for the NVIDIA driver's libcuda.so.1 (dump_libcuda.c), which
 # must make the PTX device appear, and without it, which must leave PTX out. As root, it hides the
 # machine's fonts and fontconfig and draws the loss picture with the bundle's. Needs TORNADOVM_HOME and
 # ../shared. Exit 0 when all of it works.
@@ -50,11 +50,11 @@ if [ -f "$work/server/runtime/tornado-argfile-ptx" ]; then
   out=$(bare "$work/server/gpt" devices 2>&1) || fail "gpt devices: $out"
   ! grep -q 'PTX' <<<"$out" || fail "without libcuda.so.1 the PTX backend must stay out: $out"
   mkdir "$work/driver"
-  gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$work/driver/libcuda.so.1" "$here/scripts/bundle-test/fake_libcuda.c"
+  gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$work/driver/libcuda.so.1" "$here/scripts/dump_libcuda.c"
   echo 'void nvml_stand_in(void) {}' > "$work/driver/nvml.c"
   gcc -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o "$work/driver/libnvidia-ml.so.1" "$work/driver/nvml.c"
   out=$(bare LD_LIBRARY_PATH="$work/driver" "$work/server/gpt" devices 2>&1) || fail "gpt devices with libcuda: $out"
-  grep -q 'fake CUDA device.*PTX' <<<"$out" || fail "with libcuda.so.1 the PTX device should be listed: $out"
+  grep -q 'PTX dump.*PTX' <<<"$out" || fail "with libcuda.so.1 the PTX device should be listed: $out"
   grep -q '^tornado (default)' <<<"$out" || fail "a GPU should make tornado the default: $out"
   grep -q 'OPENCL' <<<"$out" || fail "OpenCL (PoCL) should stay listed beside PTX: $out"
   ptx="; with a stand-in libcuda.so.1 the PTX device is listed (and tornado the default), without it PTX stays out"

@@ -47,7 +47,8 @@ echo "tornado-ptx: TornadoVM's PTX backend compiling the kernels of gpt bench ${
 JAVA_OPTS="${JAVA_OPTS:-} -Dgpt.tornado.gemm=$tiles" "$here/gpt" bench "${what[@]}" --config "$config" --backend tornado \
   --device "$device" --iters 1 --warmup 1 > "$work/run.txt" 2>&1 || { tail -20 "$work/run.txt" >&2; die "gpt bench failed"; }
 
-printf '%-22s %5s %7s %7s %6s %6s %9s %9s %9s\n' kernel regs stack spills smem fma ld.shared st.shared ptx-local
+source "$here/scripts/ptxas-table.sh"
+ptxas_header
 declare -A seen
 for ptx in "$work"/dump/*.ptx; do
   # TornadoVM names a module's entry graph_task-id_method_arguments: the Java method is the kernel
@@ -55,14 +56,7 @@ for ptx in "$work"/dump/*.ptx; do
   [[ "$k" != upload* && -z "${seen[$k]:-}" ]] || continue
   [[ "$k" =~ $kernels ]] || continue
   seen[$k]=1
-  info=$(ptxas -v -arch="$arch" -o "$work/$k.cubin" "$ptx" 2>&1) || { echo "$info" >&2; die "ptxas failed on $k"; }
-  regs=$(grep -o 'Used [0-9]* registers' <<<"$info" | grep -o '[0-9]*')
-  stack=$(grep -o '[0-9]* bytes stack frame' <<<"$info" | grep -o '^[0-9]*')
-  spills=$(grep -o '[0-9]* bytes spill stores' <<<"$info" | grep -o '^[0-9]*')
-  smem=$(grep -o '[0-9]* bytes smem' <<<"$info" | grep -o '^[0-9]*' || echo 0)
-  printf '%-22s %5s %7s %7s %6s %6s %9s %9s %9s\n' "$k" "$regs" "$stack" "$spills" "${smem:-0}" \
-    "$(grep -c 'fma.rn.f32\|mad.rn.f32' "$ptx")" "$(grep -c 'ld.shared' "$ptx")" \
-    "$(grep -c 'st.shared' "$ptx")" "$(grep -c 'ld.local\|st.local' "$ptx")"
+  ptxas_row "$k" "$ptx" "$arch" || die "ptxas failed on $k"
   [ -z "$keep" ] || { mkdir -p "$keep" && cp "$ptx" "$keep/$k.ptx"; }
 done
 [ -z "$keep" ] || echo "tornado-ptx: PTX kept in $keep" >&2
