@@ -393,72 +393,93 @@ public final class GemmKernels {
 
         float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
         float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
-        float[] acc = new float[WIDE_R * WIDE_R];
-        float[] av = new float[WIDE_R];
-        float[] bv = new float[WIDE_R];
-        float[] nextA = new float[WIDE_LOADS];
-        float[] nextB = new float[WIDE_LOADS];
-        for (int r = 0; r < WIDE_R * WIDE_R; r++) {
-            acc[r] = 0f;
-        }
-        int tid = ly * THREADS + lx;
+        // 8 x 8 sums and the next slice's 4 + 4 values as scalars, as in gemm (row r of the sums: cr0 .. cr7)
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c04 = 0f, c05 = 0f, c06 = 0f, c07 = 0f;
+        float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f, c14 = 0f, c15 = 0f, c16 = 0f, c17 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c24 = 0f, c25 = 0f, c26 = 0f, c27 = 0f;
+        float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f, c34 = 0f, c35 = 0f, c36 = 0f, c37 = 0f;
+        float c40 = 0f, c41 = 0f, c42 = 0f, c43 = 0f, c44 = 0f, c45 = 0f, c46 = 0f, c47 = 0f;
+        float c50 = 0f, c51 = 0f, c52 = 0f, c53 = 0f, c54 = 0f, c55 = 0f, c56 = 0f, c57 = 0f;
+        float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f, c64 = 0f, c65 = 0f, c66 = 0f, c67 = 0f;
+        float c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f, c74 = 0f, c75 = 0f, c76 = 0f, c77 = 0f;
+        // written out for WIDE_R = 8 and WIDE_LOADS = 4: this work-item's loads of a slice are tid + l * step, l < 4
+        int tid = ly * THREADS + lx, step = THREADS * THREADS;
         boolean aAlongK = sak == 1, bAlongK = sbj != 1;
         int k0 = skip ? kEnd : kBegin;
-        for (int l = 0; l < WIDE_LOADS; l++) {
-            int e = tid + l * THREADS * THREADS;
-            nextA[l] = loadA(mem, a, e, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
-            nextB[l] = loadB(mem, b, e, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
-        }
+        float nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
+        float nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
+        float nA2 = loadA(mem, a, tid + 2 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
+        float nA3 = loadA(mem, a, tid + 3 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
+        float nB0 = loadB(mem, b, tid, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB1 = loadB(mem, b, tid + step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB2 = loadB(mem, b, tid + 2 * step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
         for (; k0 < kEnd; k0 += WIDE_TK) {
-            for (int l = 0; l < WIDE_LOADS; l++) {
-                int e = tid + l * THREADS * THREADS;
-                as[slot(e, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nextA[l], dropA, seedValue, salt,
-                        addressA(a, e, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
-                bs[slot(e, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nextB[l];
-            }
+            as[slot(tid, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nA0, dropA, seedValue, salt,
+                    addressA(a, tid, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + step, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nA1, dropA, seedValue, salt,
+                    addressA(a, tid + step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + 2 * step, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nA2, dropA, seedValue, salt,
+                    addressA(a, tid + 2 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + 3 * step, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nA3, dropA, seedValue, salt,
+                    addressA(a, tid + 3 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
+            bs[slot(tid, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nB0;
+            bs[slot(tid + step, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nB1;
+            bs[slot(tid + 2 * step, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nB2;
+            bs[slot(tid + 3 * step, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nB3;
             kc.localBarrier();
             int k1 = k0 + WIDE_TK;
-            for (int l = 0; l < WIDE_LOADS; l++) {
-                int e = tid + l * THREADS * THREADS;
-                nextA[l] = loadA(mem, a, e, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
-                nextB[l] = loadB(mem, b, e, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            }
+            nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
+            nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
+            nA2 = loadA(mem, a, tid + 2 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
+            nA3 = loadA(mem, a, tid + 3 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
+            nB0 = loadB(mem, b, tid, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB1 = loadB(mem, b, tid + step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB2 = loadB(mem, b, tid + 2 * step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
             for (int kk = 0; kk < WIDE_TK; kk++) {
-                for (int r = 0; r < WIDE_R; r++) {
-                    av[r] = as[kk * WIDE_PITCH + r * THREADS + ly];
-                    bv[r] = bs[kk * WIDE_PITCH + r * THREADS + lx];
-                }
-                for (int r = 0; r < WIDE_R; r++) {
-                    for (int q = 0; q < WIDE_R; q++) {
-                        acc[r * WIDE_R + q] += av[r] * bv[q];
-                    }
-                }
+                int ra = kk * WIDE_PITCH + ly, rb = kk * WIDE_PITCH + lx;
+                float a0 = as[ra], a1 = as[ra + THREADS], a2 = as[ra + 2 * THREADS], a3 = as[ra + 3 * THREADS];
+                float a4 = as[ra + 4 * THREADS], a5 = as[ra + 5 * THREADS], a6 = as[ra + 6 * THREADS], a7 = as[ra + 7 * THREADS];
+                float b0 = bs[rb], b1 = bs[rb + THREADS], b2 = bs[rb + 2 * THREADS], b3 = bs[rb + 3 * THREADS];
+                float b4 = bs[rb + 4 * THREADS], b5 = bs[rb + 5 * THREADS], b6 = bs[rb + 6 * THREADS], b7 = bs[rb + 7 * THREADS];
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3; c04 += a0 * b4; c05 += a0 * b5; c06 += a0 * b6; c07 += a0 * b7;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3; c14 += a1 * b4; c15 += a1 * b5; c16 += a1 * b6; c17 += a1 * b7;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3; c24 += a2 * b4; c25 += a2 * b5; c26 += a2 * b6; c27 += a2 * b7;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3; c34 += a3 * b4; c35 += a3 * b5; c36 += a3 * b6; c37 += a3 * b7;
+                c40 += a4 * b0; c41 += a4 * b1; c42 += a4 * b2; c43 += a4 * b3; c44 += a4 * b4; c45 += a4 * b5; c46 += a4 * b6; c47 += a4 * b7;
+                c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3; c54 += a5 * b4; c55 += a5 * b5; c56 += a5 * b6; c57 += a5 * b7;
+                c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3; c64 += a6 * b4; c65 += a6 * b5; c66 += a6 * b6; c67 += a6 * b7;
+                c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3; c74 += a7 * b4; c75 += a7 * b5; c76 += a7 * b6; c77 += a7 * b7;
             }
             kc.localBarrier();
         }
         if (!skip) {
-            float[] old = new float[WIDE_R];
-            for (int q = 0; q < WIDE_R; q++) { // the bias, into bv (the products' values are spent)
-                bv[q] = bias >= 0 ? mem.get(bias + Math.min(tileJ + q * THREADS + lx, n - 1)) : 0f;
-            }
-            for (int r = 0; r < WIDE_R; r++) {
-                int i = Math.min(tileI + r * THREADS + ly, m - 1);
-                if ((flags & ACCUMULATE) != 0) {
-                    for (int q = 0; q < WIDE_R; q++) {
-                        old[q] = mem.get(c + i * ldc + Math.min(tileJ + q * THREADS + lx, n - 1));
-                    }
-                }
-                for (int q = 0; q < WIDE_R; q++) {
-                    int j = tileJ + q * THREADS + lx;
-                    if (tileI + r * THREADS + ly < m && j < n) {
-                        mem.set(c + i * ldc + j, sum(alpha * acc[r * WIDE_R + q], bias, bv[q], flags, old[q]));
-                    }
-                }
-            }
+            int j = tileJ + lx, j4 = j + 4 * THREADS;
+            float bias0 = biasAt(mem, bias, j, n), bias1 = biasAt(mem, bias, j + THREADS, n);
+            float bias2 = biasAt(mem, bias, j + 2 * THREADS, n), bias3 = biasAt(mem, bias, j + 3 * THREADS, n);
+            float bias4 = biasAt(mem, bias, j + 4 * THREADS, n), bias5 = biasAt(mem, bias, j + 5 * THREADS, n);
+            float bias6 = biasAt(mem, bias, j + 6 * THREADS, n), bias7 = biasAt(mem, bias, j + 7 * THREADS, n);
+            storeRow(mem, c, ldc, tileI + ly, j, m, n, flags, bias, alpha, c00, c01, c02, c03, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + ly, j4, m, n, flags, bias, alpha, c04, c05, c06, c07, bias4, bias5, bias6, bias7);
+            storeRow(mem, c, ldc, tileI + THREADS + ly, j, m, n, flags, bias, alpha, c10, c11, c12, c13, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + THREADS + ly, j4, m, n, flags, bias, alpha, c14, c15, c16, c17, bias4, bias5, bias6, bias7);
+            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, m, n, flags, bias, alpha, c20, c21, c22, c23, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j4, m, n, flags, bias, alpha, c24, c25, c26, c27, bias4, bias5, bias6, bias7);
+            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, m, n, flags, bias, alpha, c30, c31, c32, c33, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j4, m, n, flags, bias, alpha, c34, c35, c36, c37, bias4, bias5, bias6, bias7);
+            storeRow(mem, c, ldc, tileI + 4 * THREADS + ly, j, m, n, flags, bias, alpha, c40, c41, c42, c43, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + 4 * THREADS + ly, j4, m, n, flags, bias, alpha, c44, c45, c46, c47, bias4, bias5, bias6, bias7);
+            storeRow(mem, c, ldc, tileI + 5 * THREADS + ly, j, m, n, flags, bias, alpha, c50, c51, c52, c53, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + 5 * THREADS + ly, j4, m, n, flags, bias, alpha, c54, c55, c56, c57, bias4, bias5, bias6, bias7);
+            storeRow(mem, c, ldc, tileI + 6 * THREADS + ly, j, m, n, flags, bias, alpha, c60, c61, c62, c63, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + 6 * THREADS + ly, j4, m, n, flags, bias, alpha, c64, c65, c66, c67, bias4, bias5, bias6, bias7);
+            storeRow(mem, c, ldc, tileI + 7 * THREADS + ly, j, m, n, flags, bias, alpha, c70, c71, c72, c73, bias0, bias1, bias2, bias3);
+            storeRow(mem, c, ldc, tileI + 7 * THREADS + ly, j4, m, n, flags, bias, alpha, c74, c75, c76, c77, bias4, bias5, bias6, bias7);
             for (int r = 0; r < WIDE_R; r++) {
                 int i = tileI + r * THREADS + ly;
-                finishRow(mem, c, ldc, i, tileJ + lx, m, n, flags, res, seedValue, salt, maskBase, p);
-                finishRow(mem, c, ldc, i, tileJ + 4 * THREADS + lx, m, n, flags, res, seedValue, salt, maskBase, p);
+                finishRow(mem, c, ldc, i, j, m, n, flags, res, seedValue, salt, maskBase, p);
+                finishRow(mem, c, ldc, i, j4, m, n, flags, res, seedValue, salt, maskBase, p);
             }
         }
     }
