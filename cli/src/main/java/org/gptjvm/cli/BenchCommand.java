@@ -34,9 +34,9 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
-        description = {"Time whole training steps (forward, backward, AdamW) per backend on batches of text",
-                "(of uniformly random tokens of Tiny Shakespeare's vocabulary when there is no text file),",
-                "side by side in one run: ms/step (median, mean, min, max), tokens/s, GFLOP/s, ratio to the first.",
+        description = {"Time whole training steps (forward, backward, AdamW) per backend on batches of text "
+                + "(of uniformly random tokens of Tiny Shakespeare's vocabulary when there is no text file), "
+                + "side by side in one run: ms/step (median, mean, min, max), tokens/s, GFLOP/s, ratio to the first.",
                 "With --plan, print the launches of a device backend's step instead (with --profile: after timing it)."})
 final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec

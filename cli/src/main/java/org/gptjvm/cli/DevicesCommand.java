@@ -8,9 +8,8 @@ import picocli.CommandLine.Command;
 import java.util.concurrent.Callable;
 
 @Command(name = "devices", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = {"List the backends of this build and the devices each can run on.",
-                "A backend with devices of its own (tornado: TornadoVM's, with name, driver, memory)",
-                "numbers them; pick one with --device N."})
+        description = {"List the backends of this build and the devices each can run on. A backend with devices "
+                + "of its own (tornado: TornadoVM's, with name, driver, memory) numbers them; pick one with --device N."})
 final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {

@@ -31,10 +31,10 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
-        description = {"Train the lecture's GPT on a text file, print the losses as the lecture does,",
-                "save the model and print a sample.",
-                "Defaults: the video's small model (--config small); --config lecture is its 10.8M model;",
-                "--config nanogpt is nanoGPT's train_shakespeare_char recipe on the lecture's model.",
+        description = {"Train the lecture's GPT on a text file, print the losses as the lecture does, "
+                + "save the model and print a sample.",
+                "Defaults: the video's small model (--config small); --config lecture is its 10.8M model; "
+                + "--config nanogpt is nanoGPT's train_shakespeare_char recipe on the lecture's model.",
                 "Writes the model, its metrics (NAME.metrics.jsonl) and loss curves (NAME.loss.png)."})
 final class TrainCommand implements Callable<Integer> {
 

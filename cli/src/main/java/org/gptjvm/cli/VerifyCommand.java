@@ -13,9 +13,9 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "verify", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
-        description = {"Check this engine against PyTorch: recompute the logits, loss, every gradient and the",
-                "AdamW step losses stored in a reference file (made by torch_reference.py) and print the",
-                "errors. Exit 0 when every figure is within the tolerance, 1 otherwise."})
+        description = {"Check this engine against PyTorch: recompute the logits, loss, every gradient and the "
+                + "AdamW step losses stored in a reference file (made by torch_reference.py) and print the "
+                + "errors. Exit 0 when every figure is within the tolerance, 1 otherwise."})
 final class VerifyCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
