@@ -94,6 +94,7 @@ final class SampleCommand implements Callable<Integer> {
             // one generator for all samples: sample k continues its stream, so the whole output is a
             // function of the seed, and sample 1 is the text of a run with --num-samples 1
             Rng rng = Seeds.sample(seed);
+            sampler.prepare(context.length, tokens); // a device backend compiles here: not part of tokens/s
             long t0 = System.nanoTime();
             for (int k = 0; k < numSamples && !closed; k++) {
                 if (k > 0) {

@@ -18,6 +18,8 @@ public final class Sampler {
     private final Gpt gpt;
     private final int blockSize;
     private final boolean kvCache;
+    /** Whether {@link #prepare} has run the one-token step, the windowed forward. */
+    private boolean stepReady, windowReady;
 
     /** {@code blockSize} may crop the context below the model's block size. */
     public Sampler(Gpt gpt, int blockSize) {
@@ -28,6 +30,35 @@ public final class Sampler {
         this.gpt = gpt;
         this.blockSize = blockSize;
         this.kvCache = kvCache;
+    }
+
+    /**
+     * Makes and runs once each forward program that a stream from a prompt of {@code promptLength}
+     * tokens, {@code maxNewTokens} long, will use: the one-token step while the sequence fits the KV
+     * cache, the windowed forward once it does not (or without the cache). A device backend compiles
+     * a program's kernels on its first run, for seconds: done here, before the first token, the stream
+     * does not stop for it halfway, and a caller can time the stream without it. {@link #stream}
+     * calls it; once a program has run, it is not run again here.
+     */
+    public void prepare(int promptLength, long maxNewTokens) {
+        int n = Math.min(promptLength, blockSize);
+        if (n == 0 || maxNewTokens <= 0) {
+            return;
+        }
+        // the stream's last token is drawn from a sequence of promptLength + maxNewTokens - 1
+        boolean cached = kvCache && promptLength <= blockSize && !stepReady;
+        boolean windowed = (!kvCache || promptLength + maxNewTokens - 1 > blockSize) && !windowReady;
+        if (cached) {
+            gpt.decoder(); // both programs exist before either runs: a device backend plans them together
+        }
+        if (windowed) {
+            gpt.nextLogits(new int[blockSize], n);
+            windowReady = true;
+        }
+        if (cached) {
+            gpt.decoder().step(0, 0); // position 0 of the cache, which a stream writes first
+            stepReady = true;
+        }
     }
 
     /** {@link #generate(int[], int, double, int, double, Rng, IntConsumer)} without top-p. */
@@ -68,6 +99,7 @@ public final class Sampler {
         int n = Math.min(prompt.length, blockSize);
         System.arraycopy(prompt, prompt.length - n, window, 0, n);
         long len = prompt.length; // the whole sequence's length
+        prepare(prompt.length, maxNewTokens);
         int cached = 0; // while len <= blockSize the window is the sequence, and positions 0..cached-1 are cached
         long made = 0;
         while (made < maxNewTokens) {

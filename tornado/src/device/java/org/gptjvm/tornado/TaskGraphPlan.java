@@ -90,7 +90,7 @@ final class TaskGraphPlan {
     private IntArray plannedArgs;
     private int graphCounter;
     private KernelProfile profile;
-    /** The graphs of this plan that have run once (and so compiled), for the profile's stages. */
+    /** The graphs of this plan that have run once (and so compiled their kernels). */
     private final Set<Integer> compiled = new java.util.HashSet<>();
     /** "graph.task" to the kernel name of its {@link LaunchInfo}, for the profile. */
     private final java.util.Map<String, String> kernelOfTask = new java.util.HashMap<>();
@@ -134,19 +134,29 @@ final class TaskGraphPlan {
         if (arena.uploadNeeded()) {
             arena.ran(plan.withGraph(0).execute());
         }
+        boolean compiling = !compiled.containsAll(p.graphs);
+        long start = System.nanoTime();
+        if (compiling) { // tens of seconds on some drivers: say so, once per program
+            System.err.printf("gpt: tornado: compiling the kernels of '%s' (%d launches; first run only) ...%n",
+                    p.name, p.launches.stream().mapToInt(l -> l.tasks().size()).sum());
+        }
         for (int g : p.graphs) {
             long t0 = System.nanoTime();
             TornadoExecutionResult result = plan.withGraph(g).execute();
             long wall = System.nanoTime() - t0;
             arena.ran(result);
+            boolean first = compiled.add(g); // a graph's first run compiles its kernels: not a step's time
             if (profile != null) {
                 KernelTimes.add(profile, arena.lastProfile(), kernelOfTask);
-                if (compiled.add(g)) { // a graph's first run compiles its kernels: not a step's time
+                if (first) {
                     KernelTimes.addCompile(profile, wall, result.getProfilerResult());
                 } else {
                     KernelTimes.addStages(profile, wall, result.getProfilerResult());
                 }
             }
+        }
+        if (compiling) {
+            System.err.printf("gpt: tornado: '%s' compiled and ran in %.1f s%n", p.name, (System.nanoTime() - start) / 1e9);
         }
     }
 
