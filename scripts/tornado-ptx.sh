@@ -52,7 +52,7 @@ ptxas_header
 declare -A seen
 for ptx in "$work"/dump/*.ptx; do
   # TornadoVM names a module's entry graph_task-id_method_arguments: the Java method is the kernel
-  k=$(basename "$ptx" .ptx | sed -E 's/^[0-9]+-//; s/^[a-z_]+[0-9]+_[a-z_]+_[0-9]+_//; s/_(uk_ac|arrays)_.*//')
+  k=$(basename "$ptx" .ptx | sed -E 's/^[0-9]+-//; s/^[a-z_]+[0-9]+_[a-z_]+_[0-9]+_//; s/_(uk_ac|arrays|org_gptjvm)_.*//')
   [[ "$k" != upload* && -z "${seen[$k]:-}" ]] || continue
   [[ "$k" =~ $kernels ]] || continue
   seen[$k]=1

@@ -40,7 +40,7 @@ public final class TornadoBackend implements Backend {
     private final TornadoDevice device;
     private final DeviceArena arena = new DeviceArena();
     private final TaskGraphPlan plan;
-    private final KernelContext kc = new KernelContext();
+    private final KernelContext kc = new StableKernelContext();
     /** The seed of products without dropout: every array a task names must be on the device. */
     private final IntArray noSeed = new IntArray(2);
     /** The backend's own scratch ranges by name, each as large as the largest launch needs. */
