@@ -206,6 +206,10 @@ if "steps" in PARTS and not QUICK:
                     b = json.load(open(sjs))["backends"][0]
                     row[cfg] = {"ms_median": b["ms_per_step"]["median"], "ms_min": b["ms_per_step"]["min"],
                                 "device": b["device"]}
+                    # gpt's note on the training program's first run (TornadoVM and the driver compiling)
+                    first = re.search(r"'forward_backward' compiled and ran in ([0-9.]+) s", out)
+                    if first:
+                        row[cfg]["first_run_s"] = float(first.group(1))
                 else:
                     row[cfg] = {"error": out.strip()[-500:]}
             step_runs[key] = row
@@ -314,14 +318,18 @@ for cfg in configs:
     md.append(f"| {cfg} | {ms('cpu')} | {ms('tornado')} | {tms('fp32')} | {tms('tf32')} | {tms('bf16')} |")
 md += ["", f"PyTorch ran on {'the GPU (cuda)' if cuda else 'this CPU'}."]
 if step_runs:
-    md += ["", "## The tornado step on each GPU device, ms (median; TornadoVM's device number after the @)", "",
+    md += ["", "## The tornado step on each GPU device, ms (median; TornadoVM's device number after the @; "
+           "first: the training program's first run, compiling, in s)", "",
            "| setting@device | verify ref_small | small | lecture |", "|---|---|---|---|"]
     for key, row in step_runs.items():
         def cell(cfg):
             r = row.get(cfg, {})
             if not r:
                 return "-"
-            return f"{r['ms_median']:.2f} (min {r['ms_min']:.2f})" if "ms_median" in r else "failed: " + r.get("error", "")[-150:]
+            if "ms_median" not in r:
+                return "failed: " + r.get("error", "")[-150:]
+            first = f", first {r['first_run_s']:.1f} s" if "first_run_s" in r else ""
+            return f"{r['ms_median']:.2f} (min {r['ms_min']:.2f}{first})"
         md.append(f"| {key} | {row['verify'][-80:]} | {cell('small')} | {cell('lecture')} |")
     seen = sorted({k.split("@")[1] + ": " + r[c]["device"] for k, r in step_runs.items() for c in ("small", "lecture")
                    if "device" in r.get(c, {})})
