@@ -47,7 +47,7 @@ public final class Sampler {
         }
         // the stream's last token is drawn from a sequence of promptLength + maxNewTokens - 1
         boolean cached = kvCache && promptLength <= blockSize && !stepReady;
-        boolean windowed = (!kvCache || promptLength + maxNewTokens - 1 > blockSize) && !windowReady;
+        boolean windowed = (!kvCache || maxNewTokens - 1 > (long) blockSize - promptLength) && !windowReady;
         if (cached) {
             gpt.decoder(); // both programs exist before either runs: a device backend plans them together
         }

@@ -218,6 +218,48 @@ class SamplerTest {
         assertArrayEquals(greedyByHand(new int[]{2}, 30), s.generate(new int[]{2}, 30, 1.0, 0, 1e-9, new Rng(5), t -> { }));
     }
 
+    /**
+     * A stream runs each forward program it will need before its first token (a device backend
+     * compiles a program on its first run): the KV-cache step, and the windowed forward only where
+     * the sequence will outgrow the block. The programs' runs are counted through a backend that
+     * records them.
+     */
+    @Test
+    void streamRunsItsProgramsBeforeTheFirstToken() {
+        for (long tokens : new long[]{BLOCK - 1, BLOCK, Long.MAX_VALUE}) {
+            List<String> runs = new ArrayList<>();
+            try (Backend rec = new ReferenceBackend(1) {
+                @Override
+                public org.gptjvm.engine.Program compile(String name, List<org.gptjvm.engine.Launch> launches) {
+                    org.gptjvm.engine.Program p = super.compile(name, launches);
+                    return new org.gptjvm.engine.Program() {
+                        @Override
+                        public String name() {
+                            return name;
+                        }
+
+                        @Override
+                        public void run() {
+                            runs.add(name);
+                            p.run();
+                        }
+                    };
+                }
+            }) {
+                Gpt g = new Gpt(rec, gpt.config);
+                List<String> beforeFirst = new ArrayList<>();
+                new Sampler(g, BLOCK).stream(new int[]{0, 1}, tokens, 1.0, 0, new Rng(5), t -> {
+                    beforeFirst.addAll(runs);
+                    return false;
+                });
+                // BLOCK - 1 tokens after a two-token prompt: the last is drawn from BLOCK tokens, all cached
+                boolean windowed = tokens > BLOCK - 1;
+                assertTrue(beforeFirst.contains("decode"), tokens + " tokens: " + beforeFirst);
+                assertEquals(windowed, beforeFirst.contains("logits"), tokens + " tokens: " + beforeFirst);
+            }
+        }
+    }
+
     /** Streaming keeps only a window of block_size tokens: any count works, and the consumer can stop it. */
     @Test
     void streamRunsUntilItsConsumerStops() {
