@@ -1,6 +1,8 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.Program;
 import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -230,9 +232,9 @@ class SamplerTest {
             List<String> runs = new ArrayList<>();
             try (Backend rec = new ReferenceBackend(1) {
                 @Override
-                public org.gptjvm.engine.Program compile(String name, List<org.gptjvm.engine.Launch> launches) {
-                    org.gptjvm.engine.Program p = super.compile(name, launches);
-                    return new org.gptjvm.engine.Program() {
+                public Program compile(String name, List<Launch> launches) {
+                    Program p = super.compile(name, launches);
+                    return new Program() {
                         @Override
                         public String name() {
                             return name;

@@ -43,8 +43,9 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * <p>One launch may hold several independent calls (a Linear layer's input and weight gradients;
  * attention's dQ, dK and dV), their argument rows one after another, each but the last with MORE
  * set: the grid's x is the tile columns (as many as the widest call has), its y the calls' tile rows
- * one after another, each call's for z = 0, then z = 1, and so on. TornadoVM's OpenCL path waits for the device before every launch, so a
- * launch saved is a round trip saved; the calls' tiles also fill the device together.
+ * one after another, each call's for z = 0, then z = 1, and so on. TornadoVM's OpenCL path waits for
+ * the device before every launch, so a launch saved is a round trip saved; the calls' tiles also fill
+ * the device together.
  */
 public final class GemmKernels {
     /** C tile edge, k slice depth, work-items per tile edge, outputs per work-item edge. */
@@ -57,15 +58,12 @@ public final class GemmKernels {
      * The reads are as before: one address per row (a broadcast), consecutive ones along a row.
      */
     public static final int PITCH = TILE + 32 / TK;
-    /** Floats of each operand's slice that one work-item stages. */
-    static final int LOADS = TK * TILE / (THREADS * THREADS);
     /** Local memory of one work-group, in bytes. */
     public static final int LOCAL_BYTES = 2 * TK * PITCH * 4;
     /** {@link #gemmWide}: tile edge, k slice depth, outputs per work-item edge (THREADS x THREADS work-items). */
     public static final int WIDE_TILE = 128, WIDE_TK = 8, WIDE_R = WIDE_TILE / THREADS;
     public static final int WIDE_PITCH = WIDE_TILE + 32 / WIDE_TK;
     public static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
-    static final int WIDE_LOADS = WIDE_TK * WIDE_TILE / (THREADS * THREADS);
 
     // args[at + ...]
     public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
@@ -117,7 +115,8 @@ public final class GemmKernels {
         // every multiply-add, where an OpenCL compiler unrolls the loops and keeps it in registers.
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
         float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
-        // written out for R = 4 and LOADS = 4: this work-item's loads of a slice are tid + l * step, l < 4
+        // written out for R = 4 and TK * TILE / (THREADS * THREADS) = 4 loads of each operand's slice per
+        // work-item: tid + l * step, l < 4
         int tid = ly * THREADS + lx, step = THREADS * THREADS;
         boolean aAlongK = sak == 1, bAlongK = sbj != 1;
         int k0 = skip ? kEnd : kBegin; // a skipped tile loads zeros and never stages them
@@ -402,7 +401,8 @@ public final class GemmKernels {
         float c50 = 0f, c51 = 0f, c52 = 0f, c53 = 0f, c54 = 0f, c55 = 0f, c56 = 0f, c57 = 0f;
         float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f, c64 = 0f, c65 = 0f, c66 = 0f, c67 = 0f;
         float c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f, c74 = 0f, c75 = 0f, c76 = 0f, c77 = 0f;
-        // written out for WIDE_R = 8 and WIDE_LOADS = 4: this work-item's loads of a slice are tid + l * step, l < 4
+        // written out for WIDE_R = 8 and WIDE_TK * WIDE_TILE / (THREADS * THREADS) = 4 loads of each
+        // operand's slice per work-item: tid + l * step, l < 4
         int tid = ly * THREADS + lx, step = THREADS * THREADS;
         boolean aAlongK = sak == 1, bAlongK = sbj != 1;
         int k0 = skip ? kEnd : kBegin;
