@@ -125,11 +125,17 @@ public interface Backend extends AutoCloseable {
     /**
      * {@link #matmulBackward} of the Linear layer of {@link #matmulResidualForward}: {@code dout} is
      * the gradient after the dropout, so the layer's own output gradient is dout through the same
-     * mask (seed, p, salt). The same values as {@link #dropoutBackward} into a zeroed buffer and then
-     * matmulBackward from it.
+     * mask (seed, p, salt; p = 0: none). The same values as {@link #dropoutBackward} into a zeroed
+     * buffer and then matmulBackward from it.
+     *
+     * <p>With {@code reluInput}, {@code inp} is the output of a ReLU ({@link #matmulReluForward}: the
+     * feed-forward's second Linear layer reads the first one's) and {@code dinp} accumulates the
+     * gradient of the ReLU's input instead of its output: the layer's input gradient where inp > 0,
+     * nothing elsewhere. The same values as this launch without it into a zeroed buffer and then
+     * {@link #reluBackward} from that buffer into dinp, in one launch and without the buffer.
      */
     Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed, float p,
-                                 int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC);
+                                 int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N, int C, int OC);
 
     /**
      * Causal multi-head self-attention. {@code qkv} is (B,T,3C) holding query, key, value, each (B,T,C)

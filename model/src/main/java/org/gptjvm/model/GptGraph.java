@@ -52,7 +52,7 @@ public final class GptGraph {
     private FloatBuf encoded, lnf, lnfMean, lnfRstd, probs;
     private FloatBuf[] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fcRelu, res3;
     // gradients of activations: the residual stream's (summed into in place) and one layer's scratch
-    private FloatBuf dres, dlogits, dlnf, dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1;
+    private FloatBuf dres, dlogits, dlnf, dFc, dLn2, dAtty, dQkv, dLn1;
 
     public GptGraph(Backend backend, GptParams params, int B, int T) {
         this(backend, params, B, T, Mode.TRAIN);
@@ -163,7 +163,6 @@ public final class GptGraph {
 
         dres = be.allocFloat("d.residual", N * C);
         dlnf = be.allocFloat("d.ln_f", N * C);
-        dFcRelu = be.allocFloat("d.fc_relu", N * 4 * C);
         dFc = be.allocFloat("d.fc", N * 4 * C);
         dLn2 = be.allocFloat("d.ln2", N * C);
         dAtty = be.allocFloat("d.atty", N * C);
@@ -189,7 +188,7 @@ public final class GptGraph {
 
     /** One layer's activation-gradient scratch, zeroed before each layer's backward. */
     private List<FloatBuf> layerGradScratch() {
-        return List.of(dFcRelu, dFc, dLn2, dAtty, dQkv, dLn1);
+        return List.of(dFc, dLn2, dAtty, dQkv, dLn1);
     }
 
     /** Salts keep the dropout masks of different sites independent. */
@@ -230,12 +229,14 @@ public final class GptGraph {
         l.add(be.meanLoss(lossBuf, lossesBuf, N));
     }
 
-    /** The backward of a {@link Backend#matmulResidualForward} Linear layer (C in, OC out) from dres. */
-    private Launch branchBackward(FloatBuf dinp, Param weight, Param bias, FloatBuf inp, float p, int salt, int C, int OC) {
-        return p > 0f
-                ? be.matmulDropoutBackward(dinp, weight.grad(), bias.grad(), dres, dropoutSeed, p, salt, inp, weight.value(),
-                N, C, OC)
-                : be.matmulBackward(dinp, weight.grad(), bias.grad(), dres, inp, weight.value(), N, C, OC);
+    /**
+     * The backward of a {@link Backend#matmulResidualForward} Linear layer (C in, OC out) from dres; with
+     * {@code reluInput}, on through the ReLU that made its input.
+     */
+    private Launch branchBackward(FloatBuf dinp, Param weight, Param bias, FloatBuf inp, boolean reluInput, float p,
+                                  int salt, int C, int OC) {
+        return be.matmulDropoutBackward(dinp, weight.grad(), bias.grad(), dres, dropoutSeed, p, salt, inp, reluInput,
+                weight.value(), N, C, OC);
     }
 
     private void backward(List<Launch> l, float p) {
@@ -253,13 +254,13 @@ public final class GptGraph {
             GptParams.Layer w = params.layers[i];
             FloatBuf x = i == 0 ? encoded : res3[i - 1];
             l.add(be.zero(layerGradScratch()));
-            // the residual branches' last layers: dres (the residual stream's gradient) through their dropout
-            l.add(branchBackward(dFcRelu, w.fcProjW(), w.fcProjB(), fcRelu[i], p, salt(i, 2), 4 * C, C));
-            l.add(be.reluBackward(dFc, fcRelu[i], dFcRelu, N * 4 * C));
+            // the residual branches' last layers: dres (the residual stream's gradient) through their dropout;
+            // the feed-forward's on through the ReLU between its two Linear layers
+            l.add(branchBackward(dFc, w.fcProjW(), w.fcProjB(), fcRelu[i], true, p, salt(i, 2), 4 * C, C));
             l.add(be.matmulBackward(dLn2, w.fcW().grad(), w.fcB().grad(), dFc, ln2[i], w.fcW().value(), N, C, 4 * C));
             l.add(be.layerNormBackward(dres, w.ln2W().grad(), w.ln2B().grad(), dLn2, res2[i], w.ln2W().value(),
                     ln2Mean[i], ln2Rstd[i], N, C));
-            l.add(branchBackward(dAtty, w.projW(), w.projB(), atty[i], p, salt(i, 1), C, C));
+            l.add(branchBackward(dAtty, w.projW(), w.projB(), atty[i], false, p, salt(i, 1), C, C));
             l.add(be.attentionBackward(dQkv, dAtty, qkv[i], att[i], dropoutSeed, p, salt(i, 0), B, T, C, NH));
             l.add(be.matmulBackward(dLn1, w.qkvW().grad(), null, dQkv, ln1[i], w.qkvW().value(), N, C, 3 * C));
             l.add(be.layerNormBackward(dres, w.ln1W().grad(), w.ln1B().grad(), dLn1, x, w.ln1W().value(),

@@ -24,6 +24,8 @@ final class GemmCall {
     int bias = -1, flags;
     /** The residual added to C after everything else (-1: none); it has C's layout. */
     int res = -1;
+    /** A ReLU's output that gates C (-1: none): C is written only where it is positive; it has C's layout. */
+    int gate = -1;
     /** Batches (z), heads per batch (z = b * nh + h), and each operand's strides per batch and head. */
     int z = 1, nh = 1, aSb, aSh, bSb, bSh, cSb, cSh;
     int kSlice, maskBase, salt, mode = GemmKernels.ALL;
@@ -155,6 +157,7 @@ final class GemmCall {
         r[GemmKernels.MODE] = mode;
         r[GemmKernels.RES] = res;
         r[GemmKernels.ZS] = z;
+        r[GemmKernels.GATE] = gate;
         return r;
     }
 
@@ -202,7 +205,8 @@ final class GemmCall {
             double zs = c.kSlice > 0 ? 1 : c.z; // split K: the slices share one product
             flops += 2.0 * c.m * c.n * c.k * zs * c.share();
             read += 4.0 * zs * c.share() * ((double) c.m * c.k + (double) c.k * c.n) + ((c.flags & GemmKernels.ACCUMULATE) != 0
-                    ? 4.0 * c.m * c.n * zs : 0) + (c.res >= 0 ? 4.0 * c.m * c.n * zs : 0);
+                    ? 4.0 * c.m * c.n * zs : 0) + (c.res >= 0 ? 4.0 * c.m * c.n * zs : 0)
+                    + (c.gate >= 0 ? 4.0 * c.m * c.n * zs : 0);
             written += 4.0 * c.m * c.n * (c.kSlice > 0 ? c.z : zs);
         }
         return new LaunchInfo(kernel, new long[]{groups[0] * THREADS, groups[1] * THREADS, 1}, new long[]{THREADS, THREADS, 1}, flops,

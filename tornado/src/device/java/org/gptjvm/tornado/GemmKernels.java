@@ -13,6 +13,8 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * <pre>
  *   C(i, j) = [res(i, j) +] [dropout] ([relu] (alpha * sum_k A'(i, k) B(k, j) [+ bias(j)]))   (= or +=)
  *   A' = A, or A times its dropout mask (attention's weights after dropout; a gradient through dropout)
+ *   with a gate: C(i, j) [+]= that only where gate(i, j) > 0 (gate: a ReLU's output, in C's layout; the
+ *   product is the gradient of the ReLU's output, C that of its input)
  * </pre>
  *
  * A work-group of {@link #THREADS} x {@link #THREADS} work-items computes one {@link #TILE} x
@@ -68,7 +70,7 @@ public final class GemmKernels {
     // args[at + ...]
     public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
             BIAS = 11, FLAGS = 12, NH = 13, A_SB = 14, A_SH = 15, B_SB = 16, B_SH = 17, C_SB = 18, C_SH = 19,
-            K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, RES = 24, ZS = 25, MORE = 26, SIZE = 27;
+            K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, RES = 24, ZS = 25, GATE = 26, MORE = 27, SIZE = 28;
     // FLAGS bits: C +=; ReLU on C; dropout on A's elements as they are loaded, or on C's (element index
     // = address - MASK_BASE, one of the two per call)
     public static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4, DROP_C = 8;
@@ -99,7 +101,7 @@ public final class GemmKernels {
         int z = gy / tilesI;
         int tileI = (gy - z * tilesI) * TILE, tileJ = kc.groupIdx * TILE;
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
-        int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
+        int flags = args.get(at + FLAGS);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
         int c = operand(args, at, C, C_SB, C_SH, z);
         int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
@@ -168,16 +170,13 @@ public final class GemmKernels {
             kc.localBarrier();
         }
         if (!skip) {
-            int j = tileJ + lx;
-            float bias0 = biasAt(mem, bias, j, n), bias1 = biasAt(mem, bias, j + THREADS, n);
-            float bias2 = biasAt(mem, bias, j + 2 * THREADS, n), bias3 = biasAt(mem, bias, j + 3 * THREADS, n);
-            storeRow(mem, c, ldc, tileI + ly, j, m, n, flags, bias, alpha, c00, c01, c02, c03, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + THREADS + ly, j, m, n, flags, bias, alpha, c10, c11, c12, c13, bias0, bias1, bias2,
-                    bias3);
-            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, m, n, flags, bias, alpha, c20, c21, c22, c23, bias0, bias1,
-                    bias2, bias3);
-            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, m, n, flags, bias, alpha, c30, c31, c32, c33, bias0, bias1,
-                    bias2, bias3);
+            // the epilogue's arguments, read after the k loop so that they hold no registers during it
+            int j = tileJ + lx, gate = gateOf(args, at, c);
+            int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
+            storeRow(mem, c, ldc, tileI + ly, j, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, tileI + THREADS + ly, j, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
             for (int r = 0; r < R; r++) {
                 finishRow(mem, c, ldc, tileI + r * THREADS + ly, j, m, n, flags, res, seedValue, salt, maskBase, p);
             }
@@ -196,30 +195,33 @@ public final class GemmKernels {
 
     /**
      * The epilogue's first half for one row i of a work-item's outputs, columns j, j + THREADS, j + 2
-     * THREADS, j + 3 THREADS: C(i, j) from its sum ({@link #sum}). C's old values (for +=) are read, all
-     * four, before any is written, as {@link #loadA} reads.
+     * THREADS, j + 3 THREADS: C(i, j) from its sum ({@link #sum}). The bias, C's old values (for +=)
+     * and the gate's are read, all four of each, before any is written, as {@link #loadA} reads.
      */
     private static void storeRow(FloatArray mem, int c, int ldc, int i, int j, int m, int n, int flags, int bias,
-                                 float alpha, float s0, float s1, float s2, float s3, float b0, float b1, float b2,
-                                 float b3) {
-        int row = c + Math.min(i, m - 1) * ldc;
+                                 int gate, float alpha, float s0, float s1, float s2, float s3) {
+        int at = Math.min(i, m - 1) * ldc, row = c + at;
+        int at0 = at + Math.min(j, n - 1), at1 = at + Math.min(j + THREADS, n - 1);
+        int at2 = at + Math.min(j + 2 * THREADS, n - 1), at3 = at + Math.min(j + 3 * THREADS, n - 1);
+        float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + THREADS, n);
+        float b2 = biasAt(mem, bias, j + 2 * THREADS, n), b3 = biasAt(mem, bias, j + 3 * THREADS, n);
         boolean accumulate = (flags & ACCUMULATE) != 0;
-        float o0 = accumulate ? mem.get(row + Math.min(j, n - 1)) : 0f;
-        float o1 = accumulate ? mem.get(row + Math.min(j + THREADS, n - 1)) : 0f;
-        float o2 = accumulate ? mem.get(row + Math.min(j + 2 * THREADS, n - 1)) : 0f;
-        float o3 = accumulate ? mem.get(row + Math.min(j + 3 * THREADS, n - 1)) : 0f;
+        float o0 = accumulate ? mem.get(c + at0) : 0f, o1 = accumulate ? mem.get(c + at1) : 0f;
+        float o2 = accumulate ? mem.get(c + at2) : 0f, o3 = accumulate ? mem.get(c + at3) : 0f;
+        float g0 = gate >= 0 ? mem.get(gate + at0) : 1f, g1 = gate >= 0 ? mem.get(gate + at1) : 1f;
+        float g2 = gate >= 0 ? mem.get(gate + at2) : 1f, g3 = gate >= 0 ? mem.get(gate + at3) : 1f;
         if (i < m) {
             if (j < n) {
-                mem.set(row + j, sum(alpha * s0, bias, b0, flags, o0));
+                mem.set(row + j, sum(alpha * s0, bias, b0, flags, o0, g0));
             }
             if (j + THREADS < n) {
-                mem.set(row + j + THREADS, sum(alpha * s1, bias, b1, flags, o1));
+                mem.set(row + j + THREADS, sum(alpha * s1, bias, b1, flags, o1, g1));
             }
             if (j + 2 * THREADS < n) {
-                mem.set(row + j + 2 * THREADS, sum(alpha * s2, bias, b2, flags, o2));
+                mem.set(row + j + 2 * THREADS, sum(alpha * s2, bias, b2, flags, o2, g2));
             }
             if (j + 3 * THREADS < n) {
-                mem.set(row + j + 3 * THREADS, sum(alpha * s3, bias, b3, flags, o3));
+                mem.set(row + j + 3 * THREADS, sum(alpha * s3, bias, b3, flags, o3, g3));
             }
         }
     }
@@ -228,6 +230,12 @@ public final class GemmKernels {
     private static int operand(IntArray args, int at, int base, int sb, int sh, int z) {
         int nh = args.get(at + NH), zb = z / nh;
         return args.get(at + base) + zb * args.get(at + sb) + (z - zb * nh) * args.get(at + sh);
+    }
+
+    /** Where the gate of the grid slice whose C starts at {@code c} starts (C's layout and strides); -1: none. */
+    private static int gateOf(IntArray args, int at, int c) {
+        int gate = args.get(at + GATE);
+        return gate >= 0 ? gate + c - args.get(at + C) : -1;
     }
 
     /** The first k of a work-group's sum: its split-K slice's first, or its tile's first row where A is upper-triangular. */
@@ -299,14 +307,15 @@ public final class GemmKernels {
 
     /**
      * The epilogue's first half: C(i,j) from its sum with the bias ({@code b}, if {@code bias >= 0})
-     * and ReLU, plus {@code old} (C's value before) where the flags say +=. The kernels read the bias
+     * and ReLU, plus {@code old} (C's value before) where the flags say +=; where the gate's value
+     * ({@code gate}) is not positive, C keeps its old value (+=) or gets 0. The kernels read the bias
      * and C's old values for a row of a work-item's outputs before writing any of them, for the same
      * reason as {@link #loadA}. It is kept small so that the loop over a work-item's outputs unrolls
      * and the accumulators are indexed by constants only: with the dropout hash in the same loop, the
      * 128-wide kernel's 64 accumulators went to off-chip local memory (a 256-byte stack frame,
      * compiled for sm_90 from its OpenCL).
      */
-    private static float sum(float sum, int bias, float b, int flags, float old) {
+    private static float sum(float sum, int bias, float b, int flags, float old, float gate) {
         float v = sum;
         if (bias >= 0) {
             v += b;
@@ -314,7 +323,11 @@ public final class GemmKernels {
         if ((flags & RELU) != 0) {
             v = v > 0f ? v : 0f;
         }
-        return (flags & ACCUMULATE) != 0 ? old + v : v;
+        boolean accumulate = (flags & ACCUMULATE) != 0;
+        if (!(gate > 0f)) { // no gate reads 1
+            return accumulate ? old : 0f;
+        }
+        return accumulate ? old + v : v;
     }
 
     /**
@@ -381,7 +394,7 @@ public final class GemmKernels {
         int z = gy / tilesI;
         int tileI = (gy - z * tilesI) * WIDE_TILE, tileJ = kc.groupIdx * WIDE_TILE;
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
-        int ldc = args.get(at + LDC), bias = args.get(at + BIAS), flags = args.get(at + FLAGS), res = args.get(at + RES);
+        int flags = args.get(at + FLAGS);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
         int c = operand(args, at, C, C_SB, C_SH, z);
         int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
@@ -455,27 +468,25 @@ public final class GemmKernels {
             kc.localBarrier();
         }
         if (!skip) {
-            int j = tileJ + lx, j4 = j + 4 * THREADS;
-            float bias0 = biasAt(mem, bias, j, n), bias1 = biasAt(mem, bias, j + THREADS, n);
-            float bias2 = biasAt(mem, bias, j + 2 * THREADS, n), bias3 = biasAt(mem, bias, j + 3 * THREADS, n);
-            float bias4 = biasAt(mem, bias, j + 4 * THREADS, n), bias5 = biasAt(mem, bias, j + 5 * THREADS, n);
-            float bias6 = biasAt(mem, bias, j + 6 * THREADS, n), bias7 = biasAt(mem, bias, j + 7 * THREADS, n);
-            storeRow(mem, c, ldc, tileI + ly, j, m, n, flags, bias, alpha, c00, c01, c02, c03, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + ly, j4, m, n, flags, bias, alpha, c04, c05, c06, c07, bias4, bias5, bias6, bias7);
-            storeRow(mem, c, ldc, tileI + THREADS + ly, j, m, n, flags, bias, alpha, c10, c11, c12, c13, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + THREADS + ly, j4, m, n, flags, bias, alpha, c14, c15, c16, c17, bias4, bias5, bias6, bias7);
-            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, m, n, flags, bias, alpha, c20, c21, c22, c23, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j4, m, n, flags, bias, alpha, c24, c25, c26, c27, bias4, bias5, bias6, bias7);
-            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, m, n, flags, bias, alpha, c30, c31, c32, c33, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j4, m, n, flags, bias, alpha, c34, c35, c36, c37, bias4, bias5, bias6, bias7);
-            storeRow(mem, c, ldc, tileI + 4 * THREADS + ly, j, m, n, flags, bias, alpha, c40, c41, c42, c43, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + 4 * THREADS + ly, j4, m, n, flags, bias, alpha, c44, c45, c46, c47, bias4, bias5, bias6, bias7);
-            storeRow(mem, c, ldc, tileI + 5 * THREADS + ly, j, m, n, flags, bias, alpha, c50, c51, c52, c53, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + 5 * THREADS + ly, j4, m, n, flags, bias, alpha, c54, c55, c56, c57, bias4, bias5, bias6, bias7);
-            storeRow(mem, c, ldc, tileI + 6 * THREADS + ly, j, m, n, flags, bias, alpha, c60, c61, c62, c63, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + 6 * THREADS + ly, j4, m, n, flags, bias, alpha, c64, c65, c66, c67, bias4, bias5, bias6, bias7);
-            storeRow(mem, c, ldc, tileI + 7 * THREADS + ly, j, m, n, flags, bias, alpha, c70, c71, c72, c73, bias0, bias1, bias2, bias3);
-            storeRow(mem, c, ldc, tileI + 7 * THREADS + ly, j4, m, n, flags, bias, alpha, c74, c75, c76, c77, bias4, bias5, bias6, bias7);
+            // the epilogue's arguments, read after the k loop so that they hold no registers during it
+            int j = tileJ + lx, j4 = j + 4 * THREADS, gate = gateOf(args, at, c);
+            int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
+            storeRow(mem, c, ldc, tileI + ly, j, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, tileI + ly, j4, m, n, flags, bias, gate, alpha, c04, c05, c06, c07);
+            storeRow(mem, c, ldc, tileI + THREADS + ly, j, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, tileI + THREADS + ly, j4, m, n, flags, bias, gate, alpha, c14, c15, c16, c17);
+            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c24, c25, c26, c27);
+            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
+            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c34, c35, c36, c37);
+            storeRow(mem, c, ldc, tileI + 4 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c40, c41, c42, c43);
+            storeRow(mem, c, ldc, tileI + 4 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c44, c45, c46, c47);
+            storeRow(mem, c, ldc, tileI + 5 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c50, c51, c52, c53);
+            storeRow(mem, c, ldc, tileI + 5 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c54, c55, c56, c57);
+            storeRow(mem, c, ldc, tileI + 6 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c60, c61, c62, c63);
+            storeRow(mem, c, ldc, tileI + 6 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c64, c65, c66, c67);
+            storeRow(mem, c, ldc, tileI + 7 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c70, c71, c72, c73);
+            storeRow(mem, c, ldc, tileI + 7 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c74, c75, c76, c77);
             for (int r = 0; r < WIDE_R; r++) {
                 int i = tileI + r * THREADS + ly;
                 finishRow(mem, c, ldc, i, j, m, n, flags, res, seedValue, salt, maskBase, p);

@@ -395,25 +395,33 @@ public final class TornadoBackend implements Backend {
     @Override
     public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                  FloatBuf weight, int N, int C, int OC) {
-        return linearBackward("matmul_backward", dinp, dweight, dbias, dout, noSeed, 0f, 0, inp, weight, N, C, OC);
+        return linearBackward("matmul_backward", dinp, dweight, dbias, dout, noSeed, 0f, 0, inp, false, weight, N, C,
+                OC);
     }
 
     @Override
     public Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed,
-                                        float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
-        return linearBackward("matmul_dropout_backward", dinp, dweight, dbias, dout, i(seed), p, salt, inp, weight, N, C,
-                OC);
+                                        float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N, int C,
+                                        int OC) {
+        return linearBackward("matmul_dropout_backward", dinp, dweight, dbias, dout, i(seed), p, salt, inp, reluInput,
+                weight, N, C, OC);
     }
 
-    /** The gradients of a Linear layer; with p > 0, {@code dout} goes through dropout's mask as it is read. */
+    /**
+     * The gradients of a Linear layer; with p > 0, {@code dout} goes through dropout's mask as it is read;
+     * with {@code reluInput}, dinp through the ReLU whose output inp is, as it is written.
+     */
     private TLaunch linearBackward(String kernel, FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout,
-                                   IntArray seed, float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
+                                   IntArray seed, float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight,
+                                   int N, int C, int OC) {
         int drop = p > 0f ? GemmKernels.DROP_A : 0;
         List<Task> tasks = new ArrayList<>();
         List<GemmCall> products = new ArrayList<>();
-        if (dinp != null) { // dinp(N,C) += dout(N,OC) @ W(OC,C)
-            products.add(new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
-                    .c(o(dinp), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop).mask(o(dout), salt));
+        if (dinp != null) { // dinp(N,C) += dout(N,OC) @ W(OC,C) [where inp > 0]
+            GemmCall input = new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
+                    .c(o(dinp), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop).mask(o(dout), salt);
+            input.gate = reluInput ? o(inp) : -1;
+            products.add(input);
         }
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
         GemmCall g = new GemmCall().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)

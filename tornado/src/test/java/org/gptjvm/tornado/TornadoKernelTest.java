@@ -178,7 +178,10 @@ class TornadoKernelTest {
         compare(s, c -> products(c, s));
     }
 
-    /** Every Linear-layer launch: forward with bias, ReLU, residual and dropout, backward with and without dinp. */
+    /**
+     * Every Linear-layer launch: forward with bias, ReLU, residual and dropout, backward with and without
+     * dinp, through dropout and through a ReLU before the layer.
+     */
     static List<Launch> products(Case c, Shape s) {
         int N = s.B() * s.T(), C = s.C(), OC = 3 * C + 1;
         FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), b = c.in("bias", OC, 1);
@@ -190,7 +193,15 @@ class TornadoKernelTest {
                         N, C, OC),
                 c.be.matmulDropoutBackward(c.out("matmul_dropout_backward.dinp", N * C),
                         c.out("matmul_dropout_backward.dw", OC * C), c.out("matmul_dropout_backward.db", OC), d, seed,
-                        0.3f, 3, x, w, N, C, OC),
+                        0.3f, 3, x, false, w, N, C, OC),
+                // the feed-forward's second Linear layer: dinp through the ReLU whose output x stands for (x has
+                // both signs), with dropout and without
+                c.be.matmulDropoutBackward(c.out("matmul_dropout_backward(relu input).dinp", N * C),
+                        c.out("matmul_dropout_backward(relu input).dw", OC * C),
+                        c.out("matmul_dropout_backward(relu input).db", OC), d, seed, 0.3f, 3, x, true, w, N, C, OC),
+                c.be.matmulDropoutBackward(c.out("matmul_dropout_backward(p=0, relu input).dinp", N * C),
+                        c.out("matmul_dropout_backward(p=0, relu input).dw", OC * C),
+                        c.out("matmul_dropout_backward(p=0, relu input).db", OC), d, seed, 0f, 3, x, true, w, N, C, OC),
                 c.be.matmulForward(c.out("matmul_forward", N * OC), x, w, b, N, C, OC),
                 c.be.matmulForward(c.out("matmul_forward(no bias)", N * OC), x, w, null, N, C, OC),
                 c.be.matmulReluForward(c.out("matmul_relu_forward", N * OC), x, w, b, N, C, OC),

@@ -150,20 +150,39 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed,
-                                        float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
-        fitOutputGrad(N * OC);
+                                        float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N, int C,
+                                        int OC) {
+        if (p > 0f) {
+            fitOutputGrad(N * OC);
+        }
+        if (reluInput && dinp != null) {
+            fitInputGrad(N * C);
+        }
         float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
         fitPanels(C, Math.max(OC, N));
         WorkerPool.RangeTask mask = (a, b) -> {
             java.util.Arrays.fill(outputGrad(), a, b, 0f);
             DropoutKernels.backward(outputGrad(), d, seed(seed), p, salt, a, b);
         };
-        WorkerPool.PartTask input = (q, a, b) -> Linear.backwardInput(dx, outputGrad(), w, C, OC, a, b,
-                workspaces[q].panels);
+        // the layer's output gradient: dout through the mask, or dout itself without dropout
+        WorkerPool.PartTask input = (q, a, b) -> {
+            float[] g = p > 0f ? outputGrad() : d;
+            if (!reluInput) {
+                Linear.backwardInput(dx, g, w, C, OC, a, b, workspaces[q].panels);
+                return;
+            }
+            // rows [a, b) of the ReLU's output gradient, then through the ReLU into dinp
+            float[] t = inputGrad();
+            java.util.Arrays.fill(t, a * C, b * C, 0f);
+            Linear.backwardInput(t, g, w, C, OC, a, b, workspaces[q].panels);
+            Relu.backward(dx, x, t, a * C, b * C);
+        };
         WorkerPool.PartTask params = (q, a, b) ->
-                Linear.backwardWeight(dw, db, outputGrad(), x, N, C, OC, a, b, workspaces[q].panels);
+                Linear.backwardWeight(dw, db, p > 0f ? outputGrad() : d, x, N, C, OC, a, b, workspaces[q].panels);
         return launch("matmul_dropout_backward", () -> {
-            pool.parallelFor(N * OC, ELEMENTWISE_GRAIN, mask);
+            if (p > 0f) {
+                pool.parallelFor(N * OC, ELEMENTWISE_GRAIN, mask);
+            }
             if (dx != null) {
                 pool.parallelForParts(N, input);
             }

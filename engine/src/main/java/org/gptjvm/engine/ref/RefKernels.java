@@ -139,8 +139,20 @@ public final class RefKernels {
 
     /** Rows [from,to) of N: dinp += dout @ w, each element summed over the OC outputs in double. */
     public static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, int C, int OC, int from, int to) {
+        matmulBackwardInput(dinp, dout, w, null, C, OC, from, to);
+    }
+
+    /**
+     * Rows [from,to) of N: dinp += dout @ w where {@code reluOut} > 0 (the input was a ReLU's output and
+     * dinp is the gradient of the ReLU's input; null: everywhere).
+     */
+    public static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, float[] reluOut, int C, int OC,
+                                           int from, int to) {
         for (int n = from; n < to; n++) {
             for (int c = 0; c < C; c++) {
+                if (reluOut != null && !(reluOut[n * C + c] > 0f)) {
+                    continue;
+                }
                 double s = 0;
                 for (int o = 0; o < OC; o++) {
                     s += (double) dout[n * OC + o] * w[o * C + c];

@@ -127,17 +127,26 @@ public class ReferenceBackend extends HostBackend {
 
     @Override
     public Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed,
-                                        float p, int salt, FloatBuf inp, FloatBuf weight, int N, int C, int OC) {
-        fitOutputGrad(N * OC);
+                                        float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N, int C,
+                                        int OC) {
+        if (p > 0f) {
+            fitOutputGrad(N * OC);
+        }
         float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
+        float[] gate = reluInput ? x : null;
         WorkerPool.RangeTask mask = (a, b) -> {
             java.util.Arrays.fill(outputGrad(), a, b, 0f);
             RefKernels.dropoutBackward(outputGrad(), d, seed(seed), p, salt, a, b);
         };
-        WorkerPool.RangeTask input = (a, b) -> RefKernels.matmulBackwardInput(dx, outputGrad(), w, C, OC, a, b);
-        WorkerPool.RangeTask params = (a, b) -> RefKernels.matmulBackwardWeight(dw, db, outputGrad(), x, N, C, OC, a, b);
+        // the layer's output gradient: dout through the mask, or dout itself without dropout
+        WorkerPool.RangeTask input = (a, b) -> RefKernels.matmulBackwardInput(dx, p > 0f ? outputGrad() : d, w, gate, C, OC,
+                a, b);
+        WorkerPool.RangeTask params = (a, b) -> RefKernels.matmulBackwardWeight(dw, db, p > 0f ? outputGrad() : d, x, N, C,
+                OC, a, b);
         return launch("matmul_dropout_backward", () -> {
-            pool.parallelFor(N * OC, ELEMENTWISE_GRAIN, mask);
+            if (p > 0f) {
+                pool.parallelFor(N * OC, ELEMENTWISE_GRAIN, mask);
+            }
             if (dx != null) {
                 pool.parallelFor(N, input);
             }

@@ -146,13 +146,59 @@ class CpuBackendTest {
                         launches.add(be.zero(List.of(g)));
                         launches.add(be.dropoutBackward(g, d, seed, p, SALT, N * OC));
                         launches.add(be.matmulBackward(dx1, dw1, db1, g, x, w, N, C, OC));
-                        launches.add(be.matmulDropoutBackward(dx2, dw2, db2, d, seed, p, SALT, x, w, N, C, OC));
+                        launches.add(be.matmulDropoutBackward(dx2, dw2, db2, d, seed, p, SALT, x, false, w, N, C, OC));
                         run(be, launches.toArray(org.gptjvm.engine.Launch[]::new));
                         String what = be.name() + " " + s + " p=" + p;
                         assertBits(read(be, plain), read(be, fused), what + " forward");
                         assertBits(read(be, dx1), read(be, dx2), what + " dinp");
                         assertBits(read(be, dw1), read(be, dw2), what + " dweight");
                         assertBits(read(be, db1), read(be, db2), what + " dbias");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * matmulDropoutBackward with reluInput gives the bits of the launches it stands for: dropout
+     * backward into a zeroed buffer, matmul backward into another zeroed buffer, and the ReLU's
+     * backward from that into dinp (which holds values before: the gradients accumulate), on both
+     * host backends, with and without dropout. The input has both signs, so the gate matters.
+     */
+    @Test
+    void fusedReluInputBackwardIsItsLaunchesBitForBit() {
+        for (MM s : MATMULS) {
+            for (float p : DROPOUTS) {
+                for (Backend be : List.of(new CpuBackend(2), new ReferenceBackend(2))) {
+                    try (be) {
+                        int N = s.N(), C = s.C(), OC = s.OC();
+                        Random rnd = new Random(s.hashCode() + 7 + (long) (p * 100));
+                        float[] xs = randn(rnd, N * C, 1);
+                        FloatBuf x = buf(be, "x", xs), w = buf(be, "w", randn(rnd, OC * C, 0.5));
+                        FloatBuf d = buf(be, "d", randn(rnd, N * OC, 1));
+                        IntBuf seed = seedBuf(be, DROPOUT_SEED);
+                        float[] dx0 = randn(rnd, N * C, 1), dw0 = randn(rnd, OC * C, 1), db0 = randn(rnd, OC, 1);
+                        FloatBuf g = be.allocFloat("g", N * OC), t = be.allocFloat("t", N * C);
+                        FloatBuf dx1 = buf(be, "dx1", dx0), dw1 = buf(be, "dw1", dw0), db1 = buf(be, "db1", db0);
+                        FloatBuf dx2 = buf(be, "dx2", dx0), dw2 = buf(be, "dw2", dw0), db2 = buf(be, "db2", db0);
+                        run(be, be.zero(List.of(g, t)), be.dropoutBackward(g, d, seed, p, SALT, N * OC),
+                                be.matmulBackward(t, dw1, db1, g, x, w, N, C, OC), be.reluBackward(dx1, x, t, N * C),
+                                be.matmulDropoutBackward(dx2, dw2, db2, d, seed, p, SALT, x, true, w, N, C, OC));
+                        String what = be.name() + " " + s + " p=" + p;
+                        float[] want = read(be, dx1), got = read(be, dx2);
+                        assertBits(want, got, what + " dinp");
+                        assertBits(read(be, dw1), read(be, dw2), what + " dweight");
+                        assertBits(read(be, db1), read(be, db2), what + " dbias");
+                        int kept = 0;
+                        for (int i = 0; i < xs.length; i++) {
+                            if (xs[i] > 0f) {
+                                kept++;
+                            } else {
+                                assertEquals(Float.floatToRawIntBits(dx0[i]), Float.floatToRawIntBits(got[i]),
+                                        what + " dinp where the input is not positive @" + i);
+                            }
+                        }
+                        assertTrue(kept > 0 && kept < xs.length, "both signs occur: " + what);
                     }
                 }
             }
