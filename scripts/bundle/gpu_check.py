@@ -18,7 +18,7 @@ default small,lecture) for each GEMM setting of GPU_CHECK_STEPS (default 64) on 
 GPU_CHECK_STEPS_DEVICES: a GPU seen through both OpenCL and PTX launches the same kernels through two
 drivers, whose cost per launch differs (TornadoVM's OpenCL path waits for the device before each
 launch: it writes the kernel's frame from a Java array with a blocking write).
-GPU_CHECK_GEMM=64,64/85,128,128/128,auto (the default) names the tile settings the products part tries
+GPU_CHECK_GEMM=64,64/80,128,128/128,auto (the default) names the tile settings the products part tries
 (-Dgpt.tornado.gemm; after a slash, a cap on registers per work-item, -Dgpt.tornado.registers), on
 the config GPU_CHECK_PRODUCTS_CONFIG (default lecture), on each TornadoVM device of
 GPU_CHECK_PRODUCTS_DEVICES. Device lists are "gpus" (the default: every GPU TornadoVM lists, so a GPU
@@ -47,7 +47,7 @@ PARTS = [p.strip() for p in os.environ.get("GPU_CHECK_PARTS", "verify,bench,torc
 for p in PARTS:
     if p not in ALL_PARTS:
         sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} ({', '.join(ALL_PARTS)})")
-GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,64/85,128,128/128,auto").split(",") if t.strip()]
+GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,64/80,128,128/128,auto").split(",") if t.strip()]
 PRODUCTS_CONFIG = os.environ.get("GPU_CHECK_PRODUCTS_CONFIG", "lecture")
 PRODUCTS_DEVICES = os.environ.get("GPU_CHECK_PRODUCTS_DEVICES", "gpus").strip()
 STEPS = [t.strip() for t in os.environ.get("GPU_CHECK_STEPS", "64").split(",") if t.strip()]

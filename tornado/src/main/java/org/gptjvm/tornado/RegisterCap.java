@@ -5,10 +5,12 @@ import org.gptjvm.engine.GptException;
 /**
  * A cap on the registers a work-item may use, {@code -Dgpt.tornado.registers=N}, given to NVIDIA's
  * compilers (OpenCL's {@code -cl-nv-maxrregcount}, the PTX JIT's {@code CU_JIT_MAX_REGISTERS}). A
- * multiprocessor holds 65,536 registers: a work-group of 256 work-items at 93 registers (the 64-wide
- * GEMM as compiled for sm_90 by scripts/kernel-ptx.sh) leaves room for two work-groups, at 85 for
- * three; the 128-wide GEMM needs 128 or fewer for two. Fewer registers may mean spills, so the cap is
- * off (the compiler's choice) unless set, until a GPU has timed it (the GPU check's products part).
+ * multiprocessor holds 65,536 registers and gives them to a warp in units of 256 (a work-item's count
+ * rounds up to a multiple of 8): work-groups of 256 work-items fit three to an SM at up to 80
+ * registers, two at up to 128. The 64-wide GEMM compiled for sm_90 through the OpenCL route
+ * (scripts/kernel-ptx.sh) takes 96, so two; at 80, three; the 128-wide GEMM needs 128 or fewer for
+ * two. Fewer registers may mean spills, so the cap is off (the compiler's choice) unless set, until a
+ * GPU has timed it (the GPU check's products part).
  */
 final class RegisterCap {
     static final String PROPERTY = "gpt.tornado.registers";
