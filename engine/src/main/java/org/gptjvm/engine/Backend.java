@@ -6,8 +6,11 @@ import java.util.List;
  * The engine seen by the model: it owns every buffer and hands out kernel launches over them.
  *
  * <p>Each op comes as a forward/backward pair over flat float buffers, in the spirit of llm.c.
- * Backward kernels <em>accumulate</em> into their gradient outputs ({@code +=}), so the model zeroes
- * gradients once per step and the residual stream's gradient can simply be summed into. The model
+ * Backward kernels <em>accumulate</em> into the parameters' gradients ({@code +=}), so the model zeroes
+ * them once per step and micro-batches add up, and into most input gradients, so that the residual
+ * stream's gradient can simply be summed into. The Linear layers and attention <em>write</em> their
+ * input gradients ({@code =}), as llm.c's CUDA version does: each such buffer has one writer, and
+ * zeroing it only to add to it would be a pass over it for nothing. The model
  * records launches into a {@link Program} once and runs it every step, so a device backend can keep
  * everything resident: per step the host writes the batch and a few scalars and reads one float, the
  * loss.
@@ -118,7 +121,10 @@ public interface Backend extends AutoCloseable {
     Launch matmulResidualForward(FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight, FloatBuf bias,
                                  IntBuf seed, float p, int salt, int N, int C, int OC);
 
-    /** Accumulates dinp, dweight and dbias (may be null) of {@link #matmulForward}. */
+    /**
+     * The gradients of {@link #matmulForward}: writes dinp = dout @ weight (may be null: not wanted),
+     * accumulates dweight += dout^T @ inp and dbias += dout's column sums (may be null).
+     */
     Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                           FloatBuf weight, int N, int C, int OC);
 
@@ -129,10 +135,10 @@ public interface Backend extends AutoCloseable {
      * buffer and then matmulBackward from it.
      *
      * <p>With {@code reluInput}, {@code inp} is the output of a ReLU ({@link #matmulReluForward}: the
-     * feed-forward's second Linear layer reads the first one's) and {@code dinp} accumulates the
-     * gradient of the ReLU's input instead of its output: the layer's input gradient where inp > 0,
-     * nothing elsewhere. The same values as this launch without it into a zeroed buffer and then
-     * {@link #reluBackward} from that buffer into dinp, in one launch and without the buffer.
+     * feed-forward's second Linear layer reads the first one's) and {@code dinp} is the gradient of the
+     * ReLU's input instead of its output: the layer's input gradient where inp > 0, 0 elsewhere. The
+     * same values as this launch without it and then {@link #reluBackward} from its dinp into a zeroed
+     * buffer, in one launch and without the buffer.
      */
     Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed, float p,
                                  int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N, int C, int OC);
@@ -146,7 +152,7 @@ public interface Backend extends AutoCloseable {
     Launch attentionForward(FloatBuf out, FloatBuf att, FloatBuf qkv, IntBuf seed, float dropout, int salt,
                             int B, int T, int C, int NH);
 
-    /** Accumulates dqkv of {@link #attentionForward}, given its {@code att}; any scratch is the backend's own. */
+    /** Writes dqkv, the gradient of {@link #attentionForward}'s qkv, given its {@code att}; any scratch is the backend's own. */
     Launch attentionBackward(FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seed, float dropout,
                              int salt, int B, int T, int C, int NH);
 

@@ -51,7 +51,15 @@ class RefKernelGradientTest {
     static final long SEED = 0x0123456789ABCDEFL;
 
     /** One differentiable input: its buffer and host copy, its gradient buffer, the naive forward in it. */
-    record Param(String name, FloatBuf buf, float[] host, FloatBuf grad, UnaryOperator<double[]> naive) {
+    /**
+     * A tensor whose gradient a backward kernel computes; {@code written}: the kernel writes that
+     * gradient (=) instead of adding to it (+=), as the Linear layers and attention do their inputs'.
+     */
+    record Param(String name, FloatBuf buf, float[] host, FloatBuf grad, UnaryOperator<double[]> naive,
+                 boolean written) {
+        Param asWritten() {
+            return new Param(name, buf, host, grad, naive, true);
+        }
     }
 
     private Backend be;
@@ -70,8 +78,8 @@ class RefKernelGradientTest {
 
     /**
      * Runs forward, sets dout = r, zeroes the gradients and runs backward; checks each parameter's
-     * gradient against both finite differences, then checks accumulation. Returns the worst float
-     * finite-difference error.
+     * gradient against both finite differences, then checks accumulation (or, for a written gradient,
+     * that a second backward writes the same). Returns the worst float finite-difference error.
      */
     private double gradCheck(String kernel, List<Launch> forwardLaunches, FloatBuf out, float[] r, FloatBuf dout,
                              Launch backward, float h, Param... params) {
@@ -112,9 +120,10 @@ class RefKernelGradientTest {
         // accumulation: the forward state is current again (finiteDifference restores it)
         bwd.run();
         for (int k = 0; k < params.length; k++) {
-            double err = relErr(read(be, params[k].grad()), scaled(g1[k], 2));
-            assertTrue(err < ACCUMULATE_TOL,
-                    kernel + ": second backward must double d" + params[k].name() + " (error " + err + ")");
+            boolean written = params[k].written();
+            double err = relErr(read(be, params[k].grad()), written ? toDouble(g1[k]) : scaled(g1[k], 2));
+            assertTrue(err < ACCUMULATE_TOL, kernel + ": second backward must " + (written ? "rewrite" : "double")
+                    + " d" + params[k].name() + " (error " + err + ")");
         }
         float[][] init = new float[params.length][];
         for (int k = 0; k < params.length; k++) {
@@ -123,9 +132,10 @@ class RefKernelGradientTest {
         }
         bwd.run();
         for (int k = 0; k < params.length; k++) {
-            double err = relErr(read(be, params[k].grad()), plus(init[k], g1[k]));
-            assertTrue(err < ACCUMULATE_TOL,
-                    kernel + ": backward must add to d" + params[k].name() + " (error " + err + ")");
+            boolean written = params[k].written();
+            double err = relErr(read(be, params[k].grad()), written ? toDouble(g1[k]) : plus(init[k], g1[k]));
+            assertTrue(err < ACCUMULATE_TOL, kernel + ": backward must " + (written ? "overwrite" : "add to")
+                    + " d" + params[k].name() + " (error " + err + ")");
         }
         // the gradient must not be trivially zero, or the checks above prove little
         for (int k = 0; k < params.length; k++) {
@@ -135,7 +145,7 @@ class RefKernelGradientTest {
     }
 
     private Param param(String name, float[] host, UnaryOperator<double[]> naive) {
-        return new Param(name, buf(be, name, host), host, be.allocFloat("d" + name, host.length), naive);
+        return new Param(name, buf(be, name, host), host, be.allocFloat("d" + name, host.length), naive, false);
     }
 
     // ---------------------------------------------------------------- encoder
@@ -195,7 +205,7 @@ class RefKernelGradientTest {
     void matmulBackward(boolean withBias) {
         float[] x = randn(rnd, N * C, 1), w = randn(rnd, OC * C, 0.5), bias = randn(rnd, OC, 1);
         double[] biasD = withBias ? toDouble(bias) : null;
-        Param px = param("inp", x, v -> NaiveKernels.matmul(v, toDouble(w), biasD, N, C, OC));
+        Param px = param("inp", x, v -> NaiveKernels.matmul(v, toDouble(w), biasD, N, C, OC)).asWritten();
         Param pw = param("weight", w, v -> NaiveKernels.matmul(toDouble(x), v, biasD, N, C, OC));
         Param pb = withBias ? param("bias", bias, v -> NaiveKernels.matmul(toDouble(x), toDouble(w), v, N, C, OC))
                 : null;
@@ -215,7 +225,8 @@ class RefKernelGradientTest {
     void attentionBackward(float dropout) {
         int salt = 11;
         float[] qkv = randn(rnd, B * T * 3 * C, 1);
-        Param pq = param("qkv", qkv, v -> NaiveKernels.attention(v, B, T, C, NH, SEED, dropout, salt).out());
+        Param pq = param("qkv", qkv, v -> NaiveKernels.attention(v, B, T, C, NH, SEED, dropout, salt).out())
+                .asWritten();
         IntBuf seed = seedBuf(be, SEED);
         FloatBuf out = be.allocFloat("out", B * T * C), dout = be.allocFloat("dout", B * T * C);
         FloatBuf att = be.allocFloat("att", B * NH * T * T);

@@ -51,7 +51,8 @@ public final class GptGraph {
     private final Mode mode;
     private FloatBuf encoded, lnf, lnfMean, lnfRstd, probs;
     private FloatBuf[] ln1, ln1Mean, ln1Rstd, qkv, att, atty, res2, ln2, ln2Mean, ln2Rstd, fcRelu, res3;
-    // gradients of activations: the residual stream's (summed into in place) and one layer's scratch
+    // gradients of activations: the residual stream's (summed into in place) and one layer's, written by
+    // the launch that computes each (Backend: the Linear layers and attention write their input gradients)
     private FloatBuf dres, dlogits, dlnf, dFc, dLn2, dAtty, dQkv, dLn1;
 
     public GptGraph(Backend backend, GptParams params, int B, int T) {
@@ -137,6 +138,9 @@ public final class GptGraph {
     private void allocateActivations() {
         if (mode == Mode.TRAIN) {
             dlogits = be.allocFloat("d.logits", N * V);
+            if (!cfg.isBigram()) { // beside dlogits: a device backend zeroes neighbours as one range
+                dres = be.allocFloat("d.residual", N * C);
+            }
         }
         if (cfg.isBigram()) {
             return;
@@ -161,7 +165,6 @@ public final class GptGraph {
             return;
         }
 
-        dres = be.allocFloat("d.residual", N * C);
         dlnf = be.allocFloat("d.ln_f", N * C);
         dFc = be.allocFloat("d.fc", N * 4 * C);
         dLn2 = be.allocFloat("d.ln2", N * C);
@@ -177,18 +180,7 @@ public final class GptGraph {
 
     /** The activation gradients the backward pass accumulates into, zeroed at the start of each pass. */
     private List<FloatBuf> activationGrads() {
-        List<FloatBuf> g = new ArrayList<>();
-        g.add(dlogits);
-        if (!cfg.isBigram()) {
-            g.add(dres);
-            g.add(dlnf);
-        }
-        return g;
-    }
-
-    /** One layer's activation-gradient scratch, zeroed before each layer's backward. */
-    private List<FloatBuf> layerGradScratch() {
-        return List.of(dFc, dLn2, dAtty, dQkv, dLn1);
+        return cfg.isBigram() ? List.of(dlogits) : List.of(dlogits, dres);
     }
 
     /** Salts keep the dropout masks of different sites independent. */
@@ -253,7 +245,6 @@ public final class GptGraph {
         for (int i = cfg.nLayer() - 1; i >= 0; i--) {
             GptParams.Layer w = params.layers[i];
             FloatBuf x = i == 0 ? encoded : res3[i - 1];
-            l.add(be.zero(layerGradScratch()));
             // the residual branches' last layers: dres (the residual stream's gradient) through their dropout;
             // the feed-forward's on through the ReLU between its two Linear layers
             l.add(branchBackward(dFc, w.fcProjW(), w.fcProjB(), fcRelu[i], true, p, salt(i, 2), 4 * C, C));

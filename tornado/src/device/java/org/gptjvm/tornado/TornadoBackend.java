@@ -409,7 +409,8 @@ public final class TornadoBackend implements Backend {
 
     /**
      * The gradients of a Linear layer; with p > 0, {@code dout} goes through dropout's mask as it is read;
-     * with {@code reluInput}, dinp through the ReLU whose output inp is, as it is written.
+     * with {@code reluInput}, dinp through the ReLU whose output inp is, as it is written (0 where inp is
+     * not positive).
      */
     private TLaunch linearBackward(String kernel, FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout,
                                    IntArray seed, float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight,
@@ -417,9 +418,9 @@ public final class TornadoBackend implements Backend {
         int drop = p > 0f ? GemmKernels.DROP_A : 0;
         List<Task> tasks = new ArrayList<>();
         List<GemmCall> products = new ArrayList<>();
-        if (dinp != null) { // dinp(N,C) += dout(N,OC) @ W(OC,C) [where inp > 0]
+        if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
             GemmCall input = new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
-                    .c(o(dinp), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop).mask(o(dout), salt);
+                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), salt);
             input.gate = reluInput ? o(inp) : -1;
             products.add(input);
         }
@@ -509,16 +510,16 @@ public final class TornadoBackend implements Backend {
         Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionKernels::softmaxBackward, kc, mem, grad, a, s,
                 dropout, salt, T, scale), groups(rows, wg), new LaunchInfo("attention_softmax_backward",
                 dims((long) rows * wg, 1, 1), dims(wg, 1, 1), 2.5 * rows * T, 4.0 * rows * T, 2.0 * rows * T, 4L * wg));
-        // dQ += dS K
+        // dQ = dS K
         GemmCall dq = heads(B, T, NH).shape(T, hs, T).a(grad, T, 1, NH * T * T, T * T).b(x + C, C3, 1, T * C3, hs)
-                .c(dx, C3, T * C3, hs).mode(GemmKernels.K_UP_TO_ROW).flags(GemmKernels.ACCUMULATE);
-        // dK += dS^T Q
+                .c(dx, C3, T * C3, hs).mode(GemmKernels.K_UP_TO_ROW);
+        // dK = dS^T Q
         GemmCall dk = heads(B, T, NH).shape(T, hs, T).a(grad, 1, T, NH * T * T, T * T).b(x, C3, 1, T * C3, hs)
-                .c(dx + C, C3, T * C3, hs).mode(GemmKernels.K_FROM_ROW).flags(GemmKernels.ACCUMULATE);
-        // dV += dropout(att)^T dout
+                .c(dx + C, C3, T * C3, hs).mode(GemmKernels.K_FROM_ROW);
+        // dV = dropout(att)^T dout
         GemmCall dv = heads(B, T, NH).shape(T, hs, T).a(a, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
                 .c(dx + 2 * C, C3, T * C3, hs).mode(GemmKernels.K_FROM_ROW)
-                .flags(GemmKernels.ACCUMULATE | (dropout > 0f ? GemmKernels.DROP_A : 0)).mask(a, salt);
+                .flags(dropout > 0f ? GemmKernels.DROP_A : 0).mask(a, salt);
         // dQ, dK and dV write their own columns of dqkv from qkv, dS, att and dout: one launch
         List<Task> tasks = new ArrayList<>(List.of(gemm("attention_backward_scores", dp, s, 0f), softmax));
         tasks.addAll(products("attention_backward_qkv", List.of(dq, dk, dv), s, dropout));

@@ -110,7 +110,7 @@ final class Attention {
         }
     }
 
-    /** Pairs [from, to) of B*NH: dqkv accumulates the gradients of Q, K and V given att and dout. */
+    /** Pairs [from, to) of B*NH: writes into dqkv the gradients of Q, K and V given att and dout. */
     static void backward(float[] dqkv, float[] dout, float[] qkv, float[] att, long seed, float dropout, int salt,
                          int T, int C, int NH, Workspace s, int from, int to) {
         backward(dqkv, dout, qkv, att, seed, dropout, salt, T, C, NH, s, from, to, T <= COLUMNS_MAX_T);
@@ -127,6 +127,7 @@ final class Attention {
             int q = b * T * C3 + h * hs, k = q + C, v = q + 2 * C;
             int a = bh * T * T;
             int o = b * T * C + h * hs;
+            clearHead(dqkv, q, T, hs, C, C3); // the products below add into it
             if (byColumns) {
                 float[] w = dropout > 0f ? dropped(att, a, T, seed, salt, dropout, s) : null;
                 AttentionByColumns.backward(dqkv, dout, qkv, att, a, q, k, v, o, T, hs, C, scale, w,
@@ -166,6 +167,16 @@ final class Attention {
                 Gemm.gemm(r0, r1, hs, r1, g, 0, T, 1, qkv, k, C3, dqkv, q, C3, s.panels);
             }
             Gemm.gemm(0, T, hs, T, g, 0, 1, T, qkv, q, C3, dqkv, k, C3, s.panels);
+        }
+    }
+
+    /** The query, key and value channels of one (b,h) in dqkv (the query's at q), all T rows, to 0. */
+    private static void clearHead(float[] dqkv, int q, int T, int hs, int C, int C3) {
+        for (int t = 0; t < T; t++) {
+            int r = q + t * C3;
+            Arrays.fill(dqkv, r, r + hs, 0f);
+            Arrays.fill(dqkv, r + C, r + C + hs, 0f);
+            Arrays.fill(dqkv, r + 2 * C, r + 2 * C + hs, 0f);
         }
     }
 

@@ -155,9 +155,6 @@ public final class CpuBackend extends HostBackend {
         if (p > 0f) {
             fitOutputGrad(N * OC);
         }
-        if (reluInput && dinp != null) {
-            fitInputGrad(N * C);
-        }
         float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
         fitPanels(C, Math.max(OC, N));
         WorkerPool.RangeTask mask = (a, b) -> {
@@ -166,16 +163,10 @@ public final class CpuBackend extends HostBackend {
         };
         // the layer's output gradient: dout through the mask, or dout itself without dropout
         WorkerPool.PartTask input = (q, a, b) -> {
-            float[] g = p > 0f ? outputGrad() : d;
-            if (!reluInput) {
-                Linear.backwardInput(dx, g, w, C, OC, a, b, workspaces[q].panels);
-                return;
+            Linear.backwardInput(dx, p > 0f ? outputGrad() : d, w, C, OC, a, b, workspaces[q].panels);
+            if (reluInput) { // rows [a, b) of the ReLU's output gradient, through the ReLU in place
+                Relu.gate(dx, x, a * C, b * C);
             }
-            // rows [a, b) of the ReLU's output gradient, then through the ReLU into dinp
-            float[] t = inputGrad();
-            java.util.Arrays.fill(t, a * C, b * C, 0f);
-            Linear.backwardInput(t, g, w, C, OC, a, b, workspaces[q].panels);
-            Relu.backward(dx, x, t, a * C, b * C);
         };
         WorkerPool.PartTask params = (q, a, b) ->
                 Linear.backwardWeight(dw, db, p > 0f ? outputGrad() : d, x, N, C, OC, a, b, workspaces[q].panels);

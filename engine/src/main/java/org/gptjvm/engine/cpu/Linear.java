@@ -2,6 +2,8 @@ package org.gptjvm.engine.cpu;
 
 import jdk.incubator.vector.FloatVector;
 
+import java.util.Arrays;
+
 import static org.gptjvm.engine.cpu.Gemm.L;
 import static org.gptjvm.engine.cpu.Gemm.S;
 
@@ -75,9 +77,10 @@ final class Linear {
         return bias == null ? 0f : bias[o];
     }
 
-    /** Rows [from,to) of N: dinp += dout @ W. */
+    /** Rows [from,to) of N: dinp = dout @ W (the product adds into rows cleared first). */
     static void backwardInput(float[] dinp, float[] dout, float[] w, int C, int OC, int from, int to,
                               float[] panels) {
+        Arrays.fill(dinp, from * C, to * C, 0f);
         Gemm.gemm(from, to, C, OC, dout, 0, OC, 1, w, 0, C, dinp, 0, C, panels);
     }
 

@@ -27,6 +27,25 @@ final class Relu {
         }
     }
 
+    /**
+     * d = 0 where out is not positive, on [from, to): a gradient of the ReLU's output made, in place,
+     * that of its input (where out > 0, d stays as it is: the bits of reluBackward into a zeroed buffer,
+     * but for the sign of a zero).
+     */
+    static void gate(float[] d, float[] out, int from, int to) {
+        int i = from;
+        FloatVector zero = FloatVector.zero(S);
+        for (; i + L <= to; i += L) {
+            var keep = FloatVector.fromArray(S, out, i).compare(VectorOperators.GT, 0f);
+            zero.blend(FloatVector.fromArray(S, d, i), keep).intoArray(d, i);
+        }
+        for (; i < to; i++) {
+            if (!(out[i] > 0f)) {
+                d[i] = 0f;
+            }
+        }
+    }
+
     /** dinp += dout where out > 0, on [from, to); other lanes are left untouched, as in the reference. */
     static void backward(float[] dinp, float[] out, float[] dout, int from, int to) {
         int i = from;

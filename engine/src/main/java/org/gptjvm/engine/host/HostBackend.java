@@ -127,7 +127,7 @@ public abstract class HostBackend implements Backend {
 
     @Override
     public final long allocatedBytes() {
-        return allocated + scratchBytes() + 4L * outputGrad.length + 4L * inputGrad.length;
+        return allocated + scratchBytes() + 4L * outputGrad.length;
     }
 
     /**
@@ -145,22 +145,6 @@ public abstract class HostBackend implements Backend {
 
     protected final float[] outputGrad() {
         return outputGrad;
-    }
-
-    /**
-     * A Linear layer's input gradient before the ReLU that made its input (matmulDropoutBackward with
-     * reluInput), shared in the same way.
-     */
-    private float[] inputGrad = new float[0];
-
-    protected final void fitInputGrad(int n) {
-        if (inputGrad.length < n) {
-            inputGrad = new float[n];
-        }
-    }
-
-    protected final float[] inputGrad() {
-        return inputGrad;
     }
 
     @Override

@@ -137,27 +137,28 @@ public final class RefKernels {
         }
     }
 
-    /** Rows [from,to) of N: dinp += dout @ w, each element summed over the OC outputs in double. */
+    /** Rows [from,to) of N: dinp = dout @ w, each element summed over the OC outputs in double. */
     public static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, int C, int OC, int from, int to) {
         matmulBackwardInput(dinp, dout, w, null, C, OC, from, to);
     }
 
     /**
-     * Rows [from,to) of N: dinp += dout @ w where {@code reluOut} > 0 (the input was a ReLU's output and
-     * dinp is the gradient of the ReLU's input; null: everywhere).
+     * Rows [from,to) of N: dinp = dout @ w where {@code reluOut} > 0, 0 elsewhere (the input was a
+     * ReLU's output and dinp is the gradient of the ReLU's input; null: everywhere).
      */
     public static void matmulBackwardInput(float[] dinp, float[] dout, float[] w, float[] reluOut, int C, int OC,
                                            int from, int to) {
         for (int n = from; n < to; n++) {
             for (int c = 0; c < C; c++) {
                 if (reluOut != null && !(reluOut[n * C + c] > 0f)) {
+                    dinp[n * C + c] = 0f;
                     continue;
                 }
                 double s = 0;
                 for (int o = 0; o < OC; o++) {
                     s += (double) dout[n * OC + o] * w[o * C + c];
                 }
-                dinp[n * C + c] += (float) s;
+                dinp[n * C + c] = (float) s;
             }
         }
     }
@@ -288,7 +289,7 @@ public final class RefKernels {
                         float p = dropout > 0f ? att[at] * DropoutMask.scale(seed, salt, at, dropout) : att[at];
                         s += (double) p * dout[o + t * C + i];
                     }
-                    dqkv[v + t2 * C3 + i] += (float) s;
+                    dqkv[v + t2 * C3 + i] = (float) s;
                 }
             }
             // dS, row by row
@@ -319,8 +320,8 @@ public final class RefKernels {
                     for (int t1 = t; t1 < T; t1++) {
                         sk += dS[t1 * T + t] * qkv[q + t1 * C3 + i];
                     }
-                    dqkv[q + t * C3 + i] += (float) sq;
-                    dqkv[k + t * C3 + i] += (float) sk;
+                    dqkv[q + t * C3 + i] = (float) sq;
+                    dqkv[k + t * C3 + i] = (float) sk;
                 }
             }
         }
