@@ -361,7 +361,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new GptException("the " + be.name() + " backend does not describe its launches: --plan is for device "
                     + "backends (see gpt devices)");
         }
-        return new StepPlan(rows);
+        return new StepPlan(rows, be.allocatedBytes());
     }
 
     /** The plan of a step, recorded without running anything. */

@@ -37,9 +37,12 @@ final class StepPlan {
 
     private final List<Row> rows;
     private final double flops, bytes;
+    /** What the backend holds for the model: every buffer the step's launches use, and its scratch. */
+    private final long bufferBytes;
 
-    StepPlan(List<Row> rows) {
+    StepPlan(List<Row> rows, long bufferBytes) {
         this.rows = rows;
+        this.bufferBytes = bufferBytes;
         this.flops = rows.stream().mapToDouble(r -> r.info.flops()).sum();
         this.bytes = rows.stream().mapToDouble(r -> r.info.bytesRead() + r.info.bytesWritten()).sum();
     }
@@ -102,8 +105,9 @@ final class StepPlan {
                     l.bytesWritten() / 1e6, l.localBytes() / 1024.0, 100 * l.flops() / flops,
                     100 * (l.bytesRead() + l.bytesWritten()) / bytes, flag);
         }
-        out.printf(Locale.ROOT, "%d launches, %.2f GFLOP (the model's count: %.2f), %.1f MB moved at least%n", rows.size(),
-                flops / 1e9, modelFlops / 1e9, bytes / 1e6);
+        out.printf(Locale.ROOT, "%d launches, %.2f GFLOP (the model's count: %.2f), %.1f MB moved at least; "
+                + "%.1f MiB of buffers on the device%n", rows.size(), flops / 1e9, modelFlops / 1e9, bytes / 1e6,
+                bufferBytes / 1048576.0);
 
         out.println("per kernel:");
         Map<String, Total> byKernel = byKernel();
@@ -196,6 +200,7 @@ final class StepPlan {
         o.add("launches", launches);
         o.addProperty("flops", flops);
         o.addProperty("bytes", bytes);
+        o.addProperty("buffer_bytes", bufferBytes);
         JsonArray problems = new JsonArray();
         problems().forEach(problems::add);
         o.add("problems", problems);

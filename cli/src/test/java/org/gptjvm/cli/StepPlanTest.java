@@ -33,10 +33,11 @@ class StepPlanTest {
                 new StepPlan.Row("step", launch("gemm", 1 << 20, 9e8, 1e8, 8192)),
                 new StepPlan.Row("step", launch("rows", 1 << 16, 1e6, 5e7, 512)),
                 // tiny work on few work-items is fine: under 1% of the FLOPs and of the bytes
-                new StepPlan.Row("step", launch("total", 128, 1e3, 1e3, 0))));
+                new StepPlan.Row("step", launch("total", 128, 1e3, 1e3, 0))), 3L << 20);
         assertTrue(p.problems().isEmpty(), p.problems().toString());
         String out = print(p, null);
         assertTrue(out.contains("program step:") && out.contains("local memory: yes"), out);
+        assertTrue(out.contains("3 launches, ") && out.contains("; 3.0 MiB of buffers on the device"), out);
     }
 
     @Test
@@ -44,7 +45,7 @@ class StepPlanTest {
         StepPlan p = new StepPlan(List.of(
                 new StepPlan.Row("step", launch("gemm", 1 << 20, 9e8, 1e8, 8192)),
                 new StepPlan.Row("step", launch("serial_sum", 384, 1e6, 4e7, 0)),
-                new StepPlan.Row("step", launch("naive_matmul", 1 << 20, 2e8, 1e7, 0))));
+                new StepPlan.Row("step", launch("naive_matmul", 1 << 20, 2e8, 1e7, 0))), 0);
         List<String> problems = p.problems();
         assertEquals(2, problems.size(), problems.toString());
         assertTrue(problems.get(0).startsWith("#1 serial_sum: 384 work-items"), problems.get(0));
@@ -56,7 +57,7 @@ class StepPlanTest {
     @Test
     void aProfileAddsTimesPerKernelAndTheJsonHoldsEveryLaunch() {
         StepPlan p = new StepPlan(List.of(new StepPlan.Row("fwd", launch("gemm", 1 << 20, 9e8, 1e8, 8192)),
-                new StepPlan.Row("upd", launch("adamw", 1 << 20, 1e7, 1e8, 0))));
+                new StepPlan.Row("upd", launch("adamw", 1 << 20, 1e7, 1e8, 0))), 5L << 20);
         KernelProfile profile = new KernelProfile();
         profile.slot("gemm")[0] = 30_000_000;
         profile.slot("adamw")[0] = 10_000_000;
@@ -64,6 +65,7 @@ class StepPlanTest {
         assertTrue(out.contains("ms/step") && out.contains("15.000") && out.contains("75.0%"), out);
         JsonObject j = p.toJson(profile, 2);
         assertEquals(2, j.getAsJsonArray("launches").size());
+        assertEquals(5L << 20, j.get("buffer_bytes").getAsLong());
         assertEquals(5.0, j.getAsJsonObject("ms_per_step_by_kernel").get("adamw").getAsDouble(), 1e-9);
     }
 }

@@ -16,6 +16,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -45,6 +46,10 @@ public final class TornadoBackend implements Backend {
     private final IntArray noSeed = new IntArray(2);
     /** The backend's own scratch ranges by name, each as large as the largest launch needs. */
     private final Map<String, FloatBuf> scratch = new HashMap<>();
+    /** Second passes of sums that may wait and merge with later ones, with their jobs ({@link DeferredSums}). */
+    private final Map<Task, List<int[]>> deferrable = new IdentityHashMap<>();
+    /** Tasks that add into a parameter's gradient themselves (a weight gradient without split K). */
+    private final Map<Task, List<DeferredSums.Span>> direct = new IdentityHashMap<>();
     /** Which GEMM tiles products run on (see {@link GemmCall#tiles}). */
     private final String tiles = GemmCall.tiles();
 
@@ -111,7 +116,8 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Program compile(String name, List<Launch> launches) {
-        return plan.add(name, AdamWStep.merged(launches, this));
+        return plan.add(name, DeferredSums.merged(AdamWStep.merged(launches, this), deferrable, direct,
+                jobs -> sumParts("backward_sums", jobs)));
     }
 
     @Override
@@ -122,6 +128,21 @@ public final class TornadoBackend implements Backend {
     @Override
     public void close() {
         plan.close();
+    }
+
+    /**
+     * A range of the arena for one launch's partial sums alone, never shared: their second pass may
+     * wait for later launches ({@link DeferredSums}).
+     */
+    private int partials(String name, long size) {
+        return DeviceArena.offset(allocFloat(name, (int) Math.max(1, size)));
+    }
+
+    /** A second pass of sums that may wait ({@link DeferredSums}). */
+    private Task deferredSums(String kernel, List<int[]> jobs) {
+        Task t = sumParts(kernel, jobs);
+        deferrable.put(t, List.copyOf(jobs));
+        return t;
     }
 
     /** A range of the arena that only this backend's kernels use, grown to the largest size asked for. */
@@ -321,14 +342,14 @@ public final class TornadoBackend implements Backend {
         int m = o(mean), r = o(rstd);
         int wg = LayerNormKernels.WG;
         int chunks = chunks(N, C), rows = (N + chunks - 1) / chunks;
-        int partial = scratch("layernorm_backward.partial", 2L * chunks * C);
+        int partial = partials("layernorm_backward.partial", 2L * chunks * C);
         int partialGroups = (int) ((chunks * (long) C + wg - 1) / wg);
         return launch("layernorm_backward", List.of(
                 new Task((g, id, mem, args) -> g.task(id, LayerNormKernels::backward, kc, mem, dx, d, x, w, m, r, N, C, partial,
                         rows), groups((long) N + partialGroups, wg), new LaunchInfo("layernorm_backward",
                         dims(((long) N + partialGroups) * wg, 1, 1), dims(wg, 1, 1), 15.0 * N * C, 20.0 * N * C,
                         8.0 * N * C + 8.0 * chunks * C, 8L * wg)),
-                sumParts("layernorm_backward_sums", List.of(new int[]{C, chunks, partial, dw},
+                deferredSums("layernorm_backward_sums", List.of(new int[]{C, chunks, partial, dw},
                         new int[]{C, chunks, partial + chunks * C, db}))));
     }
 
@@ -432,11 +453,13 @@ public final class TornadoBackend implements Backend {
         int outputTiles = g.groups(OC) * g.groups(C);
         int slices = Math.max(1, Math.min((SPREAD + outputTiles - 1) / outputTiles, N / (4 * g.depth())));
         // the second passes: the slices of dW and the chunks of dbias, summed in order in one launch
+        // (with later layers' second passes: DeferredSums)
         List<int[]> sums = new ArrayList<>();
-        if (slices > 1) {
+        boolean splitK = slices > 1;
+        if (splitK) {
             int slice = (int) roundUp((N + slices - 1) / slices, g.depth());
             slices = (N + slice - 1) / slice;
-            int base = scratch("matmul_backward.slices", (long) slices * OC * C);
+            int base = partials("matmul_backward.slices", (long) slices * OC * C);
             g.c(base, C, OC * C, 0);
             g.z = slices;
             g.kSlice = slice;
@@ -445,10 +468,14 @@ public final class TornadoBackend implements Backend {
             g.c(o(dweight), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop);
         }
         // the input and weight gradients read dout, W and inp only: one launch
-        tasks.addAll(products("matmul_backward_products", products, seed, p));
+        List<Task> productTasks = products("matmul_backward_products", products, seed, p);
+        if (!splitK) { // dW += straight from the product
+            productTasks.forEach(t -> direct.put(t, List.of(new DeferredSums.Span(o(dweight), OC * C))));
+        }
+        tasks.addAll(productTasks);
         if (dbias != null) { // dbias += the column sums of dout, in two passes
             int chunks = chunks(N, OC), rows = (N + chunks - 1) / chunks;
-            int partial = scratch("matmul_backward.bias_partial", (long) chunks * OC);
+            int partial = partials("matmul_backward.bias_partial", (long) chunks * OC);
             int d = o(dout);
             tasks.add(new Task((gr, id, mem, args) -> gr.task(id, ReduceKernels::columnPartial, kc, mem, partial, d, N, OC,
                     rows, seed, p, salt), cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
@@ -457,7 +484,7 @@ public final class TornadoBackend implements Backend {
             sums.add(new int[]{OC, chunks, partial, o(dbias)});
         }
         if (!sums.isEmpty()) {
-            tasks.add(sumParts("matmul_backward_sums", sums));
+            tasks.add(deferredSums("matmul_backward_sums", sums));
         }
         return new TLaunch(kernel, tasks, List.of(seed));
     }

@@ -5,6 +5,7 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.Program;
 import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
@@ -143,6 +144,39 @@ class TornadoKernelTest {
         assertTrue(bad.isEmpty(), s + ": " + bad);
     }
 
+    /**
+     * When the tornado backend runs the second passes of long sums that wait for later launches: once
+     * for a backward over distinct gradients, and before a launch that adds into a gradient a waiting
+     * pass writes (two launches into one gradient race otherwise, which PoCL's two threads hardly show),
+     * or that runs again. Reads the recorded plan; runs nothing.
+     */
+    @Test
+    void waitingSumsRunBeforeWhatTouchesTheirGradients() {
+        Shape s = new Shape(2, 256, 64, 4, 65); // 512 rows: the weight gradients are split along k
+        int N = s.B() * s.T(), C = s.C(), OC = 3 * C + 1;
+        try (Backend be = Backends.create("tornado", 1)) {
+            Case c = new Case(be, 7);
+            FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), d = c.in("dout", N * OC, 1);
+            FloatBuf dw1 = c.out("dw1", OC * C), db1 = c.out("db1", OC), dw2 = c.out("dw2", OC * C);
+            FloatBuf db2 = c.out("db2", OC), dx = c.out("dx", N * C);
+            FloatBuf lnW = c.in("ln.w", C, 1), mean = c.out("ln.mean", N), rstd = c.out("ln.rstd", N);
+            Launch a = be.matmulBackward(dx, dw1, db1, d, x, w, N, C, OC);
+            Launch other = be.matmulBackward(null, dw2, db2, d, x, w, N, C, OC);
+            Launch same = be.matmulBackward(null, dw1, db1, d, x, w, N, C, OC);
+            Launch ln = be.layerNormBackward(c.out("ln.dx", N * C), c.out("ln.dw", C), c.out("ln.db", C), dx, x, lnW,
+                    mean, rstd, N, C);
+            assertEquals(1, sumsLaunches(be.compile("distinct", List.of(a, ln, other))));
+            assertEquals(2, sumsLaunches(be.compile("one gradient twice", List.of(a, same))));
+            assertEquals(2, sumsLaunches(be.compile("run twice", List.of(a, a))));
+            assertEquals(2, sumsLaunches(be.compile("norm between", List.of(a, be.sumOfSquares(c.out("sq", 1),
+                    List.of(dw1)), other))));
+        }
+    }
+
+    private static long sumsLaunches(Program p) {
+        return p.plan().stream().filter(l -> l.kernel().equals("backward_sums")).count();
+    }
+
     static double relErr(float[] got, float[] want) {
         double d = 0, n = 0;
         for (int i = 0; i < want.length; i++) {
@@ -187,7 +221,18 @@ class TornadoKernelTest {
         FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), b = c.in("bias", OC, 1);
         FloatBuf d = c.in("dout", N * OC, 1), r = c.in("residual", N * OC, 1);
         IntBuf seed = c.ints("seed", new int[]{0x2545F491, 0x4F6CDD1D});
-        return List.of(
+        // gradients added to twice in one program: one launch run twice (its dout changed in between), and
+        // two launches into one gradient (a device backend that lets the second passes of sums wait must run
+        // them in time)
+        FloatBuf d2 = c.in("dout2", N * OC, 1);
+        Launch twice = c.be.matmulBackward(c.out("matmul_backward(run twice).dinp", N * C),
+                c.out("matmul_backward(run twice).dw", OC * C), c.out("matmul_backward(run twice).db", OC), d2, x, w,
+                N, C, OC);
+        FloatBuf sharedW = c.out("matmul_backward(two into one).dw", OC * C), sharedB = c.out(
+                "matmul_backward(two into one).db", OC);
+        return List.of(twice, c.be.reluForward(d2, d2, N * OC), twice,
+                c.be.matmulBackward(null, sharedW, sharedB, d, x, w, N, C, OC),
+                c.be.matmulDropoutBackward(null, sharedW, sharedB, d, seed, 0.3f, 5, x, false, w, N, C, OC),
                 c.be.matmulResidualForward(c.out("matmul_residual_forward", N * OC), r, x, w, b, seed, 0f, 3, N, C, OC),
                 c.be.matmulResidualForward(c.out("matmul_residual_forward(p=0.3)", N * OC), r, x, w, b, seed, 0.3f, 3,
                         N, C, OC),
