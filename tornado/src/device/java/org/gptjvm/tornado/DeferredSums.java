@@ -59,8 +59,7 @@ final class DeferredSums {
         for (TLaunch l : launches) {
             // a launch recorded once and run twice in a program writes its partial sums again
             if (FLUSH_BEFORE.contains(l.kernel()) || waiting.contains(l)) {
-                flush(pending, out, sums);
-                waiting.clear();
+                flush(pending, waiting, out, sums);
             }
             List<Task> kept = new ArrayList<>();
             for (Task t : l.tasks()) {
@@ -72,8 +71,7 @@ final class DeferredSums {
                         out.add(new TLaunch(l.kernel(), kept, l.inputs()));
                         kept = new ArrayList<>();
                     }
-                    flush(pending, out, sums);
-                    waiting.clear();
+                    flush(pending, waiting, out, sums);
                 }
                 if (jobs != null) {
                     pending.addAll(jobs);
@@ -86,14 +84,17 @@ final class DeferredSums {
                 out.add(new TLaunch(l.kernel(), kept, l.inputs()));
             }
         }
-        flush(pending, out, sums);
+        flush(pending, waiting, out, sums);
         return out;
     }
 
-    private static void flush(List<int[]> pending, List<TLaunch> out, Function<List<int[]>, Task> sums) {
+    /** The pending jobs as one launch, if any; then nothing waits. */
+    private static void flush(List<int[]> pending, Set<TLaunch> waiting, List<TLaunch> out,
+                              Function<List<int[]>, Task> sums) {
         if (!pending.isEmpty()) {
             out.add(new TLaunch("backward_sums", List.of(sums.apply(List.copyOf(pending))), List.of()));
             pending.clear();
         }
+        waiting.clear();
     }
 }

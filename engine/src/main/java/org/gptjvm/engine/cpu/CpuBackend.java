@@ -135,23 +135,21 @@ public final class CpuBackend extends HostBackend {
     @Override
     public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
                                  FloatBuf weight, int N, int C, int OC) {
-        float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
-        fitPanels(C, Math.max(OC, N));
-        WorkerPool.PartTask input = (p, a, b) -> Linear.backwardInput(dx, d, w, C, OC, a, b, workspaces[p].panels);
-        WorkerPool.PartTask params = (p, a, b) ->
-                Linear.backwardWeight(dw, db, d, x, N, C, OC, a, b, workspaces[p].panels);
-        return launch("matmul_backward", () -> {
-            if (dx != null) {
-                pool.parallelForParts(N, input);
-            }
-            pool.parallelForParts(OC, params);
-        });
+        return linearBackward("matmul_backward", dinp, dweight, dbias, dout, null, 0f, 0, inp, false, weight, N, C, OC);
     }
 
     @Override
     public Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed,
                                         float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N, int C,
                                         int OC) {
+        return linearBackward("matmul_dropout_backward", dinp, dweight, dbias, dout, seed, p, salt, inp, reluInput,
+                weight, N, C, OC);
+    }
+
+    /** A Linear layer's gradients; dout through dropout's mask where p > 0 (seed: null without), dinp through a ReLU. */
+    private Launch linearBackward(String kernel, FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout,
+                                  IntBuf seed, float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight,
+                                  int N, int C, int OC) {
         if (p > 0f) {
             fitOutputGrad(N * OC);
         }
@@ -170,7 +168,7 @@ public final class CpuBackend extends HostBackend {
         };
         WorkerPool.PartTask params = (q, a, b) ->
                 Linear.backwardWeight(dw, db, p > 0f ? outputGrad() : d, x, N, C, OC, a, b, workspaces[q].panels);
-        return launch("matmul_dropout_backward", () -> {
+        return launch(kernel, () -> {
             if (p > 0f) {
                 pool.parallelFor(N * OC, ELEMENTWISE_GRAIN, mask);
             }

@@ -129,6 +129,20 @@ public class ReferenceBackend extends HostBackend {
     public Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed,
                                         float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N, int C,
                                         int OC) {
+        return linearBackward("matmul_dropout_backward", dinp, dweight, dbias, dout, seed, p, salt, inp, reluInput,
+                weight, N, C, OC);
+    }
+
+    @Override
+    public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
+                                 FloatBuf weight, int N, int C, int OC) {
+        return linearBackward("matmul_backward", dinp, dweight, dbias, dout, null, 0f, 0, inp, false, weight, N, C, OC);
+    }
+
+    /** A Linear layer's gradients; dout through dropout's mask where p > 0 (seed: null without), dinp through a ReLU. */
+    private Launch linearBackward(String kernel, FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout,
+                                  IntBuf seed, float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight,
+                                  int N, int C, int OC) {
         if (p > 0f) {
             fitOutputGrad(N * OC);
         }
@@ -143,24 +157,10 @@ public class ReferenceBackend extends HostBackend {
                 a, b);
         WorkerPool.RangeTask params = (a, b) -> RefKernels.matmulBackwardWeight(dw, db, p > 0f ? outputGrad() : d, x, N, C,
                 OC, a, b);
-        return launch("matmul_dropout_backward", () -> {
+        return launch(kernel, () -> {
             if (p > 0f) {
                 pool.parallelFor(N * OC, ELEMENTWISE_GRAIN, mask);
             }
-            if (dx != null) {
-                pool.parallelFor(N, input);
-            }
-            pool.parallelFor(OC, params);
-        });
-    }
-
-    @Override
-    public Launch matmulBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, FloatBuf inp,
-                                 FloatBuf weight, int N, int C, int OC) {
-        float[] dx = f(dinp), dw = f(dweight), db = f(dbias), d = f(dout), x = f(inp), w = f(weight);
-        WorkerPool.RangeTask input = (a, b) -> RefKernels.matmulBackwardInput(dx, d, w, C, OC, a, b);
-        WorkerPool.RangeTask params = (a, b) -> RefKernels.matmulBackwardWeight(dw, db, d, x, N, C, OC, a, b);
-        return launch("matmul_backward", () -> {
             if (dx != null) {
                 pool.parallelFor(N, input);
             }
