@@ -5,6 +5,7 @@ import org.gptjvm.engine.Launch;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * One parameter's AdamW update as recorded, before it becomes a task. The model records one per
@@ -24,8 +25,11 @@ record AdamWStep(int p, int g, int m, int v, FloatBuf hyper, int n) implements L
         return next.hyper == hyper && next.p == p + n && next.g == g + n && next.m == m + n && next.v == v + n;
     }
 
-    /** The launches as the plan runs them: every run of neighbouring AdamW updates merged into one task. */
-    static List<TaskGraphPlan.TLaunch> merged(List<Launch> launches, TornadoBackend backend) {
+    /**
+     * The launches as the plan runs them: every run of neighbouring AdamW updates merged into one,
+     * which {@code task} makes a task.
+     */
+    static List<TaskGraphPlan.TLaunch> merged(List<Launch> launches, Function<AdamWStep, TaskGraphPlan.TLaunch> task) {
         List<TaskGraphPlan.TLaunch> out = new ArrayList<>();
         AdamWStep run = null;
         for (Launch l : launches) {
@@ -35,19 +39,19 @@ record AdamWStep(int p, int g, int m, int v, FloatBuf hyper, int n) implements L
                     continue;
                 }
                 if (run != null) {
-                    out.add(backend.adamwLaunch(run.p, run.g, run.m, run.v, run.hyper, run.n));
+                    out.add(task.apply(run));
                 }
                 run = step;
             } else {
                 if (run != null) {
-                    out.add(backend.adamwLaunch(run.p, run.g, run.m, run.v, run.hyper, run.n));
+                    out.add(task.apply(run));
                     run = null;
                 }
                 out.add((TaskGraphPlan.TLaunch) l);
             }
         }
         if (run != null) {
-            out.add(backend.adamwLaunch(run.p, run.g, run.m, run.v, run.hyper, run.n));
+            out.add(task.apply(run));
         }
         return out;
     }

@@ -116,7 +116,7 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Program compile(String name, List<Launch> launches) {
-        return plan.add(name, DeferredSums.merged(AdamWStep.merged(launches, this), deferrable, direct,
+        return plan.add(name, DeferredSums.merged(AdamWStep.merged(launches, this::adamwLaunch), deferrable, direct,
                 jobs -> sumParts("backward_sums", jobs)));
     }
 
@@ -439,16 +439,19 @@ public final class TornadoBackend implements Backend {
         int drop = p > 0f ? GemmKernels.DROP_A : 0;
         List<Task> tasks = new ArrayList<>();
         List<GemmCall> products = new ArrayList<>();
+        // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
+        GemmCall g = new GemmCall().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
+                .mask(o(dout), salt);
+        products.add(g);
         if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
+            // after dW in the launch: a GPU starts work-groups in order, and each of dW's sums a slice of
+            // thousands of rows where dinp's sum OC; the long ones first, the short ones then fill the
+            // device around them, instead of the long ones starting last and ending the launch alone
             GemmCall input = new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
                     .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), salt);
             input.gate = reluInput ? o(inp) : -1;
             products.add(input);
         }
-        // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
-        GemmCall g = new GemmCall().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
-                .mask(o(dout), salt);
-        products.add(g);
         g.wide = GemmCall.wide(tiles, OC, C); // as gemm() will decide: the tiles and slice depth follow
         int outputTiles = g.groups(OC) * g.groups(C);
         int slices = Math.max(1, Math.min((SPREAD + outputTiles - 1) / outputTiles, N / (4 * g.depth())));
@@ -634,9 +637,10 @@ public final class TornadoBackend implements Backend {
         return new AdamWStep(o(param), o(grad), o(m), o(v), hyper, n);
     }
 
-    /** One AdamW task over n elements from the given offsets (several parameters' steps, merged). */
-    TLaunch adamwLaunch(int p, int gr, int m, int v, FloatBuf hyper, int n) {
-        FloatArray h = DeviceArena.own(hyper);
+    /** One AdamW task over a run of parameters' steps (see {@link AdamWStep#merged}). */
+    private TLaunch adamwLaunch(AdamWStep step) {
+        int p = step.p(), gr = step.g(), m = step.m(), v = step.v(), n = step.n();
+        FloatArray h = DeviceArena.own(step.hyper());
         return launch("adamw", List.of(simple((g, id, mem, args) -> g.task(id, ElementwiseKernels::adamw, mem, p, gr, m, v,
                 h, n), info("adamw", dims(n, 1, 1), 12.0 * n, 16.0 * n, 12.0 * n))), h);
     }
