@@ -443,15 +443,6 @@ public final class TornadoBackend implements Backend {
         GemmCall g = new GemmCall().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
                 .mask(o(dout), salt);
         products.add(g);
-        if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
-            // after dW in the launch: a GPU starts work-groups in order, and each of dW's sums a slice of
-            // thousands of rows where dinp's sum OC; the long ones first, the short ones then fill the
-            // device around them, instead of the long ones starting last and ending the launch alone
-            GemmCall input = new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
-                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), salt);
-            input.gate = reluInput ? o(inp) : -1;
-            products.add(input);
-        }
         g.wide = GemmCall.wide(tiles, OC, C); // as gemm() will decide: the tiles and slice depth follow
         int outputTiles = g.groups(OC) * g.groups(C);
         int slices = Math.max(1, Math.min((SPREAD + outputTiles - 1) / outputTiles, N / (4 * g.depth())));
@@ -469,6 +460,15 @@ public final class TornadoBackend implements Backend {
             sums.add(new int[]{OC * C, slices, base, o(dweight)});
         } else {
             g.c(o(dweight), C, 0, 0).flags(GemmKernels.ACCUMULATE | drop);
+        }
+        if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
+            // after dW in the launch: a GPU starts work-groups in about the order of their numbers, and each
+            // of dW's sums a slice of thousands of rows where dinp's sum OC: the long ones start first and
+            // the short ones fill the device around them, rather than the long ones starting last
+            GemmCall input = new GemmCall().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
+                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), salt);
+            input.gate = reluInput ? o(inp) : -1;
+            products.add(input);
         }
         // the input and weight gradients read dout, W and inp only: one launch
         List<Task> productTasks = products("matmul_backward_products", products, seed, p);
