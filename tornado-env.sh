@@ -1,22 +1,24 @@
 # Source this to use an installed TornadoVM with gpt-jvm:  source tornado-env.sh [/path/to/tornadovm-sdk]
 #
 # It finds the TornadoVM SDK (the folder holding bin/tornado and tornado-argfile: the argument, else
-# $TORNADOVM_HOME, else a few usual places), checks the launcher, a JDK 25 and at least one device,
-# and exports TORNADOVM_HOME, JAVA_HOME and PATH. On a problem it says in one line what is missing
-# and how to get it, and returns non-zero. TornadoVM is not in Maven Central: install a release SDK
-# (https://github.com/beehive-lab/TornadoVM/releases, 5.2.0 jdk25, OpenCL) or build it from source
-# with its own Maven build (make BACKEND=opencl); gpt-jvm only points at it.
+# $TORNADOVM_HOME, else SDKMAN's install, ~/.sdkman/candidates/tornadovm/current, else a few usual
+# places), checks the launcher, a JDK 25 and at least one device, and exports TORNADOVM_HOME,
+# JAVA_HOME and PATH. On a problem it says in one line what is missing and how to get it, and
+# returns non-zero. TornadoVM is not in Maven Central: install its released 5.2.0 jdk25 SDK (from
+# https://github.com/beehive-lab/TornadoVM/releases, or `sdk install tornadovm` with SDKMAN); gpt-jvm
+# only points at it.
 _gpt_tornado_env() {
   local here sdk cand devices n jdk
   here="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)"
   sdk="${1:-${TORNADOVM_HOME:-}}"
   if [ -z "$sdk" ]; then
-    for cand in "$HOME"/TornadoVM/bin/sdk "$HOME"/tornadovm*/ /opt/tornadovm* /usr/local/tornadovm*; do
+    for cand in "${SDKMAN_CANDIDATES_DIR:-$HOME/.sdkman/candidates}"/tornadovm/current "$HOME"/tornadovm*/ \
+        /opt/tornadovm* /usr/local/tornadovm*; do
       if [ -x "$cand/bin/tornado" ]; then sdk="$cand"; break; fi
     done
   fi
   if [ -z "$sdk" ]; then
-    echo "tornado-env.sh: no TornadoVM found: install the 5.2.0 jdk25 OpenCL SDK and run: source tornado-env.sh /path/to/sdk" >&2
+    echo "tornado-env.sh: no TornadoVM found: install its 5.2.0 jdk25 SDK (a release archive, or sdk install tornadovm) and run: source tornado-env.sh /path/to/sdk" >&2
     return 1
   fi
   if [ ! -x "$sdk/bin/tornado" ] || [ ! -f "$sdk/tornado-argfile" ]; then

@@ -2,7 +2,7 @@
 # Proves the offline bundle on this machine (PoCL stands in for a GPU): builds it with
 # scripts/gpu-bundle.sh, copies it to an empty folder, and from there, with a bare environment
 # (env -i, PATH=/usr/bin:/bin, no JDK), runs gpt verify and 20 training iterations on the tornado
-# backend. When the SDK has TornadoVM's PTX backend (scripts/build-tornadovm-ptx.sh), it also starts
+# backend. When the SDK has TornadoVM's PTX backend (a release SDK built for NVIDIA), it also starts
 # the bundle with a stand-in for the NVIDIA driver's libcuda.so.1 (dump_libcuda.c), which
 # must make the PTX device appear, and without it, which must leave PTX out. As root, it hides the
 # machine's fonts and fontconfig and draws the loss picture with the bundle's. Needs TORNADOVM_HOME and

@@ -10,7 +10,7 @@
 #   scripts/tornado-ptx.sh [--arch sm_90] [--tiles 64|128|auto] [--kernels REGEX] [--step] [--config NAME] [--keep DIR]
 #
 # --step compiles a whole training step's kernels (default: gpt bench --products, the products only).
-# Needs TORNADOVM_HOME pointing at an SDK with the PTX backend (scripts/build-tornadovm-ptx.sh), gcc
+# Needs TORNADOVM_HOME pointing at an installed TornadoVM SDK with the PTX backend, gcc
 # and ptxas. Each distinct kernel is reported once (TornadoVM compiles a module per task).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +29,7 @@ done
 die() { echo "tornado-ptx: $*" >&2; exit 1; }
 [ -n "${TORNADOVM_HOME:-}" ] || die "TORNADOVM_HOME is not set (an SDK with the PTX backend)"
 grep -q 'tornado.drivers.ptx' "$TORNADOVM_HOME/tornado-argfile" 2>/dev/null \
-  || die "$TORNADOVM_HOME has no PTX backend (build one with scripts/build-tornadovm-ptx.sh)"
+  || die "$TORNADOVM_HOME has no PTX backend (install TornadoVM's SDK with its PTX backend)"
 command -v gcc >/dev/null || die "no gcc"
 command -v ptxas >/dev/null || die "no ptxas (the CUDA toolkit's)"
 

@@ -79,6 +79,8 @@ class LauncherTest {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         Map<String, String> e = pb.environment();
         e.keySet().removeIf(k -> k.startsWith("GPT_") || k.startsWith("TORNADO"));
+        // no TornadoVM from SDKMAN unless a test makes one (this machine's own would change the flavour)
+        e.put("SDKMAN_CANDIDATES_DIR", root.resolve("no-sdkman").toString());
         e.put("PATH", bin + ":/usr/bin:/bin");
         e.put("JAVA_HOME", System.getProperty("java.home"));
         e.put("BUILDS", builds.toString());
@@ -146,5 +148,16 @@ class LauncherTest {
         assertEquals(cpuKey, Files.readAttributes(cpuJar, BasicFileAttributes.class).fileKey(), "the cpu jar was replaced");
         run(launcher(Map.of(), "cpu again"));
         assertEquals(before + 1, buildCount(), "switching back rebuilt the cpu jar");
+    }
+
+    @Test
+    void withoutTornadovmHomeTheSdkmanInstallIsUsed() throws Exception {
+        Path candidates = root.resolve("sdkman-candidates");
+        Path sdk = Files.createDirectories(candidates.resolve("tornadovm/5.2.0-jdk25"));
+        Files.writeString(sdk.resolve("tornado-argfile"), "-Dprobe=sdkman\n");
+        Files.createSymbolicLink(candidates.resolve("tornadovm/current"), sdk.getFileName());
+        String out = run(launcher(Map.of("SDKMAN_CANDIDATES_DIR", candidates.toString()), "sdkman"));
+        assertTrue(out.contains("probe=sdkman") && out.contains("args=sdkman"), out);
+        assertTrue(Files.readAllLines(builds).getLast().contains("-Ptornado"), "the SDKMAN install builds the tornado flavour");
     }
 }
