@@ -3,10 +3,13 @@ package org.gptjvm.bench;
 import org.gptjvm.engine.AdamW;
 import org.gptjvm.engine.Backends;
 import org.gptjvm.model.GptConfig;
-import org.gptjvm.model.Preset;
+import org.gptjvm.model.train.Optimizer;
+import org.gptjvm.model.train.Preset;
+import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.ParamBlocks;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -23,9 +26,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Every kernel but the Linear layer's (see {@link MatmulBenchmark}), forward and backward, at the
- * shapes one layer of the small and the lecture config gives it: encoder, layernorm, attention, ReLU,
- * residual, dropout, softmax + cross-entropy, and AdamW over all of the model's parameters.
+ * Every kernel the model launches but the Linear layers' (see {@link MatmulBenchmark}), forward and
+ * backward, at the shapes one layer of the small and the lecture config gives it: encoder, layernorm,
+ * attention, softmax + cross-entropy, and AdamW over all of the model's parameters as one block.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -38,7 +41,7 @@ public class KernelBenchmark extends ProgramBenchmark {
     public String backend;
     @Param({"small", "lecture"})
     public String config;
-    @Param({"encoder", "layernorm", "attention", "relu", "residual", "dropout", "crossentropy", "adamw"})
+    @Param({"encoder", "layernorm", "attention", "crossentropy", "adamw"})
     public String kernel;
     @Param({"2"})
     public int threads;
@@ -76,24 +79,6 @@ public class KernelBenchmark extends ProgramBenchmark {
                 fwd = List.of(be.attentionForward(out, att, qkv, seed, p, 1, B, T, C, NH));
                 bwd = List.of(be.attentionBackward(random("dqkv", N * 3 * C), out, qkv, att, seed, p, 1, B, T, C, NH));
             }
-            case "relu" -> {
-                int n = N * 4 * C;
-                FloatBuf x = random("x", n), out = random("out", n);
-                fwd = List.of(be.reluForward(out, x, n));
-                bwd = List.of(be.reluBackward(random("dx", n), out, x, n));
-            }
-            case "residual" -> {
-                int n = N * C;
-                FloatBuf a = random("a", n), b = random("b", n), out = random("out", n);
-                fwd = List.of(be.residualForward(out, a, b, n));
-                bwd = List.of(be.residualBackward(random("da", n), random("db", n), out, n));
-            }
-            case "dropout" -> {
-                int n = N * C;
-                FloatBuf x = random("x", n), out = random("out", n);
-                fwd = List.of(be.dropoutForward(out, x, seed, 0.2f, 3, n));
-                bwd = List.of(be.dropoutBackward(random("dx", n), out, seed, 0.2f, 3, n));
-            }
             case "crossentropy" -> {
                 IntBuf targets = tokens("targets", N, 7, V);
                 FloatBuf logits = random("logits", N * V), probs = random("probs", N * V), losses = random("losses", N);
@@ -102,20 +87,37 @@ public class KernelBenchmark extends ProgramBenchmark {
                 bwd = List.of(be.crossEntropyBackward(random("dlogits", N * V), probs, targets, N, V));
             }
             case "adamw" -> {
+                // the model's parameters as one block of one part: the kernel's work is the same
                 int n = (int) params;
                 FloatBuf hyper = be.allocFloat("hyper", AdamW.SIZE);
                 be.hostInput(hyper);
                 float[] h = new float[AdamW.SIZE];
-                AdamW.fill(h, 1e-3, 0.9, 0.999, 1e-8, 0.01, 10);
+                AdamW.fill(h, 1e-3, 0.9, 0.999, Optimizer.EPS, 0.01, 10);
                 be.write(hyper, h);
-                FloatBuf v = be.allocFloat("v", n); // second moments start at zero, as in training
-                fwd = List.of(be.adamw(random("p", n), random("g", n), random("m", n), v, hyper, n));
+                ParamBlocks blocks = new ParamBlocks(block("p", n, true), block("g", n, true), block("m", n, true),
+                        block("v", n, false)); // second moments start at zero, as in training
+                fwd = List.of(be.adamw(blocks, 0, 1, hyper));
                 bwd = fwd; // the optimizer has no backward: both report the update
             }
             default -> throw new IllegalArgumentException("unknown kernel " + kernel);
         }
         forward = be.compile("fwd", fwd);
         backward = be.compile("bwd", bwd);
+    }
+
+    /** A block of one part of n floats, random or zero. */
+    private FloatBlock block(String name, int n, boolean random) {
+        FloatBlock b = be.allocBlock(name, List.of(name), new int[]{n});
+        if (random) {
+            be.write(b.part(0), read(random(name + ".init", n)));
+        }
+        return b;
+    }
+
+    private float[] read(FloatBuf b) {
+        float[] a = new float[b.size()];
+        be.read(b, a);
+        return a;
     }
 
     /** n token ids spread over the vocabulary: (i * step) mod V. */

@@ -4,7 +4,8 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.Backends;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
-import org.gptjvm.model.Preset;
+import org.gptjvm.model.train.Optimizer;
+import org.gptjvm.model.train.Preset;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Seeds;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -45,7 +46,7 @@ public class TrainingStepBenchmark {
     private Gpt gpt;
     private int[] x, y;
     private long step;
-    private final Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(1e-3);
+    private Optimizer opt;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -54,6 +55,7 @@ public class TrainingStepBenchmark {
         int B = preset.batchSize;
         be = Backends.create(backend, threads);
         gpt = new Gpt(be, cfg);
+        opt = new Optimizer(gpt, Optimizer.Settings.PYTORCH);
         gpt.params.initialize(Seeds.init(1337));
         Rng rng = new Rng(1);
         x = new int[B * cfg.blockSize()];
@@ -67,7 +69,7 @@ public class TrainingStepBenchmark {
     @Benchmark
     public float step() {
         float loss = gpt.forwardBackward(x, y, step);
-        gpt.update(opt, ++step);
+        opt.step(++step, 1e-3, 1.0);
         return loss;
     }
 

@@ -6,29 +6,18 @@ import com.google.gson.JsonObject;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.BackendProvider;
 import org.gptjvm.engine.Backends;
-import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.KernelProfile;
-import org.gptjvm.engine.Program;
-import org.gptjvm.model.AtomicFile;
-import org.gptjvm.model.DataFiles;
-import org.gptjvm.model.Gpt;
+import org.gptjvm.model.Flops;
 import org.gptjvm.model.GptConfig;
-import org.gptjvm.model.GptGraph;
-import org.gptjvm.model.Preset;
-import org.gptjvm.model.Seeds;
-import org.gptjvm.model.TextData;
-import org.gptjvm.model.Rng;
-import org.gptjvm.model.Trainer;
+import org.gptjvm.model.io.AtomicFile;
+import org.gptjvm.model.train.Preset;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -42,7 +31,7 @@ final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--config", paramLabel = "NAME", description = "small or lecture (default small).")
+    @Option(names = "--config", paramLabel = "NAME", description = "Preset: ${COMPLETION-CANDIDATES} (default small).")
     Preset preset = Preset.small;
     @Option(names = "--backend", paramLabel = "LIST", split = ",",
             description = "Backends to compare, comma-separated (default: all present).")
@@ -67,7 +56,7 @@ final class BenchCommand implements Callable<Integer> {
             + "and local work sizes, work-items, FLOPs, bytes, local memory, share of the step. Runs no step unless "
             + "--profile is given, which adds each kernel's measured time."})
     boolean plan;
-    @Option(names = "--device", paramLabel = "N", description = "Device of the tornado backend (see gpt devices).")
+    @Option(names = "--device", paramLabel = "N", description = "Device of a backend with devices of its own (see gpt devices).")
     String device;
     @Option(names = "--eval", description = {"Also time estimate_loss's forward passes: ms per evaluation batch, one "
             + "batch per pass (the training graph's loss program) and as many as gpt train puts in one forward-only pass."})
@@ -82,9 +71,52 @@ final class BenchCommand implements Callable<Integer> {
         // a plan is a device backend's
         List<String> names = backends != null ? backends : Backends.providers().stream()
                 .filter(p -> p.absence() == null && p.hasDevices() == plan).map(BackendProvider::name).toList();
+        check(names);
+        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        if (json != null) {
+            Outputs.checkReport(json, "backends", force);
+        }
+        BatchSource source = BatchSource.choose(data, System.getenv("GPT_DATA"));
+        GptConfig cfg = preset.config(source.vocabSize());
+        if (source.text() != null) { // a batch needs block_size + 1 characters (too few was an internal error)
+            source.text().checkBlockSize(cfg.blockSize(), "bench needs more text than the --config's block size");
+        }
+        int B = preset.batchSize;
+        double flops = Flops.trainingStep(cfg, B);
+
+        JsonObject machine = Machine.describe();
+        System.out.printf("machine: %s, %s cores, Java %s, %s%n", machine.get("cpu").getAsString(),
+                machine.get("cores").getAsInt(), machine.get("java").getAsString(), machine.get("vector").getAsString());
+        System.out.println("data: " + source.describe());
+        System.out.printf(Locale.ROOT, "config: %s, batch %d (%d tokens/step, %.2f GFLOP/step); %d threads, %d warm-up + %d timed steps%n",
+                preset, B, B * cfg.blockSize(), flops / 1e9, nThreads, warmup, iters);
+        JsonArray results = new JsonArray();
+        if (products) {
+            timeProducts(names, nThreads, cfg, B, results);
+        } else if (plan && !profile) {
+            for (String name : names) {
+                try (Backend be = create(name, 1)) {
+                    StepPlan p = StepBench.planOnly(be, cfg, B);
+                    System.out.println("plan of one training step on " + name + " (" + be.device() + "); nothing was run:");
+                    p.print(System.out, flops, null);
+                    JsonObject r = new JsonObject();
+                    r.addProperty("name", name);
+                    r.addProperty("device", be.device());
+                    r.add("plan", p.toJson(null));
+                    results.add(r);
+                }
+            }
+        } else {
+            timeSteps(names, nThreads, cfg, B, source, flops, results);
+        }
+        writeJson(machine, source, cfg, flops, B, results);
+        return 0;
+    }
+
+    /** Usage errors (exit 2) before any work: unknown backends, --plan on a host backend, bad numbers. */
+    private void check(List<String> names) {
         if (names.isEmpty()) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--plan describes the launches of a device backend, "
-                    + "and none can run here (see gpt devices)");
+            throw usage("--plan describes the launches of a device backend, and none can run here (see gpt devices)");
         }
         for (String n : names) {
             String problem = Backends.unknown(n);
@@ -92,15 +124,13 @@ final class BenchCommand implements Callable<Integer> {
                 problem = "--plan describes the launches of a device backend; " + n + " runs on the host (see gpt devices)";
             }
             if (problem != null) {
-                throw new CommandLine.ParameterException(spec.commandLine(), problem);
+                throw usage(problem);
             }
         }
         if (device != null && names.stream().noneMatch(n -> Backends.provider(n).hasDevices())) {
-            // with a device backend among several (cpu,tornado) --device is that one's; with none it is a mistake
-            throw new CommandLine.ParameterException(spec.commandLine(), "--device is for the tornado backend; "
-                    + String.join(",", names) + " runs on this machine's CPU cores");
+            // with a device backend among several (cpu and a device one) --device is that one's; with none it is a mistake
+            throw usage(Backends.deviceFlagProblem(String.join(",", names)));
         }
-        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         String problem = EngineOptions.threadsProblem(threads);
         if (problem == null && iters < 1) {
             problem = "--iters must be at least 1, got " + iters;
@@ -112,45 +142,22 @@ final class BenchCommand implements Callable<Integer> {
             problem = "--products times the products alone: it does not go with --" + (plan ? "plan" : "eval");
         }
         if (problem != null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), problem);
+            throw usage(problem);
         }
-        if (json != null) {
-            Outputs.checkReport(json, "backends", force);
-        }
-        Source source = Source.choose(data, System.getenv("GPT_DATA"));
-        GptConfig cfg = preset.config(source.vocabSize());
-        if (source.text() != null) { // a batch needs block_size + 1 characters (too few was an internal error)
-            source.text().checkBlockSize(cfg.blockSize(), "bench needs more text than the --config's block size");
-        }
-        int B = preset.batchSize;
-        double flops = flopsPerStep(cfg, B);
+    }
 
-        JsonObject machine = Machine.describe();
-        System.out.printf("machine: %s, %s cores, Java %s, %s%n", machine.get("cpu").getAsString(),
-                machine.get("cores").getAsInt(), machine.get("java").getAsString(), machine.get("vector").getAsString());
-        System.out.println("data: " + source.describe());
-        System.out.printf(Locale.ROOT, "config: %s, batch %d (%d tokens/step, %.2f GFLOP/step); %d threads, %d warm-up + %d timed steps%n",
-                preset, B, B * cfg.blockSize(), flops / 1e9, nThreads, warmup, iters);
-        JsonArray results = new JsonArray();
-        if (products) {
-            timeProducts(names, nThreads, cfg, B, results);
-            writeJson(machine, source, cfg, flops, B, results);
-            return 0;
-        }
-        if (plan && !profile) {
-            for (String name : names) {
-                StepPlan p = planOnly(name, cfg, B);
-                System.out.println("plan of one training step on " + name + " (" + lastDevice + "); nothing was run:");
-                p.print(System.out, flops, null, 0);
-                JsonObject r = new JsonObject();
-                r.addProperty("name", name);
-                r.addProperty("device", lastDevice);
-                r.add("plan", p.toJson(null, 0));
-                results.add(r);
-            }
-            writeJson(machine, source, cfg, flops, B, results);
-            return 0;
-        }
+    private CommandLine.ParameterException usage(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
+    }
+
+    /** Backend {@code name} with {@code threads} threads, on --device where it has devices. */
+    private Backend create(String name, int threads) {
+        return Backends.create(name, threads, Backends.provider(name).hasDevices() ? device : null);
+    }
+
+    /** Each backend's steps, timed one backend after the other, as a table with a line or two of detail each. */
+    private void timeSteps(List<String> names, int nThreads, GptConfig cfg, int B, BatchSource source, double flops,
+                           JsonArray results) {
         System.out.printf("%-10s %10s %10s %10s %10s %12s %9s %8s%n", "backend", "median ms", "mean ms", "min ms", "max ms",
                 "tokens/s", "GFLOP/s", "ratio");
         double first = 0;
@@ -159,85 +166,87 @@ final class BenchCommand implements Callable<Integer> {
             for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
                 pool.resetPeakUsage();
             }
-            double[] ms = time(name, nThreads, cfg, B, source);
-            double[] sorted = ms.clone();
-            Arrays.sort(sorted);
-            double median = median(sorted), mean = Arrays.stream(ms).average().orElse(Double.NaN);
+            StepBench.Timing t;
+            try (Backend be = create(name, nThreads)) {
+                t = StepBench.time(be, cfg, B, source, warmup, iters, profile, plan, eval);
+            }
+            double median = t.median();
             if (first == 0) {
                 first = median;
             }
             double tokens = B * cfg.blockSize() / (median / 1000);
             double gflops = flops / (median / 1000) / 1e9;
-            System.out.printf(Locale.ROOT, "%-10s %10.2f %10.2f %10.2f %10.2f %12.0f %9.2f %7.2fx%n", name, median, mean,
-                    sorted[0], sorted[sorted.length - 1], tokens, gflops, first / median);
-            System.out.println("    device: " + lastDevice);
-            if (!Double.isNaN(lastPeak)) {
+            System.out.printf(Locale.ROOT, "%-10s %10.2f %10.2f %10.2f %10.2f %12.0f %9.2f %7.2fx%n", name, median, t.mean(),
+                    t.min(), t.max(), tokens, gflops, first / median);
+            System.out.println("    device: " + t.device());
+            double peak = t.peakGflops();
+            if (!Double.isNaN(peak)) {
                 System.out.printf(Locale.ROOT, "    peak: %.1f GFLOP/s, measured (independent vector multiply-adds on every "
-                        + "thread, no memory traffic); the step ran at %.0f%% of it%n", lastPeak, 100 * gflops / lastPeak);
+                        + "thread, no memory traffic); the step ran at %.0f%% of it%n", peak, 100 * gflops / peak);
             }
             JsonObject r = new JsonObject();
             r.addProperty("name", name);
-            r.addProperty("device", lastDevice);
+            r.addProperty("device", t.device());
             r.addProperty("threads", nThreads);
             JsonObject m = new JsonObject();
             m.addProperty("median", median);
-            m.addProperty("min", sorted[0]);
-            m.addProperty("max", sorted[sorted.length - 1]);
-            m.addProperty("mean", mean); // what gpt train's ms/iteration is: a mean, stalls included
+            m.addProperty("min", t.min());
+            m.addProperty("max", t.max());
+            m.addProperty("mean", t.mean()); // what gpt train's ms/iteration is: a mean, stalls included
             r.add("ms_per_step", m);
             r.addProperty("tokens_per_s", tokens);
             r.addProperty("gflops", gflops);
             r.addProperty("speedup_vs_first", first / median);
-            if (!Double.isNaN(lastPeak)) {
-                r.addProperty("peak_gflops", lastPeak);
+            if (!Double.isNaN(peak)) {
+                r.addProperty("peak_gflops", peak);
             }
-            r.addProperty("buffer_bytes", lastBufferBytes);
-            r.addProperty("param_state_bytes", lastParamStateBytes);
+            r.addProperty("buffer_bytes", t.bufferBytes());
+            r.addProperty("param_state_bytes", t.paramStateBytes());
             r.addProperty("heap_peak_bytes", heapPeak());
             results.add(r);
             System.out.printf(Locale.ROOT, "    memory: %.1f MiB in buffers (parameters, gradients and AdamW moments %.1f MiB;"
-                    + " activations and scratch %.1f MiB); JVM heap peak %.1f MiB%n", lastBufferBytes / 1048576.0,
-                    lastParamStateBytes / 1048576.0, (lastBufferBytes - lastParamStateBytes) / 1048576.0,
+                    + " activations and scratch %.1f MiB); JVM heap peak %.1f MiB%n", t.bufferBytes() / 1048576.0,
+                    t.paramStateBytes() / 1048576.0, (t.bufferBytes() - t.paramStateBytes()) / 1048576.0,
                     heapPeak() / 1048576.0);
-            if (lastEval != null) {
-                double evalGflops = flops / 3 / (lastEval.batched() / 1000) / 1e9; // a forward is a third of a step
+            if (t.eval() != null) {
+                StepBench.EvalTiming e = t.eval();
+                double evalGflops = flops / 3 / (e.batched() / 1000) / 1e9; // a forward is a third of a step
                 System.out.printf(Locale.ROOT, "    evaluation: %.2f ms per batch in passes of %d batches (%.2f GFLOP/s%s), "
-                        + "%.2f ms one batch per pass%n", lastEval.batched(), lastEval.perPass(), evalGflops,
-                        Double.isNaN(lastPeak) ? "" : String.format(Locale.ROOT, ", %.0f%% of the peak", 100 * evalGflops / lastPeak),
-                        lastEval.single());
-                JsonObject e = new JsonObject();
-                e.addProperty("single", lastEval.single());
-                e.addProperty("batched", lastEval.batched());
-                e.addProperty("batches_per_pass", lastEval.perPass());
-                e.addProperty("gflops", evalGflops);
-                r.add("eval_ms_per_batch", e);
+                        + "%.2f ms one batch per pass%n", e.batched(), e.perPass(), evalGflops,
+                        Double.isNaN(peak) ? "" : String.format(Locale.ROOT, ", %.0f%% of the peak", 100 * evalGflops / peak),
+                        e.single());
+                JsonObject ej = new JsonObject();
+                ej.addProperty("single", e.single());
+                ej.addProperty("batched", e.batched());
+                ej.addProperty("batches_per_pass", e.perPass());
+                ej.addProperty("gflops", evalGflops);
+                r.add("eval_ms_per_batch", ej);
             }
+            StepPlan.Measured measured = t.measured();
             if (plan) {
                 System.out.println("    plan of one training step, with the time of each kernel over " + (warmup + iters)
                         + " steps:");
-                lastPlan.print(System.out, flops, lastProfile, warmup + iters);
-                r.add("plan", lastPlan.toJson(lastProfile, warmup + iters));
+                t.plan().print(System.out, flops, measured);
+                r.add("plan", t.plan().toJson(measured));
             } else if (profile) {
-                long total = lastProfile.totalNanos();
-                for (KernelProfile.Entry e : lastProfile.entries()) {
+                long total = measured.kernels().totalNanos();
+                for (KernelProfile.Entry e : measured.kernels().entries()) {
                     System.out.printf(Locale.ROOT, "    %-24s %6.1f%% %10.3f ms/step%n", e.kernel(),
                             100.0 * e.nanos() / total, e.nanos() / 1e6 / (warmup + iters));
                 }
-                StepPlan.printStages(System.out, lastProfile, warmup + iters);
-                if (!lastProfile.stages().isEmpty()) {
-                    r.add("ms_per_step_by_stage", StepPlan.stagesJson(lastProfile, warmup + iters));
+                StepPlan.printStages(System.out, measured);
+                if (!measured.stages().isEmpty()) {
+                    r.add("ms_per_step_by_stage", StepPlan.stagesJson(measured));
                 }
             }
         }
-        writeJson(machine, source, cfg, flops, B, results);
-        return 0;
     }
 
     /** --products: each backend's table of the config's Linear products, into {@code results}. */
     private void timeProducts(List<String> names, int nThreads, GptConfig cfg, int B, JsonArray results) {
-        List<ProductBench.Layer> layers = ProductBench.layers(cfg, B);
+        List<Flops.Linear> layers = Flops.linearLayers(cfg, B);
         for (String name : names) {
-            try (Backend be = Backends.create(name, nThreads, Backends.provider(name).hasDevices() ? device : null)) {
+            try (Backend be = create(name, nThreads)) {
                 KernelProfile kernels = new KernelProfile();
                 if (profile) {
                     be.profile(kernels);
@@ -245,7 +254,7 @@ final class BenchCommand implements Callable<Integer> {
                 List<ProductBench.Result> table = ProductBench.time(be, layers, warmup, iters);
                 System.out.printf("%s (%s): the Linear products, median of %d runs after %d, each run %d products%n", name,
                         be.device(), iters, warmup, ProductBench.REPS);
-                ProductBench.print(System.out, table, cfg.nLayer());
+                ProductBench.print(System.out, table);
                 JsonObject r = new JsonObject();
                 r.addProperty("name", name);
                 r.addProperty("device", be.device());
@@ -266,7 +275,7 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private void writeJson(JsonObject machine, Source source, GptConfig cfg, double flops, int B, JsonArray results)
+    private void writeJson(JsonObject machine, BatchSource source, GptConfig cfg, double flops, int B, JsonArray results)
             throws IOException {
         if (json != null) {
             JsonObject root = new JsonObject();
@@ -285,93 +294,6 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * Where the batches come from: the text of --data, $GPT_DATA or data/tinyshakespeare.txt as
-     * training draws them, or, when none was named and the default file is absent (a fresh clone),
-     * uniformly random tokens of Tiny Shakespeare's vocabulary, so the benchmark runs anywhere. A
-     * step's time does not depend on the token values, only on the shapes, so both time the same work.
-     */
-    record Source(TextData text, Path file) {
-        static Source choose(Path flag, String env) {
-            Path file = DataFiles.choose(flag, env);
-            if (flag == null && (env == null || env.isBlank()) && !Files.exists(file)) {
-                return new Source(null, null);
-            }
-            return new Source(TextData.load(file), file); // a named file that is missing stays an error
-        }
-
-        int vocabSize() {
-            return text != null ? text.tokenizer().vocabSize() : DataFiles.TINY_SHAKESPEARE_VOCAB_SIZE;
-        }
-
-        String describe() {
-            return text != null ? file + " (vocabulary " + vocabSize() + ")"
-                    : "random tokens (vocabulary " + vocabSize() + "; no data file)";
-        }
-
-        JsonObject toJson() {
-            JsonObject d = new JsonObject();
-            d.addProperty("source", text != null ? "file" : "random tokens");
-            if (text != null) {
-                d.addProperty("file", file.toString());
-                d.addProperty("bytes", text.identity().bytes());
-                d.addProperty("sha256", text.identity().sha256());
-            }
-            d.addProperty("vocab_size", vocabSize());
-            return d;
-        }
-
-        /**
-         * One batch into x and y (B*T each): get_batch on the text's training split, or B rows of
-         * T + 1 uniformly random tokens, x the first T of each and y the last T, as get_batch shifts.
-         */
-        void batch(Rng rng, int B, int T, int[] x, int[] y) {
-            if (text != null) {
-                text.batch(TextData.Split.TRAIN, rng, B, T, x, y);
-                return;
-            }
-            int V = vocabSize();
-            for (int b = 0; b < B; b++) {
-                int prev = rng.nextInt(V);
-                for (int t = 0; t < T; t++) {
-                    x[b * T + t] = prev;
-                    prev = rng.nextInt(V);
-                    y[b * T + t] = prev;
-                }
-            }
-        }
-    }
-
-    private long lastBufferBytes, lastParamStateBytes;
-    private String lastDevice;
-    private KernelProfile lastProfile;
-    private StepPlan lastPlan;
-    private EvalTiming lastEval;
-    /** The backend's {@link Backend#peakGflops()}, measured after its steps (NaN: it has none). */
-    private double lastPeak;
-
-    /** The launches of one training step (forward, backward, AdamW) as the backend records them. */
-    private static StepPlan stepPlan(Backend be, Gpt gpt, int B) {
-        GptGraph g = gpt.batchGraph(B);
-        List<StepPlan.Row> rows = new ArrayList<>();
-        for (Program p : List.of(g.zeroGrads, g.forwardBackward, g.update)) {
-            p.plan().forEach(l -> rows.add(new StepPlan.Row(p.name(), l)));
-        }
-        if (rows.isEmpty()) {
-            throw new GptException("the " + be.name() + " backend does not describe its launches: --plan is for device "
-                    + "backends (see gpt devices)");
-        }
-        return new StepPlan(rows, be.allocatedBytes());
-    }
-
-    /** The plan of a step, recorded without running anything. */
-    private StepPlan planOnly(String name, GptConfig cfg, int B) {
-        try (Backend be = Backends.create(name, 1, Backends.provider(name).hasDevices() ? device : null)) {
-            lastDevice = be.device();
-            return stepPlan(be, new Gpt(be, cfg), B);
-        }
-    }
-
     private static long heapPeak() {
         long sum = 0;
         for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
@@ -380,117 +302,5 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return sum;
-    }
-
-    private double[] time(String name, int nThreads, GptConfig cfg, int B, Source source) {
-        try (Backend be = Backends.create(name, nThreads, Backends.provider(name).hasDevices() ? device : null)) {
-            lastProfile = new KernelProfile();
-            if (profile) {
-                be.profile(lastProfile);
-            }
-            Gpt gpt = new Gpt(be, cfg);
-            lastDevice = be.device();
-            lastParamStateBytes = 4 * 4 * gpt.params.count();
-            gpt.params.initialize(Seeds.init(1337));
-            Rng rng = Seeds.data(1337);
-            int[] x = new int[B * cfg.blockSize()], y = new int[x.length];
-            Gpt.Optimizer opt = Gpt.Optimizer.pytorchDefaults(1e-3);
-            double[] ms = new double[iters];
-            for (int i = 0; i < warmup + iters; i++) {
-                source.batch(rng, B, cfg.blockSize(), x, y);
-                long t0 = System.nanoTime();
-                gpt.forwardBackward(x, y, i);
-                gpt.update(opt, i + 1);
-                if (i >= warmup) {
-                    ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
-                }
-            }
-            lastBufferBytes = be.allocatedBytes();
-            lastPlan = plan ? stepPlan(be, gpt, B) : null;
-            lastEval = eval ? timeEvaluation(gpt, cfg, B, source, rng) : null;
-            lastPeak = be.peakGflops();
-            return ms;
-        }
-    }
-
-    /** What --eval measured: ms per batch one at a time, ms per batch in passes of {@code perPass}. */
-    record EvalTiming(double single, double batched, int perPass) {
-    }
-
-    /**
-     * Times the evaluation's forward passes at the default eval_iters: {@code max(iters, 3)} passes
-     * each way after one untimed pass (which builds the forward-only graph).
-     */
-    private EvalTiming timeEvaluation(Gpt gpt, GptConfig cfg, int B, Source source, Rng rng) {
-        int rows = B * cfg.blockSize(), k = Trainer.evalBatchesPerPass(Preset.EVAL_ITERS, rows);
-        int[] x = new int[k * rows], y = new int[k * rows];
-        for (int j = 0; j < k; j++) {
-            int[] bx = new int[rows], by = new int[rows];
-            source.batch(rng, B, cfg.blockSize(), bx, by);
-            System.arraycopy(bx, 0, x, j * rows, rows);
-            System.arraycopy(by, 0, y, j * rows, rows);
-        }
-        int passes = Math.max(iters, 3);
-        double[] ms = new double[2];
-        int[] perPass = {1, k};
-        for (int w = 0; w < 2; w++) {
-            int batches = perPass[w];
-            int[] px = java.util.Arrays.copyOf(x, batches * rows), py = java.util.Arrays.copyOf(y, batches * rows);
-            gpt.batchLosses(px, py, batches, rows);
-            long t0 = System.nanoTime();
-            for (int i = 0; i < passes; i++) {
-                gpt.batchLosses(px, py, batches, rows);
-            }
-            ms[w] = (System.nanoTime() - t0) / 1e6 / passes / batches;
-        }
-        return new EvalTiming(ms[0], ms[1], k);
-    }
-
-    /** The median of {@code sorted} (ascending). */
-    static double median(double[] sorted) {
-        int n = sorted.length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
-
-    /**
-     * Model FLOPs of one training step: 6 per weight per token for the Linear layers (forward 2,
-     * backward 4) and 12 * n_layer * T * C per token for attention (PaLM's convention).
-     */
-    static double flopsPerStep(GptConfig c, int B) {
-        double tokens = (double) B * c.blockSize();
-        if (c.isBigram()) {
-            return 0;
-        }
-        double C = c.nEmbd();
-        double linear = c.nLayer() * (3 * C * C + C * C + 8 * C * C) + C * c.vocabSize();
-        return 6 * tokens * linear + 12.0 * c.nLayer() * c.blockSize() * C * tokens;
-    }
-
-    /** The header of a benchmark: what it ran on. */
-    static final class Machine {
-        static JsonObject describe() {
-            JsonObject m = new JsonObject();
-            m.addProperty("cpu", cpuModel());
-            m.addProperty("cores", Runtime.getRuntime().availableProcessors());
-            m.addProperty("java", Runtime.version().toString());
-            m.addProperty("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
-            m.addProperty("vector", ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-                    ? "Vector API on" : "Vector API off (scalar)");
-            m.addProperty("max_heap_gib", Runtime.getRuntime().maxMemory() / (double) (1L << 30));
-            return m;
-        }
-
-        private static String cpuModel() {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                    if (line.startsWith("model name")) {
-                        return line.substring(line.indexOf(':') + 1).trim();
-                    }
-                }
-            } catch (IOException | RuntimeException ignored) {
-                // not Linux
-            }
-            return System.getProperty("os.arch");
-        }
     }
 }

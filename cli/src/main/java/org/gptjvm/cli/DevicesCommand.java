@@ -9,7 +9,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "devices", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = {"List the backends of this build and the devices each can run on. A backend with devices "
-                + "of its own (tornado: TornadoVM's, with name, driver, memory) numbers them; pick one with --device N."})
+                + "of its own (a GPU runtime's, with name, driver, memory) numbers them; pick one with --device N."})
 final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {

@@ -7,16 +7,16 @@ import picocli.CommandLine.Option;
 /** --backend and --threads, shared by every command that computes. */
 final class EngineOptions {
     @Option(names = "--backend", paramLabel = "NAME",
-            description = "Compute backend: ${COMPLETION-CANDIDATES}. Default: $GPT_BACKEND, else tornado on a "
-                    + "machine with a GPU, else the fastest present.",
+            description = "Compute backend: ${COMPLETION-CANDIDATES}. Default: $GPT_BACKEND, else one with a GPU "
+                    + "here, else the fastest present.",
             completionCandidates = BackendNames.class)
     String backend;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
     Integer threads;
 
-    @Option(names = "--device", paramLabel = "N", description = "Device of the tornado backend, as numbered by "
-            + "'gpt devices' (default: its first GPU, else TornadoVM's default device).")
+    @Option(names = "--device", paramLabel = "N", description = "Device of a backend with devices of its own, as "
+            + "numbered by 'gpt devices' (default: its first GPU, else its runtime's default device).")
     String device;
 
     /** Rejects bad --threads / --backend as a usage error (exit 2), before the command does any work. */
@@ -41,8 +41,9 @@ final class EngineOptions {
     }
 
     /**
-     * GPT_BACKEND, the default backend when --backend is not given (TornadoVM's launcher swallows
-     * arguments that start with "--", so an environment variable is the portable way); null if unset.
+     * GPT_BACKEND, the default backend when --backend is not given (a device runtime's own launcher
+     * may take arguments that start with "--" for itself, so an environment variable is the portable
+     * way); null if unset.
      */
     static String envBackend() {
         String env = System.getenv("GPT_BACKEND");

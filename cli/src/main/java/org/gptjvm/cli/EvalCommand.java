@@ -1,13 +1,13 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.model.Checkpoint;
-import org.gptjvm.model.DataFiles;
+import org.gptjvm.model.train.Checkpoint;
+import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.Gpt;
-import org.gptjvm.model.Preset;
-import org.gptjvm.model.TextData;
-import org.gptjvm.model.TrainOptions;
-import org.gptjvm.model.Trainer;
+import org.gptjvm.model.train.Preset;
+import org.gptjvm.model.data.TextData;
+import org.gptjvm.model.train.TrainOptions;
+import org.gptjvm.model.train.Trainer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,8 +1,8 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.GptException;
-import org.gptjvm.model.AtomicFile;
-import org.gptjvm.model.Metrics;
+import org.gptjvm.model.io.AtomicFile;
+import org.gptjvm.model.train.Metrics;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.VectorGraphicsEncoder;
 import org.knowm.xchart.XYChart;

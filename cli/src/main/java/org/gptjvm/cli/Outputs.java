@@ -2,8 +2,8 @@ package org.gptjvm.cli;
 
 import com.google.gson.JsonParser;
 import org.gptjvm.engine.GptException;
-import org.gptjvm.model.AtomicFile;
-import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.io.AtomicFile;
+import org.gptjvm.model.train.Checkpoint;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package org.gptjvm.cli;
 
-import org.gptjvm.model.AtomicFile;
-import org.gptjvm.model.Metrics;
+import org.gptjvm.model.io.AtomicFile;
+import org.gptjvm.model.train.Metrics;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

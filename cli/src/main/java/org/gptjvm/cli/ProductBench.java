@@ -6,7 +6,7 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.Program;
-import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Flops;
 import org.gptjvm.model.Rng;
 
 import java.io.PrintStream;
@@ -26,37 +26,18 @@ final class ProductBench {
     /** Launches per timed program: a program's own start is shared by this many products. */
     static final int REPS = 4;
 
-    /** One Linear layer: N rows of C features to OC. */
-    record Layer(String name, int n, int c, int oc) {
-        double forwardFlops() {
-            return 2.0 * n * c * oc;
-        }
-
-        double backwardFlops() {
-            return 4.0 * n * c * oc;
-        }
-    }
-
     /** A layer's median time per product, forward and backward, over the timed runs. */
-    record Result(Layer layer, double forwardMs, double backwardMs) {
+    record Result(Flops.Linear layer, double forwardMs, double backwardMs) {
         double forwardGflops() {
-            return layer.forwardFlops() / (forwardMs / 1e3) / 1e9;
+            return layer.forward() / (forwardMs / 1e3) / 1e9;
         }
 
         double backwardGflops() {
-            return layer.backwardFlops() / (backwardMs / 1e3) / 1e9;
+            return layer.backward() / (backwardMs / 1e3) / 1e9;
         }
     }
 
     private ProductBench() {
-    }
-
-    /** The distinct Linear layers of a training step of {@code cfg} with batch {@code B}. */
-    static List<Layer> layers(GptConfig cfg, int B) {
-        int n = B * cfg.blockSize(), C = cfg.nEmbd();
-        return List.of(new Layer("qkv", n, C, 3 * C), new Layer("attention proj", n, C, C),
-                new Layer("mlp fc", n, C, 4 * C), new Layer("mlp proj", n, 4 * C, C),
-                new Layer("lm_head", n, C, cfg.vocabSize()));
     }
 
     /**
@@ -64,10 +45,10 @@ final class ProductBench {
      * compiled first (a device backend then builds its plan once), then each program runs
      * {@code warmup} times untimed and {@code iters} times timed.
      */
-    static List<Result> time(Backend be, List<Layer> layers, int warmup, int iters) {
+    static List<Result> time(Backend be, List<Flops.Linear> layers, int warmup, int iters) {
         Rng rng = new Rng(1337);
         List<Program[]> programs = new ArrayList<>();
-        for (Layer l : layers) {
+        for (Flops.Linear l : layers) {
             int n = l.n(), c = l.c(), oc = l.oc();
             FloatBuf inp = random(be, rng, "inp", n * c), w = random(be, rng, "w", oc * c), b = random(be, rng, "b", oc);
             FloatBuf out = random(be, rng, "out", n * oc), dout = random(be, rng, "dout", n * oc);
@@ -109,25 +90,24 @@ final class ProductBench {
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
         Arrays.sort(ms);
-        return BenchCommand.median(ms);
+        return StepBench.median(ms);
     }
 
     /**
-     * The table, and the products of one training step from it: n_layer times the four layers of a
-     * block, and lm_head once, forward and backward (attention's own products are not among them).
+     * The table, and the products of one training step from it: each layer as many times as a step
+     * runs it, forward and backward (attention's own products are not among them).
      */
-    static void print(PrintStream out, List<Result> results, int nLayer) {
+    static void print(PrintStream out, List<Result> results) {
         out.printf("%-16s %22s %12s %9s %12s %9s%n", "layer", "N x C -> OC", "forward ms", "GFLOP/s", "backward ms",
                 "GFLOP/s");
         double ms = 0, flops = 0;
         for (Result r : results) {
-            Layer l = r.layer();
+            Flops.Linear l = r.layer();
             out.printf(Locale.ROOT, "%-16s %22s %12.4f %9.1f %12.4f %9.1f%n", l.name(),
                     l.n() + " x " + l.c() + " -> " + l.oc(), r.forwardMs(), r.forwardGflops(), r.backwardMs(),
                     r.backwardGflops());
-            int times = l.name().equals("lm_head") ? 1 : nLayer;
-            ms += times * (r.forwardMs() + r.backwardMs());
-            flops += times * (l.forwardFlops() + l.backwardFlops());
+            ms += l.perStep() * (r.forwardMs() + r.backwardMs());
+            flops += l.perStep() * (l.forward() + l.backward());
         }
         out.printf(Locale.ROOT, "a training step's Linear products at these speeds: %.3f ms, %.1f GFLOP/s%n", ms,
                 flops / (ms / 1e3) / 1e9);

@@ -1,10 +1,10 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.train.Checkpoint;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.Rng;
-import org.gptjvm.model.Sampler;
+import org.gptjvm.model.sample.Sampler;
 import org.gptjvm.model.Seeds;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

@@ -3,7 +3,10 @@ package org.gptjvm.cli;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.KernelProfile;
-import org.gptjvm.engine.LaunchInfo;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.Program;
+import org.gptjvm.engine.device.DeviceDiagnostics;
+import org.gptjvm.engine.device.LaunchInfo;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -27,6 +30,29 @@ final class StepPlan {
 
     /** A launch of the step, and the program it belongs to. */
     record Row(String program, LaunchInfo info) {
+    }
+
+    /**
+     * What was measured over {@code steps} steps: each kernel's time, and the device's stages and
+     * first runs ({@link DeviceDiagnostics#stages}, {@link DeviceDiagnostics#firstRuns}).
+     */
+    record Measured(KernelProfile kernels, List<KernelProfile.Entry> stages, List<KernelProfile.Entry> firstRuns,
+                    int steps) {
+        static Measured of(KernelProfile kernels, Backend backend, int steps) {
+            if (backend instanceof DeviceDiagnostics d) {
+                return new Measured(kernels, d.stages(), d.firstRuns(), steps);
+            }
+            return new Measured(kernels, List.of(), List.of(), steps);
+        }
+    }
+
+    /** The launches of {@code programs}, in order, as {@code device} makes them. */
+    static StepPlan of(DeviceDiagnostics device, List<Program> programs, long bufferBytes) {
+        List<Row> rows = new ArrayList<>();
+        for (Program p : programs) {
+            device.plan(p).forEach(l -> rows.add(new Row(p.name(), l)));
+        }
+        return new StepPlan(rows, bufferBytes);
     }
 
     /** One kernel's launches summed: count, FLOPs, bytes, fewest work-items of a launch. */
@@ -86,9 +112,11 @@ final class StepPlan {
 
     /**
      * Prints the plan. {@code modelFlops}: the step's FLOPs by the model's count, for comparison;
-     * {@code profile} and {@code steps}: measured kernel times over that many steps, or null.
+     * {@code measured}: what was measured over steps, or null.
      */
-    void print(PrintStream out, double modelFlops, KernelProfile profile, int steps) {
+    void print(PrintStream out, double modelFlops, Measured measured) {
+        KernelProfile profile = measured == null ? null : measured.kernels();
+        int steps = measured == null ? 0 : measured.steps();
         out.printf(Locale.ROOT, "%4s  %-30s %-16s %-9s %11s %9s %9s %9s %6s %6s %6s%n", "#", "kernel", "global", "local",
                 "work-items", "GFLOP", "MB read", "MB writ.", "lKiB", "%flop", "%byte");
         String program = null;
@@ -128,7 +156,7 @@ final class StepPlan {
             out.printf(Locale.ROOT, "      %-30s %8d %12d %6.2f%% %6.2f%%%s%n", k, t.launches, t.minItems, 100 * t.flops / flops,
                     100 * t.bytes / bytes, time);
         });
-        printStages(out, profile, steps);
+        printStages(out, measured);
         List<String> problems = problems();
         out.printf("every launch over %.0f%% of the FLOPs or bytes has at least %d work-items, and every launch doing "
                 + "%.0f or more FLOPs per byte works from local memory: %s%n", SHARE * 100, MIN_WORK_ITEMS, INTENSE,
@@ -137,29 +165,30 @@ final class StepPlan {
     }
 
     /**
-     * The profile's stages (a device backend's graph runs on the host clock, and what its runtime
-     * says they were made of), per step. They leave out each graph's first run, which compiles it,
-     * so they cover the steps after the first: {@code steps - 1}.
+     * The device's stages (its graph runs on the host clock, and what its runtime says they were made
+     * of), per step. They leave out each graph's first run, which compiles it, so they cover the steps
+     * after the first: {@code steps - 1}.
      */
-    static void printStages(PrintStream out, KernelProfile profile, int steps) {
-        if (profile == null || profile.stages().isEmpty() || steps < 2) {
+    static void printStages(PrintStream out, Measured m) {
+        if (m == null || m.stages().isEmpty() || m.steps() < 2) {
             return;
         }
+        int steps = m.steps();
         out.printf("where the step goes, over steps 2-%d (each graph's first run compiles it):%n", steps);
-        for (KernelProfile.Entry e : profile.stages()) {
+        for (KernelProfile.Entry e : m.stages()) {
             out.printf(Locale.ROOT, "      %-34s %10.3f ms/step %8.1f runs/step%n", e.kernel(),
                     e.nanos() / 1e6 / (steps - 1), e.launches() / (double) (steps - 1));
         }
-        for (KernelProfile.Entry e : profile.firstRuns()) {
+        for (KernelProfile.Entry e : m.firstRuns()) {
             out.printf(Locale.ROOT, "      %-34s %10.3f s in all, %d graphs%n", e.kernel(), e.nanos() / 1e9, e.launches());
         }
     }
 
-    static JsonObject stagesJson(KernelProfile profile, int steps) {
+    static JsonObject stagesJson(Measured m) {
         JsonObject o = new JsonObject();
-        if (profile != null && steps >= 2) {
-            profile.stages().forEach(e -> o.addProperty(e.kernel(), e.nanos() / 1e6 / (steps - 1)));
-            profile.firstRuns().forEach(e -> o.addProperty(e.kernel(), e.nanos() / 1e6)); // ms in all
+        if (m != null && m.steps() >= 2) {
+            m.stages().forEach(e -> o.addProperty(e.kernel(), e.nanos() / 1e6 / (m.steps() - 1)));
+            m.firstRuns().forEach(e -> o.addProperty(e.kernel(), e.nanos() / 1e6)); // ms in all
         }
         return o;
     }
@@ -180,7 +209,7 @@ final class StepPlan {
         return out;
     }
 
-    JsonObject toJson(KernelProfile profile, int steps) {
+    JsonObject toJson(Measured measured) {
         JsonObject o = new JsonObject();
         JsonArray launches = new JsonArray();
         for (Row r : rows) {
@@ -204,11 +233,11 @@ final class StepPlan {
         JsonArray problems = new JsonArray();
         problems().forEach(problems::add);
         o.add("problems", problems);
-        if (profile != null) {
+        if (measured != null) {
             JsonObject times = new JsonObject();
-            profile.entries().forEach(e -> times.addProperty(e.kernel(), e.nanos() / 1e6 / steps));
+            measured.kernels().entries().forEach(e -> times.addProperty(e.kernel(), e.nanos() / 1e6 / measured.steps()));
             o.add("ms_per_step_by_kernel", times);
-            o.add("ms_per_step_by_stage", stagesJson(profile, steps));
+            o.add("ms_per_step_by_stage", stagesJson(measured));
         }
         return o;
     }

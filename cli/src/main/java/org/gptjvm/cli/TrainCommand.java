@@ -2,21 +2,20 @@ package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.GptException;
-import org.gptjvm.model.Checkpoint;
-import org.gptjvm.model.CheckpointWriter;
-import org.gptjvm.model.DataFiles;
+import org.gptjvm.model.train.Checkpoint;
+import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
-import org.gptjvm.model.Metrics;
-import org.gptjvm.model.MetricsLog;
-import org.gptjvm.model.Preset;
-import org.gptjvm.model.Recipe;
-import org.gptjvm.model.Rng;
-import org.gptjvm.model.Sampler;
+import org.gptjvm.model.train.Metrics;
+import org.gptjvm.model.train.Optimizer;
+import org.gptjvm.model.train.Preset;
+import org.gptjvm.model.train.Recipe;
+import org.gptjvm.model.sample.Sampler;
 import org.gptjvm.model.Seeds;
-import org.gptjvm.model.TextData;
-import org.gptjvm.model.TrainOptions;
-import org.gptjvm.model.Trainer;
+import org.gptjvm.model.data.TextData;
+import org.gptjvm.model.train.TrainOptions;
+import org.gptjvm.model.train.Trainer;
+import org.gptjvm.model.train.TrainingRun;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -69,7 +68,7 @@ final class TrainCommand implements Callable<Integer> {
     Integer evalIters;
     @Option(names = "--lr-schedule", paramLabel = "KIND", description = "constant or cosine: nanoGPT's warmup and "
             + "cosine decay (small, lecture: constant; nanogpt: cosine).")
-    Recipe.Schedule lrSchedule;
+    Optimizer.Schedule.Kind lrSchedule;
     @Option(names = "--warmup-iters", paramLabel = "N", description = "Iterations of linear warmup (default 0; nanogpt 100).")
     Integer warmupIters;
     @Option(names = "--lr-decay-iters", paramLabel = "N", description = "Cosine: iteration where the rate reaches "
@@ -143,8 +142,8 @@ final class TrainCommand implements Callable<Integer> {
         TrainOptions o = new TrainOptions(or(batchSize, base.batchSize()), lr != null ? lr : base.lr(),
                 or(iters, base.iters()), or(evalInterval, base.evalInterval()), or(evalIters, base.evalIters()), seed, recipe)
                 .validate().resolved();
-        double floor = o.recipe().minLr(o.lr());
-        if (o.recipe().schedule() == Recipe.Schedule.cosine && floor > o.lr()) {
+        double floor = o.recipe().schedule().minLr(o.lr());
+        if (o.recipe().schedule().kind() == Optimizer.Schedule.Kind.cosine && floor > o.lr()) {
             throw new GptException("--min-lr (" + num(floor) + ") must be at most --lr (" + num(o.lr()) + "): the cosine schedule "
                     + "decays from --lr to it");
         }
@@ -191,7 +190,6 @@ final class TrainCommand implements Callable<Integer> {
                     + opts.iters() + " is below that (--iters counts from the start of the run)");
         }
         Outputs.checkModel(target, resume, force);
-        Path metricsFile = Metrics.metricsFileFor(target), plotFile = Metrics.plotFileFor(target);
         Path dataFile = findData(stdout);
         TextData text = TextData.load(dataFile, resumed != null ? resumed.tokenizer : null);
         if (resumed != null) {
@@ -200,17 +198,9 @@ final class TrainCommand implements Callable<Integer> {
         GptConfig config = resumed != null ? resumed.config : modelConfig(text.tokenizer().vocabSize());
         text.checkBlockSize(config.blockSize());
 
-        // the writer closes first: a checkpoint still being written lands before the run ends
-        try (Backend backend = engine.create(); CheckpointWriter writer = new CheckpointWriter()) {
+        try (Backend backend = engine.create()) {
             Gpt gpt = new Gpt(backend, config);
-            Trainer trainer = new Trainer(gpt, text, opts);
-            if (resumed != null) {
-                gpt.params.loadStateDict(resumed.weights, resume.toString());
-                resumed.restoreOptimizer(gpt, resume);
-                trainer.restore(resumed.train);
-            } else {
-                gpt.params.initialize(Seeds.init(opts.seed()));
-            }
+            TrainingRun run = new TrainingRun(gpt, text, opts, resumed, resume, target, logInterval, force);
             stdout.printf(Locale.ROOT, "%s M parameters%n", new java.math.BigDecimal(gpt.params.count())
                     .movePointLeft(6).toPlainString());
             stdout.printf("model: %s; batch %d, lr %s, %d iterations; backend %s%n", config, opts.batchSize(),
@@ -219,79 +209,38 @@ final class TrainCommand implements Callable<Integer> {
                 stdout.println("recipe: " + describe(opts));
             }
             if (resumed != null) {
-                stdout.printf("resuming %s at iteration %d%n", resume, trainer.iteration());
+                stdout.printf("resuming %s at iteration %d%n", resume, run.trainer().iteration());
             }
             Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal());
-            MetricsLog metrics = MetricsLog.open(metricsFile, resumed != null, force);
-            metrics.start(trainer.iteration(), backend.device(), config, opts);
-            String picture;
-            long tokensPerStep = (long) opts.batchSize() * config.blockSize() * opts.recipe().gradAccum();
-            long t0 = System.nanoTime();
-            Runnable restoreSignals = Interrupts.onStop(trainer::requestStop);
-            int[] saved = {resumed != null ? resumed.train.iteration() : -1};
-            Trainer.Result r;
+            Runnable restoreSignals = Interrupts.onStop(run::requestStop);
+            TrainingRun.Outcome outcome;
             try {
-                r = trainer.run(new Trainer.Listener() {
-                    int lastLogged = trainer.iteration();
-                    double lastLoggedAt, lastEvalSeconds;
-
+                outcome = run.run(new TrainingRun.Reporter() {
                     @Override
                     public void evaluated(int step, float trainLoss, float valLoss) {
                         progress.clear();
                         stdout.printf(Locale.ROOT, "step %d: train loss %.4f, val loss %.4f%n", step, trainLoss, valLoss);
-                        metrics.eval(step, trainLoss, valLoss, opts.learningRate(step), (System.nanoTime() - t0) / 1e9);
                     }
 
                     @Override
-                    public boolean wantsGradNorm(int iter) {
-                        return (iter + 1) % logInterval == 0;
-                    }
-
-                    @Override
-                    public void iteration(Trainer.StepReport s) {
+                    public void stepped(Trainer.StepReport s) {
                         progress.update(s.iter(), s.total(), s.loss(), s.iterationsPerSecond());
-                        if (s.iter() % logInterval == 0 || s.iter() == s.total()) {
-                            double now = (System.nanoTime() - t0) / 1e9;
-                            // evaluations between two log lines are not training: the pace counts steps alone
-                            double evalSeconds = trainer.evaluationSeconds();
-                            double tokensPerSecond = tokensPerStep * (s.iter() - lastLogged) / Math.max(1e-9,
-                                    now - lastLoggedAt - (evalSeconds - lastEvalSeconds));
-                            metrics.train(s, tokensPerSecond);
-                            lastLogged = s.iter();
-                            lastLoggedAt = now;
-                            lastEvalSeconds = evalSeconds;
-                        }
-                    }
-
-                    @Override
-                    public void checkpoint(int step) {
-                        // copied out now, written while training goes on
-                        writer.save(Checkpoint.snapshot(target, gpt, text.tokenizer(), trainer.state()));
-                        saved[0] = step;
                     }
                 });
-            } catch (Trainer.Diverged e) {
-                progress.clear();
-                metrics.close();
-                writer.close();
-                throw new GptException(e.getMessage() + "; " + (saved[0] >= 0 ? target + " keeps the model of iteration "
-                        + saved[0] : "nothing was saved"));
             } finally {
+                progress.clear();
                 restoreSignals.run();
             }
-            progress.clear();
-            writer.save(Checkpoint.snapshot(target, gpt, text.tokenizer(), trainer.state()));
-            writer.close();
-            metrics.end(trainer.iteration(), r.seconds(), r.trainSeconds(), r.evalSeconds(), trainer.stopped());
-            metrics.close();
-            picture = LossPlot.writeQuietly(metricsFile, plotFile);
-            if (trainer.stopped()) {
+            Path metricsFile = run.metricsFile();
+            String picture = LossPlot.writeQuietly(metricsFile, Metrics.plotFileFor(target));
+            if (outcome.stopped()) {
                 stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
-                stdout.printf("interrupted at iteration %d; saved %s (continue with: %s)%n", trainer.iteration(), target,
+                stdout.printf("interrupted at iteration %d; saved %s (continue with: %s)%n", outcome.iteration(), target,
                         Launcher.command("train", "--resume", target.toString(), "--iters", String.valueOf(opts.iters()),
                                 "--data", dataFile.toString()));
                 return 130;
             }
+            Trainer.Result r = outcome.result();
             stdout.printf(Locale.ROOT, "trained %d iterations in %.1f s (%.1f ms/iteration, %.1f s evaluating, %.1f s "
                             + "printing and saving); saved %s%n", r.iterations(), r.seconds(),
                     r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(), r.evalSeconds(), r.listenerSeconds(),
@@ -344,35 +293,39 @@ final class TrainCommand implements Callable<Integer> {
         conflict(given.hasMatchedOption("--seed"), "--seed", seed, so.seed());
         Recipe sr = so.recipe();
         Recipe want = presetGiven ? preset.recipe.resolve(or2(lr, preset.lr), so.iters()) : sr;
+        Optimizer.Schedule ss = sr.schedule(), ws = want.schedule();
+        Optimizer.Settings sa = sr.adamw(), wa = want.adamw();
         conflict(given.hasMatchedOption("--lr-schedule") || presetGiven, flag("--lr-schedule"),
-                lrSchedule != null ? lrSchedule : want.schedule(), sr.schedule());
+                lrSchedule != null ? lrSchedule : ws.kind(), ss.kind());
         conflict(given.hasMatchedOption("--warmup-iters") || presetGiven, flag("--warmup-iters"),
-                or(warmupIters, want.warmupIters()), sr.warmupIters());
-        conflict(given.hasMatchedOption("--lr-decay-iters"), "--lr-decay-iters", lrDecayIters, sr.decayIters(so.iters()));
-        conflict(given.hasMatchedOption("--min-lr"), "--min-lr", minLr, sr.minLr(so.lr()));
+                or(warmupIters, ws.warmupIters()), ss.warmupIters());
+        conflict(given.hasMatchedOption("--lr-decay-iters"), "--lr-decay-iters", lrDecayIters, ss.decayIters(so.iters()));
+        conflict(given.hasMatchedOption("--min-lr"), "--min-lr", minLr, ss.minLr(so.lr()));
         conflict(given.hasMatchedOption("--grad-clip") || presetGiven, flag("--grad-clip"),
                 gradClip != null ? gradClip : want.gradClip(), sr.gradClip());
         conflict(given.hasMatchedOption("--grad-accum") || presetGiven, flag("--grad-accum"),
                 or(gradAccum, want.gradAccum()), sr.gradAccum());
-        conflict(given.hasMatchedOption("--beta1") || presetGiven, flag("--beta1"), beta1 != null ? beta1 : want.beta1(),
-                sr.beta1());
-        conflict(given.hasMatchedOption("--beta2") || presetGiven, flag("--beta2"), beta2 != null ? beta2 : want.beta2(),
-                sr.beta2());
+        conflict(given.hasMatchedOption("--beta1") || presetGiven, flag("--beta1"), beta1 != null ? beta1 : wa.beta1(),
+                sa.beta1());
+        conflict(given.hasMatchedOption("--beta2") || presetGiven, flag("--beta2"), beta2 != null ? beta2 : wa.beta2(),
+                sa.beta2());
         conflict(given.hasMatchedOption("--weight-decay") || presetGiven, flag("--weight-decay"),
-                weightDecay != null ? weightDecay : want.weightDecay(), sr.weightDecay());
+                weightDecay != null ? weightDecay : wa.weightDecay(), sa.weightDecay());
         conflict(given.hasMatchedOption("--decay-matrices-only") || presetGiven, flag("--decay-matrices-only"),
-                decayMatricesOnly != null ? decayMatricesOnly : want.decayMatricesOnly(), sr.decayMatricesOnly());
+                decayMatricesOnly != null ? decayMatricesOnly : wa.decayMatricesOnly(), sa.decayMatricesOnly());
         return c;
     }
 
     /** The recipe in words, for the run's header. */
     private static String describe(TrainOptions o) {
         Recipe r = o.recipe();
-        String lr = r.schedule() == Recipe.Schedule.cosine
-                ? "cosine lr " + num(o.lr()) + " -> " + num(r.minLr(o.lr())) + " over " + r.decayIters(o.iters()) + " iterations"
+        Optimizer.Schedule s = r.schedule();
+        Optimizer.Settings a = r.adamw();
+        String lr = s.kind() == Optimizer.Schedule.Kind.cosine
+                ? "cosine lr " + num(o.lr()) + " -> " + num(s.minLr(o.lr())) + " over " + s.decayIters(o.iters()) + " iterations"
                 : "constant lr " + num(o.lr());
-        return lr + ", warmup " + r.warmupIters() + "; AdamW betas (" + num(r.beta1()) + ", " + num(r.beta2())
-                + "), weight decay " + num(r.weightDecay()) + (r.decayMatricesOnly() ? " (matrices only)" : "")
+        return lr + ", warmup " + s.warmupIters() + "; AdamW betas (" + num(a.beta1()) + ", " + num(a.beta2())
+                + "), weight decay " + num(a.weightDecay()) + (a.decayMatricesOnly() ? " (matrices only)" : "")
                 + "; grad clip " + (r.gradClip() > 0 ? num(r.gradClip()) : "off") + "; grad accum " + r.gradAccum();
     }
 

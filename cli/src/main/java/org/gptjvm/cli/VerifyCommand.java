@@ -1,8 +1,8 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.model.Parity;
-import org.gptjvm.model.ParityReport;
+import org.gptjvm.model.parity.Parity;
+import org.gptjvm.model.parity.ParityReport;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -2,14 +2,15 @@ package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.ref.ReferenceBackend;
-import org.gptjvm.model.CharTokenizer;
-import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.data.CharTokenizer;
+import org.gptjvm.model.train.Checkpoint;
+import org.gptjvm.model.train.Optimizer;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
-import org.gptjvm.model.SafeTensors;
+import org.gptjvm.model.io.SafeTensors;
 import org.gptjvm.model.Seeds;
-import org.gptjvm.model.TrainOptions;
-import org.gptjvm.model.TrainState;
+import org.gptjvm.model.train.TrainOptions;
+import org.gptjvm.model.train.TrainState;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,7 +55,7 @@ class BadInputTest {
         try (Backend b = new ReferenceBackend(1)) {
             Gpt gpt = new Gpt(b, cfg);
             gpt.params.initialize(Seeds.init(1));
-            Checkpoint.save(checkpoint, gpt, tok, null);
+            Checkpoint.save(checkpoint, gpt, null, tok, null);
         }
         goodText = Files.writeString(dir.resolve("good.txt"),
                 "the quick brown fox jumps over the lazy dog, again and again.\n".repeat(20));
@@ -329,8 +330,9 @@ class BadInputTest {
         Path ckpt = tmp.resolve("odd-state.safetensors");
         try (Backend b = new ReferenceBackend(1)) {
             Gpt gpt = new Gpt(b, cfg);
+            Optimizer optimizer = new Optimizer(gpt, Optimizer.Settings.PYTORCH);
             gpt.params.initialize(Seeds.init(1));
-            Checkpoint.save(ckpt, gpt, tok, new TrainState(1, new TrainOptions(16, 1e-3, 1, 1, 1, 1), 1, 2));
+            Checkpoint.save(ckpt, gpt, optimizer, tok, new TrainState(1, new TrainOptions(16, 1e-3, 1, 1, 1, 1), 1, 2));
         }
         // the writer keeps its state whole, so take batch_size out of the file's metadata by hand
         SafeTensors.Contents saved = SafeTensors.read(ckpt);

@@ -2,9 +2,9 @@ package org.gptjvm.cli;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import org.gptjvm.model.DataFiles;
+import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.Rng;
-import org.gptjvm.model.TextData;
+import org.gptjvm.model.data.TextData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -135,7 +135,7 @@ class BenchCommandTest {
     /** Random batches are shaped like get_batch's, y being x shifted by one, and are a function of the seed. */
     @Test
     void randomBatchesAreShiftedSequencesOfTheVocabulary() {
-        BenchCommand.Source random = new BenchCommand.Source(null, null);
+        BatchSource random = new BatchSource(null, null);
         int B = 4, T = 16;
         int[] x = new int[B * T], y = new int[B * T], x2 = new int[B * T], y2 = new int[B * T];
         random.batch(new Rng(3), B, T, x, y);

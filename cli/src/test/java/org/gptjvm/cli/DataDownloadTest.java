@@ -2,7 +2,7 @@ package org.gptjvm.cli;
 
 import com.sun.net.httpserver.HttpServer;
 import org.gptjvm.engine.GptException;
-import org.gptjvm.model.DataFiles;
+import org.gptjvm.model.data.DataFiles;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,7 +1,7 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.GptException;
-import org.gptjvm.model.Metrics;
+import org.gptjvm.model.train.Metrics;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -2,9 +2,9 @@ package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.ref.ReferenceBackend;
-import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.train.Checkpoint;
 import org.gptjvm.model.Gpt;
-import org.gptjvm.model.SafeTensors;
+import org.gptjvm.model.io.SafeTensors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -77,7 +77,7 @@ class PlotCommandTest {
 
     @Test
     void theTitleNamesTheFileTheLastValLossAndAConstantLearningRate() {
-        org.gptjvm.model.Metrics.Run run = org.gptjvm.model.Metrics.parse(List.of(MetricsTest.start(0),
+        org.gptjvm.model.train.Metrics.Run run = org.gptjvm.model.train.Metrics.parse(List.of(MetricsTest.start(0),
                 MetricsTest.train(0, 4.0), MetricsTest.eval(0, 4.1, 4.25), MetricsTest.train(10, 3.0)), "m");
         assertEquals("run.metrics.jsonl: val loss 4.2500 at iteration 0, lr 0.001 (unfinished)",
                 LossPlot.title(run, "run.metrics.jsonl"));

@@ -1,6 +1,6 @@
 package org.gptjvm.cli;
 
-import org.gptjvm.model.Checkpoint;
+import org.gptjvm.model.train.Checkpoint;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -2,7 +2,7 @@ package org.gptjvm.cli;
 
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.KernelProfile;
-import org.gptjvm.engine.LaunchInfo;
+import org.gptjvm.engine.device.LaunchInfo;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -23,8 +23,13 @@ class StepPlanTest {
 
     static String print(StepPlan p, KernelProfile profile) {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
-        p.print(new PrintStream(b, true, StandardCharsets.UTF_8), 1e9, profile, 2);
+        p.print(new PrintStream(b, true, StandardCharsets.UTF_8), 1e9, measured(profile));
         return b.toString(StandardCharsets.UTF_8);
+    }
+
+    /** Kernel times over 2 steps (no stages: a profile of a host backend), or none. */
+    static StepPlan.Measured measured(KernelProfile profile) {
+        return profile == null ? null : new StepPlan.Measured(profile, List.of(), List.of(), 2);
     }
 
     @Test
@@ -63,7 +68,7 @@ class StepPlanTest {
         profile.slot("adamw")[0] = 10_000_000;
         String out = print(p, profile);
         assertTrue(out.contains("ms/step") && out.contains("15.000") && out.contains("75.0%"), out);
-        JsonObject j = p.toJson(profile, 2);
+        JsonObject j = p.toJson(measured(profile));
         assertEquals(2, j.getAsJsonArray("launches").size());
         assertEquals(5L << 20, j.get("buffer_bytes").getAsLong());
         assertEquals(5.0, j.getAsJsonObject("ms_per_step_by_kernel").get("adamw").getAsDouble(), 1e-9);

@@ -2,9 +2,10 @@ package org.gptjvm.cli;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import org.gptjvm.model.Checkpoint;
-import org.gptjvm.model.Metrics;
-import org.gptjvm.model.Recipe;
+import org.gptjvm.model.train.Checkpoint;
+import org.gptjvm.model.train.Metrics;
+import org.gptjvm.model.train.Optimizer;
+import org.gptjvm.model.train.Recipe;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,7 +53,8 @@ class TrainRecipeTest {
         assertTrue(r.out().contains("metrics: " + metrics + "; loss curves: " + picture), r.describe());
 
         Recipe saved = Checkpoint.load(model).train.options().recipe();
-        assertEquals(new Recipe(Recipe.Schedule.cosine, 5, 20, 1e-4, 0.9, 0.99, 0.1, true, 0.5, 2), saved);
+        assertEquals(new Recipe(new Optimizer.Schedule(Optimizer.Schedule.Kind.cosine, 5, 20, 1e-4),
+                new Optimizer.Settings(0.9, 0.99, Optimizer.EPS, 0.1, true), 0.5, 2), saved);
 
         List<JsonObject> lines = Files.readAllLines(metrics, StandardCharsets.UTF_8).stream()
                 .map(l -> JsonParser.parseString(l).getAsJsonObject()).toList();
@@ -66,7 +68,7 @@ class TrainRecipeTest {
             }
             // the rate of the step that made iteration i: get_lr(i - 1)
             int i = t.get("iter").getAsInt();
-            assertEquals(saved.learningRate(1e-3, i - 1, 12), t.get("lr").getAsDouble(), 1e-15, t.toString());
+            assertEquals(saved.schedule().learningRate(1e-3, i - 1, 12), t.get("lr").getAsDouble(), 1e-15, t.toString());
         }
         List<JsonObject> evals = lines.stream().filter(l -> l.get("event").getAsString().equals("eval")).toList();
         assertEquals(List.of(0, 10, 11), evals.stream().map(l -> l.get("iter").getAsInt()).toList());

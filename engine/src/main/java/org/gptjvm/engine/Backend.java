@@ -20,12 +20,9 @@ public interface Backend extends AutoCloseable {
     /** Short name as used on the command line ({@code reference}, {@code cpu}, ...). */
     String name();
 
-    /** Number of threads the backend computes with. */
-    int threads();
-
     /** A human-readable description of where the kernels run (for benchmarks and logs). */
     default String device() {
-        return name() + " backend, " + threads() + " thread(s)";
+        return name() + " backend";
     }
 
     /**
@@ -38,6 +35,13 @@ public interface Backend extends AutoCloseable {
     }
 
     FloatBuf allocFloat(String name, int size);
+
+    /**
+     * Buffers of {@code sizes} allocated as one block (see {@link FloatBlock}): a backend with one
+     * memory lays them end to end, so that {@link #zero}, {@link #sumOfSquares} and {@link #adamw}
+     * over the block, or a run of its parts, touch one range.
+     */
+    FloatBlock allocBlock(String name, List<String> partNames, int[] sizes);
 
     /**
      * Bytes the backend holds for this model: every buffer allocated so far, plus its own scratch
@@ -81,15 +85,15 @@ public interface Backend extends AutoCloseable {
 
     // ---------------------------------------------------------------- kernels
 
-    /** Sets every element of the buffers to zero. */
-    Launch zero(List<FloatBuf> bufs);
+    /** Sets every element of the block to zero. */
+    Launch zero(FloatBlock block);
 
     /**
-     * {@code out[0]} = the sum of the squares of every element of {@code bufs} (the gradients'
-     * global norm, squared, for clipping), summed in an order fixed by the buffers alone, so the
-     * result is the same for any thread count and from run to run.
+     * {@code out[0]} = the sum of the squares of every element of the block (the gradients' global
+     * norm, squared, for clipping), summed in an order fixed by the block alone, so the result is the
+     * same for any thread count and from run to run.
      */
-    Launch sumOfSquares(FloatBuf out, List<FloatBuf> bufs);
+    Launch sumOfSquares(FloatBuf out, FloatBlock block);
 
     /** out[b,t,:] = wte[idx[b,t],:] + wpe[t,:]; {@code wpe} may be null (the bigram model). */
     Launch encoderForward(FloatBuf out, IntBuf idx, FloatBuf wte, FloatBuf wpe, int B, int T, int C);
@@ -108,15 +112,15 @@ public interface Backend extends AutoCloseable {
 
     /**
      * out = relu(inp @ weight^T + bias): the feed-forward's first Linear layer and its ReLU in one
-     * launch, the same values as {@link #matmulForward} then {@link #reluForward}.
+     * launch, the same values as {@link #matmulForward} with max(0, x) applied to each output.
      */
     Launch matmulReluForward(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC);
 
     /**
      * out = residual + dropout(inp @ weight^T + bias): a residual branch's last Linear layer, its
-     * dropout (as {@link #dropoutForward} over the N*OC outputs with this seed, p and salt; p = 0:
-     * none) and the residual add in one launch, the same values as those three launches. {@code out}
-     * is neither {@code residual} nor {@code inp}.
+     * inverted dropout over the N*OC outputs (element i kept, times 1/(1-p), where
+     * {@link DropoutMask#uniform}(seed, salt, i) >= p; p = 0: none, and {@code seed} may be null) and
+     * the residual add in one launch. {@code out} is neither {@code residual} nor {@code inp}.
      */
     Launch matmulResidualForward(FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight, FloatBuf bias,
                                  IntBuf seed, float p, int salt, int N, int C, int OC);
@@ -131,14 +135,12 @@ public interface Backend extends AutoCloseable {
     /**
      * {@link #matmulBackward} of the Linear layer of {@link #matmulResidualForward}: {@code dout} is
      * the gradient after the dropout, so the layer's own output gradient is dout through the same
-     * mask (seed, p, salt; p = 0: none). The same values as {@link #dropoutBackward} into a zeroed
-     * buffer and then matmulBackward from it.
+     * mask (seed, p, salt; p = 0: none), the same values as matmulBackward from dout times the mask's
+     * factors.
      *
      * <p>With {@code reluInput}, {@code inp} is the output of a ReLU ({@link #matmulReluForward}: the
      * feed-forward's second Linear layer reads the first one's) and {@code dinp} is the gradient of the
-     * ReLU's input instead of its output: the layer's input gradient where inp > 0, 0 elsewhere. The
-     * same values as this launch without it and then {@link #reluBackward} from its dinp into a zeroed
-     * buffer, in one launch and without the buffer.
+     * ReLU's input instead of its output: the layer's input gradient where inp > 0, 0 elsewhere.
      */
     Launch matmulDropoutBackward(FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout, IntBuf seed, float p,
                                  int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N, int C, int OC);
@@ -156,22 +158,6 @@ public interface Backend extends AutoCloseable {
     Launch attentionBackward(FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seed, float dropout,
                              int salt, int B, int T, int C, int NH);
 
-    Launch reluForward(FloatBuf out, FloatBuf inp, int n);
-
-    /** dinp += dout where the ReLU's output was positive. */
-    Launch reluBackward(FloatBuf dinp, FloatBuf out, FloatBuf dout, int n);
-
-    /** out = a + b. */
-    Launch residualForward(FloatBuf out, FloatBuf a, FloatBuf b, int n);
-
-    /** da += dout; db += dout. */
-    Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n);
-
-    /** Inverted dropout: out = keep ? inp / (1 - p) : 0, the mask a pure function of (seed, salt, index). */
-    Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n);
-
-    Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n);
-
     /** Row-wise softmax of logits (N,V) into probs, and losses[n] = -log probs[n, targets[n]]. */
     Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V);
 
@@ -182,10 +168,11 @@ public interface Backend extends AutoCloseable {
     Launch crossEntropyBackward(FloatBuf dlogits, FloatBuf probs, IntBuf targets, int N, int V);
 
     /**
-     * One AdamW update, exactly as torch.optim.AdamW. {@code hyper} holds
-     * {@link AdamW#LR}..{@link AdamW#BC2_SQRT}, written by the host each step.
+     * One AdamW update of parameters [from, to) of the blocks, exactly as torch.optim.AdamW.
+     * {@code hyper} holds the update's scalars in {@link AdamW}'s layout, written by the host each step
+     * (a {@link #hostInput}).
      */
-    Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n);
+    Launch adamw(ParamBlocks params, int from, int to, FloatBuf hyper);
 
     // ------------------------------------------------ decoding one token with a KV cache (sampling)
 

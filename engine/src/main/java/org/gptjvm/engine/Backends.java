@@ -61,12 +61,20 @@ public final class Backends {
         }
         BackendProvider p = provider(name);
         if (device != null && !p.hasDevices()) {
-            String pickers = providers().stream().filter(BackendProvider::hasDevices).map(BackendProvider::name)
-                    .collect(Collectors.joining(" or "));
-            throw new GptException("the " + name + " backend runs on this machine's CPU cores; --device is for the "
-                    + (pickers.isEmpty() ? "device" : pickers) + " backend");
+            throw new GptException(deviceFlagProblem(name));
         }
         return p.create(threads, device);
+    }
+
+    /**
+     * The one-line error for --device given to backends ({@code names}) that run on the host's cores:
+     * it names the backends that have devices of their own.
+     */
+    public static String deviceFlagProblem(String names) {
+        String pickers = providers().stream().filter(BackendProvider::hasDevices).map(BackendProvider::name)
+                .collect(Collectors.joining(" or "));
+        return "--device is for the " + (pickers.isEmpty() ? "device" : pickers) + " backend; " + names
+                + " runs on this machine's CPU cores";
     }
 
     /** The provider named {@code name}, present or not; null if this build has none. */

@@ -8,9 +8,4 @@ public interface Program {
     String name();
 
     void run();
-
-    /** The launches a device makes for one run, in order (empty where the backend does not describe them). */
-    default java.util.List<LaunchInfo> plan() {
-        return java.util.List.of();
-    }
 }

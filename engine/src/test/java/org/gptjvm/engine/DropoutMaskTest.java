@@ -125,7 +125,8 @@ class DropoutMaskTest {
 
     @Test
     void backendReadsTheSeedBufferAsLowThenHighWord() {
-        // the dropout kernel must use the same mask as DropoutMask with the combined 64-bit seed
+        // a Linear layer's dropout must use the same mask as DropoutMask with the combined 64-bit seed:
+        // one input of ones through an identity weight, no residual, gives the mask's factors
         long s = 0xF00DFACE12345678L;
         int n = 257;
         float p = 0.4f;
@@ -133,8 +134,9 @@ class DropoutMaskTest {
         java.util.Arrays.fill(ones, 1f);
         try (Backend be = new ReferenceBackend(2)) {
             FloatBuf out = be.allocFloat("out", n);
-            KernelTestSupport.run(be, be.dropoutForward(out, KernelTestSupport.buf(be, "x", ones),
-                    KernelTestSupport.seedBuf(be, s), p, 6, n));
+            KernelTestSupport.run(be, be.matmulResidualForward(out, be.allocFloat("zeros", n),
+                    KernelTestSupport.buf(be, "x", ones), KernelTestSupport.buf(be, "one", new float[]{1f}), null,
+                    KernelTestSupport.seedBuf(be, s), p, 6, n, 1, 1));
             float[] o = KernelTestSupport.read(be, out);
             for (int i = 0; i < n; i++) {
                 assertEquals(DropoutMask.scale(s, 6, i, p), o[i]);

@@ -149,6 +149,18 @@ final class KernelTestSupport {
         return b;
     }
 
+    /** A block of one part holding {@code data}. */
+    static FloatBlock block(Backend be, String name, float[] data) {
+        FloatBlock b = be.allocBlock(name, List.of(name), new int[]{data.length});
+        be.write(b.part(0), data);
+        return b;
+    }
+
+    /** AdamW's four blocks for one parameter: values, gradient and moments as given. */
+    static ParamBlocks params(Backend be, float[] p, float[] g, float[] m, float[] v) {
+        return new ParamBlocks(block(be, "p", p), block(be, "g", g), block(be, "m", m), block(be, "v", v));
+    }
+
     static IntBuf ibuf(Backend be, String name, int[] data) {
         IntBuf b = be.allocInt(name, data.length);
         be.write(b, data);

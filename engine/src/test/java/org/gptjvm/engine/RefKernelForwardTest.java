@@ -5,6 +5,7 @@ import org.gptjvm.engine.ref.ReferenceBackend;
 import static org.gptjvm.engine.KernelTestSupport.assertClose;
 import static org.gptjvm.engine.KernelTestSupport.buf;
 import static org.gptjvm.engine.KernelTestSupport.ibuf;
+import static org.gptjvm.engine.KernelTestSupport.params;
 import static org.gptjvm.engine.KernelTestSupport.randInt;
 import static org.gptjvm.engine.KernelTestSupport.randn;
 import static org.gptjvm.engine.KernelTestSupport.read;
@@ -50,10 +51,13 @@ class RefKernelForwardTest {
 
     @Test
     void zeroClearsEveryBuffer() {
-        FloatBuf a = buf(be, "a", randn(rnd, 13, 1)), b = buf(be, "b", randn(rnd, 1, 1));
+        FloatBlock block = be.allocBlock("ab", List.of("a", "b"), new int[]{13, 1});
+        FloatBuf a = block.part(0), b = block.part(1);
+        be.write(a, randn(rnd, 13, 1));
+        be.write(b, randn(rnd, 1, 1));
         FloatBuf untouched = buf(be, "c", randn(rnd, 5, 1));
         float[] before = read(be, untouched);
-        run(be, be.zero(List.of(a, b)));
+        run(be, be.zero(block));
         for (float x : read(be, a)) {
             assertEquals(0f, x);
         }
@@ -160,47 +164,41 @@ class RefKernelForwardTest {
         assertTrue(!java.util.Arrays.equals(read(be, out0), read(be, out1)));
     }
 
+    /** A Linear layer and its ReLU in one launch: relu(x W^T + b), zeros and negative zeros included. */
     @Test
-    void reluForward() {
-        int n = 37;
-        float[] x = randn(rnd, n, 1);
-        x[4] = 0f;
-        x[5] = -0f;
-        FloatBuf out = be.allocFloat("out", n);
-        run(be, be.reluForward(out, buf(be, "x", x), n));
-        float[] o = read(be, out);
-        assertClose("relu out", NaiveKernels.relu(toDouble(x)), o, 0);
+    void matmulReluForward() {
+        float[] x = randn(rnd, N * C, 1), w = randn(rnd, OC * C, 0.5), bias = randn(rnd, OC, 1);
+        FloatBuf out = be.allocFloat("out", N * OC);
+        run(be, be.matmulReluForward(out, buf(be, "x", x), buf(be, "w", w), buf(be, "b", bias), N, C, OC));
+        double[] want = NaiveKernels.relu(NaiveKernels.matmul(toDouble(x), toDouble(w), toDouble(bias), N, C, OC));
+        assertClose("matmul relu out", want, read(be, out), TOL);
     }
 
-    @Test
-    void residualForward() {
-        int n = 37;
-        float[] a = randn(rnd, n, 1), b = randn(rnd, n, 1);
-        FloatBuf out = be.allocFloat("out", n);
-        run(be, be.residualForward(out, buf(be, "a", a), buf(be, "b", b), n));
-        assertClose("residual out", NaiveKernels.residual(toDouble(a), toDouble(b)), read(be, out), 1e-7);
-    }
-
+    /**
+     * A residual branch's last Linear layer: residual + dropout(x W^T + b) in one launch; p = 0 (no
+     * seed) is the plain sum, and about p of the products are dropped.
+     */
     @ParameterizedTest(name = "p={0}")
     @ValueSource(floats = {0f, 0.1f, 0.3f, 0.75f})
-    void dropoutForward(float p) {
-        int n = 1001, salt = 3;
-        float[] x = randn(rnd, n, 1);
-        FloatBuf out = be.allocFloat("out", n);
-        run(be, be.dropoutForward(out, buf(be, "x", x), seedBuf(be, SEED), p, salt, n));
+    void matmulResidualForward(float p) {
+        int rows = 101, salt = 3;
+        float[] x = randn(rnd, rows * C, 1), w = randn(rnd, OC * C, 0.5), bias = randn(rnd, OC, 1);
+        float[] r = randn(rnd, rows * OC, 1);
+        FloatBuf out = be.allocFloat("out", rows * OC);
+        run(be, be.matmulResidualForward(out, buf(be, "r", r), buf(be, "x", x), buf(be, "w", w), buf(be, "b", bias),
+                p > 0 ? seedBuf(be, SEED) : null, p, salt, rows, C, OC));
+        double[] branch = NaiveKernels.dropout(NaiveKernels.matmul(toDouble(x), toDouble(w), toDouble(bias), rows, C, OC),
+                SEED, p, salt);
         float[] o = read(be, out);
-        assertClose("dropout out", NaiveKernels.dropout(toDouble(x), SEED, p, salt), o, 1e-6);
-        if (p == 0f) {
-            assertTrue(java.util.Arrays.equals(x, o), "p = 0 is the identity");
-        }
+        assertClose("matmul residual out", NaiveKernels.residual(toDouble(r), branch), o, TOL);
         int dropped = 0;
-        for (float v : o) {
-            if (v == 0f) {
+        for (int i = 0; i < o.length; i++) {
+            if (o[i] == r[i]) {
                 dropped++;
             }
         }
-        double sigma = Math.sqrt(n * p * (1 - p));
-        assertEquals(n * p, dropped, 5 * sigma + 1, "dropped count");
+        double sigma = Math.sqrt(o.length * p * (1 - p));
+        assertEquals(o.length * p, dropped, 5 * sigma + 1, "dropped count");
     }
 
     @Test
@@ -255,9 +253,9 @@ class RefKernelForwardTest {
         float[] g = randn(rnd, n, 1);
         float[] hyper = new float[AdamW.SIZE];
         AdamW.fill(hyper, 1e-3, 0.9, 0.999, 1e-8, 0.01, 1);
-        FloatBuf mb = be.allocFloat("m", n), vb = be.allocFloat("v", n);
-        run(be, be.adamw(buf(be, "p", randn(rnd, n, 1)), buf(be, "g", g), mb, vb, buf(be, "h", hyper), n));
-        float[] m = read(be, mb), v = read(be, vb);
+        ParamBlocks blocks = params(be, randn(rnd, n, 1), g, new float[n], new float[n]);
+        run(be, be.adamw(blocks, 0, 1, buf(be, "h", hyper)));
+        float[] m = read(be, blocks.m().part(0)), v = read(be, blocks.v().part(0));
         for (int i = 0; i < n; i++) {
             double g2 = (double) g[i] * g[i];
             assertEquals(0.001 * g2, v[i], 2e-7 * 0.001 * g2, "v[" + i + "]");
@@ -281,8 +279,9 @@ class RefKernelForwardTest {
         v[2] = 0f;
         float[] hyper = new float[AdamW.SIZE];
         AdamW.fill(hyper, lr, beta1, beta2, eps, wd, step);
-        FloatBuf pb = buf(be, "p", p), gb = buf(be, "g", g), mb = buf(be, "m", m), vb = buf(be, "v", v);
-        run(be, be.adamw(pb, gb, mb, vb, buf(be, "hyper", hyper), n));
+        ParamBlocks blocks = params(be, p, g, m, v);
+        FloatBuf pb = blocks.values().part(0), gb = blocks.grads().part(0), mb = blocks.m().part(0), vb = blocks.v().part(0);
+        run(be, be.adamw(blocks, 0, 1, buf(be, "hyper", hyper)));
 
         double[] pr = toDouble(p), mr = toDouble(m), vr = toDouble(v);
         NaiveKernels.adamw(pr, toDouble(g), mr, vr, lr, beta1, beta2, eps, wd, step);
@@ -303,9 +302,10 @@ class RefKernelForwardTest {
         int n = 23, steps = 6;
         double lr = 3e-3, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, wd = 0.05;
         float[] p = randn(rnd, n, 1);
-        FloatBuf pb = buf(be, "p", p), gb = be.allocFloat("g", n), mb = be.allocFloat("m", n);
-        FloatBuf vb = be.allocFloat("v", n), hb = be.allocFloat("hyper", AdamW.SIZE);
-        Program prog = be.compile("adamw", List.of(be.adamw(pb, gb, mb, vb, hb, n)));
+        ParamBlocks blocks = params(be, p, new float[n], new float[n], new float[n]);
+        FloatBuf pb = blocks.values().part(0), gb = blocks.grads().part(0), mb = blocks.m().part(0), vb = blocks.v().part(0);
+        FloatBuf hb = be.allocFloat("hyper", AdamW.SIZE);
+        Program prog = be.compile("adamw", List.of(be.adamw(blocks, 0, 1, hb)));
         double[] pr = toDouble(p), mr = new double[n], vr = new double[n];
         float[] hyper = new float[AdamW.SIZE];
         for (int step = 1; step <= steps; step++) {
@@ -329,10 +329,9 @@ class RefKernelForwardTest {
         float[] p = randn(rnd, n, 1), g = randn(rnd, n, 1);
         float[] hyper = new float[AdamW.SIZE];
         AdamW.fill(hyper, lr, 0.9, 0.999, 1e-8, 0.0, 1);
-        FloatBuf pb = buf(be, "p", p);
-        run(be, be.adamw(pb, buf(be, "g", g), be.allocFloat("m", n), be.allocFloat("v", n),
-                buf(be, "h", hyper), n));
-        float[] out = read(be, pb);
+        ParamBlocks blocks = params(be, p, g, new float[n], new float[n]);
+        run(be, be.adamw(blocks, 0, 1, buf(be, "h", hyper)));
+        float[] out = read(be, blocks.values().part(0));
         for (int i = 0; i < n; i++) {
             assertEquals(p[i] - lr * Math.signum(g[i]), out[i], 1e-6);
         }

@@ -85,16 +85,13 @@ class RefKernelGradientTest {
                              Launch backward, float h, Param... params) {
         Program forward = be.compile(kernel + "_fwd", forwardLaunches);
         Program bwd = be.compile(kernel + "_bwd", List.of(backward));
-        List<FloatBuf> grads = new ArrayList<>();
-        for (Param p : params) {
-            grads.add(p.grad());
-        }
-        Program zero = be.compile("zero", List.of(be.zero(grads)));
         forward.run();
         if (dout != null) {
             be.write(dout, r);
         }
-        zero.run();
+        for (Param p : params) {
+            be.write(p.grad(), new float[p.grad().size()]);
+        }
         bwd.run();
         float[][] g1 = new float[params.length][];
         for (int k = 0; k < params.length; k++) {
@@ -237,42 +234,38 @@ class RefKernelGradientTest {
                 1e-2f, pq);
     }
 
-    // ---------------------------------------------------------------- elementwise
+    // ---------------------------------------------------------------- a residual branch's last layer
 
-    @Test
-    void reluBackward() {
-        int n = 41;
-        float[] x = awayFromZero(rnd, n, 0.1, 1.5); // no kink within h
-        Param px = param("inp", x, NaiveKernels::relu);
-        FloatBuf out = be.allocFloat("out", n), dout = be.allocFloat("dout", n);
-        float[] r = randn(rnd, n, 1);
-        gradCheck("relu", List.of(be.reluForward(out, px.buf(), n)), out, r, dout,
-                be.reluBackward(px.grad(), out, dout, n), 1e-2f, px);
-    }
-
-    @Test
-    void residualBackward() {
-        int n = 41;
-        float[] a = randn(rnd, n, 1), b = randn(rnd, n, 1);
-        Param pa = param("a", a, v -> NaiveKernels.residual(v, toDouble(b)));
-        Param pb = param("b", b, v -> NaiveKernels.residual(toDouble(a), v));
-        FloatBuf out = be.allocFloat("out", n), dout = be.allocFloat("dout", n);
-        float[] r = randn(rnd, n, 1);
-        gradCheck("residual", List.of(be.residualForward(out, pa.buf(), pb.buf(), n)), out, r, dout,
-                be.residualBackward(pa.grad(), pb.grad(), dout, n), 1e-2f, pa, pb);
-    }
-
+    /**
+     * A residual branch's last Linear layer with its dropout and the residual add, on the output of a
+     * ReLU (made by an identity Linear layer with its ReLU): z -> relu -> x W^T + b -> dropout -> +
+     * residual. Its backward gives W's and b's gradients and, through the ReLU, z's.
+     */
     @ParameterizedTest(name = "p={0}")
     @ValueSource(floats = {0f, 0.3f})
-    void dropoutBackward(float p) {
-        int n = 41, salt = 9;
-        float[] x = randn(rnd, n, 1);
-        Param px = param("inp", x, v -> NaiveKernels.dropout(v, SEED, p, salt));
+    void linearBranchBackward(float p) {
+        int salt = 9;
+        float[] z = awayFromZero(rnd, N * C, 0.1, 1.5); // no ReLU kink within h
+        float[] w = randn(rnd, OC * C, 0.5), bias = randn(rnd, OC, 1), res = randn(rnd, N * OC, 1);
+        float[] eye = new float[C * C];
+        for (int i = 0; i < C; i++) {
+            eye[i * C + i] = 1f;
+        }
+        double[] resD = toDouble(res);
+        Param pz = param("z", z, v -> NaiveKernels.residual(resD, NaiveKernels.dropout(
+                NaiveKernels.matmul(NaiveKernels.relu(v), toDouble(w), toDouble(bias), N, C, OC), SEED, p, salt))).asWritten();
+        Param pw = param("weight", w, v -> NaiveKernels.residual(resD, NaiveKernels.dropout(
+                NaiveKernels.matmul(NaiveKernels.relu(toDouble(z)), v, toDouble(bias), N, C, OC), SEED, p, salt)));
+        Param pb = param("bias", bias, v -> NaiveKernels.residual(resD, NaiveKernels.dropout(
+                NaiveKernels.matmul(NaiveKernels.relu(toDouble(z)), toDouble(w), v, N, C, OC), SEED, p, salt)));
         IntBuf seed = seedBuf(be, SEED);
-        FloatBuf out = be.allocFloat("out", n), dout = be.allocFloat("dout", n);
-        float[] r = randn(rnd, n, 1);
-        gradCheck("dropout(p=" + p + ")", List.of(be.dropoutForward(out, px.buf(), seed, p, salt, n)), out, r, dout,
-                be.dropoutBackward(px.grad(), dout, seed, p, salt, n), 1e-2f, px);
+        FloatBuf h = be.allocFloat("relu", N * C), out = be.allocFloat("out", N * OC), dout = be.allocFloat("dout", N * OC);
+        float[] r = randn(rnd, N * OC, 1);
+        Launch relu = be.matmulReluForward(h, pz.buf(), buf(be, "eye", eye), null, N, C, C);
+        Launch forward = be.matmulResidualForward(out, buf(be, "res", res), h, pw.buf(), pb.buf(), seed, p, salt, N, C, OC);
+        Launch backward = be.matmulDropoutBackward(pz.grad(), pw.grad(), pb.grad(), dout, seed, p, salt, h, true, pw.buf(),
+                N, C, OC);
+        gradCheck("linear branch(p=" + p + ")", List.of(relu, forward), out, r, dout, backward, 1e-2f, pz, pw, pb);
     }
 
     // ---------------------------------------------------------------- loss

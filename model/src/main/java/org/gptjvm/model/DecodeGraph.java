@@ -1,5 +1,6 @@
 package org.gptjvm.model;
 
+
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
@@ -13,12 +14,13 @@ import java.util.List;
  * The forward pass for one new token with a KV cache: each layer keeps the keys and values of the
  * positions seen so far, so a token costs one row through every layer instead of the whole
  * context. Positions run 0, 1, 2, ... up to block_size - 1; the host writes [token, position] and
- * reads the logits. The kernels repeat the batched forward's arithmetic row for row, so the logits
- * equal {@link GptGraph#logits}' at that position bit for bit (tested).
+ * reads the logits. Each layer is the same {@link Block} as in training, its attention the one-token
+ * kind; the kernels repeat the batched forward's arithmetic row for row, so the logits equal
+ * {@link GptGraph#logits}' at that position bit for bit (tested).
  *
  * <p>It serves the lecture's generate() only while the context fits: once it is cropped to the
  * last block_size tokens, every token moves to a new position, the position embeddings change and
- * all cached keys and values are stale, so {@link Sampler} recomputes the window from then on.
+ * all cached keys and values are stale, so the sampler recomputes the window from then on.
  */
 public final class DecodeGraph {
     private final Backend be;
@@ -50,25 +52,19 @@ public final class DecodeGraph {
 
     private void layers(List<Launch> l, GptParams params) {
         int NH = cfg.nHead();
-        FloatBuf x = be.allocFloat("decode.x", C);
+        // the residual stream after each layer, and in the middle of one: x -> res2 -> x
+        FloatBuf x = be.allocFloat("decode.x", C), res2 = be.allocFloat("decode.res2", C);
         FloatBuf ln = be.allocFloat("decode.ln", C), mean = be.allocFloat("decode.mean", 1);
         FloatBuf rstd = be.allocFloat("decode.rstd", 1), qkv = be.allocFloat("decode.qkv", 3 * C);
-        FloatBuf atty = be.allocFloat("decode.atty", C), tmp = be.allocFloat("decode.tmp", C);
-        FloatBuf fcRelu = be.allocFloat("decode.fc_relu", 4 * C);
+        FloatBuf atty = be.allocFloat("decode.atty", C), fcRelu = be.allocFloat("decode.fc_relu", 4 * C);
+        // one set of activations that every layer overwrites in turn (the two LayerNorms share theirs too)
+        Block.Activations a = new Block.Activations(ln, mean, rstd, qkv, atty, res2, ln, mean, rstd, fcRelu);
         l.add(be.embedToken(x, tokPos, params.wte.value(), params.wpe.value(), C));
         for (int i = 0; i < cfg.nLayer(); i++) {
-            GptParams.Layer w = params.layers[i];
             FloatBuf kCache = be.allocFloat("decode.blocks." + i + ".k_cache", T * C);
             FloatBuf vCache = be.allocFloat("decode.blocks." + i + ".v_cache", T * C);
-            l.add(be.layerNormForward(ln, mean, rstd, x, w.ln1W().value(), w.ln1B().value(), 1, C));
-            l.add(be.matmulForward(qkv, ln, w.qkvW().value(), null, 1, C, 3 * C));
-            l.add(be.attentionDecode(atty, qkv, kCache, vCache, tokPos, T, C, NH));
-            l.add(be.matmulForward(tmp, atty, w.projW().value(), w.projB().value(), 1, C, C));
-            l.add(be.residualForward(x, x, tmp, C));
-            l.add(be.layerNormForward(ln, mean, rstd, x, w.ln2W().value(), w.ln2B().value(), 1, C));
-            l.add(be.matmulReluForward(fcRelu, ln, w.fcW().value(), w.fcB().value(), 1, C, 4 * C));
-            l.add(be.matmulForward(tmp, fcRelu, w.fcProjW().value(), w.fcProjB().value(), 1, 4 * C, C));
-            l.add(be.residualForward(x, x, tmp, C));
+            Block.forward(be, l, params.layers[i], a, x, x,
+                    (out, in) -> be.attentionDecode(out, in, kCache, vCache, tokPos, T, C, NH), null, 0f, i, 1, C);
         }
         l.add(be.layerNormForward(ln, mean, rstd, x, params.lnfW.value(), params.lnfB.value(), 1, C));
         l.add(be.matmulForward(logits, ln, params.lmW.value(), params.lmB.value(), 1, C, V));

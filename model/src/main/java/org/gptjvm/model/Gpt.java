@@ -1,13 +1,14 @@
 package org.gptjvm.model;
 
-import org.gptjvm.engine.AdamW;
+
 import org.gptjvm.engine.Backend;
 
 /**
  * The lecture's GPT (or its bigram model) on a backend: parameters plus the graphs that train,
  * evaluate and sample it. The training graph is built for (batch_size, block_size); sampling uses a
- * second graph of one sequence of block_size, sharing the parameters. The backend stays its
- * caller's: whoever created it closes it.
+ * graph of one sequence of block_size and the one-token {@link DecodeGraph}, sharing the
+ * parameters. AdamW is the optimizer's (train.Optimizer). The backend stays its caller's: whoever
+ * created it closes it.
  */
 public final class Gpt {
     public final Backend backend;
@@ -16,7 +17,6 @@ public final class Gpt {
     private GptGraph batchGraph, sampleGraph, evalGraph;
     private DecodeGraph decodeGraph;
     private final float[] scalar = new float[1];
-    private final float[] hyper = new float[AdamW.SIZE], hyperNoDecay = new float[AdamW.SIZE];
     private final int[] seedWords = new int[2];
     private float[] lastLogits, rowLosses, batchMeans;
 
@@ -60,34 +60,6 @@ public final class Gpt {
         g.forwardBackward.run();
         backend.read(g.lossBuf, scalar);
         return scalar[0];
-    }
-
-    /** One AdamW update (step is 1-based) from the gradients of the last {@link #forwardBackward}. */
-    public void update(Optimizer opt, long step) {
-        update(opt, step, 1.0);
-    }
-
-    /**
-     * One AdamW update from the gradients times {@code gradScale} (the mean over accumulated
-     * micro-batches and the clipping coefficient; 1 leaves them as they are, exactly).
-     */
-    public void update(Optimizer opt, long step, double gradScale) {
-        update(opt, opt.lr(), step, gradScale);
-    }
-
-    /** As above at learning rate {@code lr} (a schedule's rate for this step) instead of {@code opt}'s. */
-    public void update(Optimizer opt, double lr, long step, double gradScale) {
-        GptGraph g = batchGraph;
-        AdamW.fill(hyper, lr, opt.beta1(), opt.beta2(), opt.eps(), opt.weightDecay(), step, gradScale);
-        backend.write(g.hyper, hyper);
-        if (!opt.decayMatricesOnly()) {
-            g.update.run();
-            return;
-        }
-        // nanoGPT decays 2-D weights only: the others read a copy of the scalars without decay
-        AdamW.fill(hyperNoDecay, lr, opt.beta1(), opt.beta2(), opt.eps(), 0, step, gradScale);
-        backend.write(g.hyperVectors, hyperNoDecay);
-        g.updateMatricesOnly.run();
     }
 
     /**
@@ -151,10 +123,7 @@ public final class Gpt {
      * follows position n-1 cannot change its logits.
      */
     public float[] nextLogits(int[] context, int n) {
-        if (sampleGraph == null) {
-            sampleGraph = new GptGraph(backend, params, 1, config.blockSize());
-            lastLogits = new float[config.vocabSize()];
-        }
+        samplingGraphs();
         int[] padded = new int[config.blockSize()];
         System.arraycopy(context, 0, padded, 0, n);
         backend.write(sampleGraph.idx, padded);
@@ -165,18 +134,20 @@ public final class Gpt {
 
     /** The one-token forward with a KV cache, for sampling (built on first use). */
     public DecodeGraph decoder() {
-        if (decodeGraph == null) {
-            decodeGraph = new DecodeGraph(backend, params);
-        }
+        samplingGraphs();
         return decodeGraph;
     }
 
-    /** AdamW's hyper-parameters, and whether weight decay spares the vectors (biases, LayerNorms). */
-    public record Optimizer(double lr, double beta1, double beta2, double eps, double weightDecay,
-                            boolean decayMatricesOnly) {
-        /** torch.optim.AdamW's defaults but for the learning rate. */
-        public static Optimizer pytorchDefaults(double lr) {
-            return new Optimizer(lr, 0.9, 0.999, 1e-8, 0.01, false);
+    /**
+     * Both sampling graphs, the windowed forward and the one-token step, made together the first time
+     * either is asked for: a stream may use both, and a device backend plans the programs it has when
+     * one first runs (a program made after that makes it plan everything again).
+     */
+    private void samplingGraphs() {
+        if (decodeGraph == null) {
+            sampleGraph = new GptGraph(backend, params, 1, config.blockSize());
+            lastLogits = new float[config.vocabSize()];
+            decodeGraph = new DecodeGraph(backend, params);
         }
     }
 }

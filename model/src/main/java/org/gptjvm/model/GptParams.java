@@ -1,6 +1,7 @@
 package org.gptjvm.model;
 
 import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.GptException;
 
@@ -11,7 +12,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The model's parameters, gradients and AdamW moments, as backend buffers. Each block's per-head
+ * The model's parameters and their gradients, as two backend blocks with a part per parameter, in
+ * the order of the lecture's state_dict (AdamW's moments are the optimizer's). Each block's per-head
  * key/query/value projections are stored as one fused (3C, C) matrix, rows [query; key; value] with
  * head h at rows h*hs..(h+1)*hs of each part: the same numbers as the lecture's separate heads, but
  * one matmul instead of 3 * n_head. {@link #stateDict} and {@link #loadStateDict} convert to and from
@@ -20,6 +22,8 @@ import java.util.Map;
 public final class GptParams {
     public final GptConfig config;
     public final List<Param> all = new ArrayList<>();
+    /** The parameters' values and their gradients: part i of each is parameter i of {@link #all}. */
+    public final FloatBlock values, grads;
     public final Param wte, wpe, lnfW, lnfB, lmW, lmB;
     public final Layer[] layers;
     private final Backend backend;
@@ -33,14 +37,12 @@ public final class GptParams {
         this.backend = backend;
         this.config = config;
         List<Spec> specs = specs(config);
-        // the values, the gradients and each AdamW moment are four blocks, each with every parameter
-        // in order (as llm.c keeps one parameter block): a device backend can update them in one go
-        FloatBuf[] values = allocate(specs, ""), grads = allocate(specs, "grad."), m = allocate(specs, "adam_m.");
-        FloatBuf[] v = allocate(specs, "adam_v.");
+        values = allocate(specs, "params", "");
+        grads = allocate(specs, "grads", "grad.");
         Map<String, Param> byName = new LinkedHashMap<>();
         for (int i = 0; i < specs.size(); i++) {
             Spec sp = specs.get(i);
-            Param p = new Param(sp.name(), sp.shape(), sp.init(), values[i], grads[i], m[i], v[i]);
+            Param p = new Param(sp.name(), sp.shape(), sp.init(), values.part(i), grads.part(i));
             all.add(p);
             byName.put(sp.name(), p);
         }
@@ -104,12 +106,16 @@ public final class GptParams {
         return s;
     }
 
-    private FloatBuf[] allocate(List<Spec> specs, String prefix) {
-        FloatBuf[] b = new FloatBuf[specs.size()];
-        for (int i = 0; i < b.length; i++) {
-            b[i] = backend.allocFloat(prefix + specs.get(i).name(), specs.get(i).size());
-        }
-        return b;
+    /** One block with a part per parameter, named {@code prefix} + the parameter's name. */
+    private FloatBlock allocate(List<Spec> specs, String name, String prefix) {
+        return backend.allocBlock(name, specs.stream().map(s -> prefix + s.name()).toList(),
+                specs.stream().mapToInt(Spec::size).toArray());
+    }
+
+    /** Another block of the parameters' shape (AdamW's moments), parts named {@code prefix} + the parameter's name. */
+    public FloatBlock allocateLike(String name, String prefix) {
+        return backend.allocBlock(name, all.stream().map(p -> prefix + p.name()).toList(),
+                all.stream().mapToInt(Param::size).toArray());
     }
 
     public long count() {
@@ -214,7 +220,16 @@ public final class GptParams {
             throw new GptException(source + ": tensor " + name + " has shape " + Arrays.toString(t.shape())
                     + ", the config needs " + Arrays.toString(shape));
         }
-        Checkpoint.requireFinite(t.data(), source + ": tensor " + name);
+        requireFinite(t.data(), source + ": tensor " + name);
         return t.data();
+    }
+
+    /** Throws "{@code what} holds NaN or infinite values" when one of {@code a} is not finite. */
+    public static void requireFinite(float[] a, String what) {
+        for (float x : a) {
+            if (!Float.isFinite(x)) {
+                throw new GptException(what + " holds NaN or infinite values");
+            }
+        }
     }
 }

@@ -1,5 +1,7 @@
 package org.gptjvm.model;
 
+import org.gptjvm.model.train.Preset;
+
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,7 @@
 package org.gptjvm.model;
 
+import org.gptjvm.model.data.CharTokenizer;
+
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.ref.ReferenceBackend;

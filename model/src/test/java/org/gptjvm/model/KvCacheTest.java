@@ -1,5 +1,7 @@
 package org.gptjvm.model;
 
+import org.gptjvm.model.sample.Sampler;
+
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.engine.cpu.CpuBackend;

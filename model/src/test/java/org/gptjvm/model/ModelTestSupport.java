@@ -11,15 +11,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Helpers shared by the model tests. */
-final class ModelTestSupport {
+public final class ModelTestSupport {
     private ModelTestSupport() {
     }
 
     /** A few sentences with 11+ distinct characters, for tiny models that need no dataset. */
-    static final String SHORT_TEXT = "the cat sat on the mat. a bat ate the hat; the rat ran at the cat!\n";
+    public static final String SHORT_TEXT = "the cat sat on the mat. a bat ate the hat; the rat ran at the cat!\n";
 
     /** Asserts a one-line GptException (no line breaks, not empty) and returns its message. */
-    static String oneLineError(Executable e) {
+    public static String oneLineError(Executable e) {
         GptException ex = assertThrows(GptException.class, e);
         String m = ex.getMessage();
         assertTrue(m != null && !m.isBlank(), "empty message");
@@ -28,7 +28,7 @@ final class ModelTestSupport {
     }
 
     /** Asserts two state dicts hold the same names, shapes and bit-identical values. */
-    static void assertBitIdentical(Map<String, GptParams.Tensor> a, Map<String, GptParams.Tensor> b) {
+    public static void assertBitIdentical(Map<String, GptParams.Tensor> a, Map<String, GptParams.Tensor> b) {
         assertEquals(a.keySet(), b.keySet());
         for (String k : a.keySet()) {
             GptParams.Tensor x = a.get(k), y = b.get(k);
@@ -43,7 +43,7 @@ final class ModelTestSupport {
         }
     }
 
-    static boolean bitIdentical(Map<String, GptParams.Tensor> a, Map<String, GptParams.Tensor> b) {
+    public static boolean bitIdentical(Map<String, GptParams.Tensor> a, Map<String, GptParams.Tensor> b) {
         try {
             assertBitIdentical(a, b);
             return true;

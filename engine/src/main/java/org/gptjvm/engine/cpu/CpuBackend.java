@@ -3,6 +3,7 @@ package org.gptjvm.engine.cpu;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.ParamBlocks;
 import org.gptjvm.engine.host.HostBackend;
 import org.gptjvm.engine.host.WorkerPool;
 import org.gptjvm.engine.ref.ReferenceBackend;
@@ -219,7 +220,7 @@ public final class CpuBackend extends HostBackend {
         return parallel("attention_decode", NH, task);
     }
 
-    // ---------------------------------------------------------------- LayerNorm, ReLU, dropout
+    // ---------------------------------------------------------------- LayerNorm
 
     @Override
     public Launch layerNormForward(FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp, FloatBuf weight,
@@ -242,32 +243,6 @@ public final class CpuBackend extends HostBackend {
             pool.parallelFor(N, rowGrain(2 * C), input);
             pool.parallelFor(blocks, params);
         });
-    }
-
-    @Override
-    public Launch reluForward(FloatBuf out, FloatBuf inp, int n) {
-        float[] o = f(out), x = f(inp);
-        return parallel("relu_forward", n, ELEMENTWISE_GRAIN, (a, b) -> Relu.forward(o, x, a, b));
-    }
-
-    @Override
-    public Launch reluBackward(FloatBuf dinp, FloatBuf out, FloatBuf dout, int n) {
-        float[] dx = f(dinp), o = f(out), d = f(dout);
-        return parallel("relu_backward", n, ELEMENTWISE_GRAIN, (a, b) -> Relu.backward(dx, o, d, a, b));
-    }
-
-    @Override
-    public Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n) {
-        float[] o = f(out), x = f(inp);
-        return parallel("dropout_forward", n, ELEMENTWISE_GRAIN,
-                (a, b) -> DropoutKernels.forward(o, x, seed(seed), p, salt, a, b));
-    }
-
-    @Override
-    public Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n) {
-        float[] dx = f(dinp), d = f(dout);
-        return parallel("dropout_backward", n, ELEMENTWISE_GRAIN,
-                (a, b) -> DropoutKernels.backward(dx, d, seed(seed), p, salt, a, b));
     }
 
     // ---------------------------------------------------------------- loss
@@ -297,16 +272,6 @@ public final class CpuBackend extends HostBackend {
     }
 
     @Override
-    public Launch residualForward(FloatBuf out, FloatBuf a, FloatBuf b, int n) {
-        return loops.residualForward(out, a, b, n);
-    }
-
-    @Override
-    public Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n) {
-        return loops.residualBackward(da, db, dout, n);
-    }
-
-    @Override
     public Launch meanLoss(FloatBuf loss, FloatBuf losses, int N) {
         return loops.meanLoss(loss, losses, N);
     }
@@ -317,7 +282,7 @@ public final class CpuBackend extends HostBackend {
     }
 
     @Override
-    public Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n) {
-        return loops.adamw(param, grad, m, v, hyper, n);
+    public Launch adamw(ParamBlocks params, int from, int to, FloatBuf hyper) {
+        return loops.adamw(params, from, to, hyper);
     }
 }

@@ -29,8 +29,7 @@ final class Relu {
 
     /**
      * d = 0 where out is not positive, on [from, to): a gradient of the ReLU's output made, in place,
-     * that of its input (where out > 0, d stays as it is: the bits of reluBackward into a zeroed buffer,
-     * but for the sign of a zero).
+     * that of its input (where out > 0, d stays as it is).
      */
     static void gate(float[] d, float[] out, int from, int to) {
         int i = from;
@@ -42,20 +41,6 @@ final class Relu {
         for (; i < to; i++) {
             if (!(out[i] > 0f)) {
                 d[i] = 0f;
-            }
-        }
-    }
-
-    /** dinp += dout where out > 0, on [from, to); other lanes are left untouched, as in the reference. */
-    static void backward(float[] dinp, float[] out, float[] dout, int from, int to) {
-        int i = from;
-        for (; i + L <= to; i += L) {
-            var keep = FloatVector.fromArray(S, out, i).compare(VectorOperators.GT, 0f);
-            FloatVector.fromArray(S, dinp, i).add(FloatVector.fromArray(S, dout, i), keep).intoArray(dinp, i);
-        }
-        for (; i < to; i++) {
-            if (out[i] > 0f) {
-                dinp[i] += dout[i];
             }
         }
     }

@@ -2,6 +2,7 @@ package org.gptjvm.engine.host;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.DropoutMask;
+import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.IntBuf;
@@ -66,7 +67,7 @@ public abstract class HostBackend implements Backend {
         return name;
     }
 
-    @Override
+    /** Number of threads the backend computes with. */
     public int threads() {
         return pool.threads();
     }
@@ -112,6 +113,19 @@ public abstract class HostBackend implements Backend {
     public FloatBuf allocFloat(String name, int size) {
         allocated += 4L * size;
         return new HostFloat(name, new float[size]);
+    }
+
+    /** Each part its own array: on the host a block is its parts, and nothing needs them adjacent. */
+    @Override
+    public FloatBlock allocBlock(String name, List<String> partNames, int[] sizes) {
+        if (partNames.size() != sizes.length) {
+            throw new IllegalArgumentException(partNames.size() + " names for " + sizes.length + " parts");
+        }
+        List<FloatBuf> parts = new java.util.ArrayList<>();
+        for (int i = 0; i < sizes.length; i++) {
+            parts.add(allocFloat(partNames.get(i), sizes[i]));
+        }
+        return new FloatBlock(name, parts);
     }
 
     @Override
@@ -242,12 +256,13 @@ public abstract class HostBackend implements Backend {
     }
 
     /**
-     * Zeroing a step's gradients and scratch writes megabytes: the buffers are laid end to end and
-     * the range split over the threads. Machinery rather than a kernel, so every host backend shares it.
+     * Zeroing a step's gradients and scratch writes megabytes: the block's parts are laid end to end
+     * and the range split over the threads. Machinery rather than a kernel, so every host backend
+     * shares it.
      */
     @Override
-    public Launch zero(List<FloatBuf> bufs) {
-        float[][] arrays = bufs.stream().map(HostBackend::f).toArray(float[][]::new);
+    public Launch zero(FloatBlock block) {
+        float[][] arrays = block.parts().stream().map(HostBackend::f).toArray(float[][]::new);
         long[] starts = new long[arrays.length + 1];
         for (int k = 0; k < arrays.length; k++) {
             starts[k + 1] = starts[k] + arrays[k].length;
@@ -275,13 +290,13 @@ public abstract class HostBackend implements Backend {
     static final int SQUARES_CHUNK = 1 << 16;
 
     /**
-     * The buffers laid end to end and cut into fixed chunks; each chunk's squares are summed in
+     * The block's parts laid end to end and cut into fixed chunks; each chunk's squares are summed in
      * double, in order, on whichever thread, and the chunks' sums are then added in order: the same
      * number for any thread count.
      */
     @Override
-    public Launch sumOfSquares(FloatBuf out, List<FloatBuf> bufs) {
-        float[][] arrays = bufs.stream().map(HostBackend::f).toArray(float[][]::new);
+    public Launch sumOfSquares(FloatBuf out, FloatBlock block) {
+        float[][] arrays = block.parts().stream().map(HostBackend::f).toArray(float[][]::new);
         long[] starts = new long[arrays.length + 1];
         for (int k = 0; k < arrays.length; k++) {
             starts[k + 1] = starts[k] + arrays[k].length;

@@ -335,24 +335,9 @@ public final class RefKernels {
         }
     }
 
-    public static void reluBackward(float[] dinp, float[] out, float[] dout, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (out[i] > 0f) {
-                dinp[i] += dout[i];
-            }
-        }
-    }
-
     public static void residualForward(float[] out, float[] a, float[] b, int from, int to) {
         for (int i = from; i < to; i++) {
             out[i] = a[i] + b[i];
-        }
-    }
-
-    public static void residualBackward(float[] da, float[] db, float[] dout, int from, int to) {
-        for (int i = from; i < to; i++) {
-            da[i] += dout[i];
-            db[i] += dout[i];
         }
     }
 

@@ -1,10 +1,14 @@
 package org.gptjvm.engine.ref;
 
 import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.ParamBlocks;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.host.HostBackend;
 import org.gptjvm.engine.host.WorkerPool;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The plain-loop backend: every kernel is {@link RefKernels} over Java arrays, split over rows (or
@@ -188,42 +192,6 @@ public class ReferenceBackend extends HostBackend {
     }
 
     @Override
-    public Launch reluForward(FloatBuf out, FloatBuf inp, int n) {
-        float[] o = f(out), x = f(inp);
-        return parallel("relu_forward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.reluForward(o, x, a, b));
-    }
-
-    @Override
-    public Launch reluBackward(FloatBuf dinp, FloatBuf out, FloatBuf dout, int n) {
-        float[] dx = f(dinp), o = f(out), d = f(dout);
-        return parallel("relu_backward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.reluBackward(dx, o, d, a, b));
-    }
-
-    @Override
-    public Launch residualForward(FloatBuf out, FloatBuf a1, FloatBuf b1, int n) {
-        float[] o = f(out), x = f(a1), y = f(b1);
-        return parallel("residual_forward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.residualForward(o, x, y, a, b));
-    }
-
-    @Override
-    public Launch residualBackward(FloatBuf da, FloatBuf db, FloatBuf dout, int n) {
-        float[] dx = f(da), dy = f(db), d = f(dout);
-        return parallel("residual_backward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.residualBackward(dx, dy, d, a, b));
-    }
-
-    @Override
-    public Launch dropoutForward(FloatBuf out, FloatBuf inp, IntBuf seed, float p, int salt, int n) {
-        float[] o = f(out), x = f(inp);
-        return parallel("dropout_forward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.dropoutForward(o, x, seed(seed), p, salt, a, b));
-    }
-
-    @Override
-    public Launch dropoutBackward(FloatBuf dinp, FloatBuf dout, IntBuf seed, float p, int salt, int n) {
-        float[] dx = f(dinp), d = f(dout);
-        return parallel("dropout_backward", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.dropoutBackward(dx, d, seed(seed), p, salt, a, b));
-    }
-
-    @Override
     public Launch crossEntropyForward(FloatBuf losses, FloatBuf probs, FloatBuf logits, IntBuf targets, int N, int V) {
         float[] l = f(losses), p = f(probs), x = f(logits);
         int[] t = i(targets);
@@ -243,10 +211,23 @@ public class ReferenceBackend extends HostBackend {
         return parallel("crossentropy_backward", N, rowGrain(V), (a, b) -> RefKernels.crossEntropyBackward(d, p, t, N, V, a, b));
     }
 
+    /** AdamW on each parameter in turn, its elements split over the threads ({@link RefKernels#adamw}). */
     @Override
-    public Launch adamw(FloatBuf param, FloatBuf grad, FloatBuf m, FloatBuf v, FloatBuf hyper, int n) {
-        float[] p = f(param), g = f(grad), mm = f(m), vv = f(v), h = f(hyper);
-        return parallel("adamw", n, ELEMENTWISE_GRAIN, (a, b) -> RefKernels.adamw(p, g, mm, vv, h, a, b));
+    public Launch adamw(ParamBlocks params, int from, int to, FloatBuf hyper) {
+        float[] h = f(hyper);
+        List<WorkerPool.RangeTask> parts = new java.util.ArrayList<>();
+        List<Integer> sizes = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            float[] p = f(params.values().part(i)), g = f(params.grads().part(i));
+            float[] m = f(params.m().part(i)), v = f(params.v().part(i));
+            parts.add((a, b) -> RefKernels.adamw(p, g, m, v, h, a, b));
+            sizes.add(p.length);
+        }
+        return launch("adamw", () -> {
+            for (int i = 0; i < parts.size(); i++) {
+                pool.parallelFor(sizes.get(i), ELEMENTWISE_GRAIN, parts.get(i));
+            }
+        });
     }
 
     @Override

@@ -1,0 +1,56 @@
+package org.gptjvm.model.train;
+
+import org.gptjvm.model.data.TextData;
+
+import com.google.gson.JsonObject;
+import org.gptjvm.engine.GptException;
+
+/**
+ * What a checkpoint of {@code gpt train} stores about the run besides the weights and AdamW
+ * moments, so that {@code --resume} continues it exactly: the iterations done (= AdamW steps), the
+ * settings, the states of the batch and dropout generators, and which text it trained on (null for
+ * a run that did not read a file, or one saved before the data was recorded). Saved as the
+ * {@code train} JSON of the safetensors metadata.
+ */
+public record TrainState(int iteration, TrainOptions options, long dataRng, long dropoutRng, TextData.Identity data) {
+
+    public TrainState(int iteration, TrainOptions options, long dataRng, long dropoutRng) {
+        this(iteration, options, dataRng, dropoutRng, null);
+    }
+
+    public JsonObject toJson() {
+        JsonObject s = new JsonObject();
+        s.addProperty("iter", iteration);
+        s.add("options", options.toJson());
+        s.addProperty("data_rng", Long.toUnsignedString(dataRng));
+        s.addProperty("dropout_rng", Long.toUnsignedString(dropoutRng));
+        if (data != null) {
+            JsonObject d = new JsonObject();
+            d.addProperty("bytes", data.bytes());
+            d.addProperty("sha256", data.sha256());
+            s.add("data", d);
+        }
+        return s;
+    }
+
+    /** The state in {@code json}; anything missing or malformed is a one-line error naming {@code source}. */
+    public static TrainState fromJson(JsonObject json, String source) {
+        try {
+            TextData.Identity data = null;
+            if (json.has("data")) {
+                JsonObject d = json.getAsJsonObject("data");
+                data = new TextData.Identity(d.get("bytes").getAsLong(), d.get("sha256").getAsString());
+            }
+            TrainState s = new TrainState(json.get("iter").getAsInt(),
+                    TrainOptions.fromJson(json.getAsJsonObject("options")).validate(),
+                    Long.parseUnsignedLong(json.get("data_rng").getAsString()),
+                    Long.parseUnsignedLong(json.get("dropout_rng").getAsString()), data);
+            if (s.iteration < 0) {
+                throw new IllegalArgumentException("negative iteration");
+            }
+            return s;
+        } catch (RuntimeException e) {
+            throw new GptException(source + ": bad training state in its metadata");
+        }
+    }
+}
