@@ -4,7 +4,7 @@
 # CUDA's ptxas for a chosen architecture, with ptxas's registers, stack frame, spills and shared
 # memory per kernel and the PTX's count of multiply-adds, shared and local memory accesses.
 #
-#   scripts/kernel-ptx.sh [--arch sm_90] [--tiles 64|128|auto] [--kernels REGEX] [--config small] [--keep DIR]
+#   scripts/kernel-ptx.sh [--arch sm_90] [--kernels REGEX] [--config small] [--keep DIR]
 #
 # Needs TORNADOVM_HOME (source tornado-env.sh; PoCL compiles the kernels first, a few minutes),
 # clang (15 or later, with the NVPTX target) and ptxas (CUDA toolkit). clang's LLVM is not NVIDIA's
@@ -15,15 +15,14 @@
 # OpenCL C (.cl) and PTX (.ptx) in DIR, to read.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-arch=sm_90 tiles=64 kernels='^gemm' config=small keep=
+arch=sm_90 kernels='^gemm' config=small keep=
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch="$2"; shift 2;;
-    --tiles) tiles="$2"; shift 2;;
     --kernels) kernels="$2"; shift 2;;
     --config) config="$2"; shift 2;;
     --keep) keep="$2"; shift 2;;
-    *) echo "usage: scripts/kernel-ptx.sh [--arch sm_90] [--tiles 64|128|auto] [--kernels REGEX] [--config NAME] [--keep DIR]" >&2; exit 2;;
+    *) echo "usage: scripts/kernel-ptx.sh [--arch sm_90] [--kernels REGEX] [--config NAME] [--keep DIR]" >&2; exit 2;;
   esac
 done
 die() { echo "kernel-ptx: $*" >&2; exit 1; }
@@ -34,8 +33,8 @@ command -v ptxas >/dev/null || die "no ptxas (the CUDA toolkit's)"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-echo "kernel-ptx: TornadoVM generating the kernels of gpt bench --products --config $config (tiles $tiles) ..." >&2
-JAVA_OPTS="${JAVA_OPTS:-} -Dtornado.printKernel=True -Dgpt.tornado.gemm=$tiles" \
+echo "kernel-ptx: TornadoVM generating the kernels of gpt bench --products --config $config ..." >&2
+JAVA_OPTS="${JAVA_OPTS:-} -Dtornado.printKernel=True" \
   "$here/gpt" bench --products --config "$config" --backend tornado --iters 1 --warmup 0 > "$work/print.txt" 2>&1 \
   || { tail -20 "$work/print.txt" >&2; die "gpt bench failed"; }
 

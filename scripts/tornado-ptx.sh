@@ -7,23 +7,22 @@
 # clang); this one is exactly what TornadoVM's PTX backend emits. The stand-in runs no kernel, so
 # the step's numbers are meaningless: only the code is.
 #
-#   scripts/tornado-ptx.sh [--arch sm_90] [--tiles 64|128|auto] [--kernels REGEX] [--step] [--config NAME] [--keep DIR]
+#   scripts/tornado-ptx.sh [--arch sm_90] [--kernels REGEX] [--step] [--config NAME] [--keep DIR]
 #
 # --step compiles a whole training step's kernels (default: gpt bench --products, the products only).
 # Needs TORNADOVM_HOME pointing at an installed TornadoVM SDK with the PTX backend, gcc
 # and ptxas. Each distinct kernel is reported once (TornadoVM compiles a module per task).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-arch=sm_90 tiles=64 kernels='.' config=small keep= step=
+arch=sm_90 kernels='.' config=small keep= step=
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch="$2"; shift 2;;
-    --tiles) tiles="$2"; shift 2;;
     --kernels) kernels="$2"; shift 2;;
     --config) config="$2"; shift 2;;
     --keep) keep="$2"; shift 2;;
     --step) step=1; shift;;
-    *) echo "usage: scripts/tornado-ptx.sh [--arch sm_90] [--tiles 64|128|auto] [--kernels REGEX] [--step] [--config NAME] [--keep DIR]" >&2; exit 2;;
+    *) echo "usage: scripts/tornado-ptx.sh [--arch sm_90] [--kernels REGEX] [--step] [--config NAME] [--keep DIR]" >&2; exit 2;;
   esac
 done
 die() { echo "tornado-ptx: $*" >&2; exit 1; }
@@ -43,8 +42,8 @@ export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" GPT_PTX_
 device=$("$here/gpt" devices 2>/dev/null | sed -n 's/^ *\([0-9]*\): PTX dump.*/\1/p' | head -1)
 [ -n "$device" ] || die "TornadoVM listed no PTX device with the stand-in driver (see: gpt devices)"
 what=(--products) && [ -n "$step" ] && what=()
-echo "tornado-ptx: TornadoVM's PTX backend compiling the kernels of gpt bench ${what[*]} --config $config (tiles $tiles) ..." >&2
-JAVA_OPTS="${JAVA_OPTS:-} -Dgpt.tornado.gemm=$tiles" "$here/gpt" bench "${what[@]}" --config "$config" --backend tornado \
+echo "tornado-ptx: TornadoVM's PTX backend compiling the kernels of gpt bench ${what[*]} --config $config ..." >&2
+"$here/gpt" bench "${what[@]}" --config "$config" --backend tornado \
   --device "$device" --iters 1 --warmup 1 > "$work/run.txt" 2>&1 || { tail -20 "$work/run.txt" >&2; die "gpt bench failed"; }
 
 source "$here/scripts/ptxas-table.sh"

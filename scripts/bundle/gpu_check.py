@@ -7,23 +7,20 @@ the cpu and tornado backends (small and lecture configs; cpu with all cores), Py
 on the same GPU (tools/torch_bench.py: eager fp32, TF32, bf16 autocast), the launch plan of the lecture
 step with each kernel's time (gpt bench --plan --profile), a 300-iteration training run of the small
 config on the tornado backend next to the cpu backend's losses, and a 1000-iteration lecture-config run
-on the tornado backend; and the Linear products alone (gpt bench --products) on each GEMM tile setting,
-which compile in seconds where a step's programs take a minute. Writes report.json, report.md,
+on the tornado backend; and the Linear products alone (gpt bench --products), which compile in
+seconds where a step's programs take a minute. Writes report.json, report.md,
 log.txt, the bench JSON files and plan-lecture.txt to $OUT (else ./gpu-check-report); stops starting
 new work after 8 minutes.
 GPU_CHECK_PARTS=verify,bench,torch,steps,products,plan,lecture,train (the default: all but products,
 in that order) picks parts, so that a check longer than one command may run can be split over two.
 The steps part runs gpt verify on ref_small and times the tornado step (GPU_CHECK_STEPS_CONFIGS,
-default small,lecture) for each GEMM setting of GPU_CHECK_STEPS (default 64) on each device of
-GPU_CHECK_STEPS_DEVICES: a GPU seen through both OpenCL and PTX launches the same kernels through two
-drivers, whose cost per launch differs (TornadoVM's OpenCL path waits for the device before each
-launch: it writes the kernel's frame from a Java array with a blocking write).
-GPU_CHECK_GEMM=64,64/80,128,128/128,auto (the default) names the tile settings the products part tries
-(-Dgpt.tornado.gemm; after a slash, a cap on registers per work-item, -Dgpt.tornado.registers), on
-the config GPU_CHECK_PRODUCTS_CONFIG (default lecture), on each TornadoVM device of
-GPU_CHECK_PRODUCTS_DEVICES. Device lists are "gpus" (the default: every GPU TornadoVM lists, so a GPU
-seen through both OpenCL and PTX is timed through each), or device numbers as gpt devices prints them
-("0,2").
+default small,lecture) on each device of GPU_CHECK_STEPS_DEVICES: a GPU seen through both OpenCL and
+PTX launches the same kernels through two drivers, whose cost per launch differs (TornadoVM's OpenCL
+path waits for the device before each launch: it writes the kernel's frame from a Java array with a
+blocking write). The products part times the Linear products of GPU_CHECK_PRODUCTS_CONFIG (default
+lecture) on each TornadoVM device of GPU_CHECK_PRODUCTS_DEVICES. Device lists are "gpus" (the default:
+every GPU TornadoVM lists, so a GPU seen through both OpenCL and PTX is timed through each), or device
+numbers as gpt devices prints them ("0,2").
 """
 import glob
 import json
@@ -47,10 +44,8 @@ PARTS = [p.strip() for p in os.environ.get("GPU_CHECK_PARTS", "verify,bench,torc
 for p in PARTS:
     if p not in ALL_PARTS:
         sys.exit(f"gpu-check: GPU_CHECK_PARTS: no part {p!r} ({', '.join(ALL_PARTS)})")
-GEMM = [t.strip() for t in os.environ.get("GPU_CHECK_GEMM", "64,64/80,128,128/128,auto").split(",") if t.strip()]
 PRODUCTS_CONFIG = os.environ.get("GPU_CHECK_PRODUCTS_CONFIG", "lecture")
 PRODUCTS_DEVICES = os.environ.get("GPU_CHECK_PRODUCTS_DEVICES", "gpus").strip()
-STEPS = [t.strip() for t in os.environ.get("GPU_CHECK_STEPS", "64").split(",") if t.strip()]
 STEPS_DEVICES = os.environ.get("GPU_CHECK_STEPS_DEVICES", "gpus").strip()
 STEPS_CONFIGS = [c.strip() for c in os.environ.get("GPU_CHECK_STEPS_CONFIGS", "small,lecture").split(",") if c.strip()]
 os.makedirs(OUT, exist_ok=True)
@@ -169,7 +164,7 @@ for cfg, prec in runs if "torch" in PARTS else []:
         torch[f"{cfg}/{prec}"] = {"error": out.strip()[-500:]}
 report["torch"]["runs"] = torch
 
-# ------------------------------------------------------------------ the step on each GPU device and setting
+# ------------------------------------------------------------------ the step on each GPU device
 def gpu_devices(names):
     """Device numbers from a GPU_CHECK_*_DEVICES value: "gpus" is every GPU TornadoVM lists (None: its default)."""
     if names == "gpus":
@@ -177,70 +172,53 @@ def gpu_devices(names):
     return [d.strip() for d in names.split(",") if d.strip()]
 
 
-def setting_opts(setting):
-    """JAVA_OPTS for a GEMM setting: tiles, and after a slash a cap on registers per work-item."""
-    gemm, _, regs = setting.partition("/")
-    return f"-Dgpt.tornado.gemm={gemm}" + (f" -Dgpt.tornado.registers={regs}" if regs else "")
-
-
 step_runs = {}
 if "steps" in PARTS and not QUICK:
     small_fixture = os.path.join(HERE, "fixtures", "ref_small.safetensors")
     for device in gpu_devices(STEPS_DEVICES):
-        for setting in STEPS:
-            key = f"{setting}@{device}"
-            opts = setting_opts(setting)
-            env = {"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + " " + opts).strip()}
-            dev = ["--device", device] if device is not None else []
-            say(f"== verify and the small and lecture steps on {opts}" + (f", device {device}" if device else ""))
-            row = {}
-            rc, out, _ = run([GPT, "verify", "--backend", "tornado", "--reference", small_fixture] + dev, 300, env=env)
-            last = [l for l in out.splitlines() if l.startswith(("OK", "FAILED"))]
-            row["verify"] = last[-1] if last else out.strip()[-300:]
-            for cfg in STEPS_CONFIGS:
-                iters, warm = ("20", "5") if cfg == "small" else ("5", "2")
-                sjs = os.path.join(OUT, f"step-{cfg}-{setting.replace('/', '-regs')}-device{device}.json")
-                rc, out, _ = run([GPT, "bench", "--config", cfg, "--backend", "tornado", "--iters", iters, "--warmup", warm,
-                                  "--json", sjs, "--force"] + dev, 400, env=env)
-                if rc == 0 and os.path.exists(sjs):
-                    b = json.load(open(sjs))["backends"][0]
-                    row[cfg] = {"ms_median": b["ms_per_step"]["median"], "ms_min": b["ms_per_step"]["min"],
-                                "device": b["device"]}
-                    # gpt's note on the training program's first run (TornadoVM and the driver compiling)
-                    first = re.search(r"'forward_backward' compiled and ran in ([0-9.]+) s", out)
-                    if first:
-                        row[cfg]["first_run_s"] = float(first.group(1))
-                else:
-                    row[cfg] = {"error": out.strip()[-500:]}
-            step_runs[key] = row
+        key = f"device {device}"
+        dev = ["--device", device] if device is not None else []
+        say("== verify and the small and lecture steps" + (f" on device {device}" if device else ""))
+        row = {}
+        rc, out, _ = run([GPT, "verify", "--backend", "tornado", "--reference", small_fixture] + dev, 300)
+        last = [l for l in out.splitlines() if l.startswith(("OK", "FAILED"))]
+        row["verify"] = last[-1] if last else out.strip()[-300:]
+        for cfg in STEPS_CONFIGS:
+            iters, warm = ("20", "5") if cfg == "small" else ("5", "2")
+            sjs = os.path.join(OUT, f"step-{cfg}-device{device}.json")
+            rc, out, _ = run([GPT, "bench", "--config", cfg, "--backend", "tornado", "--iters", iters, "--warmup", warm,
+                              "--json", sjs, "--force"] + dev, 400)
+            if rc == 0 and os.path.exists(sjs):
+                b = json.load(open(sjs))["backends"][0]
+                row[cfg] = {"ms_median": b["ms_per_step"]["median"], "ms_min": b["ms_per_step"]["min"],
+                            "device": b["device"]}
+                # gpt's note on the training program's first run (TornadoVM and the driver compiling)
+                first = re.search(r"'forward_backward' compiled and ran in ([0-9.]+) s", out)
+                if first:
+                    row[cfg]["first_run_s"] = float(first.group(1))
+            else:
+                row[cfg] = {"error": out.strip()[-500:]}
+        step_runs[key] = row
 report["steps"] = step_runs
 
-# ------------------------------------------------------------------ the Linear products alone, per tile setting
+# ------------------------------------------------------------------ the Linear products alone, per device
 products = {}
 if "products" in PARTS and not QUICK:
-    devices = gpu_devices(PRODUCTS_DEVICES)
-    for device in devices:
-        for setting in GEMM:
-            # a row per setting on the first device; on further devices (the same GPU through PTX, say) "setting@N"
-            key = setting if device == devices[0] else f"{setting}@{device}"
-            gemm, _, regs = setting.partition("/")
-            opts = setting_opts(setting)
-            say(f"== the {PRODUCTS_CONFIG} config's Linear products on {opts}"
-                + (f", device {device}" if device is not None else ""))
-            pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}-{gemm}" + (f"-regs{regs}" if regs else "")
-                               + (f"-device{device}" if device else "") + ".json")
-            cmd = [GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
-                   "--iters", "10", "--warmup", "3", "--json", pjs, "--force"]
-            if device is not None:
-                cmd += ["--device", device]
-            rc, out, _ = run(cmd, 300,
-                             env={"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + " " + opts).strip()})
-            if rc == 0 and os.path.exists(pjs):
-                b = json.load(open(pjs))["backends"][0]
-                products[key] = b["products"]
-                say(f"   on {b['device']}")
-            else:
-                products[key] = {"error": out.strip()[-500:]}
+    for device in gpu_devices(PRODUCTS_DEVICES):
+        key = f"device {device}"
+        say(f"== the {PRODUCTS_CONFIG} config's Linear products" + (f" on device {device}" if device is not None else ""))
+        pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}" + (f"-device{device}" if device else "") + ".json")
+        cmd = [GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
+               "--iters", "10", "--warmup", "3", "--json", pjs, "--force"]
+        if device is not None:
+            cmd += ["--device", device]
+        rc, out, _ = run(cmd, 300)
+        if rc == 0 and os.path.exists(pjs):
+            b = json.load(open(pjs))["backends"][0]
+            products[key] = b["products"]
+            say(f"   on {b['device']}")
+        else:
+            products[key] = {"error": out.strip()[-500:]}
 report["products"] = products
 
 # ------------------------------------------------------------------ the launch plan of the lecture step
@@ -318,9 +296,9 @@ for cfg in configs:
     md.append(f"| {cfg} | {ms('cpu')} | {ms('tornado')} | {tms('fp32')} | {tms('tf32')} | {tms('bf16')} |")
 md += ["", f"PyTorch ran on {'the GPU (cuda)' if cuda else 'this CPU'}."]
 if step_runs:
-    md += ["", "## The tornado step on each GPU device, ms (median; TornadoVM's device number after the @; "
+    md += ["", "## The tornado step on each GPU device (TornadoVM's numbers), ms (median; "
            "first: the training program's first run, compiling, in s)", "",
-           "| setting@device | verify ref_small | small | lecture |", "|---|---|---|---|"]
+           "| device | verify ref_small | small | lecture |", "|---|---|---|---|"]
     for key, row in step_runs.items():
         def cell(cfg):
             r = row.get(cfg, {})
@@ -331,19 +309,19 @@ if step_runs:
             first = f", first {r['first_run_s']:.1f} s" if "first_run_s" in r else ""
             return f"{r['ms_median']:.2f} (min {r['ms_min']:.2f}{first})"
         md.append(f"| {key} | {row['verify'][-80:]} | {cell('small')} | {cell('lecture')} |")
-    seen = sorted({k.split("@")[1] + ": " + r[c]["device"] for k, r in step_runs.items() for c in ("small", "lecture")
+    seen = sorted({k + ": " + r[c]["device"] for k, r in step_runs.items() for c in ("small", "lecture")
                    if "device" in r.get(c, {})})
     md += ["", "Devices: " + "; ".join(seen)]
 if products:
     layers = [r["layer"] for r in next((v for v in products.values() if isinstance(v, list)), [])]
     md += ["", f"## The {PRODUCTS_CONFIG} config's Linear products, ms forward / backward (GFLOP/s)", "",
-           "| tiles | " + " | ".join(layers) + " |", "|---|" + "---|" * len(layers)]
-    for setting, rows in products.items():
+           "| device | " + " | ".join(layers) + " |", "|---|" + "---|" * len(layers)]
+    for device, rows in products.items():
         if isinstance(rows, list):
-            md.append(f"| {setting} | " + " | ".join(f"{r['forward_ms']:.3f} / {r['backward_ms']:.3f} "
+            md.append(f"| {device} | " + " | ".join(f"{r['forward_ms']:.3f} / {r['backward_ms']:.3f} "
                                                     f"({r['forward_gflops']:.0f} / {r['backward_gflops']:.0f})" for r in rows) + " |")
         else:
-            md.append(f"| {setting} | failed: {rows.get('error', '')[-200:]} |")
+            md.append(f"| {device} | failed: {rows.get('error', '')[-200:]} |")
 if train:
     md += ["", f"## Training, small config, {steps} iterations", "", "| step | tornado train / val | cpu train / val |",
            "|---|---|---|"]

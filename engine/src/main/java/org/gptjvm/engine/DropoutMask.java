@@ -18,8 +18,8 @@ public final class DropoutMask {
     /** Uniform in [0, 1) with 24 random bits. */
     public static float uniform(long seed, int salt, int index) {
         long z = seed + 0x9E3779B97F4A7C15L * ((((long) salt) << 32) ^ (index & 0xffffffffL) ^ 0x632BE59BD9B4E019L);
-        // x >>> k spelled (x >> k) & mask: the same bits in Java, and still right where TornadoVM's
-        // OpenCL code shifts signed longs arithmetically (the tornado backend calls this too)
+        // x >>> k spelled (x >> k) & mask: the same bits in Java, and still right where a device
+        // backend's generated code shifts signed longs arithmetically (device kernels call this too)
         z = (z ^ ((z >> 30) & 0x3FFFFFFFFL)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ ((z >> 27) & 0x1FFFFFFFFFL)) * 0x94D049BB133111EBL;
         z = z ^ ((z >> 31) & 0x1FFFFFFFFL);

@@ -1,100 +1,126 @@
 package org.gptjvm.tornado;
 
-import org.gptjvm.tornado.TaskGraphPlan.TLaunch;
-import org.gptjvm.tornado.TaskGraphPlan.Task;
+import org.gptjvm.engine.device.LaunchInfo;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.function.Function;
+
+import org.gptjvm.tornado.DeviceLaunch.Span;
+import org.gptjvm.tornado.DeviceLaunch.SumJob;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 
 /**
- * The second passes of a program's long sums in as few launches as is safe. A Linear layer's weight
- * and bias gradients and a LayerNorm's weight and bias gradients are summed in two passes: partial
- * sums into the layer's own scratch, then {@link ReduceKernels#sumParts} adds them, in order, into the
- * parameter's gradient. Nothing in a backward pass reads a parameter's gradient, so the second
- * passes of a whole backward can wait and run as one launch: one launch instead of one per layer, a
- * round trip saved per layer on TornadoVM's OpenCL path, which waits for the device before every
- * launch. Each job still sums its parts in their order, so the bits do not change.
+ * The second passes of long sums, and where they run. A Linear layer's weight and bias gradients and
+ * a LayerNorm's weight and bias gradients are summed in two passes: partial sums into the layer's
+ * own scratch, then {@link #sumParts} adds them, in order, into the parameter's gradient. Nothing in
+ * a backward pass reads a parameter's gradient, so the second passes of a whole backward can wait and
+ * run as one launch: one launch instead of one per layer. Each job still sums its parts in their
+ * order, so the bits do not change.
  *
- * <p>A waiting job's parts are read from scratch that only its own layer writes (the backend gives
- * each call its own), and its output is a parameter's gradient. The jobs that wait run before any
- * launch that may read or write a parameter's gradient some other way ({@link #FLUSH_BEFORE}: zeroing,
- * the gradients' norm, AdamW, the embeddings' backward), before a task that adds into one of their
- * outputs directly (a weight gradient without split K), before a job for an output one of them
- * already has, before their own launch if a program runs it again, and at the end of the program.
+ * <p>The waiting jobs run, as one launch, before any launch that reads or writes what one of them
+ * writes (a parameter's gradient: zeroing it, its norm, AdamW, another launch adding into it) or
+ * writes what one of them reads (its partial sums: the same launch run again), and at the end of the
+ * program. Every launch declares the ranges it reads and writes ({@link DeviceLaunch}), so the rule
+ * needs no list of kernels.
  */
 final class DeferredSums {
-    /** Launches that may touch a parameter's gradient other than through a job. */
-    static final Set<String> FLUSH_BEFORE = Set.of("zero", "sum_of_squares", "adamw", "encoder_backward");
-
-    /** n floats of the arena from {@code at}: what a job or a task writes. */
-    record Span(int at, int n) {
-        /** The output of job {n, parts, base, out}. */
-        static Span of(int[] job) {
-            return new Span(job[3], job[0]);
-        }
-
-        boolean meets(Span o) {
-            return at < o.at + o.n && o.at < at + n;
-        }
-    }
-
     private DeferredSums() {
     }
 
     /**
-     * The launches with every task of {@code deferrable} (its jobs {n, parts, base, out}) taken out and
-     * its jobs run, merged, by a task of {@code sums} where they must have run. {@code direct}: tasks
-     * that add into parameter gradients themselves, with what they add into.
+     * The second pass of column sums and split-K slices, for several of them in one launch: job q of
+     * {@code args[at]} jobs is the quadruple {@code args[at + 1 + 4q ..] = n, parts, base, out}, and adds
+     * {@code out[e] += part 0 + part 1 + ... + part parts-1}, part z being {@code mem[base + z*n + e]},
+     * for e below n. One work-item per output element, the jobs' elements one after another; each sum
+     * runs in part order, so the result does not depend on which launch it shares.
      */
-    static List<TLaunch> merged(List<TLaunch> launches, Map<Task, List<int[]>> deferrable,
-                                Map<Task, List<Span>> direct, Function<List<int[]>, Task> sums) {
-        List<TLaunch> out = new ArrayList<>();
-        List<int[]> pending = new ArrayList<>();
-        Set<TLaunch> waiting = Collections.newSetFromMap(new IdentityHashMap<>()); // whose jobs are pending
-        for (TLaunch l : launches) {
-            // a launch recorded once and run twice in a program writes its partial sums again
-            if (FLUSH_BEFORE.contains(l.kernel()) || waiting.contains(l)) {
-                flush(pending, waiting, out, sums);
+    public static void sumParts(KernelContext kc, FloatArray mem, IntArray args, int at) {
+        int e = kc.globalIdx;
+        int jobs = args.get(at);
+        int q = 0, n = args.get(at + 1);
+        while (q < jobs - 1 && e >= n) {
+            e -= n;
+            q++;
+            n = args.get(at + 1 + 4 * q);
+        }
+        if (e < n) {
+            int parts = args.get(at + 2 + 4 * q), base = args.get(at + 3 + 4 * q), out = args.get(at + 4 + 4 * q);
+            float s = 0f;
+            for (int z = 0; z < parts; z++) {
+                s += mem.get(base + z * n + e);
+            }
+            mem.set(out + e, mem.get(out + e) + s);
+        }
+    }
+
+    /** A task that runs {@code jobs} in one launch of {@link #sumParts}. */
+    static Task task(OpContext ctx, String kernel, List<SumJob> jobs) {
+        int[] table = new int[1 + 4 * jobs.size()];
+        table[0] = jobs.size();
+        long elements = 0;
+        double flops = 0, read = 0;
+        for (int q = 0; q < jobs.size(); q++) {
+            SumJob j = jobs.get(q);
+            table[1 + 4 * q] = j.n();
+            table[2 + 4 * q] = j.parts();
+            table[3 + 4 * q] = j.base();
+            table[4 + 4 * q] = j.out();
+            elements += j.n();
+            flops += (double) j.parts() * j.n();
+            read += 4.0 * (j.parts() + 1) * j.n();
+        }
+        int at = ctx.args(table);
+        return new Task((g, id, mem, args) -> g.task(id, DeferredSums::sumParts, ctx.kc, mem, args, at),
+                Grids.cover(elements, 128), new LaunchInfo(kernel, Grids.dims(Grids.roundUp(elements, 128), 1, 1),
+                Grids.dims(128, 1, 1), flops, read, 4.0 * elements, 0));
+    }
+
+    /** A task of second passes that may wait for later launches and merge with theirs. */
+    static Task waiting(OpContext ctx, String kernel, List<SumJob> jobs) {
+        Task t = task(ctx, kernel, jobs);
+        return new Task(t.adder(), t.grid(), t.info(), List.copyOf(jobs));
+    }
+
+    /**
+     * The launches with every waiting task taken out and its jobs run, merged, in a launch of
+     * {@link #task} where they must have run (see the class comment).
+     */
+    static List<DeviceLaunch> merged(OpContext ctx, List<DeviceLaunch> launches) {
+        List<DeviceLaunch> out = new ArrayList<>();
+        List<SumJob> pending = new ArrayList<>();
+        for (DeviceLaunch l : launches) {
+            List<Span> outputs = pending.stream().map(SumJob::writes).toList();
+            List<Span> inputs = pending.stream().map(SumJob::reads).toList();
+            if (Span.meet(l.reads(), outputs) || Span.meet(l.writes(), outputs) || Span.meet(l.writes(), inputs)) {
+                flush(ctx, pending, out);
             }
             List<Task> kept = new ArrayList<>();
             for (Task t : l.tasks()) {
-                List<int[]> jobs = deferrable.get(t);
-                List<Span> writes = jobs != null ? jobs.stream().map(Span::of).toList() : direct.getOrDefault(t, List.of());
-                if (writes.stream().anyMatch(w -> pending.stream().anyMatch(p -> w.meets(Span.of(p))))) {
-                    // this task's outputs are a waiting job's: the jobs run first, in the launch before it
-                    if (!kept.isEmpty()) {
-                        out.add(new TLaunch(l.kernel(), kept, l.inputs()));
-                        kept = new ArrayList<>();
-                    }
-                    flush(pending, waiting, out, sums);
-                }
-                if (jobs != null) {
-                    pending.addAll(jobs);
-                    waiting.add(l);
-                } else {
+                if (t.jobs().isEmpty()) {
                     kept.add(t);
+                } else {
+                    pending.addAll(t.jobs());
                 }
             }
             if (!kept.isEmpty()) {
-                out.add(new TLaunch(l.kernel(), kept, l.inputs()));
+                out.add(l.with(kept));
             }
         }
-        flush(pending, waiting, out, sums);
+        flush(ctx, pending, out);
         return out;
     }
 
     /** The pending jobs as one launch, if any; then nothing waits. */
-    private static void flush(List<int[]> pending, Set<TLaunch> waiting, List<TLaunch> out,
-                              Function<List<int[]>, Task> sums) {
+    private static void flush(OpContext ctx, List<SumJob> pending, List<DeviceLaunch> out) {
         if (!pending.isEmpty()) {
-            out.add(new TLaunch("backward_sums", List.of(sums.apply(List.copyOf(pending))), List.of()));
+            List<Span> reads = pending.stream().map(SumJob::reads).toList();
+            List<Span> writes = pending.stream().map(SumJob::writes).toList();
+            out.add(new DeviceLaunch("backward_sums", List.of(task(ctx, "backward_sums", List.copyOf(pending))), List.of(),
+                    reads, writes));
             pending.clear();
         }
-        waiting.clear();
     }
 }

@@ -1,5 +1,6 @@
 package org.gptjvm.tornado;
 
+import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.IntBuf;
@@ -101,6 +102,46 @@ final class DeviceArena {
         Range b = new Range(name, (int) used, size);
         used += size;
         return b;
+    }
+
+    /** Parts of {@code sizes} laid end to end: one range of the arena, whatever is allocated around it. */
+    FloatBlock allocBlock(String name, java.util.List<String> partNames, int[] sizes) {
+        if (partNames.size() != sizes.length) {
+            throw new IllegalArgumentException(partNames.size() + " names for " + sizes.length + " parts");
+        }
+        long total = 0;
+        for (int n : sizes) {
+            total += n;
+        }
+        if (total > Integer.MAX_VALUE) {
+            throw new GptException("tornado backend: block " + name + " of " + total + " floats is more than one TornadoVM "
+                    + "array holds");
+        }
+        Range all = alloc(name, (int) total);
+        java.util.List<FloatBuf> parts = new java.util.ArrayList<>();
+        int at = all.offset;
+        for (int i = 0; i < sizes.length; i++) {
+            parts.add(new Range(partNames.get(i), at, sizes[i]));
+            at += sizes[i];
+        }
+        return new FloatBlock(name, parts);
+    }
+
+    /** The range of parts [from, to) of a block (one range: see {@link #allocBlock}). */
+    static DeviceLaunch.Span span(FloatBlock block, int from, int to) {
+        long at = offset(block.part(from)), n = 0;
+        for (int i = from; i < to; i++) {
+            if (offset(block.part(i)) != at + n) {
+                throw new IllegalStateException("block " + block.name() + " is not one range of the arena");
+            }
+            n += block.part(i).size();
+        }
+        return new DeviceLaunch.Span(at, n);
+    }
+
+    /** The range of a whole block. */
+    static DeviceLaunch.Span span(FloatBlock block) {
+        return span(block, 0, block.parts().size());
     }
 
     /** Appends {@code values} to the argument table; returns where they start. */

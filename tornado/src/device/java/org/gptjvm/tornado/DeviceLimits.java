@@ -6,9 +6,9 @@ import uk.ac.manchester.tornado.api.common.TornadoDevice;
 /** What the kernels ask of a device: work-groups of 256 and a few KiB of local memory, which any GPU has. */
 final class DeviceLimits {
     /** The largest work-group of a kernel here: GEMM's 16 x 16. */
-    static final int WORK_GROUP = GemmKernels.THREADS * GemmKernels.THREADS;
-    /** The most local memory a work-group uses: GEMM's two tiles (either kernel). */
-    static final int LOCAL_BYTES = Math.max(GemmKernels.LOCAL_BYTES, GemmKernels.WIDE_LOCAL_BYTES);
+    static final int WORK_GROUP = Gemm.THREADS * Gemm.THREADS;
+    /** The most local memory a work-group uses: GEMM's two tiles. */
+    static final int LOCAL_BYTES = Gemm.LOCAL_BYTES;
 
     private DeviceLimits() {
     }

@@ -10,7 +10,8 @@ import java.util.Map;
  * task ("graph.task"), its kernel time in nanoseconds ({@link ProfileLog}). Each task's time in the
  * last run goes to its kernel in the profile.
  * Beside them, each graph run's time on the host clock and TornadoVM's own totals for it, as the
- * profile's stages: if the kernels add up to much less than the graph runs, the step goes elsewhere.
+ * backend's stages (DeviceDiagnostics): if the kernels add up to much less than the graph runs, the
+ * step goes elsewhere.
  */
 final class KernelTimes {
     private KernelTimes() {
@@ -35,25 +36,27 @@ final class KernelTimes {
             KERNELS = "TornadoVM: kernels", DISPATCH = "TornadoVM: kernel dispatch", TRANSFERS = "TornadoVM: data transfers";
 
     /** One graph run ({@code wallNanos} on the host clock around it, and TornadoVM's totals) into the stages. */
-    static void addStages(KernelProfile into, long wallNanos, TornadoProfilerResult r) {
-        add(into.stage(GRAPH_WALL), wallNanos);
-        add(into.stage(TOTAL), r.getTotalTime());
-        add(into.stage(KERNELS), r.getDeviceKernelTime());
-        add(into.stage(DISPATCH), r.getKernelDispatchTime());
-        add(into.stage(TRANSFERS), r.getDataTransfersTime());
+    static void addStages(Map<String, long[]> stages, long wallNanos, TornadoProfilerResult r) {
+        add(stages, GRAPH_WALL, wallNanos);
+        add(stages, TOTAL, r.getTotalTime());
+        add(stages, KERNELS, r.getDeviceKernelTime());
+        add(stages, DISPATCH, r.getKernelDispatchTime());
+        add(stages, TRANSFERS, r.getDataTransfersTime());
     }
 
     static final String FIRST_RUNS = "first runs (host clock)", COMPILE_TORNADO = "first runs: TornadoVM compiling",
             COMPILE_DRIVER = "first runs: driver compiling";
 
     /** A graph's first run, which compiles its kernels: its time, and how much of it each compiler took. */
-    static void addCompile(KernelProfile into, long wallNanos, TornadoProfilerResult r) {
-        add(into.firstRun(FIRST_RUNS), wallNanos);
-        add(into.firstRun(COMPILE_TORNADO), r.getTornadoCompilerTime());
-        add(into.firstRun(COMPILE_DRIVER), r.getDriverInstallTime());
+    static void addCompile(Map<String, long[]> firstRuns, long wallNanos, TornadoProfilerResult r) {
+        add(firstRuns, FIRST_RUNS, wallNanos);
+        add(firstRuns, COMPILE_TORNADO, r.getTornadoCompilerTime());
+        add(firstRuns, COMPILE_DRIVER, r.getDriverInstallTime());
     }
 
-    private static void add(long[] s, long nanos) {
+    /** [nanos, count] of a named measurement. */
+    private static void add(Map<String, long[]> into, String name, long nanos) {
+        long[] s = into.computeIfAbsent(name, k -> new long[2]);
         s[0] += Math.max(0, nanos); // TornadoVM reports -1 for what it did not measure
         s[1]++;
     }

@@ -2,24 +2,26 @@ package org.gptjvm.tornado;
 
 import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.KernelProfile;
-import org.gptjvm.engine.Launch;
-import org.gptjvm.engine.LaunchInfo;
 import org.gptjvm.engine.Program;
+import org.gptjvm.engine.device.LaunchInfo;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.TornadoExecutionResult;
-import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+
+import org.gptjvm.tornado.DeviceLaunch.Task;
 
 /**
  * Every {@link Program} the model records, as TaskGraphs in one TornadoVM execution plan. Graph 0
@@ -33,32 +35,16 @@ import java.util.Set;
  */
 final class TaskGraphPlan {
 
-    /** Adds one task to a graph under the given id, over the arena and the argument table. */
-    interface TaskAdder {
-        void add(TaskGraph g, String id, FloatArray mem, IntArray args);
-    }
-
-    /**
-     * One task: how to add it, its work-group grid (null: TornadoVM's own for a {@code @Parallel}
-     * loop), and what it asks of the device.
-     */
-    record Task(TaskAdder adder, WorkerGrid grid, LaunchInfo info) {
-    }
-
-    /** One or more tasks and the host-input arrays they read. */
-    record TLaunch(String kernel, List<Task> tasks, List<Object> inputs) implements Launch {
-    }
-
     /** TornadoVM records a graph's tasks in a fixed 8 KiB buffer (15 + 5 bytes per argument per task). */
     private static final int GRAPH_TASK_BYTES = 6000;
 
     private final class TProgram implements Program {
         final String name;
-        final List<TLaunch> launches;
+        final List<DeviceLaunch> launches;
         /** This program's graphs in the plan, run in order, and the task ids of each. */
         final List<Integer> graphs = new ArrayList<>();
 
-        TProgram(String name, List<TLaunch> launches) {
+        TProgram(String name, List<DeviceLaunch> launches) {
             this.name = name;
             this.launches = launches;
         }
@@ -73,8 +59,7 @@ final class TaskGraphPlan {
             execute(this);
         }
 
-        @Override
-        public List<LaunchInfo> plan() {
+        List<LaunchInfo> plan() {
             List<LaunchInfo> out = new ArrayList<>();
             launches.forEach(l -> l.tasks().forEach(t -> out.add(t.info())));
             return out;
@@ -90,21 +75,36 @@ final class TaskGraphPlan {
     private IntArray plannedArgs;
     private int graphCounter;
     private KernelProfile profile;
+    /** While profiling: the graphs' runs on the host clock and TornadoVM's account of them; first runs apart. */
+    private final Map<String, long[]> stages = new LinkedHashMap<>(), firstRuns = new LinkedHashMap<>();
     /** The graphs of this plan that have run once (and so compiled their kernels). */
     private final Set<Integer> compiled = new java.util.HashSet<>();
     /** "graph.task" to the kernel name of its {@link LaunchInfo}, for the profile. */
-    private final java.util.Map<String, String> kernelOfTask = new java.util.HashMap<>();
-    /** The driver compiler's flags for a register cap ({@link RegisterCap}), or null for TornadoVM's own. */
-    private final String compilerFlags;
+    private final Map<String, String> kernelOfTask = new java.util.HashMap<>();
+
+    /**
+     * Names an array in a task, so TornadoVM moves it; computes nothing. One array per task: a task
+     * that touches two arrays this way leaves TornadoVM handing the wrong buffers to the next graph.
+     */
+    public static void touch(FloatArray mem) {
+        if (mem.getSize() < 0) {
+            mem.set(0, 0f);
+        }
+    }
+
+    /** {@link #touch(FloatArray)} for the argument table. */
+    public static void touchInts(IntArray args) {
+        if (args.getSize() < 0) {
+            args.set(0, 0);
+        }
+    }
 
     TaskGraphPlan(TornadoDevice device, DeviceArena arena) {
         this.device = device;
         this.arena = arena;
-        this.compilerFlags = RegisterCap.flags(device.getTornadoVMBackend().name(), device.getPlatformName(),
-                RegisterCap.registers());
     }
 
-    Program add(String name, List<TLaunch> launches) {
+    Program add(String name, List<DeviceLaunch> launches) {
         invalidate();
         TProgram p = new TProgram(name, launches);
         programs.add(p);
@@ -114,6 +114,25 @@ final class TaskGraphPlan {
     void profile(KernelProfile into) {
         invalidate();
         this.profile = into;
+    }
+
+    /** The launches of one of this plan's programs. */
+    static List<LaunchInfo> plan(Program p) {
+        return ((TProgram) p).plan();
+    }
+
+    List<KernelProfile.Entry> stages() {
+        return entries(stages);
+    }
+
+    List<KernelProfile.Entry> firstRuns() {
+        return entries(firstRuns);
+    }
+
+    private static List<KernelProfile.Entry> entries(Map<String, long[]> m) {
+        List<KernelProfile.Entry> out = new ArrayList<>();
+        m.forEach((k, v) -> out.add(new KernelProfile.Entry(k, v[0], v[1])));
+        return out;
     }
 
     /** The graphs must be built anew (a program or a host input was added): the arena comes back first. */
@@ -149,9 +168,9 @@ final class TaskGraphPlan {
             if (profile != null) {
                 KernelTimes.add(profile, arena.lastProfile(), kernelOfTask);
                 if (first) {
-                    KernelTimes.addCompile(profile, wall, result.getProfilerResult());
+                    KernelTimes.addCompile(firstRuns, wall, result.getProfilerResult());
                 } else {
-                    KernelTimes.addStages(profile, wall, result.getProfilerResult());
+                    KernelTimes.addStages(stages, wall, result.getProfilerResult());
                 }
             }
         }
@@ -166,13 +185,13 @@ final class TaskGraphPlan {
         int gridCount = 0;
         TaskGraph upload = new TaskGraph("upload" + (graphCounter++))
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, a, args)
-                .task("touch", ElementwiseKernels::touch, a)
-                .task("touch_args", ElementwiseKernels::touchInts, args)
+                .task("touch", TaskGraphPlan::touch, a)
+                .task("touch_args", TaskGraphPlan::touchInts, args)
                 .persistOnDevice(a, args);
         graphs.add(upload.snapshot());
         for (TProgram p : programs) {
             p.graphs.clear();
-            for (List<TLaunch> chunk : chunks(p.launches)) {
+            for (List<DeviceLaunch> chunk : chunks(p.launches)) {
                 String name = p.name + (graphCounter++);
                 TaskGraph g = new TaskGraph(name);
                 g.consumeFromDevice(a, args);
@@ -182,7 +201,7 @@ final class TaskGraphPlan {
                     g.transferToDevice(DataTransferMode.EVERY_EXECUTION, inputs.toArray());
                 }
                 int t = 0;
-                for (TLaunch l : chunk) {
+                for (DeviceLaunch l : chunk) {
                     for (Task task : l.tasks()) {
                         String id = l.kernel() + "_" + t++;
                         task.adder().add(g, id, a, args);
@@ -200,9 +219,6 @@ final class TaskGraphPlan {
         }
         plan = new TornadoExecutionPlan(graphs.toArray(ImmutableTaskGraph[]::new));
         plan.withDevice(device);
-        if (compilerFlags != null) {
-            plan.withCompilerFlags(device.getTornadoVMBackend(), compilerFlags);
-        }
         if (gridCount > 0) { // TornadoVM refuses a scheduler without grids
             plan.withGridScheduler(grids);
         }
@@ -216,10 +232,10 @@ final class TaskGraphPlan {
     }
 
     /** A program's launches in consecutive runs that fit one graph's task buffer. */
-    private static List<List<TLaunch>> chunks(List<TLaunch> launches) {
-        List<List<TLaunch>> chunks = new ArrayList<>();
+    private static List<List<DeviceLaunch>> chunks(List<DeviceLaunch> launches) {
+        List<List<DeviceLaunch>> chunks = new ArrayList<>();
         int bytes = 0;
-        for (TLaunch l : launches) {
+        for (DeviceLaunch l : launches) {
             int cost = l.tasks().size() * (15 + 5 * 12);
             if (chunks.isEmpty() || bytes + cost > GRAPH_TASK_BYTES) {
                 chunks.add(new ArrayList<>());

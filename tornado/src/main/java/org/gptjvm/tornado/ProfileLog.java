@@ -17,8 +17,7 @@ import java.util.Map;
  * appends one JSON object, {@code {"graph": {..., "graph.task": {"TASK_KERNEL_TIME": "ns", ...}}}},
  * to the graph's log, and the log is never cleared. So the log after a run holds every run so far,
  * one object after another, and this run's figures are the last object's. (Parsed as one document,
- * such a log is an error from its second run on, which silently dropped every run after a graph's
- * first from the per-kernel times.)
+ * such a log is an error from its second run on.)
  */
 final class ProfileLog {
     private ProfileLog() {

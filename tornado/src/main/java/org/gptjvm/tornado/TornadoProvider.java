@@ -89,9 +89,9 @@ public final class TornadoProvider implements BackendProvider {
         }
         if (runtime == null) {
             // TornadoVM's tornado.device.memory is a bookkeeping cap on what it allocates per device,
-            // 4 GB by default: the lecture config's training graph (3 GB) and then its sampling graph
-            // went over it on an H200 with 139 GiB. Unless the user sets it, the device's own memory
-            // is the limit (TornadoVM reserves nothing up front for this figure).
+            // 4 GB by default: below the lecture config's training graph (3 GB) plus its sampling
+            // graph. Unless the user sets it, the device's own memory is the limit (TornadoVM reserves
+            // nothing up front for this figure).
             if (System.getProperty(DEVICE_MEMORY) == null) {
                 System.setProperty(DEVICE_MEMORY, "1024GB");
             }

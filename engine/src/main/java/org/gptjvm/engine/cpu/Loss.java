@@ -8,10 +8,9 @@ import static org.gptjvm.engine.cpu.Gemm.L;
 import static org.gptjvm.engine.cpu.Gemm.S;
 
 /**
- * Softmax and cross-entropy over the vocabulary, lanes at a time. The reference's loop calls
- * Math.exp once per logit, which made the loss cost as much as a Linear layer of the small model;
- * here the exp and the sum are {@link VectorMath#expSum}'s, as in attention's softmax, so a row has
- * one result on every thread count.
+ * Softmax and cross-entropy over the vocabulary, lanes at a time: the exp and the sum are
+ * {@link VectorMath#expSum}'s, as in attention's softmax (not Math.exp once per logit, as the
+ * reference's loop), so a row has one result on every thread count.
  */
 final class Loss {
     private Loss() {

@@ -23,8 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The one harness every backend is held to the reference with: the same recorded launches, over the
  * same inputs (drawn from one seeded generator in the order a case asks for them), run on a backend
- * and on the reference backend, and every output compared norm-wise, both as it ends and, for a
- * gradient added onto earlier contents, as the increment alone.
+ * and on the reference backend, and every output compared norm-wise as it ends and, for a gradient a
+ * kernel adds onto earlier contents ({@link Case#grad}), as the increment alone too.
  *
  * <p>Which backends are under test comes from the registry: every backend that can run here but the
  * reference, or the list in the system property {@value #BACKENDS} (a module that builds one backend
@@ -103,8 +103,18 @@ public final class Conformance {
             return b;
         }
 
-        /** An output: starts as garbage, or as a gradient to add to, and is compared afterwards. */
+        /** An output: starts as garbage (or as values a kernel updates), and is compared afterwards. */
         public FloatBuf out(String name, int n) {
+            FloatBuf b = in(name, randn(n, 1));
+            outputs.put(name, b);
+            return b;
+        }
+
+        /**
+         * A gradient a kernel adds to (+=), starting from random contents: compared afterwards, and its
+         * increment too, so that the contents added to cannot hide an error in the kernel's own sum.
+         */
+        public FloatBuf grad(String name, int n) {
             float[] v = randn(n, 1);
             FloatBuf b = in(name, v);
             outputs.put(name, b);
@@ -120,10 +130,8 @@ public final class Conformance {
             }
             FloatBlock block = be.allocBlock(name, names, sizes);
             for (int i = 0; i < sizes.length; i++) {
-                float[] v = randn(sizes[i], 1);
-                be.write(block.part(i), v);
+                be.write(block.part(i), randn(sizes[i], 1));
                 outputs.put(names.get(i), block.part(i));
-                initial.put(names.get(i), v);
             }
             return block;
         }
@@ -191,14 +199,14 @@ public final class Conformance {
                 continue;
             }
             double err = relErr(got.get(k), ref.get(k));
-            // the increment alone: adding onto earlier contents must not hide an error in the kernel's own sum
             float[] init = ref.get("init." + k);
-            double inc = relErr(minus(got.get(k), init), minus(ref.get(k), init));
+            double inc = init == null ? 0 : relErr(minus(got.get(k), init), minus(ref.get(k), init));
             synchronized (WORST) {
                 WORST.merge(backend + " " + k, Math.max(err, inc), Math::max);
             }
             if (!(err <= TOL && inc <= TOL)) {
-                bad.add(String.format("%s: total %.3e, increment %.3e", k, err, inc));
+                bad.add(init == null ? String.format("%s: %.3e", k, err)
+                        : String.format("%s: total %.3e, increment %.3e", k, err, inc));
             }
         }
         assertTrue(bad.isEmpty(), backend + ", " + what + ": relative error above " + TOL + ":\n" + String.join("\n", bad));

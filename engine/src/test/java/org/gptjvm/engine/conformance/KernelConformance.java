@@ -154,13 +154,13 @@ public abstract class KernelConformance {
         return List.of(
                 c.be.encoderForward(c.out("encoder_forward", N * C), idx, wte, wpe, s.B(), s.T(), C),
                 c.be.encoderForward(c.out("encoder_forward(bigram)", N * V), idx, wte, null, s.B(), s.T(), V),
-                c.be.encoderBackward(c.out("encoder_backward.dwte", V * C), c.out("encoder_backward.dwpe", s.T() * C), d,
+                c.be.encoderBackward(c.grad("encoder_backward.dwte", V * C), c.grad("encoder_backward.dwpe", s.T() * C), d,
                         idx, s.B(), s.T(), C),
-                c.be.encoderBackward(c.out("encoder_backward(bigram).dwte", V * V), null, c.in("dlogits", N * V, 1), idx,
+                c.be.encoderBackward(c.grad("encoder_backward(bigram).dwte", V * V), null, c.in("dlogits", N * V, 1), idx,
                         s.B(), s.T(), V),
                 c.be.layerNormForward(c.out("layernorm_forward", N * C), mean, rstd, x, w, b, N, C),
-                c.be.layerNormBackward(c.out("layernorm_backward.dinp", N * C), c.out("layernorm_backward.dw", C),
-                        c.out("layernorm_backward.db", C), d, x, w, mean, rstd, N, C));
+                c.be.layerNormBackward(c.grad("layernorm_backward.dinp", N * C), c.grad("layernorm_backward.dw", C),
+                        c.grad("layernorm_backward.db", C), d, x, w, mean, rstd, N, C));
     }
 
     /**
@@ -176,10 +176,10 @@ public abstract class KernelConformance {
         IntBuf seed = c.ints("seed", new int[]{0x2545F491, 0x4F6CDD1D});
         FloatBuf d2 = c.in("dout2", N * OC, 1);
         Launch twice = c.be.matmulBackward(c.out("matmul_backward(run twice).dinp", N * C),
-                c.out("matmul_backward(run twice).dw", OC * C), c.out("matmul_backward(run twice).db", OC), d2, x, w, N, C,
+                c.grad("matmul_backward(run twice).dw", OC * C), c.grad("matmul_backward(run twice).db", OC), d2, x, w, N, C,
                 OC);
-        FloatBuf sharedW = c.out("matmul_backward(two into one).dw", OC * C);
-        FloatBuf sharedB = c.out("matmul_backward(two into one).db", OC);
+        FloatBuf sharedW = c.grad("matmul_backward(two into one).dw", OC * C);
+        FloatBuf sharedB = c.grad("matmul_backward(two into one).db", OC);
         return List.of(twice,
                 // dout2 changes between the two runs: ReLU of a product into it
                 c.be.matmulReluForward(d2, x, c.in("w2", OC * C, 0.3), null, N, C, OC), twice,
@@ -189,22 +189,22 @@ public abstract class KernelConformance {
                 c.be.matmulResidualForward(c.out("matmul_residual_forward(p=0.3)", N * OC), r, x, w, b, seed, 0.3f, 3, N,
                         C, OC),
                 c.be.matmulDropoutBackward(c.out("matmul_dropout_backward.dinp", N * C),
-                        c.out("matmul_dropout_backward.dw", OC * C), c.out("matmul_dropout_backward.db", OC), d, seed, 0.3f,
+                        c.grad("matmul_dropout_backward.dw", OC * C), c.grad("matmul_dropout_backward.db", OC), d, seed, 0.3f,
                         3, x, false, w, N, C, OC),
                 // the feed-forward's second Linear layer: dinp through the ReLU whose output x stands for (x has
                 // both signs), with dropout and without
                 c.be.matmulDropoutBackward(c.out("matmul_dropout_backward(relu input).dinp", N * C),
-                        c.out("matmul_dropout_backward(relu input).dw", OC * C),
-                        c.out("matmul_dropout_backward(relu input).db", OC), d, seed, 0.3f, 3, x, true, w, N, C, OC),
+                        c.grad("matmul_dropout_backward(relu input).dw", OC * C),
+                        c.grad("matmul_dropout_backward(relu input).db", OC), d, seed, 0.3f, 3, x, true, w, N, C, OC),
                 c.be.matmulDropoutBackward(c.out("matmul_dropout_backward(p=0, relu input).dinp", N * C),
-                        c.out("matmul_dropout_backward(p=0, relu input).dw", OC * C),
-                        c.out("matmul_dropout_backward(p=0, relu input).db", OC), d, seed, 0f, 3, x, true, w, N, C, OC),
+                        c.grad("matmul_dropout_backward(p=0, relu input).dw", OC * C),
+                        c.grad("matmul_dropout_backward(p=0, relu input).db", OC), d, seed, 0f, 3, x, true, w, N, C, OC),
                 c.be.matmulForward(c.out("matmul_forward", N * OC), x, w, b, N, C, OC),
                 c.be.matmulForward(c.out("matmul_forward(no bias)", N * OC), x, w, null, N, C, OC),
                 c.be.matmulReluForward(c.out("matmul_relu_forward", N * OC), x, w, b, N, C, OC),
-                c.be.matmulBackward(c.out("matmul_backward.dinp", N * C), c.out("matmul_backward.dw", OC * C),
-                        c.out("matmul_backward.db", OC), d, x, w, N, C, OC),
-                c.be.matmulBackward(null, c.out("matmul_backward(no dinp, no dbias).dw", OC * C), null, d, x, w, N, C,
+                c.be.matmulBackward(c.out("matmul_backward.dinp", N * C), c.grad("matmul_backward.dw", OC * C),
+                        c.grad("matmul_backward.db", OC), d, x, w, N, C, OC),
+                c.be.matmulBackward(null, c.grad("matmul_backward(no dinp, no dbias).dw", OC * C), null, d, x, w, N, C,
                         OC));
     }
 
@@ -258,7 +258,7 @@ public abstract class KernelConformance {
         return List.of(
                 c.be.crossEntropyForward(losses, probs, logits, targets, N, V),
                 c.be.meanLoss(c.out("mean_loss", 1), losses, N),
-                c.be.crossEntropyBackward(c.out("crossentropy_backward", N * V), probs, targets, N, V),
+                c.be.crossEntropyBackward(c.grad("crossentropy_backward", N * V), probs, targets, N, V),
                 c.be.adamw(blocks, 0, 2, decayed),
                 c.be.adamw(blocks, 2, 3, plain),
                 c.be.zero(zeroed),

@@ -4,7 +4,6 @@ import static org.gptjvm.engine.cpu.CpuTestSupport.buf;
 import static org.gptjvm.engine.cpu.CpuTestSupport.minus;
 import static org.gptjvm.engine.cpu.CpuTestSupport.randn;
 import static org.gptjvm.engine.cpu.CpuTestSupport.read;
-import static org.gptjvm.engine.cpu.CpuTestSupport.relErr;
 import static org.gptjvm.engine.cpu.CpuTestSupport.run;
 import static org.gptjvm.engine.cpu.CpuTestSupport.seedBuf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -73,12 +72,12 @@ class CpuBackendTest {
         FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.5), b = c.in("b", OC, 1), d = c.in("dout", N * OC, 1);
         return List.of(c.be.matmulForward(c.out("matmul_fwd.out(bias)", N * OC), x, w, b, N, C, OC),
                 c.be.matmulForward(c.out("matmul_fwd.out(no bias)", N * OC), x, w, null, N, C, OC),
-                c.be.matmulBackward(c.out("matmul_bwd.dinp", N * C), c.out("matmul_bwd.dweight", OC * C),
-                        c.out("matmul_bwd.dbias", OC), d, x, w, N, C, OC),
+                c.be.matmulBackward(c.out("matmul_bwd.dinp", N * C), c.grad("matmul_bwd.dweight", OC * C),
+                        c.grad("matmul_bwd.dbias", OC), d, x, w, N, C, OC),
                 c.be.matmulBackward(c.out("matmul_bwd(null dbias).dinp", N * C),
-                        c.out("matmul_bwd(null dbias).dweight", OC * C), null, d, x, w, N, C, OC),
-                c.be.matmulBackward(null, c.out("matmul_bwd(null dinp).dweight", OC * C),
-                        c.out("matmul_bwd(null dinp).dbias", OC), d, x, w, N, C, OC));
+                        c.grad("matmul_bwd(null dbias).dweight", OC * C), null, d, x, w, N, C, OC),
+                c.be.matmulBackward(null, c.grad("matmul_bwd(null dinp).dweight", OC * C),
+                        c.grad("matmul_bwd(null dinp).dbias", OC), d, x, w, N, C, OC));
     }
 
     /**
@@ -350,7 +349,7 @@ class CpuBackendTest {
                 }
             }
             for (String k : want.keySet()) {
-                double err = relErr(got.get(k), want.get(k));
+                double err = Conformance.relErr(got.get(k), want.get(k));
                 assertTrue(err < Conformance.TOL, "C=" + C + " " + k + ": " + err);
             }
         }

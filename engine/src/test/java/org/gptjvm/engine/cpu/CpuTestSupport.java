@@ -49,19 +49,6 @@ final class CpuTestSupport {
     }
 
     /** Norm-wise relative error ||actual - expected|| / ||expected|| in double (absolute when expected is 0). */
-    static double relErr(float[] actual, float[] expected) {
-        if (actual.length != expected.length) {
-            throw new IllegalArgumentException(actual.length + " vs " + expected.length);
-        }
-        double diff = 0, ref = 0;
-        for (int i = 0; i < actual.length; i++) {
-            double d = (double) actual[i] - expected[i];
-            diff += d * d;
-            ref += (double) expected[i] * expected[i];
-        }
-        return ref == 0 ? Math.sqrt(diff) : Math.sqrt(diff / ref);
-    }
-
     static double relErr(float[] actual, double[] expected) {
         double diff = 0, ref = 0;
         for (int i = 0; i < actual.length; i++) {

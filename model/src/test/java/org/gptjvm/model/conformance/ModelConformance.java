@@ -23,10 +23,11 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
-import java.net.URISyntaxException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -61,17 +62,24 @@ public abstract class ModelConformance {
         return backends().flatMap(b -> names.stream().map(f -> Arguments.of(b, f)));
     }
 
-    static Path fixture(String name) throws URISyntaxException {
+    /** A fixture as a file: a committed one is copied out of the test classes (a jar in another module's run). */
+    static Path fixture(String name) throws IOException {
         if (name.startsWith("shared:")) {
             return Shared.require("fixtures/" + name.substring("shared:".length()) + ".safetensors");
         }
-        return Path.of(ModelConformance.class.getResource("/fixtures/" + name + ".safetensors").toURI());
+        Path file = Files.createTempFile(name, ".safetensors");
+        file.toFile().deleteOnExit();
+        try (InputStream in = ModelConformance.class.getResourceAsStream("/fixtures/" + name + ".safetensors")) {
+            assertTrue(in != null, "no committed fixture " + name);
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return file;
     }
 
     /** What gpt verify checks: logits, loss, every gradient and the AdamW steps' losses within 1e-5 of PyTorch's float64 truth. */
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("org.gptjvm.model.conformance.ModelConformance#fixtures")
-    void fixturesMatchPyTorch(String backend, String name) throws URISyntaxException {
+    void fixturesMatchPyTorch(String backend, String name) throws IOException {
         ParityReport report;
         try (Backend be = Backends.create(backend, 2)) {
             report = Parity.run(be, fixture(name));

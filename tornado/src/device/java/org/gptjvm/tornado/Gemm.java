@@ -1,14 +1,22 @@
 package org.gptjvm.tornado;
 
 import org.gptjvm.engine.DropoutMask;
+import org.gptjvm.engine.device.LaunchInfo;
 import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
+import java.util.List;
+
+import org.gptjvm.tornado.DeviceLaunch.Task;
+
 /**
- * One tiled matrix product for every product of a training step: the Linear layers forward
- * ({@code inp @ W^T + b}) and backward ({@code dout @ W}, {@code dout^T @ inp}), and attention per
- * (batch, head) ({@code Q K^T}, {@code P V} and their gradients).
+ * The one tiled matrix product behind every product of a training step, the Linear layers'
+ * ({@link LinearOp}: {@code inp @ W^T + b}, {@code dout @ W}, {@code dout^T @ inp}) and attention's per
+ * (batch, head) ({@link AttentionOp}: {@code Q K^T}, {@code P V} and their gradients): the kernel, the
+ * description of one call ({@link Call}) and the task that launches calls, with its grid and cost.
  *
  * <pre>
  *   C(i, j) = [res(i, j) +] [dropout] ([relu] (alpha * sum_k A'(i, k) B(k, j) [+ bias(j)]))   (= or +=)
@@ -20,38 +28,33 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * A work-group of {@link #THREADS} x {@link #THREADS} work-items computes one {@link #TILE} x
  * {@link #TILE} tile of C, each work-item {@link #R} x {@link #R} outputs in registers, with
  * TK-deep slices of A and B staged in local memory (2 x TK x {@link #PITCH} floats), so every element read
- * from global memory serves TILE products. {@link #gemmWide} is the same product on
- * {@link #WIDE_TILE}-wide tiles, {@link #WIDE_R} x {@link #WIDE_R} outputs per work-item: per k, 16
- * local-memory reads feed 64 multiply-adds instead of 8 feeding 16, for products large enough to
- * keep a GPU full with a quarter as many work-groups (see {@link GemmCall#wide}). Every element's k
- * runs in order, whoever computes it and whichever tile: no atomics, and results repeat run to run.
+ * from global memory serves TILE products. Every element's k runs in order, whoever computes it and
+ * whichever tile: no atomics, and results repeat run to run.
  *
  * <p>A work-item reads its part of the next slice from global memory into registers right after
  * staging the current one, and multiplies the current one meanwhile: the reads' latency overlaps the
  * multiply-adds instead of stalling the work-group at the barrier. The reads are unconditional (see
  * {@link #loadA}) and dropout's mask is applied as a value is staged, not as it is read, so that a
- * slice's reads are issued together: compiled for sm_90 (scripts/kernel-ptx.sh), a read inside a
- * bounds branch with its value stored to local memory right after made each work-item wait for its
- * reads one at a time.
+ * slice's reads are issued together: a read inside a bounds branch, its value stored to local memory
+ * right after, makes a work-item wait for its reads one at a time.
  *
  * <p>Operands are addressed through strides, so one kernel serves every layout: A(i,k) =
  * mem[a + i*sai + k*sak], B(k,j) = mem[b + k*sbk + j*sbj], C(i,j) = mem[c + i*ldc + j]. The
  * third grid dimension z is a batch, (b, h) = (z / NH, z % NH) with its own strides per operand,
  * or, with a K slice length, a split of K: slice z sums k in [z*slice, (z+1)*slice) into its own
- * copy of C, and {@link ReduceKernels#sumParts} adds the copies in order (long-K products: the weight gradients
- * sum over every row of the batch). The ints come from one shared array, {@code args[at..]}: see
- * the constants below.
+ * copy of C, and a second pass ({@link DeferredSums}) adds the copies in order (long-K products: the
+ * weight gradients sum over every row of the batch). The ints come from one shared array,
+ * {@code args[at..]}: see the constants below.
  *
  * <p>One launch may hold several independent calls (a Linear layer's input and weight gradients;
  * attention's dQ, dK and dV), their argument rows one after another, each but the last with MORE
  * set: the grid's x is the tile columns (as many as the widest call has), its y the calls' tile rows
- * one after another, each call's for z = 0, then z = 1, and so on. TornadoVM's OpenCL path waits for
- * the device before every launch, so a launch saved is a round trip saved; the calls' tiles also fill
- * the device together.
+ * one after another, each call's for z = 0, then z = 1, and so on. One launch instead of two or three:
+ * fewer launches to dispatch, and the calls' tiles fill the device together.
  */
-public final class GemmKernels {
+public final class Gemm {
     /** C tile edge, k slice depth, work-items per tile edge, outputs per work-item edge. */
-    public static final int TILE = 64, TK = 16, THREADS = 16, R = TILE / THREADS;
+    static final int TILE = 64, TK = 16, THREADS = 16, R = TILE / THREADS;
     /**
      * Row pitch of a staged slice in local memory: one k's TILE values and 32 / TK floats of padding.
      * Where the operand's unit stride is along k, a warp's 32 work-items store TK consecutive k of
@@ -59,32 +62,205 @@ public final class GemmKernels {
      * conflict. With this pitch, k starts at bank k * 32 / TK, so the 32 stores fall in 32 banks.
      * The reads are as before: one address per row (a broadcast), consecutive ones along a row.
      */
-    public static final int PITCH = TILE + 32 / TK;
+    static final int PITCH = TILE + 32 / TK;
     /** Local memory of one work-group, in bytes. */
-    public static final int LOCAL_BYTES = 2 * TK * PITCH * 4;
-    /** {@link #gemmWide}: tile edge, k slice depth, outputs per work-item edge (THREADS x THREADS work-items). */
-    public static final int WIDE_TILE = 128, WIDE_TK = 8, WIDE_R = WIDE_TILE / THREADS;
-    public static final int WIDE_PITCH = WIDE_TILE + 32 / WIDE_TK;
-    public static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
+    static final int LOCAL_BYTES = 2 * TK * PITCH * 4;
 
     // args[at + ...]
-    public static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
+    static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
             BIAS = 11, FLAGS = 12, NH = 13, A_SB = 14, A_SH = 15, B_SB = 16, B_SH = 17, C_SB = 18, C_SH = 19,
             K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, RES = 24, ZS = 25, GATE = 26, MORE = 27, SIZE = 28;
     // FLAGS bits: C +=; ReLU on C; dropout on A's elements as they are loaded, or on C's (element index
     // = address - MASK_BASE, one of the two per call)
-    public static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4, DROP_C = 8;
+    static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4, DROP_C = 8;
     // MODE: which part of a causal (lower-triangular) product is computed
     /** Every tile, every k. */
-    public static final int ALL = 0;
+    static final int ALL = 0;
     /** C is lower-triangular (scores): tiles wholly above the diagonal are skipped. */
-    public static final int LOWER = 1;
+    static final int LOWER = 1;
     /** A is lower-triangular (A(i,k) = 0 for k > i): k stops after the tile's last row. */
-    public static final int K_UP_TO_ROW = 2;
+    static final int K_UP_TO_ROW = 2;
     /** A is upper-triangular (A(i,k) = 0 for k < i): k starts at the tile's first row. */
-    public static final int K_FROM_ROW = 3;
+    static final int K_FROM_ROW = 3;
 
-    private GemmKernels() {
+
+    private Gemm() {
+    }
+
+    /**
+     * One call of {@link #gemm}, described field by field (see the kernel for the meaning): a launcher
+     * fills in the operands of a product, and this turns them (alone, or with the other independent
+     * calls that share its launch) into the kernel's argument rows, the work-group grid and what they
+     * ask of the device.
+     */
+    static final class Call {
+        int m, n, k;
+        int a, sai, sak, b, sbk, sbj, c, ldc;
+        int bias = -1, flags;
+        /** The residual added to C after everything else (-1: none); it has C's layout. */
+        int res = -1;
+        /** A ReLU's output that gates C (-1: none): C is written only where it is positive; it has C's layout. */
+        int gate = -1;
+        /** Batches (z), heads per batch (z = b * nh + h), and each operand's strides per batch and head. */
+        int z = 1, nh = 1, aSb, aSh, bSb, bSh, cSb, cSh;
+        int kSlice, maskBase, salt, mode = ALL;
+        float alpha = 1f;
+
+        /** C is m x n, each element a sum over k. */
+        Call shape(int m, int n, int k) {
+            this.m = m;
+            this.n = n;
+            this.k = k;
+            return this;
+        }
+
+        /** A(i, kk) = mem[a + i*si + kk*sk], plus sb per batch and sh per head. */
+        Call a(int a, int si, int sk, int sb, int sh) {
+            this.a = a;
+            this.sai = si;
+            this.sak = sk;
+            this.aSb = sb;
+            this.aSh = sh;
+            return this;
+        }
+
+        /** B(kk, j) = mem[b + kk*sk + j*sj], plus sb per batch and sh per head. */
+        Call b(int b, int sk, int sj, int sb, int sh) {
+            this.b = b;
+            this.sbk = sk;
+            this.sbj = sj;
+            this.bSb = sb;
+            this.bSh = sh;
+            return this;
+        }
+
+        /** C(i, j) = mem[c + i*ldc + j], plus sb per batch and sh per head. */
+        Call c(int c, int ldc, int sb, int sh) {
+            this.c = c;
+            this.ldc = ldc;
+            this.cSb = sb;
+            this.cSh = sh;
+            return this;
+        }
+
+        /** Over (batch, head) of attention: z = b * NH + h. */
+        Call heads(int B, int NH) {
+            this.z = B * NH;
+            this.nh = NH;
+            return this;
+        }
+
+        Call mode(int mode) {
+            this.mode = mode;
+            return this;
+        }
+
+        Call flags(int flags) {
+            this.flags = flags;
+            return this;
+        }
+
+        /** Dropout's mask on the operand named by the flags: element indices from {@code base}, site {@code salt}. */
+        Call mask(int base, int salt) {
+            this.maskBase = base;
+            this.salt = salt;
+            return this;
+        }
+
+        /** Tiles along an extent of C. */
+        int groups(int extent) {
+            return (extent + TILE - 1) / TILE;
+        }
+
+        /** The share of the product a triangular mode computes (about half of a square one). */
+        private double share() {
+            return mode == ALL ? 1.0 : 0.5;
+        }
+
+        /** This call's row of the argument table; {@code more}: another call follows in the launch. */
+        int[] args(boolean more) {
+            if ((flags & ACCUMULATE) != 0 && ((flags & DROP_C) != 0 || res >= 0)) {
+                // the epilogue writes the sum, then applies dropout and the residual to what it wrote
+                throw new IllegalStateException("a product cannot both accumulate into C and add dropout or a residual to it");
+            }
+            int[] r = new int[SIZE];
+            r[M] = m;
+            r[N] = n;
+            r[K] = k;
+            r[A] = a;
+            r[SAI] = sai;
+            r[SAK] = sak;
+            r[B] = b;
+            r[SBK] = sbk;
+            r[SBJ] = sbj;
+            r[C] = c;
+            r[LDC] = ldc;
+            r[BIAS] = bias;
+            r[FLAGS] = flags;
+            r[NH] = nh;
+            r[A_SB] = aSb;
+            r[A_SH] = aSh;
+            r[B_SB] = bSb;
+            r[B_SH] = bSh;
+            r[C_SB] = cSb;
+            r[C_SH] = cSh;
+            r[K_SLICE] = kSlice;
+            r[MASK_BASE] = maskBase;
+            r[SALT] = salt;
+            r[MODE] = mode;
+            r[RES] = res;
+            r[ZS] = z;
+            r[GATE] = gate;
+            r[MORE] = more ? 1 : 0;
+            return r;
+        }
+    }
+
+    /**
+     * One launch's task for independent calls (none reads what another writes), sharing the launch's
+     * alpha (the first call's) and dropout probability {@code p} (a call without a DROP flag ignores
+     * it): the calls' argument rows one after another in the table, the grid, and the cost.
+     */
+    static Task task(OpContext ctx, String kernel, List<Call> calls, IntArray seed, float p) {
+        int[] all = new int[calls.size() * SIZE];
+        for (int q = 0; q < calls.size(); q++) {
+            System.arraycopy(calls.get(q).args(q < calls.size() - 1), 0, all, q * SIZE, SIZE);
+        }
+        int at = ctx.args(all);
+        float alpha = calls.getFirst().alpha;
+        return new Task((g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha), grid(calls),
+                info(kernel, calls));
+    }
+
+    /** The work-groups of the calls of a launch: x the most tile columns of any call, y every call's tile rows times its z. */
+    static long[] groups(List<Call> calls) {
+        long x = calls.stream().mapToLong(c -> c.groups(c.n)).max().orElse(1);
+        long y = calls.stream().mapToLong(c -> (long) c.groups(c.m) * c.z).sum();
+        return new long[]{x, y};
+    }
+
+    /** Work-groups of THREADS x THREADS over the calls' tiles (see the class comment for their order). */
+    static WorkerGrid grid(List<Call> calls) {
+        long[] g = groups(calls);
+        WorkerGrid2D grid = new WorkerGrid2D((int) (g[0] * THREADS), (int) (g[1] * THREADS));
+        grid.setLocalWork(THREADS, THREADS, 1);
+        return grid;
+    }
+
+    /** What the calls of one launch ask of the device, together: the products' FLOPs, each operand read once, C written. */
+    static LaunchInfo info(String kernel, List<Call> calls) {
+        long[] groups = groups(calls);
+        double flops = 0, read = 0, written = 0;
+        for (Call c : calls) {
+            double zs = c.kSlice > 0 ? 1 : c.z; // split K: the slices share one product
+            flops += 2.0 * c.m * c.n * c.k * zs * c.share();
+            read += 4.0 * zs * c.share() * ((double) c.m * c.k + (double) c.k * c.n) + ((c.flags & ACCUMULATE) != 0
+                    ? 4.0 * c.m * c.n * zs : 0) + (c.res >= 0 ? 4.0 * c.m * c.n * zs : 0)
+                    + (c.gate >= 0 ? 4.0 * c.m * c.n * zs : 0);
+            written += 4.0 * c.m * c.n * (c.kSlice > 0 ? c.z : zs);
+        }
+        return new LaunchInfo(kernel, new long[]{groups[0] * THREADS, groups[1] * THREADS, 1},
+                new long[]{THREADS, THREADS, 1}, flops, read, written, LOCAL_BYTES);
     }
 
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
@@ -310,10 +486,9 @@ public final class GemmKernels {
      * and ReLU, plus {@code old} (C's value before) where the flags say +=; where the gate's value
      * ({@code gate}) is not positive, C keeps its old value (+=) or gets 0. The kernels read the bias
      * and C's old values for a row of a work-item's outputs before writing any of them, for the same
-     * reason as {@link #loadA}. It is kept small so that the loop over a work-item's outputs unrolls
-     * and the accumulators are indexed by constants only: with the dropout hash in the same loop, the
-     * 128-wide kernel's 64 accumulators went to off-chip local memory (a 256-byte stack frame,
-     * compiled for sm_90 from its OpenCL).
+     * reason as {@link #loadA}. It is kept small, and the dropout hash out of it, so that the loop over
+     * a work-item's outputs unrolls and the accumulators are indexed by constants only (else they go to
+     * off-chip local memory).
      */
     private static float sum(float sum, int bias, float b, int flags, float old, float gate) {
         float v = sum;
@@ -333,9 +508,8 @@ public final class GemmKernels {
     /**
      * The epilogue's second half, where the flags ask for it: dropout on C and then the residual,
      * applied to what the first half wrote in row i, columns j, j + THREADS, j + 2 THREADS, j + 3
-     * THREADS (never with +=: {@link GemmCall} refuses the mix). The row's values of C and of the
-     * residual are read before any is written, as {@link #loadA} reads; both kernels call it, the wide
-     * one twice a row.
+     * THREADS (never with +=: {@link Call} refuses the mix). The row's values of C and of the
+     * residual are read before any is written, as {@link #loadA} reads.
      */
     private static void finishRow(FloatArray mem, int c, int ldc, int i, int j, int m, int n, int flags, int res,
                                   long seedValue, int salt, int maskBase, float p) {
@@ -371,127 +545,5 @@ public final class GemmKernels {
     private static float finish(float v, float r, boolean drop, int res, long seedValue, int salt, int element, float p) {
         float out = drop ? v * DropoutMask.scale(seedValue, salt, element, p) : v;
         return res >= 0 ? r + out : out;
-    }
-
-    /**
-     * {@link #gemm} on {@link #WIDE_TILE} x {@link #WIDE_TILE} tiles of C, {@link #WIDE_R} x
-     * {@link #WIDE_R} outputs per work-item, {@link #WIDE_TK}-deep slices in local memory; the same
-     * arguments, the same k order for every element. (TornadoVM sizes private and local arrays from
-     * constants and shares no local array with a helper, so the tile loop is written out again.)
-     */
-    public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p,
-                                float alpha) {
-        int lx = kc.localIdx, ly = kc.localIdy;
-        // the launch's rows of work-groups: each call's tile rows for z = 0, then for z = 1, ..., call after call
-        int gy = kc.groupIdy;
-        int tilesI = (args.get(at + M) + WIDE_TILE - 1) / WIDE_TILE;
-        while (gy >= tilesI * args.get(at + ZS) && args.get(at + MORE) != 0) {
-            gy -= tilesI * args.get(at + ZS);
-            at += SIZE;
-            tilesI = (args.get(at + M) + WIDE_TILE - 1) / WIDE_TILE;
-        }
-        int m = args.get(at + M), n = args.get(at + N);
-        int z = gy / tilesI;
-        int tileI = (gy - z * tilesI) * WIDE_TILE, tileJ = kc.groupIdx * WIDE_TILE;
-        int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
-        int flags = args.get(at + FLAGS);
-        int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
-        int c = operand(args, at, C, C_SB, C_SH, z);
-        int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
-        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
-        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE_TILE);
-        boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, WIDE_TILE);
-        boolean dropA = (flags & DROP_A) != 0;
-
-        float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
-        float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
-        // 8 x 8 sums and the next slice's 4 + 4 values as scalars, as in gemm (row r of the sums: cr0 .. cr7)
-        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c04 = 0f, c05 = 0f, c06 = 0f, c07 = 0f;
-        float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f, c14 = 0f, c15 = 0f, c16 = 0f, c17 = 0f;
-        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c24 = 0f, c25 = 0f, c26 = 0f, c27 = 0f;
-        float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f, c34 = 0f, c35 = 0f, c36 = 0f, c37 = 0f;
-        float c40 = 0f, c41 = 0f, c42 = 0f, c43 = 0f, c44 = 0f, c45 = 0f, c46 = 0f, c47 = 0f;
-        float c50 = 0f, c51 = 0f, c52 = 0f, c53 = 0f, c54 = 0f, c55 = 0f, c56 = 0f, c57 = 0f;
-        float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f, c64 = 0f, c65 = 0f, c66 = 0f, c67 = 0f;
-        float c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f, c74 = 0f, c75 = 0f, c76 = 0f, c77 = 0f;
-        // written out for WIDE_R = 8 and WIDE_TK * WIDE_TILE / (THREADS * THREADS) = 4 loads of each
-        // operand's slice per work-item: tid + l * step, l < 4
-        int tid = ly * THREADS + lx, step = THREADS * THREADS;
-        boolean aAlongK = sak == 1, bAlongK = sbj != 1;
-        int k0 = skip ? kEnd : kBegin;
-        float nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
-        float nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
-        float nA2 = loadA(mem, a, tid + 2 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
-        float nA3 = loadA(mem, a, tid + 3 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, m, kEnd, sai, sak);
-        float nB0 = loadB(mem, b, tid, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB1 = loadB(mem, b, tid + step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB2 = loadB(mem, b, tid + 2 * step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k0, n, kEnd, sbk, sbj);
-        for (; k0 < kEnd; k0 += WIDE_TK) {
-            as[slot(tid, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nA0, dropA, seedValue, salt,
-                    addressA(a, tid, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + step, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nA1, dropA, seedValue, salt,
-                    addressA(a, tid + step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + 2 * step, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nA2, dropA, seedValue, salt,
-                    addressA(a, tid + 2 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + 3 * step, aAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = masked(nA3, dropA, seedValue, salt,
-                    addressA(a, tid + 3 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k0, sai, sak) - maskBase, p);
-            bs[slot(tid, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nB0;
-            bs[slot(tid + step, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nB1;
-            bs[slot(tid + 2 * step, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nB2;
-            bs[slot(tid + 3 * step, bAlongK, WIDE_TK, WIDE_TILE, WIDE_PITCH)] = nB3;
-            kc.localBarrier();
-            int k1 = k0 + WIDE_TK;
-            nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
-            nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
-            nA2 = loadA(mem, a, tid + 2 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
-            nA3 = loadA(mem, a, tid + 3 * step, aAlongK, WIDE_TK, WIDE_TILE, tileI, k1, m, kEnd, sai, sak);
-            nB0 = loadB(mem, b, tid, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB1 = loadB(mem, b, tid + step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB2 = loadB(mem, b, tid + 2 * step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE_TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            for (int kk = 0; kk < WIDE_TK; kk++) {
-                int ra = kk * WIDE_PITCH + ly, rb = kk * WIDE_PITCH + lx;
-                float a0 = as[ra], a1 = as[ra + THREADS], a2 = as[ra + 2 * THREADS], a3 = as[ra + 3 * THREADS];
-                float a4 = as[ra + 4 * THREADS], a5 = as[ra + 5 * THREADS], a6 = as[ra + 6 * THREADS], a7 = as[ra + 7 * THREADS];
-                float b0 = bs[rb], b1 = bs[rb + THREADS], b2 = bs[rb + 2 * THREADS], b3 = bs[rb + 3 * THREADS];
-                float b4 = bs[rb + 4 * THREADS], b5 = bs[rb + 5 * THREADS], b6 = bs[rb + 6 * THREADS], b7 = bs[rb + 7 * THREADS];
-                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3; c04 += a0 * b4; c05 += a0 * b5; c06 += a0 * b6; c07 += a0 * b7;
-                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3; c14 += a1 * b4; c15 += a1 * b5; c16 += a1 * b6; c17 += a1 * b7;
-                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3; c24 += a2 * b4; c25 += a2 * b5; c26 += a2 * b6; c27 += a2 * b7;
-                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3; c34 += a3 * b4; c35 += a3 * b5; c36 += a3 * b6; c37 += a3 * b7;
-                c40 += a4 * b0; c41 += a4 * b1; c42 += a4 * b2; c43 += a4 * b3; c44 += a4 * b4; c45 += a4 * b5; c46 += a4 * b6; c47 += a4 * b7;
-                c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3; c54 += a5 * b4; c55 += a5 * b5; c56 += a5 * b6; c57 += a5 * b7;
-                c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3; c64 += a6 * b4; c65 += a6 * b5; c66 += a6 * b6; c67 += a6 * b7;
-                c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3; c74 += a7 * b4; c75 += a7 * b5; c76 += a7 * b6; c77 += a7 * b7;
-            }
-            kc.localBarrier();
-        }
-        if (!skip) {
-            // the epilogue's arguments, read after the k loop so that they hold no registers during it
-            int j = tileJ + lx, j4 = j + 4 * THREADS, gate = gateOf(args, at, c);
-            int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
-            storeRow(mem, c, ldc, tileI + ly, j, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
-            storeRow(mem, c, ldc, tileI + ly, j4, m, n, flags, bias, gate, alpha, c04, c05, c06, c07);
-            storeRow(mem, c, ldc, tileI + THREADS + ly, j, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
-            storeRow(mem, c, ldc, tileI + THREADS + ly, j4, m, n, flags, bias, gate, alpha, c14, c15, c16, c17);
-            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
-            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c24, c25, c26, c27);
-            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
-            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c34, c35, c36, c37);
-            storeRow(mem, c, ldc, tileI + 4 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c40, c41, c42, c43);
-            storeRow(mem, c, ldc, tileI + 4 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c44, c45, c46, c47);
-            storeRow(mem, c, ldc, tileI + 5 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c50, c51, c52, c53);
-            storeRow(mem, c, ldc, tileI + 5 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c54, c55, c56, c57);
-            storeRow(mem, c, ldc, tileI + 6 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c60, c61, c62, c63);
-            storeRow(mem, c, ldc, tileI + 6 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c64, c65, c66, c67);
-            storeRow(mem, c, ldc, tileI + 7 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c70, c71, c72, c73);
-            storeRow(mem, c, ldc, tileI + 7 * THREADS + ly, j4, m, n, flags, bias, gate, alpha, c74, c75, c76, c77);
-            for (int r = 0; r < WIDE_R; r++) {
-                int i = tileI + r * THREADS + ly;
-                finishRow(mem, c, ldc, i, j, m, n, flags, res, seedValue, salt, maskBase, p);
-                finishRow(mem, c, ldc, i, j4, m, n, flags, res, seedValue, salt, maskBase, p);
-            }
-        }
     }
 }

@@ -1,0 +1,182 @@
+package org.gptjvm.tornado;
+
+import org.gptjvm.engine.DropoutMask;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.device.LaunchInfo;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
+import uk.ac.manchester.tornado.api.math.TornadoMath;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+import java.util.List;
+
+import org.gptjvm.tornado.DeviceLaunch.Span;
+import org.gptjvm.tornado.DeviceLaunch.Task;
+
+import static org.gptjvm.tornado.OpContext.o;
+import static org.gptjvm.tornado.OpContext.spans;
+import static org.gptjvm.tornado.Reductions.WG;
+
+/**
+ * Causal multi-head self-attention. Its products (scores = Q K^T * scale, out = dropout(att) V, and
+ * their gradients) are {@link Gemm} calls over (batch, head); its row work is here: forward, the
+ * softmax of each causal row of scores, in place; backward, through the softmax, dS = att * (dA -
+ * sum(att * dA)) * scale, with dA = dropout'(dout V^T). One work-group of {@link Reductions#WG} per
+ * row of T ({@link Reductions}); the row's upper part is written as zeros, which the triangular
+ * products rely on. Decoding one token against a KV cache is one work-item per head.
+ */
+final class AttentionOp {
+    private AttentionOp() {
+    }
+
+    /** Row (b, h, t) of {@code att} (B*NH*T rows of T): softmax over 0..t, zero after. */
+    public static void softmax(KernelContext kc, FloatArray mem, int att, int T) {
+        int row = kc.groupIdx, tid = kc.localIdx, t = row % T, a = att + row * T;
+        float[] red = kc.allocateFloatLocalArray(WG);
+        float mx = -3.4e38f;
+        for (int k = tid; k <= t; k += WG) {
+            mx = TornadoMath.max(mx, mem.get(a + k));
+        }
+        float rowMax = Reductions.max(kc, red, mx);
+        float s = 0f;
+        for (int k = tid; k <= t; k += WG) {
+            float e = TornadoMath.exp(mem.get(a + k) - rowMax);
+            mem.set(a + k, e);
+            s += e;
+        }
+        float inv = 1f / Reductions.sum(kc, red, s);
+        for (int k = tid; k < T; k += WG) {
+            mem.set(a + k, k <= t ? mem.get(a + k) * inv : 0f);
+        }
+    }
+
+    /** Row (b, h, t) of {@code grad} (holding dout V^T), in place: dS of the scores. */
+    public static void softmaxBackward(KernelContext kc, FloatArray mem, int grad, int att, IntArray seed, float p, int salt,
+                                       int T, float scale) {
+        int row = kc.groupIdx, tid = kc.localIdx, t = row % T, g = grad + row * T, a = att + row * T;
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        float[] red = kc.allocateFloatLocalArray(WG);
+        float dot = 0f;
+        for (int k = tid; k <= t; k += WG) {
+            float d = mem.get(g + k);
+            if (p > 0f) {
+                d = d * DropoutMask.scale(seedValue, salt, row * T + k, p);
+                mem.set(g + k, d);
+            }
+            dot += mem.get(a + k) * d;
+        }
+        float total = Reductions.sum(kc, red, dot);
+        for (int k = tid; k < T; k += WG) {
+            mem.set(g + k, k <= t ? mem.get(a + k) * (mem.get(g + k) - total) * scale : 0f);
+        }
+    }
+
+    /** One new token against the KV cache, one work-item per head (see Backend.attentionDecode). */
+    public static void decode(FloatArray mem, int out, int scores, int qkv, int kCache, int vCache, IntArray tokPos, int T,
+                              int C, int NH) {
+        for (@Parallel int h = 0; h < NH; h++) {
+            int hs = C / NH;
+            float scale = 1f / TornadoMath.sqrt((float) hs);
+            int t = tokPos.get(1);
+            int q = h * hs;
+            for (int i = 0; i < hs; i++) {
+                mem.set(kCache + t * C + q + i, mem.get(qkv + C + q + i));
+                mem.set(vCache + t * C + q + i, mem.get(qkv + 2 * C + q + i));
+            }
+            int a = h * T;
+            float max = -3.4e38f;
+            for (int t2 = 0; t2 <= t; t2++) {
+                float d = 0f;
+                for (int i = 0; i < hs; i++) {
+                    d += mem.get(qkv + q + i) * mem.get(kCache + t2 * C + q + i);
+                }
+                d = d * scale;
+                mem.set(scores + a + t2, d);
+                max = TornadoMath.max(max, d);
+            }
+            float sum = 0f;
+            for (int t2 = 0; t2 <= t; t2++) {
+                float e = TornadoMath.exp(mem.get(scores + a + t2) - max);
+                mem.set(scores + a + t2, e);
+                sum += e;
+            }
+            float inv = 1f / sum;
+            for (int i = 0; i < hs; i++) {
+                float s = 0f;
+                for (int t2 = 0; t2 <= t; t2++) {
+                    s += mem.get(scores + a + t2) * inv * mem.get(vCache + t2 * C + q + i);
+                }
+                mem.set(out + q + i, s);
+            }
+        }
+    }
+
+    /** A product over (batch, head) of attention. */
+    private static Gemm.Call heads(int B, int NH) {
+        return new Gemm.Call().heads(B, NH);
+    }
+
+    static DeviceLaunch forward(OpContext ctx, FloatBuf out, FloatBuf att, FloatBuf qkv, IntBuf seedBuf, float dropout,
+                                int salt, int B, int T, int C, int NH) {
+        int hs = C / NH, C3 = 3 * C, x = o(qkv), a = o(att), ou = o(out);
+        IntArray s = ctx.seed(seedBuf);
+        // scores = Q K^T * hs^-0.5, the causal triangle only
+        Gemm.Call scores = heads(B, NH).shape(T, T, hs).a(x, C3, 1, T * C3, hs).b(x + C, 1, C3, T * C3, hs)
+                .c(a, T, NH * T * T, T * T).mode(Gemm.LOWER);
+        scores.alpha = 1f / (float) Math.sqrt(hs);
+        int rows = B * NH * T;
+        Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionOp::softmax, ctx.kc, mem, a, T),
+                Grids.groups(rows, WG), new LaunchInfo("attention_softmax", Grids.dims((long) rows * WG, 1, 1),
+                Grids.dims(WG, 1, 1), 2.5 * rows * T, 2.0 * rows * T, 4.0 * rows * T, 4L * WG));
+        // out = dropout(att) V, k up to the row
+        Gemm.Call values = heads(B, NH).shape(T, hs, T).a(a, T, 1, NH * T * T, T * T).b(x + 2 * C, C3, 1, T * C3, hs)
+                .c(ou, C, T * C, hs).mode(Gemm.K_UP_TO_ROW).flags(dropout > 0f ? Gemm.DROP_A : 0).mask(a, salt);
+        return new DeviceLaunch("attention_forward", List.of(Gemm.task(ctx, "attention_scores", List.of(scores), s, 0f),
+                softmax, Gemm.task(ctx, "attention_values", List.of(values), s, dropout)), List.of(s), spans(qkv),
+                spans(att, out));
+    }
+
+    static DeviceLaunch backward(OpContext ctx, FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seedBuf,
+                                 float dropout, int salt, int B, int T, int C, int NH) {
+        int hs = C / NH, C3 = 3 * C, x = o(qkv), a = o(att), d = o(dout), dx = o(dqkv);
+        IntArray s = ctx.seed(seedBuf);
+        Span scratch = ctx.scratch("attention_backward.scores", (long) B * NH * T * T);
+        int grad = (int) scratch.at();
+        // dA = dout V^T (the causal triangle), then through dropout and softmax into dS, in place
+        Gemm.Call dp = heads(B, NH).shape(T, T, hs).a(d, C, 1, T * C, hs).b(x + 2 * C, 1, C3, T * C3, hs)
+                .c(grad, T, NH * T * T, T * T).mode(Gemm.LOWER);
+        int rows = B * NH * T;
+        float scale = 1f / (float) Math.sqrt(hs);
+        Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionOp::softmaxBackward, ctx.kc, mem, grad, a, s,
+                dropout, salt, T, scale), Grids.groups(rows, WG), new LaunchInfo("attention_softmax_backward",
+                Grids.dims((long) rows * WG, 1, 1), Grids.dims(WG, 1, 1), 2.5 * rows * T, 4.0 * rows * T, 2.0 * rows * T,
+                4L * WG));
+        // dQ = dS K
+        Gemm.Call dq = heads(B, NH).shape(T, hs, T).a(grad, T, 1, NH * T * T, T * T).b(x + C, C3, 1, T * C3, hs)
+                .c(dx, C3, T * C3, hs).mode(Gemm.K_UP_TO_ROW);
+        // dK = dS^T Q
+        Gemm.Call dk = heads(B, NH).shape(T, hs, T).a(grad, 1, T, NH * T * T, T * T).b(x, C3, 1, T * C3, hs)
+                .c(dx + C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW);
+        // dV = dropout(att)^T dout
+        Gemm.Call dv = heads(B, NH).shape(T, hs, T).a(a, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
+                .c(dx + 2 * C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW)
+                .flags(dropout > 0f ? Gemm.DROP_A : 0).mask(a, salt);
+        // dQ, dK and dV write their own columns of dqkv from qkv, dS, att and dout: one launch
+        return new DeviceLaunch("attention_backward", List.of(Gemm.task(ctx, "attention_backward_scores", List.of(dp), s, 0f),
+                softmax, Gemm.task(ctx, "attention_backward_qkv", List.of(dq, dk, dv), s, dropout)), List.of(s),
+                spans(dout, qkv, att), spans(List.of(scratch), dqkv));
+    }
+
+    static DeviceLaunch decode(OpContext ctx, FloatBuf out, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache, IntBuf tokPos,
+                               int T, int C, int NH) {
+        Span scores = ctx.scratch("attention_decode.scores", (long) NH * T);
+        int ou = o(out), s = (int) scores.at(), x = o(qkv), kc = o(kCache), vc = o(vCache);
+        IntArray tp = OpContext.ints(tokPos);
+        return new DeviceLaunch("attention_decode", List.of(new Task((g, id, mem, args) -> g.task(id, AttentionOp::decode,
+                mem, ou, s, x, kc, vc, tp, T, C, NH), null, new LaunchInfo("attention_decode", Grids.dims(NH, 1, 1),
+                Grids.dims(0, 0, 0), 4.0 * T * C, 8.0 * T * C, 4.0 * C, 0))), List.of(tp), spans(qkv, kCache, vCache),
+                spans(List.of(scores), out, kCache, vCache));
+    }
+}

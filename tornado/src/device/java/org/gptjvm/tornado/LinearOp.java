@@ -1,0 +1,144 @@
+package org.gptjvm.tornado;
+
+import org.gptjvm.engine.DropoutMask;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.device.LaunchInfo;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.gptjvm.tornado.DeviceLaunch.Span;
+import org.gptjvm.tornado.DeviceLaunch.SumJob;
+import org.gptjvm.tornado.DeviceLaunch.Task;
+
+import static org.gptjvm.tornado.OpContext.o;
+import static org.gptjvm.tornado.OpContext.spans;
+
+/**
+ * A Linear layer (PyTorch's layout: out(N,OC) = inp(N,C) @ W(OC,C)^T + bias): the forward with its
+ * ReLU, or with its dropout and the residual add, as one {@link Gemm} launch each; the backward, the
+ * input and the weight gradients as one launch, the weight gradient's long sum over the batch split
+ * along k into slices that fill the device and then added in order, and the bias gradient's column
+ * sums in two passes ({@link #columnPartial}, then {@link DeferredSums}).
+ */
+final class LinearOp {
+    private LinearOp() {
+    }
+
+    /**
+     * partial[chunk][j] = sum of x(n, j) for n in the chunk's rows; x(n, j) = mem[x + n*cols + j],
+     * times its dropout mask (element n*cols + j) when p > 0: a bias gradient through dropout.
+     */
+    public static void columnPartial(KernelContext kc, FloatArray mem, int partial, int x, int N, int cols, int rows,
+                                     IntArray seed, float p, int salt) {
+        int e = kc.globalIdx;
+        int chunks = (N + rows - 1) / rows;
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        if (e < chunks * cols) {
+            int chunk = e / cols, j = e - chunk * cols;
+            float s = 0f;
+            for (int n = chunk * rows; n < Math.min(N, (chunk + 1) * rows); n++) {
+                float v = mem.get(x + n * cols + j);
+                if (p > 0f) {
+                    v = v * DropoutMask.scale(seedValue, salt, n * cols + j, p);
+                }
+                s += v;
+            }
+            mem.set(partial + chunk * cols + j, s);
+        }
+    }
+
+    /** out(N,OC) = inp(N,C) @ W(OC,C)^T + bias, then the epilogue {@code flags} ask for: A = inp row-major, B(k,j) = W[j][k]. */
+    private static Gemm.Call forwardCall(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC,
+                                         int flags) {
+        Gemm.Call g = new Gemm.Call().shape(N, OC, C).a(o(inp), C, 1, 0, 0).b(o(weight), 1, C, 0, 0).c(o(out), OC, 0, 0)
+                .flags(flags);
+        g.bias = bias == null ? -1 : o(bias);
+        return g;
+    }
+
+    /** {@code out = inp @ W^T + bias}, with the ReLU where {@code relu}. */
+    static DeviceLaunch forward(OpContext ctx, String kernel, FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias,
+                                int N, int C, int OC, boolean relu) {
+        IntArray seed = ctx.seed(null);
+        Gemm.Call g = forwardCall(out, inp, weight, bias, N, C, OC, relu ? Gemm.RELU : 0);
+        return new DeviceLaunch(kernel, List.of(Gemm.task(ctx, kernel, List.of(g), seed, 0f)), List.of(seed),
+                spans(inp, weight, bias), spans(out));
+    }
+
+    /** {@code out = residual + dropout(inp @ W^T + bias)} (p = 0: no dropout, seed may be null). */
+    static DeviceLaunch residualForward(OpContext ctx, FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight,
+                                        FloatBuf bias, IntBuf seedBuf, float p, int salt, int N, int C, int OC) {
+        IntArray seed = ctx.seed(seedBuf);
+        Gemm.Call g = forwardCall(out, inp, weight, bias, N, C, OC, p > 0f ? Gemm.DROP_C : 0).mask(o(out), salt);
+        g.res = o(residual);
+        String kernel = "matmul_residual_forward";
+        return new DeviceLaunch(kernel, List.of(Gemm.task(ctx, kernel, List.of(g), seed, p)), List.of(seed),
+                spans(residual, inp, weight, bias), spans(out));
+    }
+
+    /**
+     * The gradients of a Linear layer: dW += dout^T @ inp, dbias += column sums of dout (may be null),
+     * dinp = dout @ W (may be null); with p > 0, dout goes through dropout's mask as it is read; with
+     * {@code reluInput}, dinp through the ReLU whose output inp is, as it is written (0 where inp is not
+     * positive).
+     */
+    static DeviceLaunch backward(OpContext ctx, String kernel, FloatBuf dinp, FloatBuf dweight, FloatBuf dbias, FloatBuf dout,
+                                 IntBuf seedBuf, float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N,
+                                 int C, int OC) {
+        IntArray seed = ctx.seed(seedBuf);
+        int drop = p > 0f ? Gemm.DROP_A : 0;
+        List<Task> tasks = new ArrayList<>();
+        List<Span> scratch = new ArrayList<>();
+        List<SumJob> sums = new ArrayList<>();
+        // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
+        Gemm.Call dw = new Gemm.Call().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
+                .mask(o(dout), salt);
+        int outputTiles = dw.groups(OC) * dw.groups(C);
+        int slices = Math.max(1, Math.min((Grids.SPREAD + outputTiles - 1) / outputTiles, N / (4 * Gemm.TK)));
+        if (slices > 1) {
+            int slice = (int) Grids.roundUp((N + slices - 1) / slices, Gemm.TK);
+            slices = (N + slice - 1) / slice;
+            Span parts = ctx.partials("matmul_backward.slices", (long) slices * OC * C);
+            scratch.add(parts);
+            dw.c((int) parts.at(), C, OC * C, 0);
+            dw.z = slices;
+            dw.kSlice = slice;
+            sums.add(new SumJob(OC * C, slices, (int) parts.at(), o(dweight)));
+        } else { // dW += straight from the product
+            dw.c(o(dweight), C, 0, 0).flags(Gemm.ACCUMULATE | drop);
+        }
+        List<Gemm.Call> products = new ArrayList<>(List.of(dw));
+        if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
+            // after dW in the launch: a GPU starts work-groups in about the order of their numbers, and each
+            // of dW's sums a slice of thousands of rows where dinp's sum OC: the long ones start first and
+            // the short ones fill the device around them, rather than the long ones starting last
+            Gemm.Call input = new Gemm.Call().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
+                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), salt);
+            input.gate = reluInput ? o(inp) : -1;
+            products.add(input);
+        }
+        // the input and weight gradients read dout, W and inp only: one launch
+        tasks.add(Gemm.task(ctx, "matmul_backward_products", products, seed, p));
+        if (dbias != null) { // dbias += the column sums of dout, in two passes
+            int chunks = Grids.chunks(N, OC), rows = (N + chunks - 1) / chunks;
+            Span partial = ctx.partials("matmul_backward.bias_partial", (long) chunks * OC);
+            scratch.add(partial);
+            int d = o(dout), at = (int) partial.at();
+            tasks.add(new Task((g, id, mem, args) -> g.task(id, LinearOp::columnPartial, ctx.kc, mem, at, d, N, OC, rows,
+                    seed, p, salt), Grids.cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
+                    Grids.dims(Grids.roundUp((long) chunks * OC, 128), 1, 1), Grids.dims(128, 1, 1), (double) N * OC,
+                    4.0 * N * OC, 4.0 * chunks * OC, 0)));
+            sums.add(new SumJob(OC, chunks, at, o(dbias)));
+        }
+        if (!sums.isEmpty()) {
+            tasks.add(DeferredSums.waiting(ctx, "matmul_backward_sums", sums));
+        }
+        return new DeviceLaunch(kernel, tasks, List.of(seed), spans(dout, inp, weight, dweight, dbias),
+                spans(scratch, dinp, dweight, dbias));
+    }
+}

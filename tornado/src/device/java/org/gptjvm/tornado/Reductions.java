@@ -1,0 +1,66 @@
+package org.gptjvm.tornado;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.math.TornadoMath;
+
+/**
+ * Sums and maxima over a work-group of {@link #WG} work-items, the one tree reduction every row
+ * kernel uses (LayerNorm, softmax, the loss): each work-item puts its value in the group's local
+ * array, halves are added (or compared) pairwise in a fixed order, and every work-item gets the
+ * result. TornadoVM inlines these helpers into the kernels that call them, local array included, on
+ * each of its routes (OpenCL, PTX, CUDA). The array is the caller's
+ * ({@code kc.allocateFloatLocalArray(WG)}): TornadoVM sizes local arrays where a kernel allocates them.
+ * Each call ends with a barrier, so the array can be used again right away.
+ */
+final class Reductions {
+    /** Work-items per row in the row kernels. */
+    static final int WG = 128;
+
+    private Reductions() {
+    }
+
+    static float sum(KernelContext kc, float[] red, float v) {
+        int tid = kc.localIdx;
+        red[tid] = v;
+        for (int half = WG / 2; half > 0; half /= 2) {
+            kc.localBarrier();
+            if (tid < half) {
+                red[tid] += red[tid + half];
+            }
+        }
+        kc.localBarrier();
+        float total = red[0];
+        kc.localBarrier();
+        return total;
+    }
+
+    static double sum(KernelContext kc, double[] red, double v) {
+        int tid = kc.localIdx;
+        red[tid] = v;
+        for (int half = WG / 2; half > 0; half /= 2) {
+            kc.localBarrier();
+            if (tid < half) {
+                red[tid] += red[tid + half];
+            }
+        }
+        kc.localBarrier();
+        double total = red[0];
+        kc.localBarrier();
+        return total;
+    }
+
+    static float max(KernelContext kc, float[] red, float v) {
+        int tid = kc.localIdx;
+        red[tid] = v;
+        for (int half = WG / 2; half > 0; half /= 2) {
+            kc.localBarrier();
+            if (tid < half) {
+                red[tid] = TornadoMath.max(red[tid], red[tid + half]);
+            }
+        }
+        kc.localBarrier();
+        float m = red[0];
+        kc.localBarrier();
+        return m;
+    }
+}
