@@ -18,7 +18,7 @@ class ProfileLogTest {
                 + "    \"TOTAL_TASK_GRAPH_TIME\": \"" + (t0 + t1 + 500) + "\",\n"
                 + "    \"g.gemm_0\": {\n"
                 + "      \"BACKEND\": \"OPENCL\",\n"
-                + "      \"METHOD\": \"GemmKernels.gemm\",\n"
+                + "      \"METHOD\": \"Gemm.gemm\",\n"
                 + "      \"DEVICE_ID\": \"0:0\",\n"
                 + "      \"DEVICE\": \"NVIDIA H200\",\n"
                 + "      \"TASK_KERNEL_TIME\": \"" + t0 + "\"\n"
