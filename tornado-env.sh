@@ -1,6 +1,6 @@
 # Source this to use an installed TornadoVM with gpt-jvm:  source tornado-env.sh [/path/to/tornadovm-sdk]
 #
-# It finds the TornadoVM SDK (the folder holding bin/tornado and tornado-argfile: the argument, else
+# It finds the TornadoVM SDK (the folder holding bin/tornado and tornado-argfile or its template: the argument, else
 # $TORNADOVM_HOME, else SDKMAN's install, ~/.sdkman/candidates/tornadovm/current, else a few usual
 # places), checks the launcher, a JDK 25 and at least one device, and exports TORNADOVM_HOME,
 # JAVA_HOME and PATH. On a problem it says in one line what is missing and how to get it, and
@@ -21,7 +21,7 @@ _gpt_tornado_env() {
     echo "tornado-env.sh: no TornadoVM found: install its 5.2.0 jdk25 SDK (a release archive, or sdk install tornadovm) and run: source tornado-env.sh /path/to/sdk" >&2
     return 1
   fi
-  if [ ! -x "$sdk/bin/tornado" ] || [ ! -f "$sdk/tornado-argfile" ]; then
+  if [ ! -x "$sdk/bin/tornado" ] || { [ ! -f "$sdk/tornado-argfile" ] && [ ! -f "$sdk/tornado-argfile.template" ]; }; then
     echo "tornado-env.sh: $sdk is not a TornadoVM SDK (no bin/tornado or tornado-argfile): point at the folder that holds them" >&2
     return 1
   fi
@@ -42,6 +42,11 @@ _gpt_tornado_env() {
   n="$(mktemp -d)"
   devices="$(cd "$n" && "$TORNADOVM_HOME/bin/tornado" --devices 2>&1)"
   rmdir "$n"
+  # TornadoVM's launcher writes tornado-argfile from its template (a release SDK ships the template)
+  if [ ! -f "$TORNADOVM_HOME/tornado-argfile" ]; then
+    echo "tornado-env.sh: $TORNADOVM_HOME has no tornado-argfile after running its launcher: reinstall the SDK" >&2
+    return 1
+  fi
   n="$(printf '%s\n' "$devices" | grep -c 'Tornado device=')"
   if [ "$n" -lt 1 ]; then
     echo "tornado-env.sh: TornadoVM at $TORNADOVM_HOME sees no device: install a driver (OpenCL on a CPU: apt-get install pocl-opencl-icd ocl-icd-opencl-dev clinfo; check with clinfo -l)" >&2

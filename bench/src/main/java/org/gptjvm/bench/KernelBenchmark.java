@@ -2,14 +2,14 @@ package org.gptjvm.bench;
 
 import org.gptjvm.engine.AdamW;
 import org.gptjvm.engine.Backends;
-import org.gptjvm.model.GptConfig;
-import org.gptjvm.model.train.Optimizer;
-import org.gptjvm.model.train.Preset;
 import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.ParamBlocks;
+import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.train.Optimizer;
+import org.gptjvm.model.train.Preset;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;

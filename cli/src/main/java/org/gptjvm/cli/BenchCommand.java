@@ -11,9 +11,9 @@ import org.gptjvm.model.Flops;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.io.AtomicFile;
 import org.gptjvm.model.train.Preset;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,17 +1,17 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.model.train.Checkpoint;
-import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.Gpt;
-import org.gptjvm.model.train.Preset;
+import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.data.TextData;
+import org.gptjvm.model.train.Checkpoint;
+import org.gptjvm.model.train.Preset;
 import org.gptjvm.model.train.TrainOptions;
 import org.gptjvm.model.train.Trainer;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.nio.file.Path;
 import java.util.Locale;

@@ -2,9 +2,9 @@ package org.gptjvm.cli;
 
 import org.gptjvm.model.io.AtomicFile;
 import org.gptjvm.model.train.Metrics;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.nio.file.Path;
 import java.util.Locale;

@@ -1,15 +1,15 @@
 package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.model.train.Checkpoint;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.Rng;
-import org.gptjvm.model.sample.Sampler;
 import org.gptjvm.model.Seeds;
-import picocli.CommandLine;
+import org.gptjvm.model.sample.Sampler;
+import org.gptjvm.model.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

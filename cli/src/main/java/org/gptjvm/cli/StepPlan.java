@@ -2,8 +2,8 @@ package org.gptjvm.cli;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.engine.Program;
 import org.gptjvm.engine.device.DeviceDiagnostics;
 import org.gptjvm.engine.device.LaunchInfo;

@@ -3,10 +3,10 @@ package org.gptjvm.cli;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.model.parity.Parity;
 import org.gptjvm.model.parity.ParityReport;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.nio.file.Path;
 import java.util.Locale;

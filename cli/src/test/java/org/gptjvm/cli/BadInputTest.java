@@ -2,13 +2,13 @@ package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.ref.ReferenceBackend;
-import org.gptjvm.model.data.CharTokenizer;
-import org.gptjvm.model.train.Checkpoint;
-import org.gptjvm.model.train.Optimizer;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
-import org.gptjvm.model.io.SafeTensors;
 import org.gptjvm.model.Seeds;
+import org.gptjvm.model.data.CharTokenizer;
+import org.gptjvm.model.io.SafeTensors;
+import org.gptjvm.model.train.Checkpoint;
+import org.gptjvm.model.train.Optimizer;
 import org.gptjvm.model.train.TrainOptions;
 import org.gptjvm.model.train.TrainState;
 import org.junit.jupiter.api.BeforeAll;

@@ -2,8 +2,8 @@ package org.gptjvm.cli;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.Rng;
+import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.data.TextData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

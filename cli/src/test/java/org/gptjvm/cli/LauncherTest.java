@@ -8,7 +8,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -151,16 +150,21 @@ class LauncherTest {
     }
 
     @Test
-    void withoutTornadovmHomeTheSdkmanInstallIsUsed() throws Exception {
+    void withoutTornadovmHomeTheSdkmanInstallIsUsedAndItsArgfileTemplateExpanded() throws Exception {
         Path candidates = root.resolve("sdkman-candidates");
         Path sdk = Files.createDirectories(candidates.resolve("tornadovm/5.2.0-jdk25"));
-        Files.writeString(sdk.resolve("tornado-argfile"), "-Dprobe=sdkman\n");
+        // a release SDK: its launcher, and the argfile as a template of its own folder
+        Path launcher = Files.createDirectories(sdk.resolve("bin")).resolve("tornado");
+        Files.writeString(launcher, "#!/bin/sh\n");
+        Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(sdk.resolve("tornado-argfile.template"), "-Dprobe=${TORNADOVM_HOME}\n");
         Files.createSymbolicLink(candidates.resolve("tornadovm/current"), sdk.getFileName());
         Path tornadoJar = repo.resolve("cli/target/gpt-tornado.jar");
         Files.deleteIfExists(tornadoJar);
         try {
             String out = run(launcher(Map.of("SDKMAN_CANDIDATES_DIR", candidates.toString()), "sdkman"));
-            assertTrue(out.contains("probe=sdkman") && out.contains("args=sdkman"), out);
+            Path home = candidates.resolve("tornadovm/current");
+            assertTrue(out.contains("probe=" + home) && out.contains("args=sdkman"), "the template expanded for the SDK\n" + out);
             assertTrue(Files.readAllLines(builds).getLast().contains("-Ptornado"), "the SDKMAN install builds the tornado flavour");
         } finally {
             Files.deleteIfExists(tornadoJar); // the other tests count the builds of that flavour

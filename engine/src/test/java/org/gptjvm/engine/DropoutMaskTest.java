@@ -1,13 +1,12 @@
 package org.gptjvm.engine;
 
 import org.gptjvm.engine.ref.ReferenceBackend;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The counter-based dropout mask: rate, scale, and dependence on seed, salt and index. */
 class DropoutMaskTest {

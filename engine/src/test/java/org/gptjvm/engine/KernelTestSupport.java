@@ -1,10 +1,10 @@
 package org.gptjvm.engine;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import java.util.List;
 import java.util.Random;
 import java.util.function.UnaryOperator;
+
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Shared helpers for the kernel tests: seeded random data, buffers, error measures and the two

@@ -1,6 +1,14 @@
 package org.gptjvm.engine;
 
 import org.gptjvm.engine.ref.ReferenceBackend;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.List;
+import java.util.Random;
 
 import static org.gptjvm.engine.KernelTestSupport.assertClose;
 import static org.gptjvm.engine.KernelTestSupport.buf;
@@ -15,14 +23,6 @@ import static org.gptjvm.engine.KernelTestSupport.toDouble;
 import static org.gptjvm.engine.KernelTestSupport.uniform;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import java.util.List;
-import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every forward kernel of the reference backend against {@link NaiveKernels} in double precision, on

@@ -1,6 +1,15 @@
 package org.gptjvm.engine;
 
 import org.gptjvm.engine.ref.ReferenceBackend;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.List;
+import java.util.Random;
+import java.util.function.UnaryOperator;
 
 import static org.gptjvm.engine.KernelTestSupport.awayFromZero;
 import static org.gptjvm.engine.KernelTestSupport.buf;
@@ -8,7 +17,6 @@ import static org.gptjvm.engine.KernelTestSupport.finiteDifference;
 import static org.gptjvm.engine.KernelTestSupport.ibuf;
 import static org.gptjvm.engine.KernelTestSupport.naiveFiniteDifference;
 import static org.gptjvm.engine.KernelTestSupport.plus;
-import static org.gptjvm.engine.KernelTestSupport.program;
 import static org.gptjvm.engine.KernelTestSupport.randInt;
 import static org.gptjvm.engine.KernelTestSupport.randn;
 import static org.gptjvm.engine.KernelTestSupport.read;
@@ -19,16 +27,6 @@ import static org.gptjvm.engine.KernelTestSupport.seedBuf;
 import static org.gptjvm.engine.KernelTestSupport.toDouble;
 import static org.gptjvm.engine.KernelTestSupport.uniform;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Random;
-import java.util.function.UnaryOperator;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every backward kernel of the reference backend against central finite differences of

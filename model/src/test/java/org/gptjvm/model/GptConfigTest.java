@@ -1,9 +1,8 @@
 package org.gptjvm.model;
 
-import org.gptjvm.model.train.Preset;
-
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.ref.ReferenceBackend;
+import org.gptjvm.model.train.Preset;
 import org.junit.jupiter.api.Test;
 
 import java.util.Locale;

@@ -1,10 +1,9 @@
 package org.gptjvm.model;
 
-import org.gptjvm.model.data.CharTokenizer;
-
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.ref.ReferenceBackend;
+import org.gptjvm.model.data.CharTokenizer;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

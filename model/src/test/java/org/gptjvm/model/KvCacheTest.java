@@ -1,10 +1,9 @@
 package org.gptjvm.model;
 
-import org.gptjvm.model.sample.Sampler;
-
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.engine.cpu.CpuBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
+import org.gptjvm.model.sample.Sampler;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;

@@ -3,14 +3,13 @@ package org.gptjvm.tornado;
 import org.gptjvm.engine.AdamW;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.ParamBlocks;
+import org.gptjvm.tornado.DeviceLaunch.Span;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 import java.util.List;
-
-import org.gptjvm.tornado.DeviceLaunch.Span;
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 import static org.gptjvm.tornado.Grids.dims;
 

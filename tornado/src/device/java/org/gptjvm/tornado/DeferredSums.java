@@ -1,16 +1,15 @@
 package org.gptjvm.tornado;
 
 import org.gptjvm.engine.device.LaunchInfo;
+import org.gptjvm.tornado.DeviceLaunch.Span;
+import org.gptjvm.tornado.DeviceLaunch.SumJob;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
 import java.util.List;
-
-import org.gptjvm.tornado.DeviceLaunch.Span;
-import org.gptjvm.tornado.DeviceLaunch.SumJob;
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 /**
  * The second passes of long sums, and where they run. A Linear layer's weight and bias gradients and

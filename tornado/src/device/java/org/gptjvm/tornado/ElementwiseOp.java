@@ -1,13 +1,12 @@
 package org.gptjvm.tornado;
 
 import org.gptjvm.engine.FloatBlock;
+import org.gptjvm.tornado.DeviceLaunch.Span;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 import java.util.List;
-
-import org.gptjvm.tornado.DeviceLaunch.Span;
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 import static org.gptjvm.tornado.Grids.dims;
 

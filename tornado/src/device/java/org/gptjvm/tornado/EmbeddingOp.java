@@ -2,14 +2,13 @@ package org.gptjvm.tornado;
 
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
 import java.util.List;
-
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 import static org.gptjvm.tornado.Grids.dims;
 import static org.gptjvm.tornado.Grids.perElement;

@@ -2,15 +2,14 @@ package org.gptjvm.tornado;
 
 import org.gptjvm.engine.DropoutMask;
 import org.gptjvm.engine.device.LaunchInfo;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.KernelContext;
-import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.List;
-
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 /**
  * The one tiled matrix product behind every product of a training step, the Linear layers'

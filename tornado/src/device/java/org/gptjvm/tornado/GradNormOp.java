@@ -3,13 +3,12 @@ package org.gptjvm.tornado;
 import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.device.LaunchInfo;
+import org.gptjvm.tornado.DeviceLaunch.Span;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 import java.util.List;
-
-import org.gptjvm.tornado.DeviceLaunch.Span;
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 import static org.gptjvm.tornado.Grids.dims;
 import static org.gptjvm.tornado.OpContext.o;

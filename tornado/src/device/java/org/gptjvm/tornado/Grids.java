@@ -1,8 +1,8 @@
 package org.gptjvm.tornado;
 
 import org.gptjvm.engine.device.LaunchInfo;
-import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 
 /**
  * Launch sizes in one place: the work-group grids the ops' launchers give TornadoVM, and how long

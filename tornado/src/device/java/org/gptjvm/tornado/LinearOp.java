@@ -4,16 +4,15 @@ import org.gptjvm.engine.DropoutMask;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.device.LaunchInfo;
+import org.gptjvm.tornado.DeviceLaunch.Span;
+import org.gptjvm.tornado.DeviceLaunch.SumJob;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.ArrayList;
 import java.util.List;
-
-import org.gptjvm.tornado.DeviceLaunch.Span;
-import org.gptjvm.tornado.DeviceLaunch.SumJob;
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 import static org.gptjvm.tornado.OpContext.o;
 import static org.gptjvm.tornado.OpContext.spans;

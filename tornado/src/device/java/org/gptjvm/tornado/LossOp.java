@@ -3,6 +3,7 @@ package org.gptjvm.tornado;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.device.LaunchInfo;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
@@ -10,8 +11,6 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.List;
-
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 import static org.gptjvm.tornado.Grids.dims;
 import static org.gptjvm.tornado.OpContext.o;

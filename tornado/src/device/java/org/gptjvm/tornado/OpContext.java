@@ -2,6 +2,7 @@ package org.gptjvm.tornado;
 
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
+import org.gptjvm.tornado.DeviceLaunch.Span;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
@@ -9,8 +10,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import org.gptjvm.tornado.DeviceLaunch.Span;
 
 /**
  * What an op's launcher needs of the backend: where a buffer lies in the arena, scratch of its own or

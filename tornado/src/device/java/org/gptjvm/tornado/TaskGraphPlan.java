@@ -4,6 +4,7 @@ import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.engine.Program;
 import org.gptjvm.engine.device.LaunchInfo;
+import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -20,8 +21,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-
-import org.gptjvm.tornado.DeviceLaunch.Task;
 
 /**
  * Every {@link Program} the model records, as TaskGraphs in one TornadoVM execution plan. Graph 0

@@ -48,10 +48,22 @@ public final class TornadoProvider implements BackendProvider {
         return true;
     }
 
-    /** With a GPU (or another device that is not a CPU) in TornadoVM's list, tornado is the default. */
+    /**
+     * With a GPU (or another device that is not a CPU) in TornadoVM's list, tornado is the default.
+     * A TornadoVM that cannot start (one with a GPU backend whose driver this machine lacks) leaves the
+     * default to a host backend, and says so on stderr: only an explicit --backend tornado fails.
+     */
     @Override
     public boolean acceleratesHere() {
-        return absence() == null && runtime().hasAccelerator();
+        if (absence() != null) {
+            return false;
+        }
+        try {
+            return runtime().hasAccelerator();
+        } catch (GptException e) {
+            System.err.println("gpt: the tornado backend cannot start here, so it is not the default: " + e.getMessage());
+            return false;
+        }
     }
 
     @Override

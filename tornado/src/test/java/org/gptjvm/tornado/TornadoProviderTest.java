@@ -3,6 +3,7 @@ package org.gptjvm.tornado;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.BackendProvider;
 import org.gptjvm.engine.Backends;
+import org.gptjvm.engine.GptException;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -72,5 +73,27 @@ class TornadoProviderTest {
             assertFalse(real.acceleratesHere());
             assertEquals("cpu", Backends.defaultName());
         }
+    }
+
+    @Test
+    void aTornadoVmThatCannotStartLeavesTheDefaultToTheCpuBackend() {
+        TornadoProvider broken = new TornadoProvider(new TornadoRuntime() {
+            @Override
+            public Backend create(String spec) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public List<String> devices() {
+                return List.of();
+            }
+
+            @Override
+            public boolean hasAccelerator() {
+                throw new GptException("TornadoVM could not start: UnsatisfiedLinkError: libcuda.so.1");
+            }
+        });
+        assertFalse(broken.acceleratesHere());
+        assertEquals("cpu", Backends.defaultOf(with(broken)).name());
     }
 }

@@ -1,9 +1,9 @@
 package org.gptjvm.engine.ref;
 
 import org.gptjvm.engine.FloatBuf;
-import org.gptjvm.engine.ParamBlocks;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.ParamBlocks;
 import org.gptjvm.engine.host.HostBackend;
 import org.gptjvm.engine.host.WorkerPool;
 

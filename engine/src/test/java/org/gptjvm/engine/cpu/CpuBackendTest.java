@@ -1,5 +1,24 @@
 package org.gptjvm.engine.cpu;
 
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.FloatBlock;
+import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
+import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.conformance.Conformance.Case;
+import org.gptjvm.engine.conformance.Conformance;
+import org.gptjvm.engine.ref.RefKernels;
+import org.gptjvm.engine.ref.ReferenceBackend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
 import static org.gptjvm.engine.cpu.CpuTestSupport.buf;
 import static org.gptjvm.engine.cpu.CpuTestSupport.minus;
 import static org.gptjvm.engine.cpu.CpuTestSupport.randn;
@@ -8,25 +27,6 @@ import static org.gptjvm.engine.cpu.CpuTestSupport.run;
 import static org.gptjvm.engine.cpu.CpuTestSupport.seedBuf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
-import java.util.Random;
-
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.FloatBlock;
-import org.gptjvm.engine.FloatBuf;
-import org.gptjvm.engine.IntBuf;
-import org.gptjvm.engine.Launch;
-import org.gptjvm.engine.conformance.Conformance;
-import org.gptjvm.engine.conformance.Conformance.Case;
-import org.gptjvm.engine.ref.RefKernels;
-import org.gptjvm.engine.ref.ReferenceBackend;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 
 /**
  * What is the cpu backend's own beyond the conformance suite: its Linear layers and attention on more

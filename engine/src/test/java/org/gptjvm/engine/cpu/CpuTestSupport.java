@@ -1,13 +1,13 @@
 package org.gptjvm.engine.cpu;
 
-import java.util.List;
-import java.util.Random;
-import java.util.Map;
-import java.util.TreeMap;
-
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
 
 /**
  * Small helpers for the cpu backend tests (the ones in org.gptjvm.engine's KernelTestSupport are

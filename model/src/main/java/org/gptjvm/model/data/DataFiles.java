@@ -1,8 +1,7 @@
 package org.gptjvm.model.data;
 
-import org.gptjvm.model.io.AtomicFile;
-
 import org.gptjvm.engine.GptException;
+import org.gptjvm.model.io.AtomicFile;
 
 import java.io.IOException;
 import java.net.URI;

@@ -1,16 +1,15 @@
 package org.gptjvm.model.parity;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.GptException;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptParams;
 import org.gptjvm.model.io.SafeTensors;
 import org.gptjvm.model.train.Checkpoint;
 import org.gptjvm.model.train.Optimizer;
-
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.GptException;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

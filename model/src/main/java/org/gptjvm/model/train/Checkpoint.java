@@ -1,16 +1,15 @@
 package org.gptjvm.model.train;
 
+import com.google.gson.Gson;
+import com.google.gson.JsonParser;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.GptException;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptParams;
 import org.gptjvm.model.data.CharTokenizer;
 import org.gptjvm.model.io.AtomicFile;
 import org.gptjvm.model.io.SafeTensors;
-
-import com.google.gson.Gson;
-import com.google.gson.JsonParser;
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.GptException;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

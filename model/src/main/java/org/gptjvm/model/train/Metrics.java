@@ -1,7 +1,5 @@
 package org.gptjvm.model.train;
 
-import org.gptjvm.model.io.AtomicFile;
-
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -9,6 +7,7 @@ import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import org.gptjvm.engine.GptException;
+import org.gptjvm.model.io.AtomicFile;
 
 import java.io.IOException;
 import java.io.StringReader;

@@ -1,9 +1,8 @@
 package org.gptjvm.model.train;
 
-import org.gptjvm.model.GptConfig;
-
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.GptException;
+import org.gptjvm.model.GptConfig;
 
 import java.io.BufferedWriter;
 import java.io.IOException;

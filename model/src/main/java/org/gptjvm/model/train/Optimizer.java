@@ -1,9 +1,5 @@
 package org.gptjvm.model.train;
 
-import org.gptjvm.model.Gpt;
-import org.gptjvm.model.GptParams;
-import org.gptjvm.model.Param;
-
 import org.gptjvm.engine.AdamW;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBlock;
@@ -12,6 +8,9 @@ import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.ParamBlocks;
 import org.gptjvm.engine.Program;
+import org.gptjvm.model.Gpt;
+import org.gptjvm.model.GptParams;
+import org.gptjvm.model.Param;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,9 +1,8 @@
 package org.gptjvm.model.train;
 
-import org.gptjvm.model.data.TextData;
-
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.GptException;
+import org.gptjvm.model.data.TextData;
 
 /**
  * What a checkpoint of {@code gpt train} stores about the run besides the weights and AdamW

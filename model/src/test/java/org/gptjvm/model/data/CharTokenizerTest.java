@@ -1,7 +1,6 @@
 package org.gptjvm.model.data;
 
 import org.gptjvm.model.Shared;
-
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;

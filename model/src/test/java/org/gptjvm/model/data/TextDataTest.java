@@ -6,7 +6,6 @@ import org.gptjvm.model.Rng;
 import org.gptjvm.model.Shared;
 import org.gptjvm.model.train.TrainOptions;
 import org.gptjvm.model.train.Trainer;
-
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

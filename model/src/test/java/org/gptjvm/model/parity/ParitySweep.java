@@ -1,7 +1,6 @@
 package org.gptjvm.model.parity;
 
 import org.gptjvm.model.Shared;
-
 import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package org.gptjvm.model.parity;
 
-import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.AdamW;
+import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,9 @@
 package org.gptjvm.model.sample;
 
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.Launch;
+import org.gptjvm.engine.Program;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.ModelTestSupport;
@@ -7,11 +11,6 @@ import org.gptjvm.model.Param;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.data.CharTokenizer;
-
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.Launch;
-import org.gptjvm.engine.Program;
-import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

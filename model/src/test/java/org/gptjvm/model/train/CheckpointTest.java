@@ -1,5 +1,8 @@
 package org.gptjvm.model.train;
 
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.GptException;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptParams;
@@ -12,11 +15,6 @@ import org.gptjvm.model.data.CharTokenizer;
 import org.gptjvm.model.data.TextData;
 import org.gptjvm.model.io.SafeTensors;
 import org.gptjvm.model.parity.ParityReport;
-
-import com.google.gson.JsonObject;
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.GptException;
-import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,8 +35,8 @@ import java.util.TreeSet;
 import static org.gptjvm.model.ModelTestSupport.assertBitIdentical;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 

@@ -1,13 +1,12 @@
 package org.gptjvm.model.train;
 
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.cpu.CpuBackend;
+import org.gptjvm.engine.cpu.CpuProvider;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptParams;
-
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ref.ReferenceBackend;
-import org.gptjvm.engine.cpu.CpuBackend;
-import org.gptjvm.engine.cpu.CpuProvider;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -15,7 +14,6 @@ import java.util.Random;
 
 import static org.gptjvm.model.ModelTestSupport.assertBitIdentical;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**

@@ -1,5 +1,9 @@
 package org.gptjvm.model.train;
 
+import com.google.gson.JsonObject;
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.cpu.CpuBackend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptParams;
@@ -7,11 +11,6 @@ import org.gptjvm.model.Param;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.data.TextData;
-
-import com.google.gson.JsonObject;
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.cpu.CpuBackend;
-import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

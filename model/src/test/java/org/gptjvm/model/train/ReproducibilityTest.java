@@ -1,5 +1,7 @@
 package org.gptjvm.model.train;
 
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptParams;
@@ -7,9 +9,6 @@ import org.gptjvm.model.ModelTestSupport;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.data.TextData;
-
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;

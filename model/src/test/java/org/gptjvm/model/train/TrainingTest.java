@@ -1,14 +1,13 @@
 package org.gptjvm.model.train;
 
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.Shared;
 import org.gptjvm.model.data.TextData;
-
-import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.ref.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 
 import java.util.Locale;
