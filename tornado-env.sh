@@ -35,7 +35,7 @@ _gpt_tornado_env() {
     return 1
   fi
   export JAVA_HOME="$jdk"
-  export TORNADOVM_HOME="$(cd "$sdk" && pwd)"
+  export TORNADOVM_HOME="$(cd "$sdk" && pwd -P)" # the real path: SDKMAN's current is a link
   export TORNADO_SDK="$TORNADOVM_HOME"
   case ":$PATH:" in *":$TORNADOVM_HOME/bin:"*) ;; *) export PATH="$TORNADOVM_HOME/bin:$JAVA_HOME/bin:$PATH" ;; esac
   # from an empty folder: TornadoVM's launcher puts the current directory on the module path
