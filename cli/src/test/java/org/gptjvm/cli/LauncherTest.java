@@ -163,7 +163,7 @@ class LauncherTest {
         Files.deleteIfExists(tornadoJar);
         try {
             String out = run(launcher(Map.of("SDKMAN_CANDIDATES_DIR", candidates.toString()), "sdkman"));
-            Path home = candidates.resolve("tornadovm/current");
+            Path home = sdk.toRealPath(); // current is a link; Maven's file checks want the real path
             assertTrue(out.contains("probe=" + home) && out.contains("args=sdkman"), "the template expanded for the SDK\n" + out);
             assertTrue(Files.readAllLines(builds).getLast().contains("-Ptornado"), "the SDKMAN install builds the tornado flavour");
         } finally {
