@@ -1,0 +1,469 @@
+package org.gptjvm.bench;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What NVIDIA's machine code (SASS, as {@code nvdisasm} prints a cubin) says about each kernel: its
+ * registers, stack frame, static shared memory and spill instructions, and the instruction mix of its
+ * main loop, the loop that holds the most FFMAs (fewest instructions on a tie; for a kernel without
+ * FFMA, the loop with the most instructions; for one without a loop, the whole kernel). A loop is a
+ * branch back to a label above it; its body is every instruction from the label to the branch, those
+ * of loops nested in it included, so the figures are per iteration of that body. NOPs are not
+ * counted; a loop nested in the main loop is counted once (the table marks the main loop "loop+N"
+ * where it holds N of them). A load's width is its size suffix ({@code .64}: 8 bytes, {@code .128}: 16, {@code .U8}: 1;
+ * none: 4).
+ */
+public final class MachineCode {
+    private MachineCode() {
+    }
+
+    /** One instruction: its address, opcode with suffixes (LDS.128), and the label it branches to (null: none). */
+    record Instruction(int address, String opcode, String target) {
+        String base() {
+            int dot = opcode.indexOf('.');
+            return dot < 0 ? opcode : opcode.substring(0, dot);
+        }
+
+        /** The bytes a load or store moves (4 unless a size suffix says otherwise). */
+        int width() {
+            for (String part : opcode.split("\\.")) {
+                switch (part) {
+                    case "64" -> {
+                        return 8;
+                    }
+                    case "128" -> {
+                        return 16;
+                    }
+                    case "U8", "S8" -> {
+                        return 1;
+                    }
+                    case "U16", "S16" -> {
+                        return 2;
+                    }
+                    default -> {
+                    }
+                }
+            }
+            return 4;
+        }
+    }
+
+    /** The instruction mix of a stretch of code. */
+    record Mix(int instructions, int ffma, Map<Integer, Integer> sharedLoads, Map<Integer, Integer> globalLoads,
+               int sharedStores, int globalStores, int barriers, int localAccesses) {
+        static Mix of(List<Instruction> code) {
+            int n = 0, ffma = 0, sts = 0, stg = 0, bar = 0, local = 0;
+            Map<Integer, Integer> lds = new TreeMap<>(), ldg = new TreeMap<>();
+            for (Instruction i : code) {
+                String b = i.base();
+                if (b.equals("NOP")) {
+                    continue;
+                }
+                n++;
+                switch (b) {
+                    case "FFMA" -> ffma++;
+                    case "LDS" -> lds.merge(i.width(), 1, Integer::sum);
+                    case "LDG" -> ldg.merge(i.width(), 1, Integer::sum);
+                    case "STS" -> sts++;
+                    case "STG" -> stg++;
+                    case "BAR" -> bar++;
+                    case "LDL", "STL" -> local++;
+                    default -> {
+                    }
+                }
+            }
+            return new Mix(n, ffma, lds, ldg, sts, stg, bar, local);
+        }
+
+        int sharedLoadCount() {
+            return sharedLoads.values().stream().mapToInt(Integer::intValue).sum();
+        }
+
+        double ffmaShare() {
+            return instructions == 0 ? 0 : (double) ffma / instructions;
+        }
+
+        /** FFMAs per shared load (NaN without one). */
+        double ffmaPerSharedLoad() {
+            int l = sharedLoadCount();
+            return l == 0 ? Double.NaN : (double) ffma / l;
+        }
+
+        /** "32x16B+8x4B": count times width, widest first. */
+        static String widths(Map<Integer, Integer> loads) {
+            if (loads.isEmpty()) {
+                return "0";
+            }
+            StringBuilder sb = new StringBuilder();
+            loads.entrySet().stream().sorted((a, b) -> b.getKey() - a.getKey()).forEach(e ->
+                    sb.append(sb.isEmpty() ? "" : "+").append(e.getValue()).append('x').append(e.getKey()).append('B'));
+            return sb.toString();
+        }
+    }
+
+    /**
+     * A kernel: its name, registers per work-item, stack frame bytes, shared memory bytes per work-group
+     * (the cubin's {@code .nv.shared} section: the kernel's arrays and, from sm_90 on, the 1 KiB the
+     * runtime reserves, which {@code ptxas -v} leaves out), its spill instructions (local loads and
+     * stores) in the whole kernel, its main loop's mix, and its instruction count.
+     *
+     * @param loop "loop" (a loop's body), or "kernel" (no loop: the whole kernel)
+     */
+    record Kernel(String name, int registers, int frame, int shared, int localAccesses, String loop, Mix mix,
+                  int instructions, int innerLoops) {
+    }
+
+    private static final Pattern INSTRUCTION = Pattern.compile(
+            "^\\s*/\\*([0-9a-f]{4,})\\*/\\s+(?:@!?U?P[T0-9]+\\s+)?([A-Z][A-Z0-9_]*(?:\\.[A-Z0-9_]+)*)(.*)$");
+    private static final Pattern TARGET = Pattern.compile("`\\(?(\\.L_x_\\d+)\\)?");
+    private static final Pattern LABEL = Pattern.compile("^(\\.L_x_\\d+):");
+    private static final Pattern TEXT = Pattern.compile("^\\s*\\.section\\s+\\.text\\.([^,\\s]+)");
+    private static final Pattern SECTION = Pattern.compile("^\\s*\\.section\\s+(\\S+?),");
+    private static final Pattern INDEX = Pattern.compile("\\.word\\s+index@\\(([^)]+)\\)");
+    private static final Pattern WORD = Pattern.compile("\\.word\\s+0x([0-9a-f]+)");
+    private static final Pattern SHARED = Pattern.compile("^\\.nv\\.shared\\.(\\S+):$");
+    private static final Pattern ZERO = Pattern.compile("^\\s*\\.zero\\s+(\\d+)");
+
+    /** The kernels of one cubin's full {@code nvdisasm} listing (not {@code -c}: the attributes hold the registers). */
+    static List<Kernel> parse(String listing) {
+        Map<String, List<Instruction>> code = new LinkedHashMap<>();
+        Map<String, Map<String, Integer>> labels = new HashMap<>();
+        Map<String, Integer> registers = new HashMap<>(), frames = new HashMap<>(), shared = new HashMap<>();
+        String text = null, attribute = null, indexed = null, sharedName = null;
+        for (String line : listing.split("\n")) {
+            Matcher m;
+            if ((m = SECTION.matcher(line)).find()) {
+                m = TEXT.matcher(line);
+                text = m.find() ? m.group(1) : null;
+                if (text != null) {
+                    code.putIfAbsent(text, new ArrayList<>());
+                    labels.putIfAbsent(text, new HashMap<>());
+                }
+                attribute = null;
+                continue;
+            }
+            if (line.contains("nvinfo : ")) {
+                attribute = line.substring(line.indexOf("nvinfo : ") + 9).trim();
+                indexed = null;
+                continue;
+            }
+            if (attribute != null && text == null) {
+                if ((m = INDEX.matcher(line)).find()) {
+                    indexed = m.group(1);
+                } else if (indexed != null && (m = WORD.matcher(line)).find()) {
+                    int v = (int) Long.parseLong(m.group(1), 16);
+                    switch (attribute) {
+                        case "EIATTR_REGCOUNT" -> registers.put(indexed, v);
+                        case "EIATTR_FRAME_SIZE" -> frames.put(indexed, v);
+                        default -> {
+                        }
+                    }
+                    indexed = null;
+                }
+            }
+            if ((m = SHARED.matcher(line.trim())).find()) {
+                sharedName = m.group(1);
+                continue;
+            }
+            if (sharedName != null && (m = ZERO.matcher(line)).find()) {
+                shared.merge(sharedName, Integer.parseInt(m.group(1)), Integer::sum);
+                sharedName = null;
+                continue;
+            }
+            if (text == null) {
+                continue;
+            }
+            if ((m = LABEL.matcher(line.trim())).find()) {
+                labels.get(text).put(m.group(1), code.get(text).size());
+                continue;
+            }
+            if ((m = INSTRUCTION.matcher(line)).find()) {
+                Matcher t = TARGET.matcher(m.group(3));
+                code.get(text).add(new Instruction(Integer.parseInt(m.group(1), 16), m.group(2), t.find() ? t.group(1) : null));
+            }
+        }
+        List<Kernel> kernels = new ArrayList<>();
+        for (var e : code.entrySet()) {
+            String name = e.getKey();
+            List<Instruction> body = e.getValue();
+            List<Instruction> main = mainLoop(body, labels.get(name));
+            Mix all = Mix.of(body);
+            kernels.add(new Kernel(name, registers.getOrDefault(name, -1), frames.getOrDefault(name, 0),
+                    shared.getOrDefault(name, 0), all.localAccesses(), main == body ? "kernel" : "loop",
+                    Mix.of(main), all.instructions(), innerLoops(body, labels.get(name))));
+        }
+        return kernels;
+    }
+
+    /** The main loop's instructions (see the class comment); the whole kernel where it has no loop. */
+    static List<Instruction> mainLoop(List<Instruction> code, Map<String, Integer> labels) {
+        int[] loop = mainLoopRange(code, labels);
+        return loop == null ? code : code.subList(loop[0], loop[1] + 1);
+    }
+
+    /** The loops of a kernel: {first, last} instruction index of each branch back. */
+    static List<int[]> loops(List<Instruction> code, Map<String, Integer> labels) {
+        List<int[]> loops = new ArrayList<>();
+        for (int i = 0; i < code.size(); i++) {
+            Instruction in = code.get(i);
+            Integer start = in.target() == null || !in.base().equals("BRA") ? null : labels.get(in.target());
+            if (start != null && start < i) { // a branch to itself is the trap after the kernel's exit
+                loops.add(new int[]{start, i});
+            }
+        }
+        return loops;
+    }
+
+    private static int[] mainLoopRange(List<Instruction> code, Map<String, Integer> labels) {
+        int[] best = null;
+        Mix bestMix = null;
+        for (int[] loop : loops(code, labels)) {
+            Mix mix = Mix.of(code.subList(loop[0], loop[1] + 1));
+            if (bestMix == null || better(mix, bestMix)) {
+                best = loop;
+                bestMix = mix;
+            }
+        }
+        return best;
+    }
+
+    /** Loops inside the main loop (their instructions are counted once, whatever their trip count). */
+    static int innerLoops(List<Instruction> code, Map<String, Integer> labels) {
+        int[] main = mainLoopRange(code, labels);
+        if (main == null) {
+            return 0;
+        }
+        return (int) loops(code, labels).stream().filter(l -> l[0] >= main[0] && l[1] <= main[1] && !(l[0] == main[0] && l[1] == main[1])).count();
+    }
+
+    private static boolean better(Mix a, Mix b) {
+        if (a.ffma() != b.ffma()) {
+            return a.ffma() > b.ffma();
+        }
+        return a.ffma() > 0 ? a.instructions() < b.instructions() : a.instructions() > b.instructions();
+    }
+
+    /**
+     * Work-groups of {@code threads} work-items one SM of compute capability 9.0 holds at once, by its
+     * registers (65,536 per SM, allocated per warp in units of 256), shared memory (228 KiB per SM;
+     * {@code sharedBytes} as the cubin's section says, which holds the 1 KiB the runtime reserves per
+     * work-group), warps (64) and work-groups (32).
+     */
+    static int groupsPerSm90(int registers, int sharedBytes, int threads) {
+        int warps = (threads + 31) / 32;
+        int perWarp = ((Math.max(registers, 1) * 32 + 255) / 256) * 256;
+        int byRegisters = (65536 / perWarp) / warps;
+        int bySharedMemory = (228 * 1024) / Math.max(sharedBytes, 1024);
+        return Math.min(Math.min(byRegisters, bySharedMemory), Math.min(64 / warps, 32));
+    }
+
+    /**
+     * A kernel as compiled by one route: the figures of its first module, the work-group size its
+     * launches used (0: unknown), how many modules held it, and how many of those differ in registers,
+     * instructions or FFMAs (a route that compiles a module per task may specialise each on its
+     * arguments: the PTX backend does).
+     */
+    record Row(String route, Kernel kernel, int threads, int modules, int variants) {
+        int groupsPerSm() {
+            return threads == 0 ? 0 : groupsPerSm90(kernel.registers(), kernel.shared(), threads);
+        }
+    }
+
+    /**
+     * The kernel's Java method in a TornadoVM entry name, in lower case: the PTX backend names an
+     * entry after its graph, task and method ({@code forward_backward6_matmul_forward_12_gemm}, the
+     * method lower-cased), the CUDA backend after the method alone ({@code softmaxBackward}); either
+     * may append the argument types ({@code _arrays_...}).
+     */
+    static String javaName(String entry) {
+        String n = entry.replaceAll("_(uk_ac|arrays|org_gptjvm)_.*$", "");
+        return n.substring(n.lastIndexOf('_') + 1).toLowerCase(Locale.ROOT);
+    }
+
+    /** The rows of one route's cubins (module file name to its kernels), one per kernel name, in name order. */
+    static List<Row> route(String route, Map<String, List<Kernel>> byModule, Map<String, Integer> threads) {
+        Map<String, List<Kernel>> byName = new TreeMap<>();
+        for (List<Kernel> kernels : byModule.values()) {
+            for (Kernel k : kernels) {
+                byName.computeIfAbsent(javaName(k.name()), n -> new ArrayList<>()).add(k);
+            }
+        }
+        List<Row> rows = new ArrayList<>();
+        byName.forEach((name, ks) -> {
+            Kernel first = ks.getFirst();
+            int launched = ks.stream().mapToInt(k -> threads.getOrDefault(k.name(), 0)).filter(t -> t > 0).findFirst()
+                    .orElse(0);
+            long variants = ks.stream().map(k -> List.of(k.registers(), k.instructions(), k.mix().ffma())).distinct().count();
+            rows.add(new Row(route, new Kernel(name, first.registers(), first.frame(), first.shared(), first.localAccesses(),
+                    first.loop(), first.mix(), first.instructions(), first.innerLoops()), launched, ks.size(), (int) variants));
+        });
+        return rows;
+    }
+
+    /** Work-items per work-group of each launched entry, from the stand-in driver's launches.txt lines. */
+    static Map<String, Integer> launches(List<String> lines) {
+        Map<String, Integer> threads = new HashMap<>();
+        for (String l : lines) {
+            String[] f = l.trim().split("\\s+");
+            if (f.length >= 5 && f[1].equals("block")) {
+                threads.put(f[0], Integer.parseInt(f[2]) * Integer.parseInt(f[3]) * Integer.parseInt(f[4]));
+            }
+        }
+        return threads;
+    }
+
+    static final String HEADER = String.format(Locale.ROOT,
+            "%-5s %-20s %7s %4s %5s %6s %6s %5s | %-6s %5s %5s %5s %-13s %8s %-12s %4s", "route", "kernel", "modules",
+            "regs", "frame", "spills", "smem", "wg/SM", "main", "instr", "FFMA", "FFMA%", "shared loads", "FFMA/lds",
+            "global loads", "bars");
+
+    /** A row of the table: modules as "count" or "count/variants" where they differ. */
+    static String line(Row r) {
+        Kernel k = r.kernel();
+        Mix m = k.mix();
+        double perLoad = m.ffmaPerSharedLoad();
+        String modules = r.variants() > 1 ? r.modules() + "/" + r.variants() : Integer.toString(r.modules());
+        return String.format(Locale.ROOT, "%-5s %-20s %7s %4d %5d %6d %6d %5s | %-6s %5d %5d %4.0f%% %-13s %8s %-12s %4d",
+                r.route(), k.name(), modules, k.registers(), k.frame(), k.localAccesses(), k.shared(),
+                r.threads() == 0 ? "-" : Integer.toString(r.groupsPerSm()),
+                k.innerLoops() > 0 ? k.loop() + "+" + k.innerLoops() : k.loop(), m.instructions(), m.ffma(),
+                100 * m.ffmaShare(), Mix.widths(m.sharedLoads()), Double.isNaN(perLoad) ? "-"
+                        : String.format(Locale.ROOT, "%.1f", perLoad), Mix.widths(m.globalLoads()), m.barriers());
+    }
+
+    static JsonObject json(Row r) {
+        Kernel k = r.kernel();
+        Mix m = k.mix();
+        JsonObject o = new JsonObject();
+        o.addProperty("route", r.route());
+        o.addProperty("kernel", k.name());
+        o.addProperty("modules", r.modules());
+        o.addProperty("variants", r.variants());
+        o.addProperty("registers", k.registers());
+        o.addProperty("frameBytes", k.frame());
+        o.addProperty("spillInstructions", k.localAccesses());
+        o.addProperty("sharedBytes", k.shared());
+        o.addProperty("workItemsPerGroup", r.threads());
+        o.addProperty("groupsPerSm", r.groupsPerSm());
+        o.addProperty("instructions", k.instructions());
+        JsonObject loop = new JsonObject();
+        loop.addProperty("scope", k.loop());
+        loop.addProperty("innerLoops", k.innerLoops());
+        loop.addProperty("instructions", m.instructions());
+        loop.addProperty("ffma", m.ffma());
+        loop.addProperty("ffmaShare", m.ffmaShare());
+        loop.add("sharedLoadsByBytes", new Gson().toJsonTree(m.sharedLoads()));
+        loop.add("globalLoadsByBytes", new Gson().toJsonTree(m.globalLoads()));
+        loop.addProperty("sharedStores", m.sharedStores());
+        loop.addProperty("globalStores", m.globalStores());
+        loop.addProperty("barriers", m.barriers());
+        loop.addProperty("ffmaPerSharedLoad", Double.isNaN(m.ffmaPerSharedLoad()) ? null : m.ffmaPerSharedLoad());
+        o.add("mainLoop", loop);
+        return o;
+    }
+
+    /**
+     * A copy of a CUDA 12/13 cubin that older disassemblers read: the same machine code, with the ELF
+     * header's OS/ABI (byte 7), ABI version (byte 8) and flags (offset 48) as CUDA 11 writes them for the
+     * same architecture.
+     */
+    static byte[] legacyHeader(byte[] cubin) {
+        if (cubin.length < 52 || cubin[0] != 0x7f || cubin[1] != 'E' || cubin[2] != 'L' || cubin[3] != 'F') {
+            throw new IllegalArgumentException("not an ELF file");
+        }
+        byte[] b = cubin.clone();
+        ByteBuffer h = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        int sm = (h.getInt(48) >>> 8) & 0xff;
+        b[7] = 0x33;
+        b[8] = 7;
+        h.putInt(48, sm | 0x500 | (sm << 16));
+        return b;
+    }
+
+    /** nvdisasm's full listing of a cubin. */
+    static String disassemble(String nvdisasm, Path cubin) throws IOException, InterruptedException {
+        Path copy = Files.createTempFile("kernel", ".cubin");
+        try {
+            Files.write(copy, legacyHeader(Files.readAllBytes(cubin)));
+            Process p = new ProcessBuilder(nvdisasm, copy.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new IOException(nvdisasm + " failed on " + cubin + ": " + out.lines().findFirst().orElse(""));
+            }
+            return out;
+        } finally {
+            Files.deleteIfExists(copy);
+        }
+    }
+
+    /**
+     * {@code MachineCode [--nvdisasm PATH] [--kernels REGEX] [--json FILE] ROUTE=DIR...}: the table of
+     * every cubin in each route's folder (and its launches.txt, where the stand-in driver wrote one),
+     * the JSON of the same rows to FILE.
+     */
+    public static void main(String[] args) throws Exception {
+        String nvdisasm = "nvdisasm", json = null;
+        Pattern kernels = Pattern.compile(".");
+        List<String[]> routes = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--nvdisasm" -> nvdisasm = args[++i];
+                case "--json" -> json = args[++i];
+                case "--kernels" -> kernels = Pattern.compile(args[++i]);
+                default -> {
+                    String[] r = args[i].split("=", 2);
+                    if (r.length != 2) {
+                        System.err.println("usage: MachineCode [--nvdisasm PATH] [--kernels REGEX] [--json FILE] ROUTE=DIR...");
+                        System.exit(2);
+                    }
+                    routes.add(r);
+                }
+            }
+        }
+        List<Row> rows = new ArrayList<>();
+        for (String[] r : routes) {
+            Path dir = Path.of(r[1]);
+            Map<String, List<Kernel>> modules = new TreeMap<>();
+            try (var files = Files.list(dir)) {
+                for (Path f : files.filter(f -> f.toString().endsWith(".cubin")).sorted().toList()) {
+                    modules.put(f.getFileName().toString(), parse(disassemble(nvdisasm, f)));
+                }
+            }
+            Path log = dir.resolve("launches.txt");
+            Map<String, Integer> threads = Files.exists(log) ? launches(Files.readAllLines(log))
+                    : Map.of();
+            for (Row row : route(r[0], modules, threads)) {
+                if (kernels.matcher(row.kernel().name()).find()) {
+                    rows.add(row);
+                }
+            }
+        }
+        System.out.println(HEADER);
+        rows.forEach(r -> System.out.println(line(r)));
+        if (json != null) {
+            JsonArray a = new JsonArray();
+            rows.forEach(r -> a.add(json(r)));
+            Files.writeString(Path.of(json),
+                    new GsonBuilder().setPrettyPrinting().create().toJson(a) + "\n");
+        }
+    }
+}
