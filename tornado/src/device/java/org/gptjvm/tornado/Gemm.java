@@ -64,6 +64,17 @@ public final class Gemm {
     static final int PITCH = TILE + 32 / TK;
     /** Local memory of one work-group, in bytes. */
     static final int LOCAL_BYTES = 2 * TK * PITCH * 4;
+    /**
+     * The wide tiles ({@link #gemmWide}): C tile edge, k slice depth, outputs per work-item edge. Each
+     * work-item's 8 x 8 outputs are a block of 8 adjacent rows by 8 adjacent columns, so that the 8
+     * values of A (and of B) it reads for one k are neighbours in local memory, 32-byte aligned: NVIDIA's
+     * assembler makes two 16-byte reads of them (LDS.128), 4 reads for 64 multiply-adds, where the
+     * 64-wide kernel's strided outputs take 8 scalar reads for 16.
+     */
+    static final int WIDE = 128, WIDE_TK = 8, WIDE_R = WIDE / THREADS;
+    /** A wide slice's row pitch: a multiple of 4 (16-byte rows), and 4 more than the tile (see {@link #PITCH}). */
+    static final int WIDE_PITCH = WIDE + 4;
+    static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
 
     // args[at + ...]
     static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
@@ -104,6 +115,8 @@ public final class Gemm {
         int z = 1, nh = 1, aSb, aSh, bSb, bSh, cSb, cSh;
         int kSlice, maskBase, salt, mode = ALL;
         float alpha = 1f;
+        /** Its K will be split into as many slices as fill the device (a weight gradient's): see {@link #tile}. */
+        boolean fillsDevice;
 
         /** C is m x n, each element a sum over k. */
         Call shape(int m, int n, int k) {
@@ -166,9 +179,14 @@ public final class Gemm {
             return this;
         }
 
-        /** Tiles along an extent of C. */
-        int groups(int extent) {
-            return (extent + TILE - 1) / TILE;
+        /** Tiles of edge {@code tile} along an extent of C. */
+        int groups(int extent, int tile) {
+            return (extent + tile - 1) / tile;
+        }
+
+        /** Whether C fills wide tiles: at least {@link #WIDE} in both directions. */
+        boolean wide() {
+            return m >= WIDE && n >= WIDE;
         }
 
         /** The share of the product a triangular mode computes (about half of a square one). */
@@ -216,9 +234,34 @@ public final class Gemm {
     }
 
     /**
+     * The fewest work-groups a launch of wide tiles may have: about two per SM of a large GPU (132 SMs),
+     * so that wide tiles never leave most of it idle where the 64-wide ones would fill it. The system
+     * property {@code gpt.tornado.wideMinGroups} sets another (the tests set 1, to run the wide kernel on
+     * small shapes).
+     */
+    static final int WIDE_MIN_GROUPS = Integer.getInteger("gpt.tornado.wideMinGroups", Grids.SPREAD / 2);
+
+    /**
+     * The tile edge of a launch: {@link #WIDE} where every call's C fills wide tiles and the launch has at
+     * least {@link #WIDE_MIN_GROUPS} of them (a call whose K is split counts as full: it is split until the
+     * device is), else {@link #TILE}.
+     */
+    static int tile(List<Call> calls) {
+        if (!calls.stream().allMatch(Call::wide)) {
+            return TILE;
+        }
+        long groups = 0;
+        for (Call c : calls) {
+            groups += c.fillsDevice ? Grids.SPREAD : (long) c.groups(c.m, WIDE) * c.groups(c.n, WIDE) * c.z;
+        }
+        return groups >= WIDE_MIN_GROUPS ? WIDE : TILE;
+    }
+
+    /**
      * One launch's task for independent calls (none reads what another writes), sharing the launch's
      * alpha (the first call's) and dropout probability {@code p} (a call without a DROP flag ignores
-     * it): the calls' argument rows one after another in the table, the grid, and the cost.
+     * it): the calls' argument rows one after another in the table, the kernel for their tiles
+     * ({@link #tile}), the grid, and the cost.
      */
     static Task task(OpContext ctx, String kernel, List<Call> calls, IntArray seed, float p) {
         int[] all = new int[calls.size() * SIZE];
@@ -227,28 +270,30 @@ public final class Gemm {
         }
         int at = ctx.args(all);
         float alpha = calls.getFirst().alpha;
-        return new Task((g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha), grid(calls),
-                info(kernel, calls));
+        int tile = tile(calls);
+        return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha)
+                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha), grid(calls, tile),
+                info(kernel, calls, tile));
     }
 
     /** The work-groups of the calls of a launch: x the most tile columns of any call, y every call's tile rows times its z. */
-    static long[] groups(List<Call> calls) {
-        long x = calls.stream().mapToLong(c -> c.groups(c.n)).max().orElse(1);
-        long y = calls.stream().mapToLong(c -> (long) c.groups(c.m) * c.z).sum();
+    static long[] groups(List<Call> calls, int tile) {
+        long x = calls.stream().mapToLong(c -> c.groups(c.n, tile)).max().orElse(1);
+        long y = calls.stream().mapToLong(c -> (long) c.groups(c.m, tile) * c.z).sum();
         return new long[]{x, y};
     }
 
     /** Work-groups of THREADS x THREADS over the calls' tiles (see the class comment for their order). */
-    static WorkerGrid grid(List<Call> calls) {
-        long[] g = groups(calls);
+    static WorkerGrid grid(List<Call> calls, int tile) {
+        long[] g = groups(calls, tile);
         WorkerGrid2D grid = new WorkerGrid2D((int) (g[0] * THREADS), (int) (g[1] * THREADS));
         grid.setLocalWork(THREADS, THREADS, 1);
         return grid;
     }
 
     /** What the calls of one launch ask of the device, together: the products' FLOPs, each operand read once, C written. */
-    static LaunchInfo info(String kernel, List<Call> calls) {
-        long[] groups = groups(calls);
+    static LaunchInfo info(String kernel, List<Call> calls, int tile) {
+        long[] groups = groups(calls, tile);
         double flops = 0, read = 0, written = 0;
         for (Call c : calls) {
             double zs = c.kSlice > 0 ? 1 : c.z; // split K: the slices share one product
@@ -259,7 +304,7 @@ public final class Gemm {
             written += 4.0 * c.m * c.n * (c.kSlice > 0 ? c.z : zs);
         }
         return new LaunchInfo(kernel, new long[]{groups[0] * THREADS, groups[1] * THREADS, 1},
-                new long[]{THREADS, THREADS, 1}, flops, read, written, LOCAL_BYTES);
+                new long[]{THREADS, THREADS, 1}, flops, read, written, tile == WIDE ? WIDE_LOCAL_BYTES : LOCAL_BYTES);
     }
 
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
@@ -348,12 +393,137 @@ public final class Gemm {
             // the epilogue's arguments, read after the k loop so that they hold no registers during it
             int j = tileJ + lx, gate = gateOf(args, at, c);
             int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
-            storeRow(mem, c, ldc, tileI + ly, j, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
-            storeRow(mem, c, ldc, tileI + THREADS + ly, j, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
-            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
-            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
+            storeRow(mem, c, ldc, tileI + ly, j, THREADS, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, tileI + THREADS + ly, j, THREADS, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, THREADS, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, THREADS, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
             for (int r = 0; r < R; r++) {
-                finishRow(mem, c, ldc, tileI + r * THREADS + ly, j, m, n, flags, res, seedValue, salt, maskBase, p);
+                finishRow(mem, c, ldc, tileI + r * THREADS + ly, j, THREADS, m, n, flags, res, seedValue, salt, maskBase, p);
+            }
+        }
+    }
+
+    /**
+     * {@link #gemm} with wide tiles: a work-group of THREADS x THREADS computes a {@link #WIDE} x
+     * {@link #WIDE} tile of C, each work-item the 8 x 8 block at rows 8 ly.., columns 8 lx.. of it, from
+     * {@link #WIDE_TK}-deep slices staged as {@link #gemm} stages its slices (the next slice read into
+     * registers while this one is multiplied); the same calls, arguments, k order (so each element is the
+     * same sum, bit for bit, where both split K alike) and epilogue, a row's 8 columns in two runs of 4.
+     * {@link #tile} gives it launches whose every C is at least WIDE x WIDE; the edges are guarded as in
+     * {@link #gemm}.
+     *
+     * <p>Per k a work-item reads 8 neighbouring values of A and 8 of B (two 16-byte reads each, see
+     * {@link #WIDE}) for 64 multiply-adds. Two ways to hold fewer registers through the k loop were
+     * tried and are out of reach: reading the epilogue's arguments again after the loop, and computing
+     * each load's offset once before it; with either, TornadoVM 5.2 fails to compile the kernel ("Non-final
+     * objects introduced via scope are not supported", in its task specialisation).
+     */
+    public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
+        int lx = kc.localIdx, ly = kc.localIdy;
+        int gy = kc.groupIdy;
+        int tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
+        while (gy >= tilesI * args.get(at + ZS) && args.get(at + MORE) != 0) {
+            gy -= tilesI * args.get(at + ZS);
+            at += SIZE;
+            tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
+        }
+        int m = args.get(at + M), n = args.get(at + N);
+        int z = gy / tilesI;
+        int tileI = (gy - z * tilesI) * WIDE, tileJ = kc.groupIdx * WIDE;
+        int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
+        int flags = args.get(at + FLAGS);
+        int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
+        int c = operand(args, at, C, C_SB, C_SH, z);
+        int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE);
+        boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, WIDE);
+        boolean dropA = (flags & DROP_A) != 0;
+
+        float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
+        float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c04 = 0f, c05 = 0f, c06 = 0f, c07 = 0f;
+        float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f, c14 = 0f, c15 = 0f, c16 = 0f, c17 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c24 = 0f, c25 = 0f, c26 = 0f, c27 = 0f;
+        float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f, c34 = 0f, c35 = 0f, c36 = 0f, c37 = 0f;
+        float c40 = 0f, c41 = 0f, c42 = 0f, c43 = 0f, c44 = 0f, c45 = 0f, c46 = 0f, c47 = 0f;
+        float c50 = 0f, c51 = 0f, c52 = 0f, c53 = 0f, c54 = 0f, c55 = 0f, c56 = 0f, c57 = 0f;
+        float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f, c64 = 0f, c65 = 0f, c66 = 0f, c67 = 0f;
+        float c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f, c74 = 0f, c75 = 0f, c76 = 0f, c77 = 0f;
+        int tid = ly * THREADS + lx, step = THREADS * THREADS;
+        boolean aAlongK = sak == 1, bAlongK = sbj != 1;
+        int k0 = skip ? kEnd : kBegin;
+        float nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
+        float nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
+        float nA2 = loadA(mem, a, tid + 2 * step, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
+        float nA3 = loadA(mem, a, tid + 3 * step, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
+        float nB0 = loadB(mem, b, tid, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB1 = loadB(mem, b, tid + step, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB2 = loadB(mem, b, tid + 2 * step, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
+        float nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
+        int ra0 = ly * WIDE_R, rb0 = lx * WIDE_R;
+        for (; k0 < kEnd; k0 += WIDE_TK) {
+            as[slot(tid, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = masked(nA0, dropA, seedValue, salt,
+                    addressA(a, tid, aAlongK, WIDE_TK, WIDE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = masked(nA1, dropA, seedValue, salt,
+                    addressA(a, tid + step, aAlongK, WIDE_TK, WIDE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + 2 * step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = masked(nA2, dropA, seedValue, salt,
+                    addressA(a, tid + 2 * step, aAlongK, WIDE_TK, WIDE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid + 3 * step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = masked(nA3, dropA, seedValue, salt,
+                    addressA(a, tid + 3 * step, aAlongK, WIDE_TK, WIDE, tileI, k0, sai, sak) - maskBase, p);
+            bs[slot(tid, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB0;
+            bs[slot(tid + step, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB1;
+            bs[slot(tid + 2 * step, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB2;
+            bs[slot(tid + 3 * step, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB3;
+            kc.localBarrier();
+            int k1 = k0 + WIDE_TK;
+            nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE, tileI, k1, m, kEnd, sai, sak);
+            nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE, tileI, k1, m, kEnd, sai, sak);
+            nA2 = loadA(mem, a, tid + 2 * step, aAlongK, WIDE_TK, WIDE, tileI, k1, m, kEnd, sai, sak);
+            nA3 = loadA(mem, a, tid + 3 * step, aAlongK, WIDE_TK, WIDE, tileI, k1, m, kEnd, sai, sak);
+            nB0 = loadB(mem, b, tid, bAlongK, WIDE_TK, WIDE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB1 = loadB(mem, b, tid + step, bAlongK, WIDE_TK, WIDE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB2 = loadB(mem, b, tid + 2 * step, bAlongK, WIDE_TK, WIDE, tileJ, k1, n, kEnd, sbk, sbj);
+            nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE, tileJ, k1, n, kEnd, sbk, sbj);
+            for (int kk = 0; kk < WIDE_TK; kk++) {
+                int ra = kk * WIDE_PITCH + ra0, rb = kk * WIDE_PITCH + rb0;
+                float a0 = as[ra], a1 = as[ra + 1], a2 = as[ra + 2], a3 = as[ra + 3];
+                float a4 = as[ra + 4], a5 = as[ra + 5], a6 = as[ra + 6], a7 = as[ra + 7];
+                float b0 = bs[rb], b1 = bs[rb + 1], b2 = bs[rb + 2], b3 = bs[rb + 3];
+                float b4 = bs[rb + 4], b5 = bs[rb + 5], b6 = bs[rb + 6], b7 = bs[rb + 7];
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3; c04 += a0 * b4; c05 += a0 * b5; c06 += a0 * b6; c07 += a0 * b7;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3; c14 += a1 * b4; c15 += a1 * b5; c16 += a1 * b6; c17 += a1 * b7;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3; c24 += a2 * b4; c25 += a2 * b5; c26 += a2 * b6; c27 += a2 * b7;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3; c34 += a3 * b4; c35 += a3 * b5; c36 += a3 * b6; c37 += a3 * b7;
+                c40 += a4 * b0; c41 += a4 * b1; c42 += a4 * b2; c43 += a4 * b3; c44 += a4 * b4; c45 += a4 * b5; c46 += a4 * b6; c47 += a4 * b7;
+                c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3; c54 += a5 * b4; c55 += a5 * b5; c56 += a5 * b6; c57 += a5 * b7;
+                c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3; c64 += a6 * b4; c65 += a6 * b5; c66 += a6 * b6; c67 += a6 * b7;
+                c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3; c74 += a7 * b4; c75 += a7 * b5; c76 += a7 * b6; c77 += a7 * b7;
+            }
+            kc.localBarrier();
+        }
+        if (!skip) {
+            int i = tileI + ly * WIDE_R, j = tileJ + lx * WIDE_R, gate = gateOf(args, at, c);
+            int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
+            storeRow(mem, c, ldc, i + 0, j, 1, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, i + 0, j + 4, 1, m, n, flags, bias, gate, alpha, c04, c05, c06, c07);
+            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, i + 1, j + 4, 1, m, n, flags, bias, gate, alpha, c14, c15, c16, c17);
+            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, i + 2, j + 4, 1, m, n, flags, bias, gate, alpha, c24, c25, c26, c27);
+            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
+            storeRow(mem, c, ldc, i + 3, j + 4, 1, m, n, flags, bias, gate, alpha, c34, c35, c36, c37);
+            storeRow(mem, c, ldc, i + 4, j, 1, m, n, flags, bias, gate, alpha, c40, c41, c42, c43);
+            storeRow(mem, c, ldc, i + 4, j + 4, 1, m, n, flags, bias, gate, alpha, c44, c45, c46, c47);
+            storeRow(mem, c, ldc, i + 5, j, 1, m, n, flags, bias, gate, alpha, c50, c51, c52, c53);
+            storeRow(mem, c, ldc, i + 5, j + 4, 1, m, n, flags, bias, gate, alpha, c54, c55, c56, c57);
+            storeRow(mem, c, ldc, i + 6, j, 1, m, n, flags, bias, gate, alpha, c60, c61, c62, c63);
+            storeRow(mem, c, ldc, i + 6, j + 4, 1, m, n, flags, bias, gate, alpha, c64, c65, c66, c67);
+            storeRow(mem, c, ldc, i + 7, j, 1, m, n, flags, bias, gate, alpha, c70, c71, c72, c73);
+            storeRow(mem, c, ldc, i + 7, j + 4, 1, m, n, flags, bias, gate, alpha, c74, c75, c76, c77);
+            for (int r = 0; r < WIDE_R; r++) {
+                finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
+                finishRow(mem, c, ldc, i + r, j + 4, 1, m, n, flags, res, seedValue, salt, maskBase, p);
             }
         }
     }
@@ -369,17 +539,17 @@ public final class Gemm {
     }
 
     /**
-     * The epilogue's first half for one row i of a work-item's outputs, columns j, j + THREADS, j + 2
-     * THREADS, j + 3 THREADS: C(i, j) from its sum ({@link #sum}). The bias, C's old values (for +=)
-     * and the gate's are read, all four of each, before any is written, as {@link #loadA} reads.
+     * The epilogue's first half for one row i of a work-item's outputs, columns j, j + step, j + 2 step,
+     * j + 3 step: C(i, j) from its sum ({@link #sum}). The bias, C's old values (for +=) and the gate's
+     * are read, all four of each, before any is written, as {@link #loadA} reads.
      */
-    private static void storeRow(FloatArray mem, int c, int ldc, int i, int j, int m, int n, int flags, int bias,
+    private static void storeRow(FloatArray mem, int c, int ldc, int i, int j, int step, int m, int n, int flags, int bias,
                                  int gate, float alpha, float s0, float s1, float s2, float s3) {
         int at = Math.min(i, m - 1) * ldc, row = c + at;
-        int at0 = at + Math.min(j, n - 1), at1 = at + Math.min(j + THREADS, n - 1);
-        int at2 = at + Math.min(j + 2 * THREADS, n - 1), at3 = at + Math.min(j + 3 * THREADS, n - 1);
-        float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + THREADS, n);
-        float b2 = biasAt(mem, bias, j + 2 * THREADS, n), b3 = biasAt(mem, bias, j + 3 * THREADS, n);
+        int at0 = at + Math.min(j, n - 1), at1 = at + Math.min(j + step, n - 1);
+        int at2 = at + Math.min(j + 2 * step, n - 1), at3 = at + Math.min(j + 3 * step, n - 1);
+        float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + step, n);
+        float b2 = biasAt(mem, bias, j + 2 * step, n), b3 = biasAt(mem, bias, j + 3 * step, n);
         boolean accumulate = (flags & ACCUMULATE) != 0;
         float o0 = accumulate ? mem.get(c + at0) : 0f, o1 = accumulate ? mem.get(c + at1) : 0f;
         float o2 = accumulate ? mem.get(c + at2) : 0f, o3 = accumulate ? mem.get(c + at3) : 0f;
@@ -389,14 +559,14 @@ public final class Gemm {
             if (j < n) {
                 mem.set(row + j, sum(alpha * s0, bias, b0, flags, o0, g0));
             }
-            if (j + THREADS < n) {
-                mem.set(row + j + THREADS, sum(alpha * s1, bias, b1, flags, o1, g1));
+            if (j + step < n) {
+                mem.set(row + j + step, sum(alpha * s1, bias, b1, flags, o1, g1));
             }
-            if (j + 2 * THREADS < n) {
-                mem.set(row + j + 2 * THREADS, sum(alpha * s2, bias, b2, flags, o2, g2));
+            if (j + 2 * step < n) {
+                mem.set(row + j + 2 * step, sum(alpha * s2, bias, b2, flags, o2, g2));
             }
-            if (j + 3 * THREADS < n) {
-                mem.set(row + j + 3 * THREADS, sum(alpha * s3, bias, b3, flags, o3, g3));
+            if (j + 3 * step < n) {
+                mem.set(row + j + 3 * step, sum(alpha * s3, bias, b3, flags, o3, g3));
             }
         }
     }
@@ -506,19 +676,19 @@ public final class Gemm {
 
     /**
      * The epilogue's second half, where the flags ask for it: dropout on C and then the residual,
-     * applied to what the first half wrote in row i, columns j, j + THREADS, j + 2 THREADS, j + 3
-     * THREADS (never with +=: {@link Call} refuses the mix). The row's values of C and of the
-     * residual are read before any is written, as {@link #loadA} reads.
+     * applied to what the first half wrote in row i, columns j, j + step, j + 2 step, j + 3 step (never
+     * with +=: {@link Call} refuses the mix). The row's values of C and of the residual are read before
+     * any is written, as {@link #loadA} reads.
      */
-    private static void finishRow(FloatArray mem, int c, int ldc, int i, int j, int m, int n, int flags, int res,
+    private static void finishRow(FloatArray mem, int c, int ldc, int i, int j, int step, int m, int n, int flags, int res,
                                   long seedValue, int salt, int maskBase, float p) {
         boolean drop = (flags & DROP_C) != 0;
         if (!drop && res < 0) {
             return; // nothing asked for
         }
         int row = Math.min(i, m - 1) * ldc;
-        int at0 = row + Math.min(j, n - 1), at1 = row + Math.min(j + THREADS, n - 1);
-        int at2 = row + Math.min(j + 2 * THREADS, n - 1), at3 = row + Math.min(j + 3 * THREADS, n - 1);
+        int at0 = row + Math.min(j, n - 1), at1 = row + Math.min(j + step, n - 1);
+        int at2 = row + Math.min(j + 2 * step, n - 1), at3 = row + Math.min(j + 3 * step, n - 1);
         float v0 = mem.get(c + at0), v1 = mem.get(c + at1), v2 = mem.get(c + at2), v3 = mem.get(c + at3);
         float r0 = res >= 0 ? mem.get(res + at0) : 0f, r1 = res >= 0 ? mem.get(res + at1) : 0f;
         float r2 = res >= 0 ? mem.get(res + at2) : 0f, r3 = res >= 0 ? mem.get(res + at3) : 0f;
@@ -526,16 +696,16 @@ public final class Gemm {
             if (j < n) {
                 mem.set(c + row + j, finish(v0, r0, drop, res, seedValue, salt, c + row + j - maskBase, p));
             }
-            if (j + THREADS < n) {
-                mem.set(c + row + j + THREADS, finish(v1, r1, drop, res, seedValue, salt, c + row + j + THREADS - maskBase, p));
+            if (j + step < n) {
+                mem.set(c + row + j + step, finish(v1, r1, drop, res, seedValue, salt, c + row + j + step - maskBase, p));
             }
-            if (j + 2 * THREADS < n) {
-                mem.set(c + row + j + 2 * THREADS, finish(v2, r2, drop, res, seedValue, salt,
-                        c + row + j + 2 * THREADS - maskBase, p));
+            if (j + 2 * step < n) {
+                mem.set(c + row + j + 2 * step, finish(v2, r2, drop, res, seedValue, salt, c + row + j + 2 * step - maskBase,
+                        p));
             }
-            if (j + 3 * THREADS < n) {
-                mem.set(c + row + j + 3 * THREADS, finish(v3, r3, drop, res, seedValue, salt,
-                        c + row + j + 3 * THREADS - maskBase, p));
+            if (j + 3 * step < n) {
+                mem.set(c + row + j + 3 * step, finish(v3, r3, drop, res, seedValue, salt, c + row + j + 3 * step - maskBase,
+                        p));
             }
         }
     }

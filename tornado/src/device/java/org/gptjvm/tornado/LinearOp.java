@@ -97,7 +97,19 @@ final class LinearOp {
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
         Gemm.Call dw = new Gemm.Call().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
                 .mask(o(dout), salt);
-        int outputTiles = dw.groups(OC) * dw.groups(C);
+        dw.fillsDevice = true;
+        List<Gemm.Call> products = new ArrayList<>(List.of(dw));
+        if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
+            // after dW in the launch: a GPU starts work-groups in about the order of their numbers, and each
+            // of dW's sums a slice of thousands of rows where dinp's sum OC: the long ones start first and
+            // the short ones fill the device around them, rather than the long ones starting last
+            Gemm.Call input = new Gemm.Call().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
+                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), salt);
+            input.gate = reluInput ? o(inp) : -1;
+            products.add(input);
+        }
+        int tile = Gemm.tile(products);
+        int outputTiles = dw.groups(OC, tile) * dw.groups(C, tile);
         int slices = Math.max(1, Math.min((Grids.SPREAD + outputTiles - 1) / outputTiles, N / (4 * Gemm.TK)));
         if (slices > 1) {
             int slice = (int) Grids.roundUp((N + slices - 1) / slices, Gemm.TK);
@@ -110,16 +122,6 @@ final class LinearOp {
             sums.add(new SumJob(OC * C, slices, (int) parts.at(), o(dweight)));
         } else { // dW += straight from the product
             dw.c(o(dweight), C, 0, 0).flags(Gemm.ACCUMULATE | drop);
-        }
-        List<Gemm.Call> products = new ArrayList<>(List.of(dw));
-        if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
-            // after dW in the launch: a GPU starts work-groups in about the order of their numbers, and each
-            // of dW's sums a slice of thousands of rows where dinp's sum OC: the long ones start first and
-            // the short ones fill the device around them, rather than the long ones starting last
-            Gemm.Call input = new Gemm.Call().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
-                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), salt);
-            input.gate = reluInput ? o(inp) : -1;
-            products.add(input);
         }
         // the input and weight gradients read dout, W and inp only: one launch
         tasks.add(Gemm.task(ctx, "matmul_backward_products", products, seed, p));

@@ -24,16 +24,15 @@ final class TornadoDevices {
 
     /**
      * Device {@code spec}: an index into {@link #all()}, or TornadoVM's "driver:device"; null: the
-     * first accelerator, else TornadoVM's default.
+     * default ({@link #preferred}).
      */
     static TornadoDevice select(String spec) {
         List<TornadoDevice> devices = all();
         if (devices.isEmpty()) {
             throw new GptException("TornadoVM found no device: check the driver (clinfo -l for OpenCL) and tornado --devices");
         }
-        if (spec == null) { // the first accelerator, else TornadoVM's default device
-            return devices.stream().filter(TornadoDevices::isAccelerator).findFirst()
-                    .orElseGet(() -> TornadoExecutionPlan.getDevice(0, 0));
+        if (spec == null) {
+            return preferred(devices);
         }
         try {
             if (spec.contains(":")) {
@@ -49,6 +48,29 @@ final class TornadoDevices {
         }
         throw new GptException("no TornadoVM device '" + spec + "'; there are " + devices.size()
                 + " (0.." + (devices.size() - 1) + "): see gpt devices");
+    }
+
+    /**
+     * The default device: an accelerator, by route: TornadoVM's PTX backend, then its CUDA backend (both
+     * launch without waiting for the device, where its OpenCL backend waits before every launch), then
+     * OpenCL, then any other; among equals, TornadoVM's first. PTX comes before CUDA because NVIDIA's
+     * JIT keeps the wide GEMM at 128 registers (two work-groups an SM) where NVRTC gives it 163 (one):
+     * scripts/kernel-sass.sh shows both. Without an accelerator, TornadoVM's default device.
+     */
+    static TornadoDevice preferred(List<TornadoDevice> devices) {
+        return devices.stream().filter(TornadoDevices::isAccelerator)
+                .min(java.util.Comparator.comparingInt(TornadoDevices::routeRank))
+                .orElseGet(() -> TornadoExecutionPlan.getDevice(0, 0));
+    }
+
+    /** The order of {@link #preferred}: lower first. */
+    static int routeRank(TornadoDevice d) {
+        return switch (d.getTornadoVMBackend()) {
+            case PTX -> 0;
+            case CUDA -> 1;
+            case OPENCL -> 2;
+            default -> 3;
+        };
     }
 
     /** A device that is not a CPU: a GPU, an accelerator, an FPGA. */

@@ -26,8 +26,9 @@ final class TornadoVmRuntime implements TornadoRuntime {
     public List<String> devices() {
         List<String> lines = new ArrayList<>();
         var all = TornadoDevices.all();
+        var preferred = all.isEmpty() ? null : TornadoDevices.preferred(all);
         for (int i = 0; i < all.size(); i++) {
-            lines.add(i + ": " + TornadoDevices.describe(all.get(i)));
+            lines.add(i + ": " + TornadoDevices.describe(all.get(i)) + (all.get(i) == preferred ? " (default)" : ""));
         }
         return lines;
     }

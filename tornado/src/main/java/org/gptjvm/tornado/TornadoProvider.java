@@ -18,6 +18,7 @@ public final class TornadoProvider implements BackendProvider {
     /** The class that starts TornadoVM, present in a -Ptornado build only. */
     private static final String RUNTIME = "org.gptjvm.tornado.TornadoVmRuntime";
     static final String DEVICE_MEMORY = "tornado.device.memory";
+    static final String RECOVER_BAILOUT = "tornado.recover.bailout";
 
     private TornadoRuntime runtime;
     private final boolean given;
@@ -106,6 +107,12 @@ public final class TornadoProvider implements BackendProvider {
             // nothing up front for this figure).
             if (System.getProperty(DEVICE_MEMORY) == null) {
                 System.setProperty(DEVICE_MEMORY, "1024GB");
+            }
+            // A kernel TornadoVM cannot compile is an error: by default TornadoVM would run its Java code
+            // on the host instead, one work-item at a time, and --backend tornado would silently become
+            // the slowest backend there is
+            if (System.getProperty(RECOVER_BAILOUT) == null) {
+                System.setProperty(RECOVER_BAILOUT, "False");
             }
             try {
                 runtime = (TornadoRuntime) Class.forName(RUNTIME).getDeclaredConstructor().newInstance();
