@@ -65,10 +65,7 @@ done
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/lib"
-gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$work/lib/libcuda.so.1" "$here/scripts/dump_libcuda.c"
-echo 'void nvml_stand_in(void) {}' > "$work/nvml.c"
-gcc -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o "$work/lib/libnvidia-ml.so.1" "$work/nvml.c"
+"$here/scripts/stand-in-driver.sh" "$work/lib"
 export LD_LIBRARY_PATH="$work/lib${nvrtc:+:$nvrtc}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" GPT_CUDA_ARCH="$arch"
 
 (cd "$here" && source scripts/find-jdk25.sh && ./mvn25 -B -q -pl bench -am package -DskipTests) \

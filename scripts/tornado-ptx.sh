@@ -34,10 +34,8 @@ command -v ptxas >/dev/null || die "no ptxas (the CUDA toolkit's)"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/lib" "$work/dump"
-gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$work/lib/libcuda.so.1" "$here/scripts/dump_libcuda.c"
-echo 'void nvml_stand_in(void) {}' > "$work/nvml.c"
-gcc -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o "$work/lib/libnvidia-ml.so.1" "$work/nvml.c"
+mkdir "$work/dump"
+"$here/scripts/stand-in-driver.sh" "$work/lib"
 export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" GPT_PTX_DUMP="$work/dump"
 device=$("$here/gpt" devices 2>/dev/null | sed -n 's/^ *\([0-9]*\): PTX dump.*/\1/p' | head -1)
 [ -n "$device" ] || die "TornadoVM listed no PTX device with the stand-in driver (see: gpt devices)"

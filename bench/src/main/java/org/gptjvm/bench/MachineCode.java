@@ -205,19 +205,15 @@ public final class MachineCode {
         for (var e : code.entrySet()) {
             String name = e.getKey();
             List<Instruction> body = e.getValue();
-            List<Instruction> main = mainLoop(body, labels.get(name));
+            List<int[]> loops = loops(body, labels.get(name));
+            int[] main = mainLoop(body, loops);
             Mix all = Mix.of(body);
             kernels.add(new Kernel(name, registers.getOrDefault(name, -1), frames.getOrDefault(name, 0),
-                    shared.getOrDefault(name, 0), all.localAccesses(), main == body ? "kernel" : "loop",
-                    Mix.of(main), all.instructions(), innerLoops(body, labels.get(name))));
+                    shared.getOrDefault(name, 0), all.localAccesses(), main == null ? "kernel" : "loop",
+                    Mix.of(main == null ? body : body.subList(main[0], main[1] + 1)), all.instructions(),
+                    main == null ? 0 : innerLoops(loops, main)));
         }
         return kernels;
-    }
-
-    /** The main loop's instructions (see the class comment); the whole kernel where it has no loop. */
-    static List<Instruction> mainLoop(List<Instruction> code, Map<String, Integer> labels) {
-        int[] loop = mainLoopRange(code, labels);
-        return loop == null ? code : code.subList(loop[0], loop[1] + 1);
     }
 
     /** The loops of a kernel: {first, last} instruction index of each branch back. */
@@ -233,10 +229,11 @@ public final class MachineCode {
         return loops;
     }
 
-    private static int[] mainLoopRange(List<Instruction> code, Map<String, Integer> labels) {
+    /** The main loop of {@code loops} (see the class comment); null where the kernel has none. */
+    private static int[] mainLoop(List<Instruction> code, List<int[]> loops) {
         int[] best = null;
         Mix bestMix = null;
-        for (int[] loop : loops(code, labels)) {
+        for (int[] loop : loops) {
             Mix mix = Mix.of(code.subList(loop[0], loop[1] + 1));
             if (bestMix == null || better(mix, bestMix)) {
                 best = loop;
@@ -247,12 +244,8 @@ public final class MachineCode {
     }
 
     /** Loops inside the main loop (their instructions are counted once, whatever their trip count). */
-    static int innerLoops(List<Instruction> code, Map<String, Integer> labels) {
-        int[] main = mainLoopRange(code, labels);
-        if (main == null) {
-            return 0;
-        }
-        return (int) loops(code, labels).stream().filter(l -> l[0] >= main[0] && l[1] <= main[1] && !(l[0] == main[0] && l[1] == main[1])).count();
+    private static int innerLoops(List<int[]> loops, int[] main) {
+        return (int) loops.stream().filter(l -> l != main && l[0] >= main[0] && l[1] <= main[1]).count();
     }
 
     private static boolean better(Mix a, Mix b) {
