@@ -3,12 +3,15 @@
 #
 #   scripts/gpu-bundle.sh DIR        (needs TORNADOVM_HOME: source tornado-env.sh first)
 #
-# DIR then holds everything that travels, at most 60 MiB:
+# DIR then holds everything that travels, at most 60 MiB (90 MiB with NVRTC):
 #   gpt, gpu-check.sh   the launcher and the GPU check (see scripts/bundle/)
 #   gpt.jar             built here with the tornado backend (-Ptornado)
 #   payload/            a jlink'ed Java 25 runtime and the TornadoVM SDK, as .tar.xz: unpacked on first use
 #   lib/libOpenCL.so.1  the OpenCL ICD loader (Debian's ocl-icd-libopencl1)
 #   vendors/nvidia.icd  names the NVIDIA driver's libnvidia-opencl.so.1 for that loader
+#   payload/nvrtc.tar.xz  NVIDIA's NVRTC 13 (libnvrtc.so.13 and its builtins), when the SDK has TornadoVM's CUDA
+#                       backend, which compiles kernels with it; found in $NVRTC_DIR, the CUDA toolkit
+#                       ($CUDA_HOME, /usr/local/cuda), ldconfig, or pip's nvidia-cuda-nvrtc wheel (nvidia/cu13/lib)
 #   fonts/, lib/fonts/  DejaVu Sans, and fontconfig with its libraries for servers that lack it: Java
 #                       draws no text, so no loss picture, without a font found through fontconfig
 #   data/, fixtures/, tools/   Tiny Shakespeare, the PyTorch fixtures, torch_bench.py (from ../shared)
@@ -71,6 +74,23 @@ for lib in libfontconfig.so.1 libfreetype.so.6 libexpat.so.1 libpng16.so.16 libb
   cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$work/b/lib/fonts/$lib"
 done
 
+limit=60
+if [ -f "$TORNADOVM_HOME/lib/libtornado-cuda.so" ]; then
+  echo "gpu-bundle: NVRTC, for TornadoVM's CUDA backend ..."
+  nvrtc=""
+  for d in ${NVRTC_DIR:-} ${CUDA_HOME:+$CUDA_HOME/lib64} /usr/local/cuda/lib64 \
+      $(ldconfig -p 2>/dev/null | sed -n 's#.*=> \(.*\)/libnvrtc\.so\.13$#\1#p') \
+      $(python3 -c 'import site; print(" ".join(p + "/nvidia/cu13/lib" for p in site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null); do
+    if [ -f "$d/libnvrtc.so.13" ] && ls "$d"/libnvrtc-builtins.so.13.* >/dev/null 2>&1; then nvrtc="$d"; break; fi
+  done
+  [ -n "$nvrtc" ] || die "the SDK has TornadoVM's CUDA backend, which needs NVRTC 13, and none was found: pip install nvidia-cuda-nvrtc (CUDA 13), or set NVRTC_DIR to the folder holding libnvrtc.so.13"
+  mkdir -p "$work/nvrtc"
+  cp -L "$nvrtc/libnvrtc.so.13" "$work/nvrtc/"
+  for f in "$nvrtc"/libnvrtc-builtins.so.13.*; do case "$f" in *.alt.*) ;; *) cp -L "$f" "$work/nvrtc/";; esac; done
+  tar -C "$work" -cf - nvrtc | xz -9e -T0 > "$work/b/payload/nvrtc.tar.xz"
+  limit=90
+fi
+
 cp "$here/cli/target/gpt.jar" "$work/b/gpt.jar"
 cp "$here/scripts/bundle/gpt" "$here/scripts/bundle/gpu-check.sh" "$work/b/"
 cp "$here/scripts/bundle/README.txt" "$work/b/"
@@ -81,7 +101,7 @@ cp "$shared/tools/torch_bench.py" "$work/b/tools/"
 chmod +x "$work/b/gpt" "$work/b/gpu-check.sh"
 
 size=$(du -sb "$work/b" | cut -f1)
-[ "$size" -le $((60 * 1024 * 1024)) ] || die "the bundle is $((size / 1048576)) MiB, over 60 MiB"
+[ "$size" -le $((limit * 1024 * 1024)) ] || die "the bundle is $((size / 1048576)) MiB, over $limit MiB"
 mkdir -p "$dest"
 cp -a "$work/b/." "$dest/"
 echo "gpu-bundle: $dest, $((size / 1048576)) MiB: copy it to the server, then: $dest/gpu-check.sh (or $dest/gpt ...)"

@@ -4,7 +4,8 @@
 # (env -i, PATH=/usr/bin:/bin, no JDK), runs gpt verify and 20 training iterations on the tornado
 # backend. When the SDK has TornadoVM's PTX backend (a release SDK built for NVIDIA), it also starts
 # the bundle with a stand-in for the NVIDIA driver's libcuda.so.1 (dump_libcuda.c), which
-# must make the PTX device appear, and without it, which must leave PTX out. As root, it hides the
+# must make the PTX device appear, and without it, which must leave PTX out; likewise TornadoVM's CUDA
+# backend, with the NVRTC the bundle carries. As root, it hides the
 # machine's fonts and fontconfig and draws the loss picture with the bundle's. Needs TORNADOVM_HOME and
 # ../shared. Exit 0 when all of it works.
 set -euo pipefail
@@ -15,7 +16,8 @@ fail() { echo "test-gpu-bundle: FAILED: $*" >&2; exit 1; }
 
 "$here/scripts/gpu-bundle.sh" "$work/made"
 size=$(du -sb "$work/made" | cut -f1)
-[ "$size" -le $((60 * 1024 * 1024)) ] || fail "the bundle is $((size / 1048576)) MiB"
+limit=60; [ -f "$work/made/payload/nvrtc.tar.xz" ] && limit=90   # NVRTC, for TornadoVM's CUDA backend
+[ "$size" -le $((limit * 1024 * 1024)) ] || fail "the bundle is $((size / 1048576)) MiB"
 cp -a "$work/made" "$work/server"          # what reaches the server: the folder alone
 rm -rf "$work/made"
 mkdir "$work/empty" "$work/home" && cd "$work/empty"
@@ -55,5 +57,16 @@ if [ -f "$work/server/runtime/tornado-argfile-ptx" ]; then
   grep -q '^tornado (default)' <<<"$out" || fail "a GPU should make tornado the default: $out"
   grep -q 'OPENCL' <<<"$out" || fail "OpenCL (PoCL) should stay listed beside PTX: $out"
   ptx="; with a stand-in libcuda.so.1 the PTX device is listed (and tornado the default), without it PTX stays out"
+fi
+if [ -f "$work/server/runtime/tornado-argfile-cuda" ]; then
+  [ -f "$work/server/runtime/nvrtc/libnvrtc.so.13" ] || fail "a bundle with TornadoVM's CUDA backend must carry NVRTC"
+  out=$(bare "$work/server/gpt" devices 2>&1) || fail "gpt devices: $out"
+  ! grep -q 'CUDA GPU' <<<"$out" || fail "without libcuda.so.1 the CUDA backend must stay out: $out"
+  out=$(bare LD_LIBRARY_PATH="$work/driver" "$work/server/gpt" devices 2>&1) || fail "gpt devices with libcuda: $out"
+  grep -q 'CUDA GPU' <<<"$out" || fail "with libcuda.so.1 and the bundle's NVRTC the CUDA device should be listed: $out"
+  out=$(bare LD_LIBRARY_PATH="$work/driver" GPT_TORNADO_BACKENDS=cuda "$work/server/gpt" devices 2>&1) \
+    || fail "gpt devices with the CUDA backend alone: $out"
+  ! grep -q 'OPENCL\|PTX GPU' <<<"$out" || fail "GPT_TORNADO_BACKENDS=cuda must start the CUDA backend alone: $out"
+  ptx="$ptx; the CUDA backend too (the bundle's NVRTC), alone with GPT_TORNADO_BACKENDS=cuda"
 fi
 echo "test-gpu-bundle: OK: $((size / 1048576)) MiB; verify and 20 tornado iterations ran from the bundle under env -i$fonts$ptx"

@@ -4,7 +4,7 @@
 Measures, in one run on one machine: what the machine has (nvidia-smi, the driver's libraries,
 TornadoVM's devices), gpt verify on the bundled PyTorch fixtures on the tornado backend, gpt bench of
 the cpu and tornado backends (small and lecture configs; cpu with all cores), PyTorch's training step
-on the same GPU (tools/torch_bench.py: eager fp32, TF32, bf16 autocast), the launch plan of the lecture
+on the same GPU (tools/torch_bench.py: eager fp32, TF32, bf16 autocast; fp32 through torch.compile), the launch plan of the lecture
 step with each kernel's time (gpt bench --plan --profile), a 300-iteration training run of the small
 config on the tornado backend next to the cpu backend's losses, and a 1000-iteration lecture-config run
 on the tornado backend; and the Linear products alone (gpt bench --products), which compile in
@@ -14,7 +14,8 @@ new work after 8 minutes.
 GPU_CHECK_PARTS=verify,bench,torch,steps,products,plan,lecture,train (the default: all but products,
 in that order) picks parts, so that a check longer than one command may run can be split over two.
 The steps part runs gpt verify on ref_small and times the tornado step (GPU_CHECK_STEPS_CONFIGS,
-default small,lecture) on each device of GPU_CHECK_STEPS_DEVICES: a GPU seen through both OpenCL and
+default small,lecture) on each device of GPU_CHECK_STEPS_DEVICES, on TornadoVM's PTX and CUDA drivers
+with CUDA graphs on and off (GPT_CUDA_GRAPHS): a GPU seen through both OpenCL and
 PTX launches the same kernels through two drivers, whose cost per launch differs (TornadoVM's OpenCL
 path waits for the device before each launch: it writes the kernel's frame from a Java array with a
 blocking write). The products part times the Linear products of GPU_CHECK_PRODUCTS_CONFIG (default
@@ -148,16 +149,18 @@ cuda = rc == 0 and out.strip().endswith("True")
 report["torch"] = {"version": out.strip() if rc == 0 else None, "cuda": cuda}
 runs = []
 if cuda:
-    runs = [(c, p) for c in configs for p in (["fp32", "tf32", "bf16"] if c == "lecture" else ["fp32"])]
+    # eager in each precision, and fp32 through torch.compile: the anchor after eager
+    runs = [(c, p) for c in configs for p in (["fp32", "tf32", "bf16", "fp32-compile"] if c == "lecture" else ["fp32"])]
 else:
     runs = [("small", "fp32")]  # PyTorch on this machine's CPU: the small step only (the lecture one takes minutes)
 for cfg, prec in runs if "torch" in PARTS else []:
     say(f"== PyTorch {cfg} {prec} on {'cuda' if cuda else 'cpu'}")
     tjs = os.path.join(tempfile.gettempdir(), f"torch-{cfg}-{prec}.json")
-    rc, out, _ = run(["python3", torch_bench, "--config", cfg, "--device", "cuda" if cuda else "cpu", "--precision", prec,
+    precision, compiled = prec.split("-")[0], prec.endswith("-compile")
+    rc, out, _ = run(["python3", torch_bench, "--config", cfg, "--device", "cuda" if cuda else "cpu", "--precision", precision,
                       "--warmup", "5" if cfg == "small" else "3", "--iters", "20" if cfg == "small" else "10",
                       "--threads", str(os.cpu_count()), "--data", os.path.join(HERE, "data", "tinyshakespeare.txt"),
-                      "--json", tjs], 300)
+                      "--json", tjs] + (["--compile"] if compiled else []), 300)
     if rc == 0 and os.path.exists(tjs):
         torch[f"{cfg}/{prec}"] = json.load(open(tjs))
     else:
@@ -183,11 +186,17 @@ if "steps" in PARTS and not QUICK:
         rc, out, _ = run([GPT, "verify", "--backend", "tornado", "--reference", small_fixture] + dev, 300)
         last = [l for l in out.splitlines() if l.startswith(("OK", "FAILED"))]
         row["verify"] = last[-1] if last else out.strip()[-300:]
-        for cfg in STEPS_CONFIGS:
+        # TornadoVM's PTX and CUDA drivers capture each program as CUDA graphs: timed with capture off too
+        line = next((l for l in tornado_lines if device is not None and l.split(":")[0] == device), "")
+        graphs = ["on", "off"] if re.search(r"\b(PTX|CUDA)\b", line) or (device is None and
+                                                                         re.search(r"\b(PTX|CUDA)\b", " ".join(tornado_lines))) else ["on"]
+        for cfg, g in [(c, g) for c in STEPS_CONFIGS for g in graphs]:
+            name = cfg if g == "on" else cfg + " graphs off"
             iters, warm = ("20", "5") if cfg == "small" else ("5", "2")
-            sjs = os.path.join(OUT, f"step-{cfg}-device{device}.json")
+            sjs = os.path.join(OUT, f"step-{cfg}-device{device}" + ("" if g == "on" else "-graphs-off") + ".json")
             rc, out, _ = run([GPT, "bench", "--config", cfg, "--backend", "tornado", "--iters", iters, "--warmup", warm,
-                              "--json", sjs, "--force"] + dev, 400)
+                              "--json", sjs, "--force"] + dev, 400, env={"GPT_CUDA_GRAPHS": g})
+            cfg = name
             if rc == 0 and os.path.exists(sjs):
                 b = json.load(open(sjs))["backends"][0]
                 row[cfg] = {"ms_median": b["ms_per_step"]["median"], "ms_min": b["ms_per_step"]["min"],
@@ -283,8 +292,8 @@ md = [f"# gpt GPU check ({report['started']}, {report['seconds']} s{', --quick' 
       f"- TornadoVM devices: {'; '.join(tornado_lines) or 'none'}", f"- CPU cores: {probe['cores']}",
       f"- PyTorch: {report['torch']['version']}", "", "## gpt verify (tornado)", "", "| file | result |", "|---|---|"]
 md += [f"| {f} | {v['result']} |" for f, v in verify.items()]
-md += ["", "## Training step, ms (median)", "", "| config | cpu (all cores) | tornado | PyTorch fp32 | PyTorch tf32 | PyTorch bf16 |",
-       "|---|---|---|---|---|---|"]
+md += ["", "## Training step, ms (median)", "", "| config | cpu (all cores) | tornado | PyTorch fp32 | PyTorch tf32 | PyTorch bf16 "
+       "| PyTorch fp32, torch.compile |", "|---|---|---|---|---|---|---|"]
 for cfg in configs:
     b = bench.get(cfg, {})
     def ms(name):
@@ -293,12 +302,12 @@ for cfg in configs:
         t = torch.get(f"{cfg}/{prec}", {})
         v = t.get("ms_per_step", {}).get("median") if isinstance(t.get("ms_per_step"), dict) else t.get("ms_per_step")
         return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
-    md.append(f"| {cfg} | {ms('cpu')} | {ms('tornado')} | {tms('fp32')} | {tms('tf32')} | {tms('bf16')} |")
+    md.append(f"| {cfg} | {ms('cpu')} | {ms('tornado')} | {tms('fp32')} | {tms('tf32')} | {tms('bf16')} | {tms('fp32-compile')} |")
 md += ["", f"PyTorch ran on {'the GPU (cuda)' if cuda else 'this CPU'}."]
 if step_runs:
     md += ["", "## The tornado step on each GPU device (TornadoVM's numbers), ms (median; "
            "first: the training program's first run, compiling, in s)", "",
-           "| device | verify ref_small | small | lecture |", "|---|---|---|---|"]
+           "| device | verify ref_small | small | lecture | small, graphs off | lecture, graphs off |", "|---|---|---|---|---|---|"]
     for key, row in step_runs.items():
         def cell(cfg):
             r = row.get(cfg, {})
@@ -308,8 +317,9 @@ if step_runs:
                 return "failed: " + r.get("error", "")[-150:]
             first = f", first {r['first_run_s']:.1f} s" if "first_run_s" in r else ""
             return f"{r['ms_median']:.2f} (min {r['ms_min']:.2f}{first})"
-        md.append(f"| {key} | {row['verify'][-80:]} | {cell('small')} | {cell('lecture')} |")
-    seen = sorted({k + ": " + r[c]["device"] for k, r in step_runs.items() for c in ("small", "lecture")
+        md.append(f"| {key} | {row['verify'][-80:]} | {cell('small')} | {cell('lecture')} | {cell('small graphs off')} "
+                  f"| {cell('lecture graphs off')} |")
+    seen = sorted({k + ": " + r[c]["device"] for k, r in step_runs.items() for c in r if c != "verify"
                    if "device" in r.get(c, {})})
     md += ["", "Devices: " + "; ".join(seen)]
 if products:

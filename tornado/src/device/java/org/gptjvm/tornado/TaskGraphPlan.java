@@ -31,6 +31,9 @@ import java.util.Set;
  * gives, through one GridScheduler. A program is cut into graphs small enough for TornadoVM's
  * per-graph task buffer, run in order. A program recorded after the plan was built (the sampling
  * graphs after training) rebuilds it: the arena is copied back first, then uploaded into the new plan.
+ * On TornadoVM's PTX and CUDA drivers each graph is captured as a CUDA graph on its first run and
+ * replayed with one launch after that ({@link CudaGraphs}); the host then writes the step's inputs and
+ * reads the loss, and the device replays the rest.
  */
 final class TaskGraphPlan {
 
@@ -67,6 +70,8 @@ final class TaskGraphPlan {
 
     private final TornadoDevice device;
     private final DeviceArena arena;
+    /** Whether the plan being built captures its graphs ({@link CudaGraphs#capture}). */
+    private boolean capturing;
     private final List<TProgram> programs = new ArrayList<>();
     private TornadoExecutionPlan plan;
     /** The arrays the plan was built over (growing the arena or the arguments makes new ones). */
@@ -150,7 +155,7 @@ final class TaskGraphPlan {
             build(a, args);
         }
         if (arena.uploadNeeded()) {
-            arena.ran(plan.withGraph(0).execute());
+            arena.ran(run(0));
         }
         boolean compiling = !compiled.containsAll(p.graphs);
         long start = System.nanoTime();
@@ -160,7 +165,7 @@ final class TaskGraphPlan {
         }
         for (int g : p.graphs) {
             long t0 = System.nanoTime();
-            TornadoExecutionResult result = plan.withGraph(g).execute();
+            TornadoExecutionResult result = run(g);
             long wall = System.nanoTime() - t0;
             arena.ran(result);
             boolean first = compiled.add(g); // a graph's first run compiles its kernels: not a step's time
@@ -176,6 +181,24 @@ final class TaskGraphPlan {
         if (compiling) {
             System.err.printf("gpt: tornado: '%s' compiled and ran in %.1f s%n", p.name, (System.nanoTime() - start) / 1e9);
         }
+    }
+
+    /** Runs graph {@code g}; a CUDA graph that cannot be captured is an error that names the way around it. */
+    private TornadoExecutionResult run(int g) {
+        if (!capturing || compiled.contains(g)) {
+            return plan.withGraph(g).execute();
+        }
+        try {
+            return plan.withGraph(g).execute();
+        } catch (RuntimeException e) {
+            throw new GptException("TornadoVM could not capture task graph " + g + " as a CUDA graph ("
+                    + String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName())
+                    + "): run again with " + CudaGraphs.ENV + "=off");
+        }
+    }
+
+    boolean profiling() {
+        return profile != null;
     }
 
     private void build(FloatArray a, IntArray args) {
@@ -223,6 +246,10 @@ final class TaskGraphPlan {
         }
         if (profile != null) {
             plan.withProfiler(uk.ac.manchester.tornado.api.enums.ProfilerMode.SILENT);
+        }
+        capturing = CudaGraphs.capture(device, profile != null);
+        if (capturing) {
+            plan.withCUDAGraph();
         }
         planned = a;
         plannedArgs = args;
