@@ -70,6 +70,29 @@ public interface Backend extends AutoCloseable {
         read(src, 0, dst, src.size());
     }
 
+    /**
+     * Hands the floats of {@code block} to {@code change} in host memory, part by part or as one run,
+     * and keeps what it leaves there as the block's values: how a data-parallel run all-reduces its
+     * gradients across processes. A backend whose buffers are host memory hands its own (no copy); one
+     * with a device's memory stages the block's range alone through the host, down and back up.
+     */
+    default void changeOnHost(FloatBlock block, java.util.function.Consumer<java.lang.foreign.MemorySegment> change) {
+        for (FloatBuf part : block.parts()) {
+            float[] a = new float[part.size()];
+            read(part, a);
+            change.accept(java.lang.foreign.MemorySegment.ofArray(a));
+            write(part, a);
+        }
+    }
+
+    /**
+     * Whether dropout's masks start from the seed buffer's first row ({@link DropoutMask#FIRST_ROW}),
+     * as a process of a data-parallel run with dropout needs.
+     */
+    default boolean masksFromFirstRow() {
+        return true;
+    }
+
     /** Turns recorded launches into something that runs them in order. */
     Program compile(String name, List<Launch> launches);
 

@@ -10,6 +10,20 @@ public final class DropoutMask {
     private DropoutMask() {
     }
 
+    /**
+     * The seed buffer's ints: the seed's low and high words, then the row of the combined batch that
+     * row 0 of this process's batch is (0 in one process; rank * B * T in a data-parallel run), so
+     * that every process draws the masks one process on the combined batch would: element i of a
+     * (rows, width) tensor has index firstRow * width + i, attention weight i (B,NH,T,T) index
+     * {@link #attentionBase} + i.
+     */
+    public static final int SEED_INTS = 3, FIRST_ROW = 2;
+
+    /** The mask index of a process's first attention weight: its first sequence's in the combined batch. */
+    public static int attentionBase(int firstRow, int T, int NH) {
+        return firstRow / T * NH * T * T;
+    }
+
     /** The 64-bit seed stored in a two-int seed buffer (low word first). */
     public static long seed(int lo, int hi) {
         return ((long) hi << 32) | (lo & 0xffffffffL);

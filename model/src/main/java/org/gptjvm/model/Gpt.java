@@ -17,7 +17,7 @@ public final class Gpt {
     private GptGraph batchGraph, sampleGraph, evalGraph;
     private DecodeGraph decodeGraph;
     private final float[] scalar = new float[1];
-    private final int[] seedWords = new int[2];
+    private final int[] seedWords = new int[org.gptjvm.engine.DropoutMask.SEED_INTS];
     private float[] lastLogits, rowLosses, batchMeans;
 
     public Gpt(Backend backend, GptConfig config) {
@@ -36,6 +36,15 @@ public final class Gpt {
             batchGraph = new GptGraph(backend, params, B, config.blockSize());
         }
         return batchGraph;
+    }
+
+    /**
+     * The row of the combined batch that row 0 of this process's training batches is: 0 in one
+     * process, rank * B * T in a data-parallel run, so that dropout draws the masks one process on the
+     * combined batch would ({@link org.gptjvm.engine.DropoutMask}).
+     */
+    public void firstRow(int row) {
+        seedWords[org.gptjvm.engine.DropoutMask.FIRST_ROW] = row;
     }
 
     /** Forward and backward on one batch; the gradients are left in the params' grad buffers. */

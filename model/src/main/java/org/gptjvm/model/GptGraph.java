@@ -77,7 +77,7 @@ public final class GptGraph {
         this.NH = cfg.nHead();
         idx = be.allocInt("idx", N);
         targets = be.allocInt("targets", N);
-        dropoutSeed = be.allocInt("dropout_seed", 2);
+        dropoutSeed = be.allocInt("dropout_seed", org.gptjvm.engine.DropoutMask.SEED_INTS);
         logitsBuf = be.allocFloat("logits", N * V);
         lossBuf = be.allocFloat("loss", 1);
         probs = be.allocFloat("probs", N * V);

@@ -40,10 +40,11 @@ final class Attention {
      * factors in {@code s.mask} for the backward pass. Only the causal triangle is hashed: above
      * it the weights are 0 whatever the mask.
      */
-    private static float[] dropped(float[] att, int a, int T, long seed, int salt, float dropout, Workspace s) {
+    private static float[] dropped(float[] att, int a, int T, long seed, int base, int salt, float dropout,
+                                   Workspace s) {
         for (int t = 0; t < T; t++) {
             int row = t * T;
-            DropoutKernels.scales(s.mask, row, t + 1, seed, salt, a + row, dropout);
+            DropoutKernels.scales(s.mask, row, t + 1, seed, salt, base + a + row, dropout);
             for (int t2 = 0; t2 <= t; t2++) {
                 s.dropped[row + t2] = att[a + row + t2] * s.mask[row + t2];
             }
@@ -53,13 +54,13 @@ final class Attention {
     }
 
     /** Pairs [from, to) of B*NH, one (batch, head) each: att (B,NH,T,T) and out (B,T,C) from qkv (B,T,3C). */
-    static void forward(float[] out, float[] att, float[] qkv, long seed, float dropout, int salt, int T, int C,
+    static void forward(float[] out, float[] att, float[] qkv, long seed, int base, float dropout, int salt, int T, int C,
                         int NH, Workspace s, int from, int to) {
-        forward(out, att, qkv, seed, dropout, salt, T, C, NH, s, from, to, T <= COLUMNS_MAX_T);
+        forward(out, att, qkv, seed, base, dropout, salt, T, C, NH, s, from, to, T <= COLUMNS_MAX_T);
     }
 
     /** {@link #forward}, by columns or by rows as asked (the same bits either way). */
-    static void forward(float[] out, float[] att, float[] qkv, long seed, float dropout, int salt, int T, int C,
+    static void forward(float[] out, float[] att, float[] qkv, long seed, int base, float dropout, int salt, int T, int C,
                         int NH, Workspace s, int from, int to, boolean byColumns) {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
@@ -79,7 +80,7 @@ final class Attention {
             if (outDone) {
                 continue;
             }
-            float[] w = dropout > 0f ? dropped(att, a, T, seed, salt, dropout, s) : att;
+            float[] w = dropout > 0f ? dropped(att, a, T, seed, base, salt, dropout, s) : att;
             int wOff = dropout > 0f ? 0 : a;
             for (int t = 0; t < T; t++) {
                 Arrays.fill(out, o + t * C, o + t * C + hs, 0f);
@@ -111,13 +112,13 @@ final class Attention {
     }
 
     /** Pairs [from, to) of B*NH: writes into dqkv the gradients of Q, K and V given att and dout. */
-    static void backward(float[] dqkv, float[] dout, float[] qkv, float[] att, long seed, float dropout, int salt,
+    static void backward(float[] dqkv, float[] dout, float[] qkv, float[] att, long seed, int base, float dropout, int salt,
                          int T, int C, int NH, Workspace s, int from, int to) {
-        backward(dqkv, dout, qkv, att, seed, dropout, salt, T, C, NH, s, from, to, T <= COLUMNS_MAX_T);
+        backward(dqkv, dout, qkv, att, seed, base, dropout, salt, T, C, NH, s, from, to, T <= COLUMNS_MAX_T);
     }
 
     /** {@link #backward}, by columns or by rows as asked (the same bits either way). */
-    static void backward(float[] dqkv, float[] dout, float[] qkv, float[] att, long seed, float dropout, int salt,
+    static void backward(float[] dqkv, float[] dout, float[] qkv, float[] att, long seed, int base, float dropout, int salt,
                          int T, int C, int NH, Workspace s, int from, int to, boolean byColumns) {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
@@ -129,7 +130,7 @@ final class Attention {
             int o = b * T * C + h * hs;
             clearHead(dqkv, q, T, hs, C, C3); // the products below add into it
             if (byColumns) {
-                float[] w = dropout > 0f ? dropped(att, a, T, seed, salt, dropout, s) : null;
+                float[] w = dropout > 0f ? dropped(att, a, T, seed, base, salt, dropout, s) : null;
                 AttentionByColumns.backward(dqkv, dout, qkv, att, a, q, k, v, o, T, hs, C, scale, w,
                         w != null ? s.mask : null, s);
                 continue;
@@ -143,7 +144,7 @@ final class Attention {
                 Gemm.gemm(r0, r1, r1, hs, dout, o, C, 1, s.transposed, 0, T, g, 0, T, s.panels);
             }
             // dV += dropout(att)^T @ dout
-            float[] w = dropout > 0f ? dropped(att, a, T, seed, salt, dropout, s) : att;
+            float[] w = dropout > 0f ? dropped(att, a, T, seed, base, salt, dropout, s) : att;
             int wOff = dropout > 0f ? 0 : a;
             Gemm.gemm(0, T, hs, T, w, wOff, 1, T, dout, o, C, dqkv, v, C3, s.panels);
             // through dropout and softmax: dpre = att * (g - sum(att * g)) * scale, kept in g

@@ -82,7 +82,7 @@ public final class CpuBackend extends HostBackend {
         float[] o = f(out), r = f(residual);
         return linearForward("matmul_residual_forward", out, inp, weight, bias, N, C, OC, (from, to) -> {
             if (p > 0f) {
-                DropoutKernels.forward(o, o, seed(seed), p, salt, from, to);
+                DropoutKernels.forward(o, o, seed(seed), firstRow(seed) * OC, p, salt, from, to);
             }
             org.gptjvm.engine.ref.RefKernels.residualForward(o, r, o, from, to);
         });
@@ -158,7 +158,7 @@ public final class CpuBackend extends HostBackend {
         fitPanels(C, Math.max(OC, N));
         WorkerPool.RangeTask mask = (a, b) -> {
             java.util.Arrays.fill(outputGrad(), a, b, 0f);
-            DropoutKernels.backward(outputGrad(), d, seed(seed), p, salt, a, b);
+            DropoutKernels.backward(outputGrad(), d, seed(seed), firstRow(seed) * OC, p, salt, a, b);
         };
         // the layer's output gradient: dout through the mask, or dout itself without dropout
         WorkerPool.PartTask input = (q, a, b) -> {
@@ -188,7 +188,8 @@ public final class CpuBackend extends HostBackend {
         float[] o = f(out), at = f(att), x = f(qkv);
         fitAttention(T, C / NH);
         WorkerPool.PartTask task = (p, a, b) ->
-                Attention.forward(o, at, x, seed(seed), dropout, salt, T, C, NH, workspaces[p], a, b);
+                Attention.forward(o, at, x, seed(seed), attentionBase(seed, T, NH), dropout, salt, T, C, NH, workspaces[p], a,
+                        b);
         return parallelParts("attention_forward", B * NH, task);
     }
 
@@ -198,7 +199,8 @@ public final class CpuBackend extends HostBackend {
         float[] dx = f(dqkv), d = f(dout), x = f(qkv), at = f(att);
         fitAttention(T, C / NH);
         WorkerPool.PartTask task = (p, a, b) ->
-                Attention.backward(dx, d, x, at, seed(seed), dropout, salt, T, C, NH, workspaces[p], a, b);
+                Attention.backward(dx, d, x, at, seed(seed), attentionBase(seed, T, NH), dropout, salt, T, C, NH, workspaces[p],
+                        a, b);
         return parallelParts("attention_backward", B * NH, task);
     }
 

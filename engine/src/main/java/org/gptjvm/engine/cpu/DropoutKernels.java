@@ -50,27 +50,27 @@ final class DropoutKernels {
     }
 
     /** out = inp * mask on [from, to): RefKernels.dropoutForward. */
-    static void forward(float[] out, float[] inp, long seed, float p, int salt, int from, int to) {
+    static void forward(float[] out, float[] inp, long seed, int base, float p, int salt, int from, int to) {
         float keep = 1.0f / (1.0f - p);
         int i = from;
         for (; i + N <= to; i += N) {
-            FloatVector.fromArray(FS, inp, i).mul(scales(seed, salt, i, p, keep)).intoArray(out, i);
+            FloatVector.fromArray(FS, inp, i).mul(scales(seed, salt, base + i, p, keep)).intoArray(out, i);
         }
         for (; i < to; i++) {
-            out[i] = inp[i] * DropoutMask.scale(seed, salt, i, p);
+            out[i] = inp[i] * DropoutMask.scale(seed, salt, base + i, p);
         }
     }
 
     /** dinp += dout * mask on [from, to): RefKernels.dropoutBackward. */
-    static void backward(float[] dinp, float[] dout, long seed, float p, int salt, int from, int to) {
+    static void backward(float[] dinp, float[] dout, long seed, int base, float p, int salt, int from, int to) {
         float keep = 1.0f / (1.0f - p);
         int i = from;
         for (; i + N <= to; i += N) {
-            FloatVector d = FloatVector.fromArray(FS, dout, i).mul(scales(seed, salt, i, p, keep));
+            FloatVector d = FloatVector.fromArray(FS, dout, i).mul(scales(seed, salt, base + i, p, keep));
             FloatVector.fromArray(FS, dinp, i).add(d).intoArray(dinp, i);
         }
         for (; i < to; i++) {
-            dinp[i] += dout[i] * DropoutMask.scale(seed, salt, i, p);
+            dinp[i] += dout[i] * DropoutMask.scale(seed, salt, base + i, p);
         }
     }
 }

@@ -98,10 +98,32 @@ public abstract class HostBackend implements Backend {
         return ((HostInt) b).a;
     }
 
-    /** The dropout seed: two ints written by the host each step. */
+    /** A host backend's buffers are heap arrays: each part goes to {@code change} as it is, changed in place. */
+    @Override
+    public void changeOnHost(FloatBlock block, java.util.function.Consumer<java.lang.foreign.MemorySegment> change) {
+        for (FloatBuf part : block.parts()) {
+            change.accept(java.lang.foreign.MemorySegment.ofArray(f(part)));
+        }
+    }
+
+    /** The dropout seed: the first two of the seed buffer's ints, written by the host each step. */
     protected static long seed(IntBuf b) {
         int[] s = i(b);
         return DropoutMask.seed(s[0], s[1]);
+    }
+
+    /** The row of the combined batch that this process's row 0 is: the seed buffer's third int, if any. */
+    protected static int firstRow(IntBuf b) {
+        if (b == null) {
+            return 0;
+        }
+        int[] s = i(b);
+        return s.length > DropoutMask.FIRST_ROW ? s[DropoutMask.FIRST_ROW] : 0;
+    }
+
+    /** The mask index of this process's first attention weight (B,NH,T,T) in the combined batch. */
+    protected static int attentionBase(IntBuf b, int T, int NH) {
+        return DropoutMask.attentionBase(firstRow(b), T, NH);
     }
 
     /** The position of a decode step: the second of the two ints the host writes per token. */

@@ -187,8 +187,8 @@ public final class RefKernels {
     // ------------------------------------------------------------------ attention
 
     /** Rows [from,to) of B*NH*T, one (batch, head, query position) each. */
-    public static void attentionForward(float[] out, float[] att, float[] qkv, long seed, float dropout, int salt,
-                                        int T, int C, int NH, int from, int to) {
+    public static void attentionForward(float[] out, float[] att, float[] qkv, long seed, int base, float dropout,
+                                        int salt, int T, int C, int NH, int from, int to) {
         int hs = C / NH;
         for (int row = from; row < to; row++) {
             int t = row % T;
@@ -196,7 +196,7 @@ public final class RefKernels {
             int b = row / (T * NH);
             int keys = b * T * 3 * C + C + h * hs;
             attendRow(qkv, (b * T + t) * 3 * C + h * hs, qkv, keys, qkv, keys + C, 3 * C, t, T, hs, att, row * T,
-                    seed, salt, dropout, out, (b * T + t) * C + h * hs);
+                    seed, base, salt, dropout, out, (b * T + t) * C + h * hs);
         }
     }
 
@@ -211,7 +211,7 @@ public final class RefKernels {
             int q = h * hs;
             System.arraycopy(qkv, C + q, kCache, t * C + q, hs);
             System.arraycopy(qkv, 2 * C + q, vCache, t * C + q, hs);
-            attendRow(qkv, q, kCache, q, vCache, q, C, t, T, hs, scores, h * T, 0L, 0, 0f, out, q);
+            attendRow(qkv, q, kCache, q, vCache, q, C, t, T, hs, scores, h * T, 0L, 0, 0, 0f, out, q);
         }
     }
 
@@ -222,7 +222,7 @@ public final class RefKernels {
      * compute the same bits.
      */
     private static void attendRow(float[] q, int qOff, float[] k, int kOff, float[] v, int vOff, int stride, int t,
-                                  int T, int hs, float[] w, int wOff, long seed, int salt, float dropout,
+                                  int T, int hs, float[] w, int wOff, long seed, int base, int salt, float dropout,
                                   float[] out, int oOff) {
         float scale = (float) (1.0 / Math.sqrt(hs));
         float max = Float.NEGATIVE_INFINITY;
@@ -253,7 +253,7 @@ public final class RefKernels {
             for (int t2 = 0; t2 <= t; t2++) {
                 float wt = w[wOff + t2];
                 if (dropout > 0f) {
-                    wt *= DropoutMask.scale(seed, salt, wOff + t2, dropout);
+                    wt *= DropoutMask.scale(seed, salt, base + wOff + t2, dropout);
                 }
                 o += (double) wt * v[vOff + t2 * stride + i];
             }
@@ -273,7 +273,8 @@ public final class RefKernels {
      * </pre>
      */
     public static void attentionBackward(float[] dqkv, double[] dS, float[] dout, float[] qkv, float[] att,
-                                         long seed, float dropout, int salt, int T, int C, int NH, int from, int to) {
+                                         long seed, int base, float dropout, int salt, int T, int C, int NH, int from,
+                                         int to) {
         int hs = C / NH, C3 = 3 * C;
         double scale = (float) (1.0 / Math.sqrt(hs));
         for (int bh = from; bh < to; bh++) {
@@ -286,7 +287,7 @@ public final class RefKernels {
                     double s = 0;
                     for (int t = t2; t < T; t++) {
                         int at = a + t * T + t2;
-                        float p = dropout > 0f ? att[at] * DropoutMask.scale(seed, salt, at, dropout) : att[at];
+                        float p = dropout > 0f ? att[at] * DropoutMask.scale(seed, salt, base + at, dropout) : att[at];
                         s += (double) p * dout[o + t * C + i];
                     }
                     dqkv[v + t2 * C3 + i] = (float) s;
@@ -301,7 +302,7 @@ public final class RefKernels {
                         g += (double) dout[o + t * C + i] * qkv[v + t2 * C3 + i];
                     }
                     if (dropout > 0f) {
-                        g *= DropoutMask.scale(seed, salt, a + t * T + t2, dropout);
+                        g *= DropoutMask.scale(seed, salt, base + a + t * T + t2, dropout);
                     }
                     dS[t * T + t2] = g;
                     dot += att[a + t * T + t2] * g;
@@ -341,15 +342,18 @@ public final class RefKernels {
         }
     }
 
-    public static void dropoutForward(float[] out, float[] inp, long seed, float p, int salt, int from, int to) {
+    /** The mask of element i is that of element base + i of the combined batch (see {@link DropoutMask}). */
+    public static void dropoutForward(float[] out, float[] inp, long seed, int base, float p, int salt, int from,
+                                      int to) {
         for (int i = from; i < to; i++) {
-            out[i] = inp[i] * DropoutMask.scale(seed, salt, i, p);
+            out[i] = inp[i] * DropoutMask.scale(seed, salt, base + i, p);
         }
     }
 
-    public static void dropoutBackward(float[] dinp, float[] dout, long seed, float p, int salt, int from, int to) {
+    public static void dropoutBackward(float[] dinp, float[] dout, long seed, int base, float p, int salt, int from,
+                                       int to) {
         for (int i = from; i < to; i++) {
-            dinp[i] += dout[i] * DropoutMask.scale(seed, salt, i, p);
+            dinp[i] += dout[i] * DropoutMask.scale(seed, salt, base + i, p);
         }
     }
 

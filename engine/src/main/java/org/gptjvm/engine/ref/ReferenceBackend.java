@@ -123,7 +123,7 @@ public class ReferenceBackend extends HostBackend {
         return parallel("matmul_residual_forward", N, (a, b) -> {
             RefKernels.matmulForward(o, x, w, bb, C, OC, a, b);
             if (p > 0f) {
-                RefKernels.dropoutForward(o, o, seed(seed), p, salt, a * OC, b * OC);
+                RefKernels.dropoutForward(o, o, seed(seed), firstRow(seed) * OC, p, salt, a * OC, b * OC);
             }
             RefKernels.residualForward(o, r, o, a * OC, b * OC);
         });
@@ -154,7 +154,7 @@ public class ReferenceBackend extends HostBackend {
         float[] gate = reluInput ? x : null;
         WorkerPool.RangeTask mask = (a, b) -> {
             java.util.Arrays.fill(outputGrad(), a, b, 0f);
-            RefKernels.dropoutBackward(outputGrad(), d, seed(seed), p, salt, a, b);
+            RefKernels.dropoutBackward(outputGrad(), d, seed(seed), firstRow(seed) * OC, p, salt, a, b);
         };
         // the layer's output gradient: dout through the mask, or dout itself without dropout
         WorkerPool.RangeTask input = (a, b) -> RefKernels.matmulBackwardInput(dx, p > 0f ? outputGrad() : d, w, gate, C, OC,
@@ -177,7 +177,7 @@ public class ReferenceBackend extends HostBackend {
                                    int B, int T, int C, int NH) {
         float[] o = f(out), at = f(att), x = f(qkv);
         WorkerPool.RangeTask task = (a, b) ->
-                RefKernels.attentionForward(o, at, x, seed(seed), dropout, salt, T, C, NH, a, b);
+                RefKernels.attentionForward(o, at, x, seed(seed), attentionBase(seed, T, NH), dropout, salt, T, C, NH, a, b);
         return parallel("attention_forward", B * NH * T, task);
     }
 
@@ -187,7 +187,8 @@ public class ReferenceBackend extends HostBackend {
         float[] dx = f(dqkv), d = f(dout), x = f(qkv), at = f(att);
         fitPartSums(T * T);
         WorkerPool.PartTask task = (p, a, b) ->
-                RefKernels.attentionBackward(dx, partSums[p], d, x, at, seed(seed), dropout, salt, T, C, NH, a, b);
+                RefKernels.attentionBackward(dx, partSums[p], d, x, at, seed(seed), attentionBase(seed, T, NH), dropout, salt, T, C,
+                        NH, a, b);
         return parallelParts("attention_backward", B * NH, task);
     }
 

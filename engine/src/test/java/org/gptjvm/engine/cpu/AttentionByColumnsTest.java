@@ -33,7 +33,7 @@ class AttentionByColumnsTest {
                     s.fit(T, C / NH);
                     java.util.Arrays.fill(att[path], Float.NaN); // every element must be written
                     java.util.Arrays.fill(out[path], Float.NaN);
-                    Attention.forward(out[path], att[path], qkv, 99, dropout, 7, T, C, NH, s, 0, B * NH, path == 1);
+                    Attention.forward(out[path], att[path], qkv, 99, 3 * T * T * NH, dropout, 7, T, C, NH, s, 0, B * NH, path == 1);
                 }
                 String what = "B" + B + " T" + T + " C" + C + " NH" + NH + " dropout " + dropout;
                 assertArrayEquals(att[0], att[1], "att, " + what);
@@ -51,7 +51,7 @@ class AttentionByColumnsTest {
                     Workspace s = new Workspace();
                     s.fit(T, C / NH);
                     dqkv[path] = dqkv0.clone();
-                    Attention.backward(dqkv[path], dout, qkv, att[0], 99, dropout, 7, T, C, NH, s, 0, B * NH,
+                    Attention.backward(dqkv[path], dout, qkv, att[0], 99, 3 * T * T * NH, dropout, 7, T, C, NH, s, 0, B * NH,
                             path == 1);
                 }
                 assertArrayEquals(dqkv[0], dqkv[1], "dqkv, " + what);

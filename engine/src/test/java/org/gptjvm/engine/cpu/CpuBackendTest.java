@@ -230,7 +230,7 @@ class CpuBackendTest {
                         IntBuf seed = seedBuf(be, DROPOUT_SEED);
                         // what the fused launches stand for, from the plain product and the reference's loops
                         float[] g = new float[N * OC];
-                        RefKernels.dropoutBackward(g, d, DROPOUT_SEED, p, SALT, 0, N * OC);
+                        RefKernels.dropoutBackward(g, d, DROPOUT_SEED, 0, p, SALT, 0, N * OC);
                         float[] dx0 = randn(rnd, N * C, 1), dw0 = randn(rnd, OC * C, 1), db0 = randn(rnd, OC, 1);
                         FloatBuf plain = be.allocFloat("plain", N * OC), fused = buf(be, "fused", randn(rnd, N * OC, 3));
                         FloatBuf dx1 = buf(be, "dx1", dx0), dw1 = buf(be, "dw1", dw0), db1 = buf(be, "db1", db0);
@@ -243,7 +243,7 @@ class CpuBackendTest {
                                 be.matmulDropoutBackward(dx3, dw3, db3, db, seed, p, SALT, x, true, w, N, C, OC));
                         float[] want = read(be, plain);
                         if (p > 0f) {
-                            RefKernels.dropoutForward(want, want, DROPOUT_SEED, p, SALT, 0, N * OC);
+                            RefKernels.dropoutForward(want, want, DROPOUT_SEED, 0, p, SALT, 0, N * OC);
                         }
                         RefKernels.residualForward(want, r, want, 0, N * OC);
                         String what = be.name() + " " + s + " p=" + p;

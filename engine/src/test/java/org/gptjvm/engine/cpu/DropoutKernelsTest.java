@@ -43,12 +43,12 @@ class DropoutKernelsTest {
         }
         long seed = 0x1234_5678_9ABCL;
         float[] wantOut = new float[n], wantAcc = acc0.clone();
-        RefKernels.dropoutForward(wantOut, x, seed, 0.2f, 7, 5, n);
-        RefKernels.dropoutBackward(wantAcc, d, seed, 0.2f, 7, 5, n);
+        RefKernels.dropoutForward(wantOut, x, seed, 1234, 0.2f, 7, 5, n);
+        RefKernels.dropoutBackward(wantAcc, d, seed, 1234, 0.2f, 7, 5, n);
         for (int rep = 0; rep < 3000; rep++) {
             float[] out = new float[n], acc = acc0.clone();
-            DropoutKernels.forward(out, x, seed, 0.2f, 7, 5, n);
-            DropoutKernels.backward(acc, d, seed, 0.2f, 7, 5, n);
+            DropoutKernels.forward(out, x, seed, 1234, 0.2f, 7, 5, n);
+            DropoutKernels.backward(acc, d, seed, 1234, 0.2f, 7, 5, n);
             if (rep == 0 || rep == 2999) {
                 assertArrayEquals(wantOut, out, "forward, repetition " + rep);
                 assertArrayEquals(wantAcc, acc, "backward, repetition " + rep);
