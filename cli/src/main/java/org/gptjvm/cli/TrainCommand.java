@@ -5,6 +5,7 @@ import org.gptjvm.engine.GptException;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.Seeds;
+import org.gptjvm.model.dist.Collective;
 import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.data.TextData;
 import org.gptjvm.model.sample.Sampler;
@@ -165,7 +166,11 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         engine.check(spec);
-        PrintStream stdout = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        // one of several processes (mpirun, srun): a data-parallel run, where process 0 alone prints and writes;
+        // every process's errors still reach stderr
+        Collective world = Collective.fromEnvironment();
+        PrintStream stdout = world.leader() ? new PrintStream(System.out, true, StandardCharsets.UTF_8)
+                : new PrintStream(java.io.OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
         if (sampleTokens < 0) {
             throw usage("--sample-tokens must not be negative");
         }
@@ -200,11 +205,15 @@ final class TrainCommand implements Callable<Integer> {
 
         try (Backend backend = engine.create()) {
             Gpt gpt = new Gpt(backend, config);
-            TrainingRun run = new TrainingRun(gpt, text, opts, resumed, resume, target, logInterval, force);
+            TrainingRun run = new TrainingRun(gpt, text, opts, resumed, resume, target, logInterval, force, world);
             stdout.printf(Locale.ROOT, "%s M parameters%n", new java.math.BigDecimal(gpt.params.count())
                     .movePointLeft(6).toPlainString());
             stdout.printf("model: %s; batch %d, lr %s, %d iterations; backend %s%n", config, opts.batchSize(),
                     opts.lr(), opts.iters(), backend.device());
+            if (world.size() > 1) {
+                stdout.printf("data-parallel: %d processes of %d rows each, one batch of %d rows a step%n", world.size(),
+                        opts.batchSize(), world.size() * opts.batchSize());
+            }
             if (!opts.recipe().equals(Recipe.LECTURE)) {
                 stdout.println("recipe: " + describe(opts));
             }
@@ -232,12 +241,13 @@ final class TrainCommand implements Callable<Integer> {
                 restoreSignals.run();
             }
             Path metricsFile = run.metricsFile();
-            String picture = LossPlot.writeQuietly(metricsFile, Metrics.plotFileFor(target));
+            String picture = world.leader() ? LossPlot.writeQuietly(metricsFile, Metrics.plotFileFor(target)) : "";
             if (outcome.stopped()) {
                 stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
-                stdout.printf("interrupted at iteration %d; saved %s (continue with: %s)%n", outcome.iteration(), target,
-                        Launcher.command("train", "--resume", target.toString(), "--iters", String.valueOf(opts.iters()),
+                stdout.printf("interrupted at iteration %d; saved %s (continue with: %s%s)%n", outcome.iteration(), target,
+                        world.size() > 1 ? "mpirun -np " + world.size() + " " : "", Launcher.command("train", "--resume", target.toString(), "--iters", String.valueOf(opts.iters()),
                                 "--data", dataFile.toString()));
+                world.close();
                 return 130;
             }
             Trainer.Result r = outcome.result();
@@ -246,7 +256,7 @@ final class TrainCommand implements Callable<Integer> {
                     r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(), r.evalSeconds(), r.listenerSeconds(),
                     target);
             stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
-            if (sampleTokens > 0) {
+            if (sampleTokens > 0 && world.leader()) {
                 stdout.println("--- sample ---");
                 stdout.print(text.tokenizer().decode(0));
                 new Sampler(gpt, config.blockSize()).stream(new int[]{0}, sampleTokens, 1.0, 0, Seeds.sample(opts.seed()),
@@ -257,6 +267,7 @@ final class TrainCommand implements Callable<Integer> {
                 stdout.println();
             }
         }
+        world.close();
         return 0;
     }
 

@@ -32,6 +32,7 @@ public final class TornadoBackend implements Backend, DeviceDiagnostics {
         this.device = device;
         this.plan = new TaskGraphPlan(device, arena);
         DeviceLimits.check(device);
+        CudaGraphs.wanted(); // a bad setting fails here, before any work
     }
 
     @Override
@@ -41,10 +42,16 @@ public final class TornadoBackend implements Backend, DeviceDiagnostics {
 
     @Override
     public String device() {
-        return "tornado backend, " + TornadoDevices.describe(device);
+        return "tornado backend, " + TornadoDevices.describe(device) + "; " + CudaGraphs.describe(device, plan.profiling());
     }
 
     // ---------------------------------------------------------------- buffers and programs
+
+    /** The device kernels index dropout's masks from their own batch's first row (one process alone). */
+    @Override
+    public boolean masksFromFirstRow() {
+        return false;
+    }
 
     @Override
     public FloatBuf allocFloat(String name, int size) {

@@ -71,6 +71,8 @@ public final class Metrics {
     public static final String GRAD_NORM = "grad_norm";
     /** train: throughput. */
     public static final String TOKENS_PER_S = "tokens_per_s";
+    /** A data-parallel run: the gradients' all-reduce per step, and the number of processes. */
+    public static final String ALLREDUCE_MS = "allreduce_ms", PROCESSES = "processes";
     /** train, eval, end: seconds since the run (this start) began. */
     public static final String ELAPSED_S = "elapsed_s";
     /** eval: estimate_loss on the training split. */

@@ -93,20 +93,36 @@ public final class MetricsLog implements AutoCloseable {
     }
 
     public void start(int iter, String backend, GptConfig model, TrainOptions options) {
+        start(iter, backend, model, options, 1);
+    }
+
+    /** The run's start; {@code processes}: a data-parallel job's size (recorded when above 1). */
+    public void start(int iter, String backend, GptConfig model, TrainOptions options, int processes) {
         JsonObject o = event(Metrics.START, iter);
         o.addProperty(Metrics.TIME, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
         o.addProperty(Metrics.BACKEND, backend);
+        if (processes > 1) {
+            o.addProperty(Metrics.PROCESSES, processes);
+        }
         o.add(Metrics.MODEL, model.toJson());
         o.add(Metrics.TRAIN_OPTIONS, options.toJson());
         write(o);
     }
 
     public void train(Trainer.StepReport s, double tokensPerSecond) {
+        train(s, tokensPerSecond, Double.NaN);
+    }
+
+    /** A training log line; {@code allReduceMs}: the gradients' all-reduce per step (data-parallel), NaN: none. */
+    public void train(Trainer.StepReport s, double tokensPerSecond, double allReduceMs) {
         JsonObject o = event(Metrics.TRAIN, s.iter());
         put(o, Metrics.LOSS, s.loss());
         put(o, Metrics.LR, s.lr());
         put(o, Metrics.GRAD_NORM, s.gradNorm());
         put(o, Metrics.TOKENS_PER_S, tokensPerSecond);
+        if (!Double.isNaN(allReduceMs)) {
+            put(o, Metrics.ALLREDUCE_MS, allReduceMs);
+        }
         put(o, Metrics.ELAPSED_S, s.elapsedSeconds());
         write(o);
     }

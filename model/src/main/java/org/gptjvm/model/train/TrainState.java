@@ -8,13 +8,15 @@ import org.gptjvm.model.data.TextData;
  * What a checkpoint of {@code gpt train} stores about the run besides the weights and AdamW
  * moments, so that {@code --resume} continues it exactly: the iterations done (= AdamW steps), the
  * settings, the states of the batch and dropout generators, and which text it trained on (null for
- * a run that did not read a file, or one saved before the data was recorded). Saved as the
- * {@code train} JSON of the safetensors metadata.
+ * a run that did not read a file, or one saved before the data was recorded), and how many
+ * processes trained it (data-parallel: each took {@code options.batchSize()} rows of every batch).
+ * Saved as the {@code train} JSON of the safetensors metadata.
  */
-public record TrainState(int iteration, TrainOptions options, long dataRng, long dropoutRng, TextData.Identity data) {
+public record TrainState(int iteration, TrainOptions options, long dataRng, long dropoutRng, TextData.Identity data,
+                         int processes) {
 
     public TrainState(int iteration, TrainOptions options, long dataRng, long dropoutRng) {
-        this(iteration, options, dataRng, dropoutRng, null);
+        this(iteration, options, dataRng, dropoutRng, null, 1);
     }
 
     public JsonObject toJson() {
@@ -23,6 +25,9 @@ public record TrainState(int iteration, TrainOptions options, long dataRng, long
         s.add("options", options.toJson());
         s.addProperty("data_rng", Long.toUnsignedString(dataRng));
         s.addProperty("dropout_rng", Long.toUnsignedString(dropoutRng));
+        if (processes > 1) { // absent: one process, as every checkpoint before data-parallel runs
+            s.addProperty("processes", processes);
+        }
         if (data != null) {
             JsonObject d = new JsonObject();
             d.addProperty("bytes", data.bytes());
@@ -43,8 +48,9 @@ public record TrainState(int iteration, TrainOptions options, long dataRng, long
             TrainState s = new TrainState(json.get("iter").getAsInt(),
                     TrainOptions.fromJson(json.getAsJsonObject("options")).validate(),
                     Long.parseUnsignedLong(json.get("data_rng").getAsString()),
-                    Long.parseUnsignedLong(json.get("dropout_rng").getAsString()), data);
-            if (s.iteration < 0) {
+                    Long.parseUnsignedLong(json.get("dropout_rng").getAsString()), data,
+                    json.has("processes") ? json.get("processes").getAsInt() : 1);
+            if (s.iteration < 0 || s.processes < 1) {
                 throw new IllegalArgumentException("negative iteration");
             }
             return s;

@@ -4,12 +4,21 @@ import org.gptjvm.model.Gpt;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.data.TextData;
+import org.gptjvm.model.dist.Collective;
 
 /**
  * The lecture's training loop: every eval_interval iterations (and at the last) estimate_loss over
  * eval_iters batches of each split, then get_batch, forward, backward, AdamW step. With nanoGPT's
  * knobs ({@link Recipe}) a step is grad_accum micro-batches, the gradients' global norm clipped, at
  * the schedule's learning rate; the lecture's recipe does exactly what gpt.py does.
+ *
+ * <p>In a data-parallel job ({@link Collective} of N processes) it is the same run as one process
+ * with N times the batch: every process draws the combined batch from the same generator and takes
+ * its share of the rows (and draws their dropout masks), the gradients are summed across processes
+ * before the norm, clipping and AdamW take their mean, and evaluation splits each batch the same way
+ * and sums the losses. Everything that decides the course of the run (the loss, a stop) is agreed
+ * through the same collective calls, so every process takes the same steps and holds the same weights,
+ * which is checked at every evaluation.
  */
 public final class Trainer {
 
@@ -51,6 +60,11 @@ public final class Trainer {
 
     private final Gpt gpt;
     private final TextData data;
+    /** The job's processes (one: a plain run), and the combined batch every one of them draws. */
+    private final Collective world;
+    private final int[] allX, allY;
+    /** A stop every process agreed on (data-parallel); one process alone stops on its own request. */
+    private boolean agreedStop;
     private final TrainOptions options;
     private final Recipe recipe;
     /** AdamW with the recipe's settings; each step's rate comes from the recipe's schedule. */
@@ -68,7 +82,12 @@ public final class Trainer {
     private double evaluationSeconds;
 
     public Trainer(Gpt gpt, TextData data, TrainOptions options) {
+        this(gpt, data, options, Collective.single());
+    }
+
+    public Trainer(Gpt gpt, TextData data, TrainOptions options, Collective world) {
         this.gpt = gpt;
+        this.world = world;
         this.data = data;
         this.options = options.validate();
         this.recipe = options.recipe();
@@ -83,6 +102,34 @@ public final class Trainer {
         this.y = new int[rows];
         this.evalX = new int[evalBatches * rows];
         this.evalY = new int[evalBatches * rows];
+        if (world.size() > 1 && gpt.config.dropout() > 0 && !gpt.backend.masksFromFirstRow()) {
+            throw new org.gptjvm.engine.GptException("the " + gpt.backend.name() + " backend cannot yet draw dropout's "
+                    + "masks for one process of several: train with --dropout 0, or on the cpu backend");
+        }
+        int all = world.size() > 1 ? world.size() * rows : 0;
+        this.allX = new int[all];
+        this.allY = new int[all];
+        gpt.firstRow(world.rank() * rows);
+    }
+
+    /**
+     * This process's share of a batch of {@code split} drawn from {@code rng}, into x and y from
+     * element {@code at}: the whole batch in one process; in N, rows rank*B.. of the N*B drawn.
+     */
+    private void draw(TextData.Split split, Rng rng, int[] x, int[] y, int at) {
+        int B = options.batchSize(), T = gpt.config.blockSize(), n = world.size();
+        if (n == 1) {
+            data.batch(split, rng, B, T, x, y, at);
+            return;
+        }
+        data.batch(split, rng, n * B, T, allX, allY, 0);
+        System.arraycopy(allX, world.rank() * B * T, x, at, B * T);
+        System.arraycopy(allY, world.rank() * B * T, y, at, B * T);
+    }
+
+    /** The job this trainer is part of. */
+    public Collective world() {
+        return world;
     }
 
     /**
@@ -124,7 +171,7 @@ public final class Trainer {
 
     /** Where the run stands, for a checkpoint. */
     public TrainState state() {
-        return new TrainState(iter, options, dataRng.state(), dropoutRng.state(), data.identity());
+        return new TrainState(iter, options, dataRng.state(), dropoutRng.state(), data.identity(), world.size());
     }
 
     /** Asks {@link #run} to stop after the current step (e.g. on Ctrl-C); safe from any thread. */
@@ -133,13 +180,51 @@ public final class Trainer {
     }
 
     public boolean stopped() {
-        return stopRequested;
+        return halting();
+    }
+
+    /** Whether the run stops: on its own request in one process, on an agreed one in several. */
+    private boolean halting() {
+        return world.size() == 1 ? stopRequested : agreedStop;
     }
 
     /** estimate_loss at the current iteration: train and val mean losses, without dropout. */
     public float[] estimateLosses() {
         Rng rng = Seeds.evaluation(options.seed(), iter);
-        return new float[]{estimateLoss(TextData.Split.TRAIN, rng), estimateLoss(TextData.Split.VAL, rng)};
+        if (world.size() == 1) {
+            return new float[]{estimateLoss(TextData.Split.TRAIN, rng), estimateLoss(TextData.Split.VAL, rng)};
+        }
+        // each process's sums of its shares' batch means; a batch's mean is the mean of its shares'
+        double[] sums = {lossSum(TextData.Split.TRAIN, rng), lossSum(TextData.Split.VAL, rng), stopRequested ? 1 : 0};
+        world.sumDoubles(sums);
+        agreedStop |= sums[2] > 0;
+        double n = (double) world.size() * options.evalIters();
+        return new float[]{(float) (sums[0] / n), (float) (sums[1] / n)};
+    }
+
+    /**
+     * Checks that every process holds the same weights (a data-parallel run: they must, bit for bit);
+     * a difference stops the run with an error. Nothing to do in one process.
+     */
+    public void checkSameWeights() {
+        if (world.size() == 1) {
+            return;
+        }
+        long h = 1125899906842597L;
+        for (org.gptjvm.engine.FloatBuf part : gpt.params.values.parts()) {
+            float[] a = new float[part.size()];
+            gpt.backend.read(part, a);
+            for (float v : a) {
+                h = 31 * h + Float.floatToRawIntBits(v);
+            }
+        }
+        long[] all = world.gather(h);
+        for (int r = 1; r < all.length; r++) {
+            if (all[r] != all[0]) {
+                throw new org.gptjvm.engine.GptException("the weights of process " + r + " differ from process 0's at "
+                        + "iteration " + iter + ": the data-parallel run is broken, stopping");
+            }
+        }
     }
 
     /**
@@ -149,20 +234,26 @@ public final class Trainer {
      * its own gives); NaN when {@link #requestStop} cut it short.
      */
     public float estimateLoss(TextData.Split split, Rng rng) {
-        int B = options.batchSize(), T = gpt.config.blockSize(), rows = B * T;
+        double sum = lossSum(split, rng);
+        return Double.isNaN(sum) ? Float.NaN : (float) (sum / options.evalIters());
+    }
+
+    /** The sum of eval_iters batch means (this process's shares); NaN when a stop in one process cut it short. */
+    private double lossSum(TextData.Split split, Rng rng) {
+        int rows = options.batchSize() * gpt.config.blockSize();
         double sum = 0;
         for (int k = 0; k < options.evalIters(); k += evalBatches) {
-            if (stopRequested) {
-                return Float.NaN;
+            if (stopRequested && world.size() == 1) {
+                return Double.NaN;
             }
             for (int j = 0; j < evalBatches; j++) {
-                data.batch(split, rng, B, T, evalX, evalY, j * rows);
+                draw(split, rng, evalX, evalY, j * rows);
             }
             for (float batchMean : gpt.batchLosses(evalX, evalY, evalBatches, rows)) {
                 sum += batchMean;
             }
         }
-        return (float) (sum / options.evalIters());
+        return sum;
     }
 
     /**
@@ -179,13 +270,13 @@ public final class Trainer {
     private boolean abandoned;
 
     private float step(boolean measureNorm) {
-        int B = options.batchSize(), T = gpt.config.blockSize(), accum = recipe.gradAccum();
+        int accum = recipe.gradAccum(), n = world.size();
         long dataAt = dataRng.state(), dropoutAt = dropoutRng.state();
         double lossSum = 0;
         float loss = 0;
         abandoned = false;
         for (int k = 0; k < accum; k++) {
-            if (k > 0 && stopRequested) {
+            if (k > 0 && stopRequested && n == 1) {
                 // a step of many micro-batches can take minutes: a stop abandons it whole (its gradients are
                 // never applied) and winds the generators back, so that a resumed run takes the same step again
                 dataRng.setState(dataAt);
@@ -193,19 +284,29 @@ public final class Trainer {
                 abandoned = true;
                 return Float.NaN;
             }
-            data.batch(TextData.Split.TRAIN, dataRng, B, T, x, y);
+            draw(TextData.Split.TRAIN, dataRng, x, y, 0);
             loss = gpt.forwardBackward(x, y, dropoutRng.nextLong(), k > 0);
-            if (!Float.isFinite(loss)) {
+            if (!Float.isFinite(loss) && n == 1) {
                 throw new Diverged(iter, loss);
             }
             lossSum += loss;
         }
-        if (accum > 1) {
+        if (n > 1) {
+            // the gradients and the losses summed over the processes; a stop asked of any is every one's
+            gpt.backend.changeOnHost(gpt.params.grads, world::sumFloats);
+            double[] agree = {lossSum, stopRequested ? 1 : 0};
+            world.sumDoubles(agree);
+            agreedStop |= agree[1] > 0;
+            loss = (float) (agree[0] / ((double) n * accum));
+            if (!Float.isFinite(loss)) {
+                throw new Diverged(iter, loss);
+            }
+        } else if (accum > 1) {
             loss = (float) (lossSum / accum);
         }
-        // the gradients hold the sum of the micro-batches' mean-loss gradients: AdamW takes their
-        // mean, clipped as torch.nn.utils.clip_grad_norm_ would clip it
-        double scale = 1.0 / accum;
+        // the gradients hold the sum of the micro-batches' (and processes') mean-loss gradients: AdamW
+        // takes their mean, clipped as torch.nn.utils.clip_grad_norm_ would clip it
+        double scale = 1.0 / ((double) accum * n);
         double norm = Double.NaN;
         if (recipe.gradClip() > 0 || measureNorm) {
             norm = gpt.gradNorm() * scale;
@@ -238,16 +339,17 @@ public final class Trainer {
         float train = Float.NaN, val = Float.NaN;
         int total = options.iters();
         int first = iter;
-        while ((iter < total || total == 0) && !stopRequested) {
+        while ((iter < total || total == 0) && !halting()) {
             if (iter % options.evalInterval() == 0 || iter == total - 1 || total == 0) {
                 long e0 = System.nanoTime();
                 float[] losses = estimateLosses();
                 double spent = (System.nanoTime() - e0) / 1e9;
                 evalSeconds += spent;
                 evaluationSeconds += spent;
-                if (stopRequested) {
+                if (halting()) {
                     break; // stopped during the evaluation: it is abandoned, the caller saves
                 }
+                checkSameWeights();
                 if (!Float.isFinite(losses[0]) || !Float.isFinite(losses[1])) {
                     throw new Diverged(iter, Float.isFinite(losses[0]) ? losses[1] : losses[0]);
                 }
@@ -258,7 +360,7 @@ public final class Trainer {
                 listener.checkpoint(iter);
                 listenerSeconds += (System.nanoTime() - l0) / 1e9;
             }
-            if (total == 0 || stopRequested) {
+            if (total == 0 || halting()) {
                 break;
             }
             float loss = step(listener.wantsGradNorm(iter));

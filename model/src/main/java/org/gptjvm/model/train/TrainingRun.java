@@ -4,6 +4,7 @@ import org.gptjvm.engine.GptException;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.data.TextData;
+import org.gptjvm.model.dist.Collective;
 
 import java.nio.file.Path;
 
@@ -14,7 +15,8 @@ import java.nio.file.Path;
  * training goes on; every {@code logInterval} iterations it logs the training loss, the gradients'
  * norm and tokens/s over training time alone; at the end it saves again and closes its metrics. A
  * loss that stops being finite ends it with an error naming the last good checkpoint. The command
- * line only shows what it reports.
+ * line only shows what it reports. In a data-parallel job every process trains and process 0 alone
+ * writes the checkpoint and the metrics (the others hold the same weights).
  */
 public final class TrainingRun {
 
@@ -37,7 +39,9 @@ public final class TrainingRun {
     private final TextData text;
     private final Trainer trainer;
     private final Path checkpoint;
+    /** The run's metrics file; null in a process that does not write (not process 0 of a job). */
     private final MetricsLog metrics;
+    private final Collective world;
     private final int logInterval;
     /** The iteration the checkpoint on disk holds (-1: none yet). */
     private int saved;
@@ -49,12 +53,28 @@ public final class TrainingRun {
      */
     public TrainingRun(Gpt gpt, TextData text, TrainOptions options, Checkpoint resumed, Path resumedFrom,
                        Path checkpoint, int logInterval, boolean force) {
+        this(gpt, text, options, resumed, resumedFrom, checkpoint, logInterval, force, Collective.single());
+    }
+
+    /**
+     * As above, as one of {@code world}'s processes: a resumed run must have been trained by as many
+     * (each process's batch rows are part of the run's state), and only process 0 writes.
+     */
+    public TrainingRun(Gpt gpt, TextData text, TrainOptions options, Checkpoint resumed, Path resumedFrom,
+                       Path checkpoint, int logInterval, boolean force, Collective world) {
         if (logInterval <= 0) {
             throw new GptException("--log-interval must be positive, got " + logInterval);
         }
         this.gpt = gpt;
         this.text = text;
-        this.trainer = new Trainer(gpt, text, options);
+        this.world = world;
+        if (resumed != null && resumed.train.processes() != world.size()) {
+            int was = resumed.train.processes();
+            throw new GptException(resumedFrom + " was trained by " + was + (was == 1 ? " process" : " processes")
+                    + " of " + options.batchSize() + " rows each, and this is " + world.size() + ": resume it with "
+                    + (was == 1 ? "one process" : "mpirun -np " + was) + " (the combined batch is part of the run)");
+        }
+        this.trainer = new Trainer(gpt, text, options, world);
         this.checkpoint = checkpoint;
         this.logInterval = logInterval;
         if (resumed != null) {
@@ -66,7 +86,7 @@ public final class TrainingRun {
             gpt.params.initialize(Seeds.init(options.seed()));
             saved = -1;
         }
-        this.metrics = MetricsLog.open(Metrics.metricsFileFor(checkpoint), resumed != null, force);
+        this.metrics = world.leader() ? MetricsLog.open(Metrics.metricsFileFor(checkpoint), resumed != null, force) : null;
     }
 
     public Trainer trainer() {
@@ -74,7 +94,7 @@ public final class TrainingRun {
     }
 
     public Path metricsFile() {
-        return metrics.file();
+        return Metrics.metricsFileFor(checkpoint);
     }
 
     /** Asks the run to stop after the current step (Ctrl-C); safe from any thread. The run then saves. */
@@ -85,20 +105,25 @@ public final class TrainingRun {
     /** Trains to the options' iteration count or a stop; saves and closes the metrics on the way out. */
     public Outcome run(Reporter reporter) {
         TrainOptions options = trainer.options();
-        metrics.start(trainer.iteration(), gpt.backend.device(), gpt.config, options);
-        long tokensPerStep = (long) options.batchSize() * gpt.config.blockSize() * options.recipe().gradAccum();
+        if (metrics != null) {
+            metrics.start(trainer.iteration(), gpt.backend.device(), gpt.config, options, world.size());
+        }
+        long tokensPerStep = (long) options.batchSize() * gpt.config.blockSize() * options.recipe().gradAccum()
+                * world.size();
         long t0 = System.nanoTime();
         Trainer.Result r;
         try (CheckpointWriter writer = new CheckpointWriter()) {
             try {
                 r = trainer.run(new Trainer.Listener() {
                     int lastLogged = trainer.iteration();
-                    double lastLoggedAt, lastEvalSeconds;
+                    double lastLoggedAt, lastEvalSeconds, lastAllReduceSeconds;
 
                     @Override
                     public void evaluated(int step, float trainLoss, float valLoss) {
                         reporter.evaluated(step, trainLoss, valLoss);
-                        metrics.eval(step, trainLoss, valLoss, options.learningRate(step), (System.nanoTime() - t0) / 1e9);
+                        if (metrics != null) {
+                            metrics.eval(step, trainLoss, valLoss, options.learningRate(step), (System.nanoTime() - t0) / 1e9);
+                        }
                     }
 
                     @Override
@@ -115,7 +140,14 @@ public final class TrainingRun {
                             double evalSeconds = trainer.evaluationSeconds();
                             double tokensPerSecond = tokensPerStep * (s.iter() - lastLogged) / Math.max(1e-9,
                                     now - lastLoggedAt - (evalSeconds - lastEvalSeconds));
-                            metrics.train(s, tokensPerSecond);
+                            // the gradients' all-reduce per step since the last line (data-parallel)
+                            double reduce = world.floatSumSeconds();
+                            double allReduceMs = world.size() > 1
+                                    ? 1000 * (reduce - lastAllReduceSeconds) / Math.max(1, s.iter() - lastLogged) : Double.NaN;
+                            lastAllReduceSeconds = reduce;
+                            if (metrics != null) {
+                                metrics.train(s, tokensPerSecond, allReduceMs);
+                            }
                             lastLogged = s.iter();
                             lastLoggedAt = now;
                             lastEvalSeconds = evalSeconds;
@@ -124,20 +156,28 @@ public final class TrainingRun {
 
                     @Override
                     public void checkpoint(int step) {
-                        writer.save(snapshot()); // copied out now, written while training goes on
+                        if (world.leader()) {
+                            writer.save(snapshot()); // copied out now, written while training goes on
+                        }
                         saved = step;
                     }
                 });
             } catch (Trainer.Diverged e) {
-                metrics.close();
+                if (metrics != null) {
+                    metrics.close();
+                }
                 writer.close();
                 throw new GptException(e.getMessage() + "; " + (saved >= 0 ? checkpoint + " keeps the model of iteration "
                         + saved : "nothing was saved"));
             }
-            writer.save(snapshot());
+            if (world.leader()) {
+                writer.save(snapshot());
+            }
         }
-        metrics.end(trainer.iteration(), r.seconds(), r.trainSeconds(), r.evalSeconds(), trainer.stopped());
-        metrics.close();
+        if (metrics != null) {
+            metrics.end(trainer.iteration(), r.seconds(), r.trainSeconds(), r.evalSeconds(), trainer.stopped());
+            metrics.close();
+        }
         return new Outcome(r, trainer.iteration(), trainer.stopped());
     }
 
