@@ -27,7 +27,7 @@ final class OpenMpi implements Collective {
     private final Linker linker = Linker.nativeLinker();
     private final SymbolLookup lib;
     private final MemorySegment world, floatType, doubleType, longType, sum;
-    private final MethodHandle allreduce, allreduceHeap, allgather, finalizeCall;
+    private final MethodHandle allreduce, allgather, finalizeCall;
     private final int rank, size;
     private final Watchdog watchdog;
     private double floatSeconds;
@@ -40,10 +40,10 @@ final class OpenMpi implements Collective {
         doubleType = symbol("ompi_mpi_double");
         longType = symbol("ompi_mpi_long");
         sum = symbol("ompi_mpi_op_sum");
-        FunctionDescriptor reduce = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-        allreduce = handle("MPI_Allreduce", reduce);
-        // heap float[] (a host backend's buffers) go to MPI in place: the call may read and write the array
-        allreduceHeap = linker.downcallHandle(function("MPI_Allreduce"), reduce, Linker.Option.critical(true));
+        // critical: heap float[] (a host backend's buffers) go to MPI in place, as off-heap memory does
+        allreduce = linker.downcallHandle(symbol("MPI_Allreduce"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS),
+                Linker.Option.critical(true));
         allgather = handle("MPI_Allgather", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT,
                 ADDRESS, ADDRESS));
         finalizeCall = handle("MPI_Finalize", FunctionDescriptor.of(JAVA_INT));
@@ -100,10 +100,7 @@ final class OpenMpi implements Collective {
             MemorySegment piece = floats.asSlice(at * Float.BYTES, (long) count * Float.BYTES);
             watchdog.enter("all-reduce of " + count + " floats");
             try {
-                int rc = floats.isNative()
-                        ? (int) allreduce.invokeExact(inPlace(), piece, count, floatType, sum, world)
-                        : (int) allreduceHeap.invokeExact(inPlace(), piece, count, floatType, sum, world);
-                check("MPI_Allreduce", rc);
+                check("MPI_Allreduce", (int) allreduce.invokeExact(inPlace(), piece, count, floatType, sum, world));
             } catch (GptException e) {
                 throw e;
             } catch (Throwable t) {
@@ -180,12 +177,8 @@ final class OpenMpi implements Collective {
         return lib.find(name).orElseThrow(() -> new GptException(LIBRARY + " lacks " + name + ": gpt needs Open MPI 4 or 5"));
     }
 
-    private MemorySegment function(String name) {
-        return symbol(name);
-    }
-
     private MethodHandle handle(String name, FunctionDescriptor d) {
-        return linker.downcallHandle(function(name), d);
+        return linker.downcallHandle(symbol(name), d);
     }
 
     private static void check(String call, int rc) {
