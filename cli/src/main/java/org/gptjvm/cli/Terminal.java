@@ -22,32 +22,116 @@ final class Terminal {
         return c != null && c.isTerminal();
     }
 
-    /** A one-line progress bar with iterations/s and ETA, redrawn in place at most ~5 times a second. */
+    /**
+     * A one-line progress bar, redrawn in place at most ~5 times a second: the iteration, the loss,
+     * the pace of training steps (evaluations and the first step, which pays for compiling, are not
+     * counted) and an ETA that adds the evaluations still to come at the pace they have taken. Before
+     * the first step and during evaluations it says what is going on ({@link #status}).
+     */
     static final class Progress {
         private final PrintStream out;
         private final boolean enabled;
+        /** Iterations between evaluations, for the ETA. */
+        private final int evalInterval;
         private long lastDraw;
         private boolean drawn;
+        /** The first step seen (its time and iteration), and the evaluation time since then. */
+        private long firstAt;
+        private int firstIter = -1, lastIter, total;
+        private float lastLoss = Float.NaN;
+        private long evalStartedAt, evalNanosSinceFirst, evalNanos;
+        private int evaluations;
 
-        Progress(PrintStream out, boolean enabled) {
+        Progress(PrintStream out, boolean enabled, int evalInterval) {
             this.out = out;
             this.enabled = enabled;
+            this.evalInterval = Math.max(1, evalInterval);
         }
 
-        void update(int iter, int total, float loss, double itPerSec) {
+        /** Says what is going on (reading the data, building the model), until the next draw. */
+        void status(String what) {
             if (!enabled) {
                 return;
             }
-            long now = System.nanoTime();
-            if (now - lastDraw < 200_000_000L && iter < total) {
+            draw("\r" + what + " ... ");
+        }
+
+        /** An evaluation begins at iteration {@code step}. */
+        void evaluating(int step, int total) {
+            this.total = total;
+            evalStartedAt = System.nanoTime();
+            if (enabled) {
+                draw(String.format(Locale.ROOT, "\r%s  evaluating at step %d ... ", bar(step, total), step));
+            }
+        }
+
+        /** {@code done} of {@code batches} evaluation batches are through. */
+        void evaluationProgress(int step, int done, int batches) {
+            if (!enabled || System.nanoTime() - lastDraw < 200_000_000L) {
                 return;
             }
-            lastDraw = now;
+            draw(String.format(Locale.ROOT, "\r%s  evaluating at step %d: %d/%d batches ", bar(step, total), step,
+                    done, batches));
+        }
+
+        /** The evaluation that began is over. */
+        void evaluated() {
+            long spent = System.nanoTime() - evalStartedAt;
+            evalNanos += spent;
+            evaluations++;
+            if (firstIter >= 0) {
+                evalNanosSinceFirst += spent;
+            }
+            lastDraw = 0; // the bar comes back at the next step
+        }
+
+        void update(int iter, int total, float loss) {
+            this.total = total;
+            long now = System.nanoTime();
+            if (firstIter < 0) {
+                firstIter = iter;
+                firstAt = now;
+            }
+            lastIter = iter;
+            lastLoss = loss;
+            if (!enabled || (now - lastDraw < 200_000_000L && iter < total)) {
+                return;
+            }
+            double seconds = (now - firstAt - evalNanosSinceFirst) / 1e9;
+            double itPerSec = iter > firstIter && seconds > 0 ? (iter - firstIter) / seconds : Double.NaN;
+            draw(String.format(Locale.ROOT, "\r%s loss %.4f  %s  ETA %s ", bar(iter, total), loss,
+                    Double.isNaN(itPerSec) ? "-- it/s" : String.format(Locale.ROOT, "%.1f it/s", itPerSec),
+                    Double.isNaN(itPerSec) ? "--:--" : clock(eta(iter, total, itPerSec))));
+        }
+
+        /** Seconds left: the steps at their pace, and the evaluations to come at theirs. */
+        private double eta(int iter, int total, double itPerSec) {
+            double steps = (total - iter) / itPerSec;
+            double perEval = evaluations > 0 ? evalNanos / 1e9 / evaluations : 0;
+            return steps + evaluationsLeft(iter, total, evalInterval) * perEval;
+        }
+
+        /**
+         * Evaluations still to come after {@code iter} steps (iter >= 1) of {@code total}: the trainer
+         * evaluates before step j for each j in iter..total-1 that is a multiple of the interval or
+         * the last.
+         */
+        static long evaluationsLeft(int iter, int total, int evalInterval) {
+            if (iter > total - 1) {
+                return 0;
+            }
+            return (total - 1) / evalInterval - (iter - 1) / evalInterval + ((total - 1) % evalInterval != 0 ? 1 : 0);
+        }
+
+        private static String bar(int iter, int total) {
             int width = 30;
-            int filled = total == 0 ? width : (int) ((long) width * iter / total);
-            double eta = itPerSec > 0 ? (total - iter) / itPerSec : 0;
-            out.print(String.format(Locale.ROOT, "\r[%s%s] %d/%d loss %.4f  %.1f it/s  ETA %s ",
-                    "#".repeat(filled), ".".repeat(width - filled), iter, total, loss, itPerSec, clock(eta)));
+            int filled = total <= 0 ? width : (int) ((long) width * Math.min(iter, total) / total);
+            return "[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + iter + "/" + total;
+        }
+
+        private void draw(String line) {
+            lastDraw = System.nanoTime();
+            out.print("\r\033[2K" + line.substring(1));
             out.flush();
             drawn = true;
         }

@@ -14,6 +14,7 @@ import org.gptjvm.model.train.Metrics;
 import org.gptjvm.model.train.Optimizer;
 import org.gptjvm.model.train.Preset;
 import org.gptjvm.model.train.Recipe;
+import org.gptjvm.model.train.RunLock;
 import org.gptjvm.model.train.TrainOptions;
 import org.gptjvm.model.train.Trainer;
 import org.gptjvm.model.train.TrainingRun;
@@ -194,8 +195,18 @@ final class TrainCommand implements Callable<Integer> {
             throw new GptException(resume + " has trained " + resumed.train.iteration() + " iterations already: --iters "
                     + opts.iters() + " is below that (--iters counts from the start of the run)");
         }
+        // one writer per run: taken before any work, held to the end (process 0 of a job writes alone)
+        try (RunLock lock = world.leader() ? RunLock.acquire(target, "gpt train") : null) {
+            return train(world, stdout, resumed, target, opts);
+        }
+    }
+
+    private int train(Collective world, PrintStream stdout, Checkpoint resumed, Path target, TrainOptions opts) {
         Outputs.checkModel(target, resume, force);
+        Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal(), opts.evalInterval());
+        progress.status("reading the text");
         Path dataFile = findData(stdout);
+        checkNotAnOutput(dataFile, target);
         TextData text = TextData.load(dataFile, resumed != null ? resumed.tokenizer : null);
         if (resumed != null) {
             checkSameText(resumed, dataFile, text.identity());
@@ -203,9 +214,11 @@ final class TrainCommand implements Callable<Integer> {
         GptConfig config = resumed != null ? resumed.config : modelConfig(text.tokenizer().vocabSize());
         text.checkBlockSize(config.blockSize());
 
+        progress.status("building the model");
         try (Backend backend = engine.create()) {
             Gpt gpt = new Gpt(backend, config);
             TrainingRun run = new TrainingRun(gpt, text, opts, resumed, resume, target, logInterval, force, world);
+            progress.clear();
             stdout.printf(Locale.ROOT, "%s M parameters%n", new java.math.BigDecimal(gpt.params.count())
                     .movePointLeft(6).toPlainString());
             stdout.printf("model: %s; batch %d, lr %s, %d iterations; backend %s%n", config, opts.batchSize(),
@@ -220,20 +233,42 @@ final class TrainCommand implements Callable<Integer> {
             if (resumed != null) {
                 stdout.printf("resuming %s at iteration %d%n", resume, run.trainer().iteration());
             }
-            Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal());
+            if (run.metricsNote() != null) {
+                stdout.println("metrics: " + run.metricsNote());
+            }
             Runnable restoreSignals = Interrupts.onStop(run::requestStop);
             TrainingRun.Outcome outcome;
             try {
                 outcome = run.run(new TrainingRun.Reporter() {
+                    int evaluatingAt;
+
+                    @Override
+                    public void evaluating(int step) {
+                        evaluatingAt = step;
+                        progress.evaluating(step, opts.iters());
+                    }
+
+                    @Override
+                    public void evaluationProgress(int done, int total) {
+                        progress.evaluationProgress(evaluatingAt, done, total);
+                    }
+
                     @Override
                     public void evaluated(int step, float trainLoss, float valLoss) {
+                        progress.evaluated();
                         progress.clear();
                         stdout.printf(Locale.ROOT, "step %d: train loss %.4f, val loss %.4f%n", step, trainLoss, valLoss);
                     }
 
                     @Override
                     public void stepped(Trainer.StepReport s) {
-                        progress.update(s.iter(), s.total(), s.loss(), s.iterationsPerSecond());
+                        progress.update(s.iter(), s.total(), s.loss());
+                    }
+
+                    @Override
+                    public void warn(String message) {
+                        progress.clear();
+                        System.err.println("gpt: warning: " + message.replaceAll("\\p{Cntrl}", "?"));
                     }
                 });
             } finally {
@@ -269,6 +304,25 @@ final class TrainCommand implements Callable<Integer> {
         }
         world.close();
         return 0;
+    }
+
+    /** The training text must not be a file this run writes: --force or not, it is never replaced. */
+    private void checkNotAnOutput(Path dataFile, Path target) {
+        for (Path mine : List.of(target, Metrics.metricsFileFor(target), Metrics.plotFileFor(target))) {
+            if (sameFile(dataFile, mine)) {
+                throw new GptException("the training text " + dataFile + " is " + (mine.equals(target) ? "the --out file"
+                        : "where the run writes its " + (mine.toString().endsWith(Metrics.SUFFIX) ? "metrics" : "loss curves"))
+                        + ": choose another --out (--force never replaces the text a run reads)");
+            }
+        }
+    }
+
+    private static boolean sameFile(Path a, Path b) {
+        try {
+            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     /**

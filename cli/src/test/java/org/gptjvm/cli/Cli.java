@@ -147,37 +147,42 @@ final class Cli {
             return this;
         }
 
+        /** Starts the child, its output to {@code outFile} and {@code errFile}, and returns at once. */
+        Process start(Path outFile, Path errFile, String... args) throws IOException {
+            List<String> cmd = new ArrayList<>();
+            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            cmd.add("-Xmx1g");
+            cmd.add("-XX:+UseSerialGC");
+            // keep the flags surefire gave this JVM that matter for the engine (e.g. --add-modules)
+            for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+                if ((a.startsWith("--add-") || a.startsWith("--enable-"))
+                        && (vectorApi || !a.contains("jdk.incubator.vector"))) {
+                    cmd.add(a);
+                }
+            }
+            cmd.addAll(jvmArgs);
+            cmd.add("-cp");
+            cmd.add(System.getProperty("java.class.path"));
+            cmd.add(Main.class.getName());
+            cmd.addAll(Arrays.asList(args));
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(outFile.toFile())
+                    .redirectError(errFile.toFile()).redirectInput(ProcessBuilder.Redirect.from(nullDevice()));
+            if (cwd != null) {
+                pb.directory(cwd.toFile());
+            }
+            Map<String, String> e = pb.environment();
+            unset.forEach(e::remove);
+            e.remove("GPT_DEBUG");
+            e.putAll(env);
+            return pb.start();
+        }
+
         Result run(String... args) {
             try {
                 Path tmp = Files.createTempDirectory("gpt-cli-fork");
                 Path outFile = tmp.resolve("stdout");
                 Path errFile = tmp.resolve("stderr");
-                List<String> cmd = new ArrayList<>();
-                cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-                cmd.add("-Xmx1g");
-                cmd.add("-XX:+UseSerialGC");
-                // keep the flags surefire gave this JVM that matter for the engine (e.g. --add-modules)
-                for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-                    if ((a.startsWith("--add-") || a.startsWith("--enable-"))
-                            && (vectorApi || !a.contains("jdk.incubator.vector"))) {
-                        cmd.add(a);
-                    }
-                }
-                cmd.addAll(jvmArgs);
-                cmd.add("-cp");
-                cmd.add(System.getProperty("java.class.path"));
-                cmd.add(Main.class.getName());
-                cmd.addAll(Arrays.asList(args));
-                ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(outFile.toFile())
-                        .redirectError(errFile.toFile()).redirectInput(ProcessBuilder.Redirect.from(nullDevice()));
-                if (cwd != null) {
-                    pb.directory(cwd.toFile());
-                }
-                Map<String, String> e = pb.environment();
-                unset.forEach(e::remove);
-                e.remove("GPT_DEBUG");
-                e.putAll(env);
-                Process p = pb.start();
+                Process p = start(outFile, errFile, args);
                 if (!p.waitFor(180, TimeUnit.SECONDS)) {
                     p.destroyForcibly();
                     p.waitFor(10, TimeUnit.SECONDS);

@@ -57,6 +57,8 @@ public final class Metrics {
     public static final String ITER = "iter";
     /** start: wall-clock time, ISO-8601. */
     public static final String TIME = "time";
+    /** start: the run's name (made when it starts, kept by its resumes; absent in older files). */
+    public static final String RUN = "run";
     /** start: the backend, in words. */
     public static final String BACKEND = "backend";
     /** start: the model's configuration, an object. */

@@ -24,6 +24,14 @@ public final class Trainer {
 
     /** What a caller sees of a run; all calls come from the training thread. */
     public interface Listener {
+        /** An evaluation (estimate_loss on both splits) begins at {@code step}. */
+        default void evaluating(int step) {
+        }
+
+        /** Of the evaluation under way, {@code done} batches of {@code total} (both splits) are through. */
+        default void evaluationProgress(int done, int total) {
+        }
+
         default void evaluated(int step, float trainLoss, float valLoss) {
         }
 
@@ -43,7 +51,8 @@ public final class Trainer {
     /**
      * A step taken: iterations done (this one included), the run's total, its loss (the mean over
      * micro-batches), the learning rate it used, the global L2 norm of its mean gradient before
-     * clipping (NaN when not measured), and the pace so far.
+     * clipping (NaN when not measured), the pace of the steps so far (evaluations and the listener's
+     * work at them not counted), and the seconds since the call began.
      */
     public record StepReport(int iter, int total, float loss, double lr, double gradNorm, double iterationsPerSecond,
                              double elapsedSeconds) {
@@ -242,6 +251,7 @@ public final class Trainer {
     private double lossSum(TextData.Split split, Rng rng) {
         int rows = options.batchSize() * gpt.config.blockSize();
         double sum = 0;
+        int base = split == TextData.Split.TRAIN ? 0 : options.evalIters();
         for (int k = 0; k < options.evalIters(); k += evalBatches) {
             if (stopRequested && world.size() == 1) {
                 return Double.NaN;
@@ -252,9 +262,15 @@ public final class Trainer {
             for (float batchMean : gpt.batchLosses(evalX, evalY, evalBatches, rows)) {
                 sum += batchMean;
             }
+            if (listening != null) {
+                listening.evaluationProgress(base + k + evalBatches, 2 * options.evalIters());
+            }
         }
         return sum;
     }
+
+    /** The listener of the {@link #run} under way (evaluation progress); null outside one. */
+    private Listener listening;
 
     /**
      * One step on the next training batch (grad_accum micro-batches); returns its loss (the
@@ -334,6 +350,15 @@ public final class Trainer {
     }
 
     public Result run(Listener listener) {
+        listening = listener;
+        try {
+            return runSteps(listener);
+        } finally {
+            listening = null;
+        }
+    }
+
+    private Result runSteps(Listener listener) {
         long start = System.nanoTime();
         double evalSeconds = 0, listenerSeconds = 0;
         float train = Float.NaN, val = Float.NaN;
@@ -342,6 +367,7 @@ public final class Trainer {
         while ((iter < total || total == 0) && !halting()) {
             if (iter % options.evalInterval() == 0 || iter == total - 1 || total == 0) {
                 long e0 = System.nanoTime();
+                listener.evaluating(iter);
                 float[] losses = estimateLosses();
                 double spent = (System.nanoTime() - e0) / 1e9;
                 evalSeconds += spent;
@@ -369,7 +395,7 @@ public final class Trainer {
             }
             double elapsed = (System.nanoTime() - start) / 1e9;
             listener.iteration(new StepReport(iter, total, loss, lastLr, lastGradNorm,
-                    (iter - first) / Math.max(elapsed, 1e-9), elapsed));
+                    (iter - first) / Math.max(elapsed - evalSeconds - listenerSeconds, 1e-9), elapsed));
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(train, val, iter - first, seconds, seconds - evalSeconds - listenerSeconds, evalSeconds,

@@ -22,6 +22,18 @@ public final class TrainingRun {
 
     /** What the run tells whoever shows it; every call comes from the training thread. */
     public interface Reporter {
+        /** An evaluation begins at iteration {@code step} (it may take a while). */
+        default void evaluating(int step) {
+        }
+
+        /** Of the evaluation under way, {@code done} batches of {@code total} are through. */
+        default void evaluationProgress(int done, int total) {
+        }
+
+        /** Something went wrong that does not end the run (a checkpoint or metrics write failed): tell the user now. */
+        default void warn(String message) {
+        }
+
         /** estimate_loss at iteration {@code step}: the lecture's "step N: train loss X, val loss Y". */
         default void evaluated(int step, float trainLoss, float valLoss) {
         }
@@ -43,8 +55,10 @@ public final class TrainingRun {
     private final MetricsLog metrics;
     private final Collective world;
     private final int logInterval;
-    /** The iteration the checkpoint on disk holds (-1: none yet). */
-    private int saved;
+    private final String run;
+    /** The iteration the checkpoint file holds from before this run (a resume of the same file), else -1. */
+    private final int before;
+    private CheckpointWriter writer;
 
     /**
      * A run of {@code options} on {@code gpt} (its parameters initialised from the run's seed, or
@@ -81,12 +95,49 @@ public final class TrainingRun {
             gpt.params.loadStateDict(resumed.weights, resumedFrom.toString());
             trainer.optimizer().restore(resumed.weights, resumedFrom);
             trainer.restore(resumed.train);
-            saved = resumed.train.iteration();
+            before = sameFile(resumedFrom, checkpoint) ? resumed.train.iteration() : -1;
         } else {
             gpt.params.initialize(Seeds.init(options.seed()));
-            saved = -1;
+            before = -1;
         }
-        this.metrics = world.leader() ? MetricsLog.open(Metrics.metricsFileFor(checkpoint), resumed != null, force) : null;
+        // the run's name, kept by its resumes (checkpoints from before runs were named get one now)
+        this.run = resumed != null && resumed.train.run() != null ? resumed.train.run()
+                : nameOf(gpt.config, options, text.identity(), world.size());
+        this.metrics = world.leader()
+                ? MetricsLog.open(Metrics.metricsFileFor(checkpoint), run, resumed != null ? resumedFrom : null, force) : null;
+    }
+
+    /**
+     * A run's name, from what decides its course: the model, the seed and the settings a resume must
+     * keep (not the iteration count nor the evaluations, which a resume may change), the text and the
+     * process count. Two runs of the same name take the same steps (training is deterministic), and
+     * checkpoints stay the same bytes run after run.
+     */
+    static String nameOf(org.gptjvm.model.GptConfig config, TrainOptions options, TextData.Identity data, int processes) {
+        com.google.gson.JsonObject o = options.toJson();
+        o.remove("max_iters");
+        o.remove("eval_interval");
+        o.remove("eval_iters");
+        o.add("model", config.toJson());
+        o.addProperty("data", data != null ? data.sha256() + ":" + data.bytes() : "");
+        o.addProperty("processes", processes);
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(o.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return "run-" + java.util.HexFormat.of().formatHex(h, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The run's name (its checkpoints and metrics record it). */
+    public String name() {
+        return run;
+    }
+
+    /** What the user should be told about the metrics file (another run's replaced, a record copied); null: nothing. */
+    public String metricsNote() {
+        return metrics != null ? metrics.note() : null;
     }
 
     public Trainer trainer() {
@@ -112,77 +163,150 @@ public final class TrainingRun {
                 * world.size();
         long t0 = System.nanoTime();
         Trainer.Result r;
-        try (CheckpointWriter writer = new CheckpointWriter()) {
-            try {
-                r = trainer.run(new Trainer.Listener() {
-                    int lastLogged = trainer.iteration();
-                    double lastLoggedAt, lastEvalSeconds, lastAllReduceSeconds;
+        writer = new CheckpointWriter();
+        try {
+            r = trainer.run(new Trainer.Listener() {
+                int lastLogged = trainer.iteration();
+                double lastLoggedAt, lastEvalSeconds, lastAllReduceSeconds;
 
-                    @Override
-                    public void evaluated(int step, float trainLoss, float valLoss) {
-                        reporter.evaluated(step, trainLoss, valLoss);
-                        if (metrics != null) {
-                            metrics.eval(step, trainLoss, valLoss, options.learningRate(step), (System.nanoTime() - t0) / 1e9);
-                        }
-                    }
-
-                    @Override
-                    public boolean wantsGradNorm(int iter) {
-                        return (iter + 1) % logInterval == 0;
-                    }
-
-                    @Override
-                    public void iteration(Trainer.StepReport s) {
-                        reporter.stepped(s);
-                        if (s.iter() % logInterval == 0 || s.iter() == s.total()) {
-                            double now = (System.nanoTime() - t0) / 1e9;
-                            // evaluations between two log lines are not training: the pace counts steps alone
-                            double evalSeconds = trainer.evaluationSeconds();
-                            double tokensPerSecond = tokensPerStep * (s.iter() - lastLogged) / Math.max(1e-9,
-                                    now - lastLoggedAt - (evalSeconds - lastEvalSeconds));
-                            // the gradients' all-reduce per step since the last line (data-parallel)
-                            double reduce = world.floatSumSeconds();
-                            double allReduceMs = world.size() > 1
-                                    ? 1000 * (reduce - lastAllReduceSeconds) / Math.max(1, s.iter() - lastLogged) : Double.NaN;
-                            lastAllReduceSeconds = reduce;
-                            if (metrics != null) {
-                                metrics.train(s, tokensPerSecond, allReduceMs);
-                            }
-                            lastLogged = s.iter();
-                            lastLoggedAt = now;
-                            lastEvalSeconds = evalSeconds;
-                        }
-                    }
-
-                    @Override
-                    public void checkpoint(int step) {
-                        if (world.leader()) {
-                            writer.save(snapshot()); // copied out now, written while training goes on
-                        }
-                        saved = step;
-                    }
-                });
-            } catch (Trainer.Diverged e) {
-                if (metrics != null) {
-                    metrics.close();
+                @Override
+                public void evaluating(int step) {
+                    reporter.evaluating(step);
                 }
+
+                @Override
+                public void evaluationProgress(int done, int total) {
+                    reporter.evaluationProgress(done, total);
+                }
+
+                @Override
+                public void evaluated(int step, float trainLoss, float valLoss) {
+                    reporter.evaluated(step, trainLoss, valLoss);
+                    if (metrics != null) {
+                        metrics.eval(step, trainLoss, valLoss, options.learningRate(step), (System.nanoTime() - t0) / 1e9);
+                    }
+                }
+
+                @Override
+                public boolean wantsGradNorm(int iter) {
+                    return (iter + 1) % logInterval == 0;
+                }
+
+                @Override
+                public void iteration(Trainer.StepReport s) {
+                    reportFailures(reporter, writer.poll());
+                    reporter.stepped(s);
+                    if (s.iter() % logInterval == 0 || s.iter() == s.total()) {
+                        double now = (System.nanoTime() - t0) / 1e9;
+                        // evaluations between two log lines are not training: the pace counts steps alone
+                        double evalSeconds = trainer.evaluationSeconds();
+                        double tokensPerSecond = tokensPerStep * (s.iter() - lastLogged) / Math.max(1e-9,
+                                now - lastLoggedAt - (evalSeconds - lastEvalSeconds));
+                        // the gradients' all-reduce per step since the last line (data-parallel)
+                        double reduce = world.floatSumSeconds();
+                        double allReduceMs = world.size() > 1
+                                ? 1000 * (reduce - lastAllReduceSeconds) / Math.max(1, s.iter() - lastLogged) : Double.NaN;
+                        lastAllReduceSeconds = reduce;
+                        if (metrics != null) {
+                            metrics.train(s, tokensPerSecond, allReduceMs);
+                        }
+                        lastLogged = s.iter();
+                        lastLoggedAt = now;
+                        lastEvalSeconds = evalSeconds;
+                    }
+                }
+
+                @Override
+                public void checkpoint(int step) {
+                    if (world.leader()) {
+                        String failed = null;
+                        try {
+                            writer.flush(); // the previous write: a failure not polled yet is told now
+                        } catch (GptException e) {
+                            failed = e.getMessage();
+                        }
+                        reportFailures(reporter, failed);
+                        writer.save(snapshot(), step); // copied out now, written while training goes on
+                    }
+                }
+            });
+        } catch (Trainer.Diverged e) {
+            closeQuietly();
+            throw new GptException(e.getMessage() + "; " + holds());
+        } catch (RuntimeException e) {
+            closeQuietly();
+            throw e;
+        }
+        if (world.leader()) {
+            try {
+                writer.flush();
+            } catch (GptException e) {
+                reportFailures(reporter, e.getMessage()); // an earlier save: the last one below may still succeed
+            }
+            try {
+                writer.save(snapshot(), trainer.iteration());
                 writer.close();
-                throw new GptException(e.getMessage() + "; " + (saved >= 0 ? checkpoint + " keeps the model of iteration "
-                        + saved : "nothing was saved"));
+            } catch (GptException e) {
+                closeQuietly();
+                throw new GptException(e.getMessage() + "; " + holds());
             }
-            if (world.leader()) {
-                writer.save(snapshot());
-            }
+        } else {
+            writer.close();
         }
         if (metrics != null) {
             metrics.end(trainer.iteration(), r.seconds(), r.trainSeconds(), r.evalSeconds(), trainer.stopped());
             metrics.close();
+            reportFailures(reporter, null);
         }
         return new Outcome(r, trainer.iteration(), trainer.stopped());
     }
 
+    /** Tells the reporter of a failed checkpoint write ({@code checkpointFailure}) and of a failed metrics write. */
+    private void reportFailures(Reporter reporter, String checkpointFailure) {
+        if (checkpointFailure != null) {
+            reporter.warn(checkpointFailure + "; training goes on, and " + holds() + " until a save succeeds");
+        }
+        String m = metrics != null ? metrics.pollFailure() : null;
+        if (m != null) {
+            reporter.warn(m);
+        }
+    }
+
+    /** What the checkpoint file holds now, in words: "out/gpt.safetensors holds iteration 500". */
+    private String holds() {
+        int w = writer != null ? writer.written() : -1;
+        if (w >= 0) {
+            return checkpoint + " holds iteration " + w;
+        }
+        if (before >= 0) {
+            return checkpoint + " still holds iteration " + before + ", where this run resumed";
+        }
+        return java.nio.file.Files.exists(checkpoint) ? checkpoint + " still holds what it held before this run"
+                : checkpoint + " was not written";
+    }
+
+    private void closeQuietly() {
+        if (metrics != null) {
+            metrics.close();
+        }
+        try {
+            writer.close();
+        } catch (GptException ignored) {
+            // the error being thrown says what the file holds
+        }
+    }
+
+    private static boolean sameFile(Path a, Path b) {
+        try {
+            return java.nio.file.Files.exists(a) && java.nio.file.Files.exists(b) ? java.nio.file.Files.isSameFile(a, b)
+                    : a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     /** The checkpoint of the run as it stands: weights, the optimizer's state and the run's. */
     private Checkpoint.Snapshot snapshot() {
-        return Checkpoint.snapshot(checkpoint, gpt, trainer.optimizer(), text.tokenizer(), trainer.state());
+        return Checkpoint.snapshot(checkpoint, gpt, trainer.optimizer(), text.tokenizer(), trainer.state().withRun(run));
     }
 }

@@ -1,0 +1,176 @@
+package org.gptjvm.model.train;
+
+import org.gptjvm.engine.GptException;
+import org.gptjvm.model.io.AtomicFile;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+
+/**
+ * One writer per run: an advisory lock that a training run holds from before any work until it
+ * ends, on the name its checkpoint, metrics and loss picture share ({@code out/gpt.safetensors},
+ * {@code out/gpt.metrics.jsonl} and {@code out/gpt.loss.png} all lock {@code out/.gpt.gpt-lock}).
+ * A second run on the same files is refused with a line naming the first; readers ({@code gpt
+ * sample}, {@code eval}, {@code plot}) take no lock and read what the run last wrote, whole, as its
+ * writes are atomic. The lock is the operating system's (fcntl), so it dies with its process: a
+ * run killed with SIGKILL leaves none behind. The small lock file itself stays, holding who last
+ * locked it (removing it would let two runs lock two different files of the same name).
+ */
+public final class RunLock implements AutoCloseable {
+    /** The lock file's suffix: {@code .BASE.gpt-lock} beside the checkpoint. */
+    static final String SUFFIX = ".gpt-lock";
+    /** Characters of a long base name kept in the lock file's name (the rest becomes a hash). */
+    private static final int NAME_KEPT = 120;
+
+    /**
+     * The lock files this JVM holds. Closing any channel of a file drops every fcntl lock the process
+     * holds on it, so a file held here is never opened a second time.
+     */
+    private static final java.util.Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private final Path file;
+    private final FileChannel channel;
+    private final FileLock lock;
+
+    private RunLock(Path file, FileChannel channel, FileLock lock) {
+        this.file = file;
+        this.channel = channel;
+        this.lock = lock;
+    }
+
+    /** The lock file of the run that writes {@code checkpoint} (and its metrics and picture). */
+    public static Path fileFor(Path checkpoint) {
+        String name = checkpoint.getFileName().toString();
+        String base = name.endsWith(Metrics.MODEL_SUFFIX) && name.length() > Metrics.MODEL_SUFFIX.length()
+                ? name.substring(0, name.length() - Metrics.MODEL_SUFFIX.length()) : name;
+        if (base.length() > NAME_KEPT) {
+            base = base.substring(0, NAME_KEPT) + "-" + Integer.toHexString(base.hashCode());
+        }
+        return checkpoint.toAbsolutePath().resolveSibling("." + base + SUFFIX);
+    }
+
+    /**
+     * Takes the lock of the run writing {@code checkpoint}, or fails with one line naming the process
+     * that holds it. {@code command}: what this process does, for the line another run prints.
+     */
+    public static RunLock acquire(Path checkpoint, String command) {
+        AtomicFile.checkTarget(checkpoint); // the folder exists and takes new files
+        Path file = fileFor(checkpoint).normalize();
+        if (!HELD.add(file)) {
+            throw new GptException(checkpoint + " is being written by another run of this process: wait for it to end, "
+                    + "or choose another --out");
+        }
+        try {
+            return lock(checkpoint, file, command);
+        } catch (RuntimeException e) {
+            HELD.remove(file);
+            throw e;
+        }
+    }
+
+    private static RunLock lock(Path checkpoint, Path file, String command) {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        } catch (IOException | SecurityException e) {
+            throw new GptException("cannot lock " + checkpoint + " for this run (" + file.getFileName() + "): "
+                    + AtomicFile.describe(e instanceof IOException io ? io : new IOException(e.getMessage())));
+        }
+        try {
+            FileLock lock = ch.tryLock();
+            if (lock == null) {
+                String holder = holder(ch);
+                ch.close();
+                throw new GptException(checkpoint + " is being written by another run (" + holder
+                        + "): wait for it to end, or choose another --out");
+            }
+            String who = "process " + ProcessHandle.current().pid() + " on " + host() + ", " + command + ", since "
+                    + Instant.now().truncatedTo(ChronoUnit.SECONDS);
+            ch.truncate(0);
+            ch.write(ByteBuffer.wrap((who + "\n").getBytes(StandardCharsets.UTF_8)), 0);
+            return new RunLock(file, ch, lock);
+        } catch (IOException e) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // the error below says what matters
+            }
+            throw new GptException("cannot lock " + checkpoint + " for this run: " + AtomicFile.describe(e));
+        }
+    }
+
+    /** The holder's line, as it wrote it (a holder that has just locked writes it in a moment). */
+    private static String holder(FileChannel ch) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(512);
+        for (int tries = 0; tries < 40 && b.position() == 0; tries++) {
+            if (tries > 0) {
+                try {
+                    Thread.sleep(25);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            ch.read(b, 0);
+        }
+        String s = new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).strip();
+        int nl = s.indexOf('\n');
+        s = nl >= 0 ? s.substring(0, nl) : s;
+        return s.isEmpty() ? "a process starting now" : s.replaceAll("\\p{Cntrl}", "?");
+    }
+
+    private static String host() {
+        String name = ManagementFactory.getRuntimeMXBean().getName(); // pid@host
+        int at = name.indexOf('@');
+        return at >= 0 ? name.substring(at + 1) : "this machine";
+    }
+
+    /** Whether {@code checkpoint}'s run is locked by a process now (for tests and tools). */
+    public static boolean isHeld(Path checkpoint) {
+        Path file = fileFor(checkpoint).normalize();
+        if (HELD.contains(file)) {
+            return true;
+        }
+        if (!Files.exists(file)) {
+            return false;
+        }
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            FileLock l = ch.tryLock();
+            if (l == null) {
+                return true;
+            }
+            l.release();
+            return false;
+        } catch (IOException | OverlappingFileLockException e) {
+            return false;
+        }
+    }
+
+    /** Releases the lock (the lock file stays; see the class comment). */
+    @Override
+    public synchronized void close() {
+        if (!channel.isOpen()) {
+            return;
+        }
+        try {
+            if (lock.isValid()) {
+                lock.release();
+            }
+            channel.close();
+        } catch (IOException ignored) {
+            // the lock dies with the channel or the process
+        } finally {
+            HELD.remove(file);
+        }
+    }
+}
