@@ -51,17 +51,22 @@ final class AttentionOp {
         }
     }
 
-    /** Row (b, h, t) of {@code grad} (holding dout V^T), in place: dS of the scores. */
+    /**
+     * Row (b, h, t) of {@code grad} (holding dout V^T), in place: dS of the scores. Dropout's mask index
+     * of weight k of the row: row * T + k, from this process's first sequence of the combined batch
+     * ({@code perRow}: NH * T indices per row of the batch; see DropoutMask.attentionBase).
+     */
     public static void softmaxBackward(KernelContext kc, FloatArray mem, int grad, int att, IntArray seed, float p, int salt,
-                                       int T, float scale) {
+                                       int T, int perRow, float scale) {
         int row = kc.groupIdx, tid = kc.localIdx, t = row % T, g = grad + row * T, a = att + row * T;
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int base = row * T + seed.get(DropoutMask.FIRST_ROW) * perRow;
         float[] red = kc.allocateFloatLocalArray(WG);
         float dot = 0f;
         for (int k = tid; k <= t; k += WG) {
             float d = mem.get(g + k);
             if (p > 0f) {
-                d = d * DropoutMask.scale(seedValue, salt, row * T + k, p);
+                d = d * DropoutMask.scale(seedValue, salt, base + k, p);
                 mem.set(g + k, d);
             }
             dot += mem.get(a + k) * d;
@@ -131,9 +136,11 @@ final class AttentionOp {
                 Grids.dims(WG, 1, 1), 2.5 * rows * T, 2.0 * rows * T, 4.0 * rows * T, 4L * WG));
         // out = dropout(att) V, k up to the row
         Gemm.Call values = heads(B, NH).shape(T, hs, T).a(a, T, 1, NH * T * T, T * T).b(x + 2 * C, C3, 1, T * C3, hs)
-                .c(ou, C, T * C, hs).mode(Gemm.K_UP_TO_ROW).flags(dropout > 0f ? Gemm.DROP_A : 0).mask(a, salt);
+                .c(ou, C, T * C, hs).mode(Gemm.K_UP_TO_ROW).flags(dropout > 0f ? Gemm.DROP_A : 0).mask(a, NH * T, salt);
+        IntArray maskSeed = ctx.maskSeed(seedBuf, values);
         return new DeviceLaunch("attention_forward", List.of(Gemm.task(ctx, "attention_scores", List.of(scores), s, 0f),
-                softmax, Gemm.task(ctx, "attention_values", List.of(values), s, dropout)), List.of(s), spans(qkv),
+                softmax, Gemm.task(ctx, "attention_values", List.of(values), maskSeed, dropout)),
+                s == maskSeed ? List.of(s) : List.of(s, maskSeed), spans(qkv),
                 spans(att, out));
     }
 
@@ -149,7 +156,7 @@ final class AttentionOp {
         int rows = B * NH * T;
         float scale = 1f / (float) Math.sqrt(hs);
         Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionOp::softmaxBackward, ctx.kc, mem, grad, a, s,
-                dropout, salt, T, scale), Grids.groups(rows, WG), new LaunchInfo("attention_softmax_backward",
+                dropout, salt, T, NH * T, scale), Grids.groups(rows, WG), new LaunchInfo("attention_softmax_backward",
                 Grids.dims((long) rows * WG, 1, 1), Grids.dims(WG, 1, 1), 2.5 * rows * T, 4.0 * rows * T, 2.0 * rows * T,
                 4L * WG));
         // dQ = dS K
@@ -161,10 +168,12 @@ final class AttentionOp {
         // dV = dropout(att)^T dout
         Gemm.Call dv = heads(B, NH).shape(T, hs, T).a(a, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
                 .c(dx + 2 * C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW)
-                .flags(dropout > 0f ? Gemm.DROP_A : 0).mask(a, salt);
+                .flags(dropout > 0f ? Gemm.DROP_A : 0).mask(a, NH * T, salt);
         // dQ, dK and dV write their own columns of dqkv from qkv, dS, att and dout: one launch
+        IntArray maskSeed = ctx.maskSeed(seedBuf, dv); // dQ and dK have no mask
         return new DeviceLaunch("attention_backward", List.of(Gemm.task(ctx, "attention_backward_scores", List.of(dp), s, 0f),
-                softmax, Gemm.task(ctx, "attention_backward_qkv", List.of(dq, dk, dv), s, dropout)), List.of(s),
+                softmax, Gemm.task(ctx, "attention_backward_qkv", List.of(dq, dk, dv), maskSeed, dropout)),
+                s == maskSeed ? List.of(s) : List.of(s, maskSeed),
                 spans(dout, qkv, att), spans(List.of(scratch), dqkv));
     }
 

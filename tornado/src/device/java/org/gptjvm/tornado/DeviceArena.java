@@ -55,14 +55,14 @@ final class DeviceArena {
     }
 
     /**
-     * An int buffer: always a host input. {@code derived} (may stay null) is computed from what the
-     * host writes, by the backend's own function: the batch grouped by token, say.
+     * An int buffer: always a host input. {@code derived} (may stay empty) are arrays computed from
+     * what the host writes, each by the backend's own function: the batch grouped by token, a launch's
+     * dropout seed with its mask base, say.
      */
     static final class Ints implements IntBuf {
         final String name;
         final IntArray a;
-        IntArray derived;
-        java.util.function.BiConsumer<int[], IntArray> derive;
+        final java.util.Map<Object, Derived> derived = new java.util.LinkedHashMap<>();
 
         Ints(String name, IntArray a) {
             this.name = name;
@@ -166,16 +166,24 @@ final class DeviceArena {
         return args;
     }
 
-    /** {@code b}'s values also feed an array of {@code size} ints, filled by {@code derive} at every host write. */
-    IntArray derive(IntBuf b, int size, java.util.function.BiConsumer<int[], IntArray> derive) {
+    /** An array computed from an int buffer's values by {@code fn} at every host write. */
+    record Derived(IntArray array, java.util.function.BiConsumer<int[], IntArray> fn) {
+    }
+
+    /**
+     * {@code b}'s values also feed an array of {@code size} ints, filled by {@code derive} at every host
+     * write; one array per {@code key} (the same key gives the same array).
+     */
+    IntArray derive(IntBuf b, Object key, int size, java.util.function.BiConsumer<int[], IntArray> derive) {
         Ints ints = (Ints) b;
-        if (ints.derived == null) {
-            ints.derived = new IntArray(Math.max(1, size));
-            ints.derive = derive;
+        Derived d = ints.derived.get(key);
+        if (d == null) {
+            d = new Derived(new IntArray(Math.max(1, size)), derive);
+            ints.derived.put(key, d);
             ownBytes += 4L * Math.max(1, size);
-            derive.accept(ints.a.toHeapArray(), ints.derived); // from what the host wrote so far
+            derive.accept(ints.a.toHeapArray(), d.array()); // from what the host wrote so far
         }
-        return ints.derived;
+        return d.array();
     }
 
     Ints allocInt(String name, int size) {
@@ -251,8 +259,8 @@ final class DeviceArena {
         check(dst.name(), dst.size(), src.length);
         Ints ints = (Ints) dst;
         MemorySegment.copy(src, 0, ints.a.getSegment(), ValueLayout.JAVA_INT, 0, src.length);
-        if (ints.derive != null) {
-            ints.derive.accept(src, ints.derived);
+        for (Derived d : ints.derived.values()) {
+            d.fn().accept(src, d.array());
         }
     }
 

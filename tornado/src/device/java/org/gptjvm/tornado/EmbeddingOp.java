@@ -98,7 +98,7 @@ final class EmbeddingOp {
     static DeviceLaunch backward(OpContext ctx, FloatBuf dwte, FloatBuf dwpe, FloatBuf dout, IntBuf idx, int B, int T, int C) {
         int de = o(dwte), d = o(dout), V = dwte.size() / C, BT = B * T;
         // the batch grouped by token, from the host's token ids at every write: no work-item walks the batch
-        IntArray byToken = ctx.arena.derive(idx, V + 1 + BT, (ids, into) -> groupByToken(ids, V, into));
+        IntArray byToken = ctx.arena.derive(idx, "by_token", V + 1 + BT, (ids, into) -> groupByToken(ids, V, into));
         List<Task> tasks = new ArrayList<>();
         tasks.add(new Task((g, id, mem, args) -> g.task(id, EmbeddingOp::encoderBackwardWte, mem, de, d, byToken, V, C), null,
                 perElement("encoder_backward_wte", dims(V, C, 1), (double) BT * C, 4.0 * BT * C + 4.0 * V * C, 4.0 * V * C)));

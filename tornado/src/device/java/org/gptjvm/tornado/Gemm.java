@@ -79,9 +79,19 @@ public final class Gemm {
     // args[at + ...]
     static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
             BIAS = 11, FLAGS = 12, NH = 13, A_SB = 14, A_SH = 15, B_SB = 16, B_SH = 17, C_SB = 18, C_SH = 19,
-            K_SLICE = 20, MASK_BASE = 21, SALT = 22, MODE = 23, RES = 24, ZS = 25, GATE = 26, MORE = 27, SIZE = 28;
-    // FLAGS bits: C +=; ReLU on C; dropout on A's elements as they are loaded, or on C's (element index
-    // = address - MASK_BASE, one of the two per call)
+            K_SLICE = 20, SALT = 21, MODE = 22, RES = 23, ZS = 24, GATE = 25, MORE = 26, SIZE = 27;
+    // FLAGS bits: C +=; ReLU on C; dropout on A's elements as they are loaded, or on C's (one of the two
+    // per call; element index = address - the launch's mask base, see SEED_MASK_BASE)
+    /**
+     * A launch's seed array ({@link OpContext#maskSeed}): the dropout seed's low and high words, then the
+     * launch's mask base: the address whose element index is 0, less this process's first row of the
+     * combined batch times the indices per row, so that a process of a data-parallel run draws the
+     * masks one process on the combined batch would (see DropoutMask). It is derived from the seed
+     * buffer at every host write, rather than read from the argument table and the seed buffer in the
+     * kernel: one more array read in the wide kernel is more than TornadoVM 5.2 compiles ("Non-final
+     * objects introduced via scope are not supported").
+     */
+    static final int SEED_MASK_BASE = 2;
     static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4, DROP_C = 8;
     // MODE: which part of a causal (lower-triangular) product is computed
     /** Every tile, every k. */
@@ -113,7 +123,9 @@ public final class Gemm {
         int gate = -1;
         /** Batches (z), heads per batch (z = b * nh + h), and each operand's strides per batch and head. */
         int z = 1, nh = 1, aSb, aSh, bSb, bSh, cSb, cSh;
-        int kSlice, maskBase, salt, mode = ALL;
+        int kSlice, maskBase, maskRow, salt, mode = ALL;
+        /** Whether it has a dropout mask ({@link #mask}). */
+        boolean masked;
         float alpha = 1f;
         /** Its K will be split into as many slices as fill the device (a weight gradient's): see {@link #tile}. */
         boolean fillsDevice;
@@ -172,10 +184,16 @@ public final class Gemm {
             return this;
         }
 
-        /** Dropout's mask on the operand named by the flags: element indices from {@code base}, site {@code salt}. */
-        Call mask(int base, int salt) {
+        /**
+         * Dropout's mask on the operand named by the flags: element indices from {@code base}, site
+         * {@code salt}; {@code perRow}: the mask indices of one row of the batch (the seed's first row
+         * times this is where this process's batch begins in the combined one).
+         */
+        Call mask(int base, int perRow, int salt) {
             this.maskBase = base;
+            this.maskRow = perRow;
             this.salt = salt;
+            this.masked = true;
             return this;
         }
 
@@ -222,7 +240,6 @@ public final class Gemm {
             r[C_SB] = cSb;
             r[C_SH] = cSh;
             r[K_SLICE] = kSlice;
-            r[MASK_BASE] = maskBase;
             r[SALT] = salt;
             r[MODE] = mode;
             r[RES] = res;
@@ -264,6 +281,15 @@ public final class Gemm {
      * ({@link #tile}), the grid, and the cost.
      */
     static Task task(OpContext ctx, String kernel, List<Call> calls, IntArray seed, float p) {
+        Call masked = null; // the launch has one mask base (its seed array's): every masked call must share it
+        for (Call c : calls) {
+            if ((c.flags & (DROP_A | DROP_C)) != 0) {
+                if (masked != null && (masked.maskBase != c.maskBase || masked.maskRow != c.maskRow)) {
+                    throw new IllegalStateException(kernel + ": the masked calls of one launch must share their mask base");
+                }
+                masked = c;
+            }
+        }
         int[] all = new int[calls.size() * SIZE];
         for (int q = 0; q < calls.size(); q++) {
             System.arraycopy(calls.get(q).args(q < calls.size() - 1), 0, all, q * SIZE, SIZE);
@@ -324,7 +350,7 @@ public final class Gemm {
         int flags = args.get(at + FLAGS);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
         int c = operand(args, at, C, C_SB, C_SH, z);
-        int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
+        int maskBase = seed.get(SEED_MASK_BASE), salt = args.get(at + SALT);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
         boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, TILE);
@@ -434,7 +460,7 @@ public final class Gemm {
         int flags = args.get(at + FLAGS);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
         int c = operand(args, at, C, C_SB, C_SH, z);
-        int maskBase = args.get(at + MASK_BASE), salt = args.get(at + SALT);
+        int maskBase = seed.get(SEED_MASK_BASE), salt = args.get(at + SALT);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE);
         boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, WIDE);

@@ -30,20 +30,22 @@ final class LinearOp {
 
     /**
      * partial[chunk][j] = sum of x(n, j) for n in the chunk's rows; x(n, j) = mem[x + n*cols + j],
-     * times its dropout mask (element n*cols + j) when p > 0: a bias gradient through dropout.
+     * times its dropout mask when p > 0 (element (first + n)*cols + j, first: the seed's first row of
+     * the combined batch): a bias gradient through dropout.
      */
     public static void columnPartial(KernelContext kc, FloatArray mem, int partial, int x, int N, int cols, int rows,
                                      IntArray seed, float p, int salt) {
         int e = kc.globalIdx;
         int chunks = (N + rows - 1) / rows;
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int base = seed.get(DropoutMask.FIRST_ROW) * cols;
         if (e < chunks * cols) {
             int chunk = e / cols, j = e - chunk * cols;
             float s = 0f;
             for (int n = chunk * rows; n < Math.min(N, (chunk + 1) * rows); n++) {
                 float v = mem.get(x + n * cols + j);
                 if (p > 0f) {
-                    v = v * DropoutMask.scale(seedValue, salt, n * cols + j, p);
+                    v = v * DropoutMask.scale(seedValue, salt, base + n * cols + j, p);
                 }
                 s += v;
             }
@@ -72,9 +74,9 @@ final class LinearOp {
     /** {@code out = residual + dropout(inp @ W^T + bias)} (p = 0: no dropout, seed may be null). */
     static DeviceLaunch residualForward(OpContext ctx, FloatBuf out, FloatBuf residual, FloatBuf inp, FloatBuf weight,
                                         FloatBuf bias, IntBuf seedBuf, float p, int salt, int N, int C, int OC) {
-        IntArray seed = ctx.seed(seedBuf);
-        Gemm.Call g = forwardCall(out, inp, weight, bias, N, C, OC, p > 0f ? Gemm.DROP_C : 0).mask(o(out), salt);
+        Gemm.Call g = forwardCall(out, inp, weight, bias, N, C, OC, p > 0f ? Gemm.DROP_C : 0).mask(o(out), OC, salt);
         g.res = o(residual);
+        IntArray seed = ctx.maskSeed(seedBuf, g);
         String kernel = "matmul_residual_forward";
         return new DeviceLaunch(kernel, List.of(Gemm.task(ctx, kernel, List.of(g), seed, p)), List.of(seed),
                 spans(residual, inp, weight, bias), spans(out));
@@ -96,7 +98,7 @@ final class LinearOp {
         List<SumJob> sums = new ArrayList<>();
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
         Gemm.Call dw = new Gemm.Call().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
-                .mask(o(dout), salt);
+                .mask(o(dout), OC, salt);
         dw.fillsDevice = true;
         List<Gemm.Call> products = new ArrayList<>(List.of(dw));
         if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
@@ -104,7 +106,7 @@ final class LinearOp {
             // of dW's sums a slice of thousands of rows where dinp's sum OC: the long ones start first and
             // the short ones fill the device around them, rather than the long ones starting last
             Gemm.Call input = new Gemm.Call().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
-                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), salt);
+                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), OC, salt);
             input.gate = reluInput ? o(inp) : -1;
             products.add(input);
         }
@@ -124,7 +126,9 @@ final class LinearOp {
             dw.c(o(dweight), C, 0, 0).flags(Gemm.ACCUMULATE | drop);
         }
         // the input and weight gradients read dout, W and inp only: one launch
-        tasks.add(Gemm.task(ctx, "matmul_backward_products", products, seed, p));
+        // dW and dinp mask dout alike: one seed array for the launch
+        IntArray maskSeed = ctx.maskSeed(seedBuf, dw);
+        tasks.add(Gemm.task(ctx, "matmul_backward_products", products, maskSeed, p));
         if (dbias != null) { // dbias += the column sums of dout, in two passes
             int chunks = Grids.chunks(N, OC), rows = (N + chunks - 1) / chunks;
             Span partial = ctx.partials("matmul_backward.bias_partial", (long) chunks * OC);
@@ -139,7 +143,8 @@ final class LinearOp {
         if (!sums.isEmpty()) {
             tasks.add(DeferredSums.waiting(ctx, "matmul_backward_sums", sums));
         }
-        return new DeviceLaunch(kernel, tasks, List.of(seed), spans(dout, inp, weight, dweight, dbias),
+        return new DeviceLaunch(kernel, tasks, seed == maskSeed ? List.of(seed) : List.of(seed, maskSeed),
+                spans(dout, inp, weight, dweight, dbias),
                 spans(scratch, dinp, dweight, dbias));
     }
 }

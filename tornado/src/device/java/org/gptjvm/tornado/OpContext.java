@@ -1,5 +1,6 @@
 package org.gptjvm.tornado;
 
+import org.gptjvm.engine.DropoutMask;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.tornado.DeviceLaunch.Span;
@@ -20,7 +21,7 @@ final class OpContext {
     final DeviceArena arena;
     final KernelContext kc = new StableKernelContext();
     /** The seed of launches without dropout: every array a task names must be on the device. */
-    private final IntArray noSeed = new IntArray(2);
+    private final IntArray noSeed = new IntArray(DropoutMask.SEED_INTS);
     /** Scratch ranges by name, each as large as the largest launch needs. */
     private final Map<String, FloatBuf> scratch = new HashMap<>();
 
@@ -37,9 +38,34 @@ final class OpContext {
         return DeviceArena.ints(b);
     }
 
-    /** A dropout seed's array, or an unused one where there is no dropout (null). */
+    /**
+     * A dropout seed's array, or an unused one where there is no dropout (null). The kernels read all
+     * of its {@link DropoutMask#SEED_INTS} ints (the seed, and the first row of the combined batch).
+     */
     IntArray seed(IntBuf b) {
+        if (b != null && b.size() < DropoutMask.SEED_INTS) {
+            throw new IllegalArgumentException("a dropout seed buffer holds " + DropoutMask.SEED_INTS + " ints (seed low, "
+                    + "seed high, first row), not " + b.size());
+        }
         return b == null ? noSeed : DeviceArena.ints(b);
+    }
+
+    /**
+     * The seed array of a {@link Gemm} launch whose masked calls are like {@code call} (null: no
+     * dropout): the seed, then the launch's mask base, {@link Gemm#SEED_MASK_BASE}, derived from the
+     * seed buffer's first row at every host write.
+     */
+    IntArray maskSeed(IntBuf b, Gemm.Call call) {
+        if (b == null || call == null || !call.masked) {
+            return seed(b);
+        }
+        seed(b); // its size checked
+        int base = call.maskBase, perRow = call.maskRow;
+        return arena.derive(b, "mask_seed " + base + " " + perRow, DropoutMask.SEED_INTS, (w, into) -> {
+            into.set(0, w[0]);
+            into.set(1, w[1]);
+            into.set(Gemm.SEED_MASK_BASE, base - w[DropoutMask.FIRST_ROW] * perRow);
+        });
     }
 
     /** Appends {@code values} to the argument table; returns where they start. */

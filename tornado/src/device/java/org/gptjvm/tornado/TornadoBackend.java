@@ -47,10 +47,10 @@ public final class TornadoBackend implements Backend, DeviceDiagnostics {
 
     // ---------------------------------------------------------------- buffers and programs
 
-    /** The device kernels index dropout's masks from their own batch's first row (one process alone). */
+    /** The device kernels index dropout's masks from the seed buffer's first row, as the host backends. */
     @Override
     public boolean masksFromFirstRow() {
-        return false;
+        return true;
     }
 
     @Override

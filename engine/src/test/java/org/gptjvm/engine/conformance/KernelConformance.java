@@ -109,7 +109,8 @@ public abstract class KernelConformance {
         try (Backend be = Backends.create(backend, 2)) {
             Case c = new Case(be, 5);
             FloatBuf qkv = c.in("qkv", N * 3 * C, 1), w = c.in("w", 2 * C * C, 0.3);
-            IntBuf seed = c.ints("seed", new int[]{11, 12});
+            // the batch's first row in a combined one of 3 batches (a data-parallel run's last process)
+            IntBuf seed = c.ints("seed", new int[]{11, 12, 2 * N});
             FloatBuf att = c.out("att", s.B() * NH * T * T), atty = c.out("atty", N * C), out = c.out("out", N * 2 * C);
             float[] newWeights = c.randn(2 * C * C, 0.3);
             Program p = be.compile("forward", List.of(be.attentionForward(atty, att, qkv, seed, 0.25f, 3, s.B(), T, C, NH),
@@ -173,7 +174,8 @@ public abstract class KernelConformance {
         int N = s.N(), C = s.C(), OC = 3 * C + 1;
         FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), b = c.in("bias", OC, 1);
         FloatBuf d = c.in("dout", N * OC, 1), r = c.in("residual", N * OC, 1);
-        IntBuf seed = c.ints("seed", new int[]{0x2545F491, 0x4F6CDD1D});
+        // seed, and the first row of this batch in a combined one (a data-parallel run's second process)
+        IntBuf seed = c.ints("seed", new int[]{0x2545F491, 0x4F6CDD1D, N});
         FloatBuf d2 = c.in("dout2", N * OC, 1);
         Launch twice = c.be.matmulBackward(c.out("matmul_backward(run twice).dinp", N * C),
                 c.grad("matmul_backward(run twice).dw", OC * C), c.grad("matmul_backward(run twice).db", OC), d2, x, w, N, C,
@@ -212,7 +214,8 @@ public abstract class KernelConformance {
     static List<Launch> attention(Case c, Shape s) {
         int B = s.B(), T = s.T(), C = s.C(), NH = s.NH(), N = s.N();
         FloatBuf qkv = c.in("qkv", N * 3 * C, 1), d = c.in("attention.dout", N * C, 1);
-        IntBuf seed = c.ints("attention.seed", new int[]{0x1234567, 0x7654321});
+        // seed, and the first row of this batch in a combined one: its masks are the second batch's there
+        IntBuf seed = c.ints("attention.seed", new int[]{0x1234567, 0x7654321, N});
         List<Launch> l = new ArrayList<>();
         for (float p : new float[]{0f, 0.25f}) {
             FloatBuf att = c.out("attention_forward.att(p=" + p + ")", B * NH * T * T);

@@ -139,6 +139,50 @@ public abstract class ModelConformance {
     }
 
     /**
+     * A data-parallel run's processes draw dropout's masks from their first row of the combined batch,
+     * so its two halves, each on a model told its first row, give the whole batch's loss and gradients
+     * (their means), masks included: what two processes of one job sum, on every backend.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.gptjvm.model.conformance.ModelConformance#backends")
+    void twoHalvesFromTheirFirstRowsAreTheWholeBatchWithDropout(String backend) throws IOException {
+        TextData data = shakespeare();
+        int rows = B * CONFIG.blockSize();
+        int[] x = new int[2 * rows], y = new int[2 * rows];
+        data.batch(TextData.Split.TRAIN, Seeds.data(7), 2 * B, CONFIG.blockSize(), x, y);
+        long seed = Seeds.dropout(7).nextLong();
+        try (Backend be = Backends.create(backend, 2)) {
+            Gpt gpt = new Gpt(be, CONFIG);
+            gpt.initialize(1337);
+            float whole = gpt.forwardBackward(x, y, seed);
+            Map<String, GptParams.Tensor> wholeGrads = gpt.params.gradDict();
+            float[] halves = new float[2];
+            List<Map<String, GptParams.Tensor>> grads = new ArrayList<>();
+            for (int h = 0; h < 2; h++) {
+                gpt.firstRow(h * rows);
+                halves[h] = gpt.forwardBackward(Arrays.copyOfRange(x, h * rows, (h + 1) * rows),
+                        Arrays.copyOfRange(y, h * rows, (h + 1) * rows), seed);
+                grads.add(gpt.params.gradDict());
+            }
+            assertEquals(whole, (halves[0] + halves[1]) / 2, 1e-5 * Math.abs(whole), backend + ": the halves' mean loss");
+            for (String k : wholeGrads.keySet()) {
+                float[] w = wholeGrads.get(k).data(), a = grads.get(0).get(k).data(), b = grads.get(1).get(k).data();
+                float[] mean = new float[w.length];
+                for (int i = 0; i < w.length; i++) {
+                    mean[i] = (a[i] + b[i]) / 2;
+                }
+                assertTrue(Conformance.relErr(mean, w) <= 1e-4, backend + ": gradient " + k + " of the halves, rel err "
+                        + Conformance.relErr(mean, w));
+            }
+            // and without their first rows the halves draw other masks: the test can tell
+            gpt.firstRow(0);
+            float second = gpt.forwardBackward(Arrays.copyOfRange(x, rows, 2 * rows), Arrays.copyOfRange(y, rows, 2 * rows),
+                    seed);
+            assertTrue(Math.abs(second - halves[1]) > 1e-6, backend + ": the masks did not depend on the first row");
+        }
+    }
+
+    /**
      * Two runs of the same 50 steps (with dropout) give the same losses and weights bit for bit: every
      * sum has a fixed order, whatever the backend splits or merges.
      */
