@@ -82,6 +82,10 @@ final class BenchCommand implements Callable<Integer> {
             source.text().checkBlockSize(cfg.blockSize(), "bench needs more text than the --config's block size");
         }
         int B = preset.batchSize;
+        // a step's buffers on a host backend come from this JVM's heap: refuse a preset that cannot fit
+        boolean host = names.stream().anyMatch(n -> !Backends.provider(n).hasDevices());
+        MemoryCheck.require(org.gptjvm.model.Memory.of(org.gptjvm.model.Memory.Use.STEP, cfg, B, 0, nThreads, 0), host && !products,
+                s -> "the --config " + preset + " preset's " + s.name().toLowerCase(Locale.ROOT));
         double flops = Flops.trainingStep(cfg, B);
 
         JsonObject machine = Machine.describe();

@@ -70,9 +70,24 @@ final class EngineOptions {
     }
 
     Backend create() {
-        String name = backend != null ? backend : defaultBackend();
-        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        return Backends.create(name, n, device);
+        return Backends.create(name(), threadCount(), device);
+    }
+
+    private String name() {
+        return backend != null ? backend : defaultBackend();
+    }
+
+    int threadCount() {
+        return threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    }
+
+    /**
+     * Whether the backend's buffers come from the JVM's heap (a host backend), so that a model's
+     * memory estimate is checked against it; a device backend's memory is not reported by the API.
+     */
+    boolean onHeap() {
+        org.gptjvm.engine.BackendProvider p = Backends.provider(name());
+        return p == null || !p.hasDevices();
     }
 
     static final class BackendNames implements Iterable<String> {

@@ -2,6 +2,7 @@ package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.model.Gpt;
+import org.gptjvm.model.Memory;
 import org.gptjvm.model.data.DataFiles;
 import org.gptjvm.model.data.TextData;
 import org.gptjvm.model.train.Checkpoint;
@@ -47,11 +48,18 @@ final class EvalCommand implements Callable<Integer> {
         TextData td = TextData.load(file, ckpt.tokenizer);
         td.checkBlockSize(ckpt.config.blockSize(), "eval needs more text than the model's block size");
         int B = batchSize != null ? batchSize : trainedBatchSize(ckpt);
+        // the batch size is the user's flag, else the run's saved one: an error names whichever it was
+        String batchName = batchSize != null ? "--batch-size" : model.checkpoint + ": batch_size (the run's; set --batch-size)";
         try {
             ckpt.config.checkBatch(B);
         } catch (org.gptjvm.engine.GptException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            if (batchSize != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            throw new org.gptjvm.engine.GptException(batchName + " " + B + ": " + e.getMessage());
         }
+        MemoryCheck.require(Memory.of(Memory.Use.EVALUATE, ckpt.config, B, evalIters, engine.threadCount(), ckpt.floats()),
+                engine.onHeap(), MemoryCheck.keysOf(model.checkpoint, batchName));
         try (Backend backend = engine.create()) {
             Gpt gpt = ckpt.toModel(backend, model.checkpoint);
             Trainer t = new Trainer(gpt, td, new TrainOptions(B, 1e-3, 0, 1, evalIters, seed));

@@ -35,7 +35,7 @@ public final class Main implements Runnable {
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {
-            System.err.println("gpt: error: out of memory; give the JVM more heap (JAVA_OPTS=-Xmx16g) or use a smaller --batch-size");
+            System.err.println("gpt: error: " + MemoryCheck.outOfMemory());
             return 1;
         }
     }

@@ -2,6 +2,7 @@ package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.model.Gpt;
+import org.gptjvm.model.Memory;
 import org.gptjvm.model.Rng;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.sample.Sampler;
@@ -81,6 +82,8 @@ final class SampleCommand implements Callable<Integer> {
             }
             block = blockSize;
         }
+        MemoryCheck.require(Memory.of(Memory.Use.SAMPLE, ckpt.config, 1, 0, engine.threadCount(), ckpt.floats()),
+                engine.onHeap(), MemoryCheck.keysOf(model.checkpoint, "batch"));
         int[] context = prompt == null || prompt.isEmpty() ? new int[]{0} : ckpt.tokenizer.encode(prompt);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         String start = prompt != null ? prompt : ckpt.tokenizer.decode(0);

@@ -4,6 +4,7 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.GptException;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
+import org.gptjvm.model.Memory;
 import org.gptjvm.model.Seeds;
 import org.gptjvm.model.dist.Collective;
 import org.gptjvm.model.data.DataFiles;
@@ -184,12 +185,26 @@ final class TrainCommand implements Callable<Integer> {
         TrainOptions opts;
         try {
             opts = (resumed != null ? resumed.train.options().with(iters, evalInterval, evalIters) : trainOptions()).validate();
-            // the vocabulary is known once the data is read: these checks use one character, and the
-            // model is validated again with the real vocabulary before it is built
-            GptConfig shape = resumed != null ? resumed.config : modelConfig(1).validate();
-            shape.checkBatch(opts.batchSize());
         } catch (GptException e) {
             throw usage(e.getMessage());
+        }
+        if (resumed != null) {
+            try {
+                resumed.config.checkBatch(opts.batchSize());
+            } catch (GptException e) {
+                throw new GptException(resume + ": its batch_size " + opts.batchSize() + " and config: " + e.getMessage());
+            }
+            checkMemory(resumed.config, opts, resumed);
+        } else {
+            try {
+                // the vocabulary is known once the data is read: these checks use one character, and the
+                // model is checked again with the real vocabulary before it is built
+                GptConfig shape = modelConfig(1).validate();
+                shape.checkBatch(opts.batchSize());
+                checkMemory(shape, opts, null);
+            } catch (GptException e) {
+                throw usage(e.getMessage());
+            }
         }
         if (resumed != null && opts.iters() < resumed.train.iteration()) {
             throw new GptException(resume + " has trained " + resumed.train.iteration() + " iterations already: --iters "
@@ -213,6 +228,14 @@ final class TrainCommand implements Callable<Integer> {
         }
         GptConfig config = resumed != null ? resumed.config : modelConfig(text.tokenizer().vocabSize());
         text.checkBlockSize(config.blockSize());
+        if (resumed == null) {
+            try {
+                config.validate().checkBatch(opts.batchSize());
+            } catch (GptException e) {
+                throw new GptException(e.getMessage() + " (with the " + config.vocabSize() + " characters of " + dataFile + ")");
+            }
+            checkMemory(config, opts, null);
+        }
 
         progress.status("building the model");
         try (Backend backend = engine.create()) {
@@ -323,6 +346,17 @@ final class TrainCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             return false;
         }
+    }
+
+    /**
+     * Refuses a model whose training would not fit in this JVM, naming the flag (or, resumed, the
+     * checkpoint's key) that makes it large.
+     */
+    private void checkMemory(GptConfig config, TrainOptions opts, Checkpoint resumed) {
+        Memory.Estimate e = Memory.of(Memory.Use.TRAIN, config, opts.batchSize(), opts.evalIters(), engine.threadCount(),
+                resumed == null ? 0 : resumed.floats());
+        MemoryCheck.require(e, engine.onHeap(), resumed == null ? MemoryCheck::flag
+                : MemoryCheck.keysOf(resume, resume + ": batch_size"));
     }
 
     /**

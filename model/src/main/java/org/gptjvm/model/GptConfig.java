@@ -46,23 +46,27 @@ public record GptConfig(String kind, int vocabSize, int blockSize, int nEmbd, in
         if (!(dropout >= 0f && dropout < 1f)) {
             throw new GptException("dropout must be in [0, 1), got " + dropout);
         }
-        // every buffer is a Java array indexed by int: refuse shapes whose tensors cannot be one
-        fits("n_embd", (long) 4 * nEmbd * nEmbd);
-        fits("vocab size x n_embd", (long) vocabSize * Math.max(nEmbd, vocabSize));
-        fits("block size", (long) blockSize * blockSize * Math.max(1, nHead));
+        // every buffer is a Java array indexed by int: refuse shapes whose tensors cannot be one (the
+        // products are doubles: as ints or longs they could overflow and pass)
+        double V = vocabSize, T = blockSize, C = nEmbd, H = Math.max(1, nHead);
+        fits("n_embd", 4 * C * C);
+        fits("vocab size x n_embd", V * Math.max(C, V));
+        fits("block size x n_embd", T * Math.max(4 * C, V));
+        fits("block size", T * T * H);
         return this;
     }
 
     /** Throws when a batch of {@code batchSize} sequences would need a buffer larger than 2^31 floats. */
     public void checkBatch(int batchSize) {
-        long n = (long) batchSize * blockSize;
-        fits("batch size x block size", n * Math.max(4L * nEmbd, vocabSize));
+        double n = (double) batchSize * blockSize;
+        fits("batch size x block size", n * Math.max(4.0 * nEmbd, vocabSize));
         fits("batch size x block size", n * blockSize * Math.max(1, nHead));
     }
 
-    private static void fits(String what, long elements) {
+    private static void fits(String what, double elements) {
         if (elements > Integer.MAX_VALUE - 8) {
-            throw new GptException(what + " too large: a buffer would need " + elements + " values (limit 2^31)");
+            throw new GptException(what + " too large: a buffer would need "
+                    + new java.math.BigDecimal(elements).toBigInteger() + " values (limit 2^31)");
         }
     }
 

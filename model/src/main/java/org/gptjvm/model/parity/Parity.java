@@ -7,6 +7,7 @@ import org.gptjvm.engine.GptException;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.GptParams;
+import org.gptjvm.model.Memory;
 import org.gptjvm.model.io.SafeTensors;
 import org.gptjvm.model.train.Checkpoint;
 import org.gptjvm.model.train.Optimizer;
@@ -61,6 +62,15 @@ public final class Parity {
             float[] cut = java.util.Arrays.copyOf(wpe.data(), T * config.nEmbd());
             weights = new java.util.LinkedHashMap<>(weights);
             weights.put("position_embedding_table.weight", new GptParams.Tensor(new int[]{T, config.nEmbd()}, cut));
+        }
+        try {
+            runConfig.checkBatch(B);
+        } catch (GptException e) {
+            throw new GptException(file + ": its batch of " + B + ": " + e.getMessage());
+        }
+        if (Memory.onHeap(backend)) {
+            Memory.of(Memory.Use.STEP, runConfig, B, 0, Runtime.getRuntime().availableProcessors(), 0)
+                    .require(Memory.heapLimit(), s -> file + ": " + s.name().toLowerCase(java.util.Locale.ROOT));
         }
         Gpt gpt = new Gpt(backend, runConfig);
         gpt.params.loadStateDict(weights, file.toString());

@@ -132,6 +132,11 @@ public final class Checkpoint {
         return new Checkpoint(config, tok, floatTensors(c, file), train, trainProblem);
     }
 
+    /** Floats this checkpoint holds in memory (its weights and, from a run, AdamW's moments). */
+    public double floats() {
+        return weights.values().stream().mapToDouble(t -> t.data().length).sum();
+    }
+
     /** Whether the file holds an optimizer's state and a training state, so training can resume from it. */
     public boolean resumable() {
         return train != null && Optimizer.hasState(weights);
