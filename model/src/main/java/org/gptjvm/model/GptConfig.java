@@ -103,18 +103,26 @@ public record GptConfig(String kind, int vocabSize, int blockSize, int nEmbd, in
         try {
             JsonObject o = JsonParser.parseString(json).getAsJsonObject();
             String kind = o.has("model") ? o.get("model").getAsString() : GPT;
-            int v = o.get("vocab_size").getAsInt();
-            int t = o.get("block_size").getAsInt();
+            // counts exactly as written: 64.7 is not 64, and 1e300 is not 0
+            int v = count(o, "vocab_size");
+            int t = count(o, "block_size");
             if (BIGRAM.equals(kind)) {
                 return new GptConfig(kind, v, t, v, 1, 0, 0f).validate();
             }
-            return new GptConfig(kind, v, t, o.get("n_embd").getAsInt(), o.get("n_head").getAsInt(),
-                    o.get("n_layer").getAsInt(), o.has("dropout") ? o.get("dropout").getAsFloat() : 0f).validate();
+            return new GptConfig(kind, v, t, count(o, "n_embd"), count(o, "n_head"), count(o, "n_layer"),
+                    o.has("dropout") ? o.get("dropout").getAsFloat() : 0f).validate();
         } catch (GptException e) {
             throw e;
         } catch (RuntimeException e) {
             throw new GptException("bad model config (expected JSON with vocab_size, block_size, n_embd, n_head, n_layer)");
         }
+    }
+
+    private static int count(JsonObject o, String key) {
+        if (!o.has(key)) {
+            throw new GptException("bad model config: no " + key);
+        }
+        return org.gptjvm.model.io.JsonNumbers.wholeInt(o, key, 1, Integer.MAX_VALUE);
     }
 
     @Override

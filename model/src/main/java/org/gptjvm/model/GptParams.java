@@ -185,6 +185,45 @@ public final class GptParams {
     }
 
     /**
+     * Visits the name and shape of every tensor of {@code config}'s PyTorch state_dict, in its order,
+     * until {@code visit} returns false. Nothing is listed ahead, so a config of a billion layers costs
+     * only the visits made.
+     */
+    public static void visitStateDict(GptConfig config, java.util.function.BiPredicate<String, int[]> visit) {
+        int V = config.vocabSize(), C = config.nEmbd(), T = config.blockSize();
+        if (config.isBigram()) {
+            visit.test("token_embedding_table.weight", new int[]{V, V});
+            return;
+        }
+        if (!visit.test("token_embedding_table.weight", new int[]{V, C})
+                || !visit.test("position_embedding_table.weight", new int[]{T, C})) {
+            return;
+        }
+        int hs = config.headSize();
+        for (int l = 0; l < config.nLayer(); l++) {
+            String p = "blocks." + l + ".";
+            for (int h = 0; h < config.nHead(); h++) {
+                for (String kind : new String[]{"key", "query", "value"}) {
+                    if (!visit.test(p + "sa.heads." + h + "." + kind + ".weight", new int[]{hs, C})) {
+                        return;
+                    }
+                }
+            }
+            if (!visit.test(p + "sa.proj.weight", new int[]{C, C}) || !visit.test(p + "sa.proj.bias", new int[]{C})
+                    || !visit.test(p + "ffwd.net.0.weight", new int[]{4 * C, C}) || !visit.test(p + "ffwd.net.0.bias", new int[]{4 * C})
+                    || !visit.test(p + "ffwd.net.2.weight", new int[]{C, 4 * C}) || !visit.test(p + "ffwd.net.2.bias", new int[]{C})
+                    || !visit.test(p + "ln1.weight", new int[]{C}) || !visit.test(p + "ln1.bias", new int[]{C})
+                    || !visit.test(p + "ln2.weight", new int[]{C}) || !visit.test(p + "ln2.bias", new int[]{C})) {
+                return;
+            }
+        }
+        if (visit.test("ln_f.weight", new int[]{C}) && visit.test("ln_f.bias", new int[]{C})
+                && visit.test("lm_head.weight", new int[]{V, C})) {
+            visit.test("lm_head.bias", new int[]{V});
+        }
+    }
+
+    /**
      * Loads every parameter from PyTorch-named tensors; a missing tensor or a wrong shape is an
      * error naming it, and nothing is written to the model until all of them are checked.
      */

@@ -49,6 +49,19 @@ public final class SafeTensors {
                         a[i] = (float) d.get(i);
                     }
                 }
+                case "F16" -> {
+                    var h = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+                    for (int i = 0; i < a.length; i++) {
+                        a[i] = Float.float16ToFloat(h.get(i));
+                    }
+                }
+                case "BF16" -> {
+                    // bfloat16 is the upper half of a float32: exact, as PyTorch's .float()
+                    var h = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+                    for (int i = 0; i < a.length; i++) {
+                        a[i] = Float.intBitsToFloat(h.get(i) << 16);
+                    }
+                }
                 default -> throw new GptException("tensor of dtype " + dtype + " where floats were expected");
             }
             return a;
@@ -122,7 +135,39 @@ public final class SafeTensors {
         }
     }
 
+    /** A tensor as the header describes it: dtype, shape, and its bytes [begin, end) of the data section. */
+    public record Info(String dtype, int[] shape, long begin, long end) {
+        public long elements() {
+            long n = 1;
+            for (int s : shape) {
+                n *= s;
+            }
+            return n;
+        }
+    }
+
+    /**
+     * A file's header, checked against the file: every tensor's dtype known, shape of whole numbers,
+     * byte length that of its shape, bytes within the file's data section, none overlapping.
+     */
+    public record Header(Path file, long dataBytes, Map<String, Info> tensors, Map<String, String> metadata) {
+    }
+
+    /** Whether {@code dtype} is one {@link Entry#floats} converts to float32 (F64 aside, for reference files). */
+    public static boolean isFloat16Or32(String dtype) {
+        return dtype.equals("F32") || dtype.equals("F16") || dtype.equals("BF16");
+    }
+
     public static Contents read(Path file) {
+        return read(file, h -> {
+        });
+    }
+
+    /**
+     * Reads {@code file}: its header first, which {@code beforeData} may check (and refuse by
+     * throwing) before the data section is read into memory.
+     */
+    public static Contents read(Path file, java.util.function.Consumer<Header> beforeData) {
         if (!Files.exists(file)) {
             throw new GptException(file + ": no such file");
         }
@@ -137,9 +182,11 @@ public final class SafeTensors {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, len, 0);
             long headerLen = len.flip().getLong();
+            // an unsigned 64-bit count: beyond Long.MAX_VALUE it reads as negative here, and is shown as written
             if (headerLen <= 1 || headerLen > MAX_HEADER || headerLen > size - 8) {
-                throw new GptException(file + ": not a safetensors file (header length " + headerLen
-                        + " for a file of " + size + " bytes)");
+                throw new GptException(file + ": not a safetensors file (header length " + Long.toUnsignedString(headerLen)
+                        + (Long.compareUnsigned(headerLen, size - 8) > 0 ? ", beyond the end of the file of " : " for a file of ")
+                        + size + " bytes)");
             }
             ByteBuffer header = ByteBuffer.allocate((int) headerLen);
             readFully(ch, header, 8);
@@ -151,12 +198,21 @@ public final class SafeTensors {
             }
             long dataStart = 8 + headerLen;
             long dataLen = size - dataStart;
-            if (dataLen > Integer.MAX_VALUE) {
+            Header h = parse(file, json, dataLen);
+            beforeData.accept(h);
+            if (dataLen > Integer.MAX_VALUE - 8) {
                 throw new GptException(file + ": larger than 2 GiB of tensor data, not supported");
+            }
+            if (dataLen > org.gptjvm.model.Memory.heapLimit()) {
+                throw new GptException(file + ": " + org.gptjvm.model.Memory.bytes(dataLen) + " of tensors; this JVM may use "
+                        + org.gptjvm.model.Memory.bytes(org.gptjvm.model.Memory.heapLimit()) + " (-Xmx): give it more (JAVA_OPTS=-Xmx...)");
             }
             ByteBuffer data = ByteBuffer.allocate((int) dataLen);
             readFully(ch, data, dataStart);
-            return parse(file, json, data);
+            Map<String, Entry> tensors = new LinkedHashMap<>();
+            h.tensors().forEach((name, i) -> tensors.put(name,
+                    new Entry(i.dtype(), i.shape(), data.slice((int) i.begin(), (int) (i.end() - i.begin())))));
+            return new Contents(Collections.unmodifiableMap(tensors), h.metadata());
         } catch (IOException e) {
             throw new GptException(file + ": cannot read: " + e.getMessage());
         }
@@ -172,8 +228,8 @@ public final class SafeTensors {
         }
     }
 
-    private static Contents parse(Path file, JsonObject json, ByteBuffer data) {
-        Map<String, Entry> tensors = new LinkedHashMap<>();
+    private static Header parse(Path file, JsonObject json, long dataLen) {
+        Map<String, Info> tensors = new LinkedHashMap<>();
         Map<String, String> meta = new LinkedHashMap<>();
         List<long[]> ranges = new ArrayList<>();
         for (Map.Entry<String, JsonElement> e : json.entrySet()) {
@@ -195,29 +251,33 @@ public final class SafeTensors {
                 int[] shape = new int[shapeJson.size()];
                 long elements = 1;
                 for (int i = 0; i < shape.length; i++) {
-                    long d = shapeJson.get(i).getAsLong();
-                    if (d < 0 || d > Integer.MAX_VALUE) {
-                        throw new GptException(file + ": tensor " + name + " has a bad shape " + shapeJson);
-                    }
+                    long d = JsonNumbers.whole(shapeJson.get(i), file + ": tensor " + name + ": shape " + clip(shapeJson)
+                            + ": each size", 0, Integer.MAX_VALUE);
                     shape[i] = (int) d;
                     elements *= d;
                     if (elements > Integer.MAX_VALUE) {
-                        throw new GptException(file + ": tensor " + name + " is too large " + shapeJson);
+                        throw new GptException(file + ": tensor " + name + " is too large " + clip(shapeJson));
                     }
                 }
                 var off = o.get("data_offsets").getAsJsonArray();
-                long begin = off.get(0).getAsLong(), end = off.get(1).getAsLong();
-                if (off.size() != 2 || begin < 0 || end < begin || end > data.capacity()) {
-                    throw new GptException(file + ": tensor " + name + " has offsets " + off
-                            + " outside the " + data.capacity() + " bytes of data (truncated file?)");
+                if (off.size() != 2) {
+                    throw new GptException(file + ": tensor " + name + " has data_offsets " + clip(off)
+                            + ", not [begin, end]");
+                }
+                long begin = JsonNumbers.whole(off.get(0), file + ": tensor " + name + ": data_offsets " + clip(off)
+                        + ": begin", 0, Long.MAX_VALUE);
+                long end = JsonNumbers.whole(off.get(1), file + ": tensor " + name + ": data_offsets " + clip(off)
+                        + ": end", 0, Long.MAX_VALUE);
+                if (end < begin || end > dataLen) {
+                    throw new GptException(file + ": tensor " + name + " has offsets " + clip(off)
+                            + " outside the " + dataLen + " bytes of data (truncated file?)");
                 }
                 if (end - begin != elements * width) {
                     throw new GptException(file + ": tensor " + name + " holds " + (end - begin) + " bytes but its shape "
-                            + shapeJson + " of " + dtype + " needs " + elements * width);
+                            + clip(shapeJson) + " of " + dtype + " needs " + elements * width);
                 }
                 ranges.add(new long[]{begin, end});
-                ByteBuffer bytes = data.slice((int) begin, (int) (end - begin));
-                tensors.put(e.getKey(), new Entry(dtype, shape, bytes));
+                tensors.put(e.getKey(), new Info(dtype, shape, begin, end));
             } catch (GptException ex) {
                 throw ex;
             } catch (RuntimeException ex) {
@@ -230,7 +290,13 @@ public final class SafeTensors {
                 throw new GptException(file + ": tensors overlap in the data section");
             }
         }
-        return new Contents(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(meta));
+        return new Header(file, dataLen, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(meta));
+    }
+
+    /** A JSON value of an untrusted file, cut short for a one-line error. */
+    private static String clip(JsonElement e) {
+        String s = printable(e.toString());
+        return s.length() > 60 ? s.substring(0, 60) + "..." : s;
     }
 
     /** {@code s} with control characters shown as '?': names from an untrusted file go into one-line errors. */

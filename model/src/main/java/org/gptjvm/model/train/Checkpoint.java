@@ -94,29 +94,20 @@ public final class Checkpoint {
         return new Snapshot(file, out, meta);
     }
 
-    /** Reads our checkpoints and weights-only files such as the PyTorch fixtures. */
+    /**
+     * Reads our checkpoints and weights-only files such as the PyTorch fixtures. The config and the
+     * tensors the header lists are checked against each other (every tensor the config needs present,
+     * of a float dtype, of its shape, within the file) before the data is read into memory.
+     */
     public static Checkpoint load(Path file) {
-        SafeTensors.Contents c = SafeTensors.read(file);
+        GptConfig[] config = new GptConfig[1];
+        CharTokenizer[] tok = new CharTokenizer[1];
+        SafeTensors.Contents c = SafeTensors.read(file, h -> {
+            config[0] = config(h.metadata(), file);
+            tok[0] = tokenizer(h.metadata(), config[0], file);
+            checkTensors(h, config[0]);
+        });
         Map<String, String> meta = c.metadata();
-        if (!meta.containsKey("config") || !meta.containsKey("chars")) {
-            throw new GptException(file + ": not a gpt model file (its metadata has no config and chars)");
-        }
-        GptConfig config;
-        try {
-            config = GptConfig.fromJson(meta.get("config"));
-        } catch (GptException e) {
-            throw new GptException(file + ": " + e.getMessage());
-        }
-        CharTokenizer tok;
-        try {
-            tok = CharTokenizer.fromVocabulary(new Gson().fromJson(meta.get("chars"), String.class));
-        } catch (RuntimeException e) {
-            throw new GptException(file + ": bad vocabulary in its metadata");
-        }
-        if (tok.vocabSize() != config.vocabSize()) {
-            throw new GptException(file + ": vocabulary of " + tok.vocabSize() + " characters but vocab_size "
-                    + config.vocabSize());
-        }
         // the weights are usable without the run's state: a damaged state only stops a resume
         TrainState train = null;
         String trainProblem = null;
@@ -129,7 +120,74 @@ public final class Checkpoint {
                 trainProblem = file + ": bad training state in its metadata";
             }
         }
-        return new Checkpoint(config, tok, floatTensors(c, file), train, trainProblem);
+        return new Checkpoint(config[0], tok[0], floatTensors(c, file), train, trainProblem);
+    }
+
+    private static GptConfig config(Map<String, String> meta, Path file) {
+        if (!meta.containsKey("config") || !meta.containsKey("chars")) {
+            throw new GptException(file + ": not a gpt model file (its metadata has no config and chars)");
+        }
+        try {
+            return GptConfig.fromJson(meta.get("config"));
+        } catch (GptException e) {
+            throw new GptException(file + ": config " + e.getMessage());
+        }
+    }
+
+    private static CharTokenizer tokenizer(Map<String, String> meta, GptConfig config, Path file) {
+        CharTokenizer tok;
+        try {
+            tok = CharTokenizer.fromVocabulary(new Gson().fromJson(meta.get("chars"), String.class));
+        } catch (RuntimeException e) {
+            throw new GptException(file + ": bad vocabulary in its metadata");
+        }
+        if (tok.vocabSize() != config.vocabSize()) {
+            throw new GptException(file + ": vocabulary of " + tok.vocabSize() + " characters but vocab_size "
+                    + config.vocabSize());
+        }
+        return tok;
+    }
+
+    /**
+     * Refuses a file whose tensors do not make the model its config describes: one missing (as in a
+     * config of a billion layers in a file of one tensor), of a dtype other than F32,
+     * BF16 or F16 (converted to F32 as PyTorch's .float() does), or of another shape. The header's
+     * byte ranges are already checked against the file ({@link SafeTensors#read}), so the weights a
+     * file passes with are no larger than the file.
+     */
+    private static void checkTensors(SafeTensors.Header h, GptConfig config) {
+        Path file = h.file();
+        // the visit stops at the first tensor missing: a config of a billion layers in a small file costs a few visits
+        GptParams.visitStateDict(config, (name, shape) -> {
+            SafeTensors.Info t = h.tensors().get(name);
+            if (t == null) {
+                throw new GptException(file + ": missing tensor " + name + ", which its config (" + keys(config) + ") needs");
+            }
+            floatDtype(file, name, t.dtype());
+            if (!java.util.Arrays.equals(t.shape(), shape)) {
+                throw new GptException(file + ": tensor " + name + " has shape " + java.util.Arrays.toString(t.shape())
+                        + ", its config (" + keys(config) + ") needs " + java.util.Arrays.toString(shape));
+            }
+            return true;
+        });
+        h.tensors().forEach((name, t) -> {
+            if (name.startsWith("optimizer.")) {
+                floatDtype(file, name, t.dtype());
+            }
+        });
+    }
+
+    private static void floatDtype(Path file, String name, String dtype) {
+        if (!SafeTensors.isFloat16Or32(dtype)) {
+            throw new GptException(file + ": tensor " + name + " is " + dtype + "; gpt loads weights of F32, BF16 or F16");
+        }
+    }
+
+    /** The config's keys as the file names them, for errors. */
+    private static String keys(GptConfig c) {
+        return c.isBigram() ? "model bigram, vocab_size " + c.vocabSize()
+                : "vocab_size " + c.vocabSize() + ", block_size " + c.blockSize() + ", n_embd " + c.nEmbd() + ", n_head "
+                + c.nHead() + ", n_layer " + c.nLayer();
     }
 
     /** Floats this checkpoint holds in memory (its weights and, from a run, AdamW's moments). */
@@ -153,7 +211,7 @@ public final class Checkpoint {
     public static Map<String, GptParams.Tensor> floatTensors(SafeTensors.Contents c, Path file) {
         Map<String, GptParams.Tensor> out = new LinkedHashMap<>();
         c.tensors().forEach((name, e) -> {
-            if (e.dtype().equals("F32") || e.dtype().equals("F64")) {
+            if (SafeTensors.isFloat16Or32(e.dtype()) || e.dtype().equals("F64")) {
                 out.put(name, new GptParams.Tensor(e.shape(), e.floats()));
             }
         });
