@@ -65,6 +65,8 @@ final class BenchCommand implements Callable<Integer> {
             + "layer shape's forward and backward, in ms and GFLOP/s (with --profile, each kernel's share)."})
     boolean products;
 
+    static final int MAX_STEPS = 1_000_000;
+
     @Override
     public Integer call() throws IOException {
         // by default the host backends; a device backend is timed when asked for (its first steps compile kernels);
@@ -141,6 +143,11 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (problem == null && warmup < 0) {
             problem = "--warmup must not be negative, got " + warmup;
+        }
+        // each timed step's time is kept: a bench of more steps than this is a typo, not a measurement
+        if (problem == null && (iters > MAX_STEPS || warmup > MAX_STEPS)) {
+            problem = (iters > MAX_STEPS ? "--iters" : "--warmup") + " must be at most " + MAX_STEPS + ", got "
+                    + Math.max(iters, warmup);
         }
         if (problem == null && products && (plan || eval)) {
             problem = "--products times the products alone: it does not go with --" + (plan ? "plan" : "eval");

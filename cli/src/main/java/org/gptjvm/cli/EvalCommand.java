@@ -43,6 +43,9 @@ final class EvalCommand implements Callable<Integer> {
         if (evalIters <= 0 || (batchSize != null && batchSize <= 0)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--eval-iters and --batch-size must be positive");
         }
+        if (evalIters > TrainOptions.MAX_EVAL_ITERS) {
+            throw new CommandLine.ParameterException(spec.commandLine(), TrainOptions.EVAL_ITERS_BOUND + ", got " + evalIters);
+        }
         Checkpoint ckpt = Checkpoint.load(model.checkpoint);
         Path file = DataFiles.choose(data, System.getenv("GPT_DATA"));
         TextData td = TextData.load(file, ckpt.tokenizer);

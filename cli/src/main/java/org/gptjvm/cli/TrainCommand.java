@@ -142,9 +142,17 @@ final class TrainCommand implements Callable<Integer> {
         TrainOptions base = preset.trainOptions();
         Recipe recipe = base.recipe().withSchedule(lrSchedule, warmupIters, lrDecayIters, minLr)
                 .withOptimizer(beta1, beta2, weightDecay, decayMatricesOnly, gradClip, gradAccum);
-        TrainOptions o = new TrainOptions(or(batchSize, base.batchSize()), lr != null ? lr : base.lr(),
+        TrainOptions given = new TrainOptions(or(batchSize, base.batchSize()), lr != null ? lr : base.lr(),
                 or(iters, base.iters()), or(evalInterval, base.evalInterval()), or(evalIters, base.evalIters()), seed, recipe)
-                .validate().resolved();
+                .validate();
+        Optimizer.Schedule s = recipe.schedule();
+        if (s.kind() == Optimizer.Schedule.Kind.cosine && s.lrDecayIters() == 0 && given.iters() <= s.warmupIters()) {
+            // the horizon was not given: it is --iters, and the error says so rather than name a flag never given
+            throw new GptException("--iters (" + given.iters() + ") must be above --warmup-iters (" + s.warmupIters()
+                    + "): the cosine schedule decays from the end of the warmup to --lr-decay-iters, whose default is "
+                    + "--iters (or give --lr-decay-iters)");
+        }
+        TrainOptions o = given.resolved();
         double floor = o.recipe().schedule().minLr(o.lr());
         if (o.recipe().schedule().kind() == Optimizer.Schedule.Kind.cosine && floor > o.lr()) {
             throw new GptException("--min-lr (" + num(floor) + ") must be at most --lr (" + num(o.lr()) + "): the cosine schedule "

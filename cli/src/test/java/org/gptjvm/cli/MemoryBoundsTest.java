@@ -1,7 +1,16 @@
 package org.gptjvm.cli;
 
+import org.gptjvm.engine.Backend;
+import org.gptjvm.engine.ref.ReferenceBackend;
+import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.Memory;
+import org.gptjvm.model.Seeds;
+import org.gptjvm.model.data.CharTokenizer;
+import org.gptjvm.model.train.Checkpoint;
+import org.gptjvm.model.train.Optimizer;
+import org.gptjvm.model.train.TrainOptions;
+import org.gptjvm.model.train.TrainState;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,5 +60,51 @@ class MemoryBoundsTest {
         String msg = MemoryCheck.outOfMemory();
         assertTrue(msg.contains("--n-layer 100000 is what makes it large") && msg.endsWith("use a smaller --n-layer")
                 && !msg.contains("--batch-size"), msg);
+    }
+
+    @Test
+    void gradAccumAndEvalItersHaveBoundsSoAStepOrAnEvaluationEnds() throws IOException {
+        String data = text().toString(), out = tmp.resolve("m.safetensors").toString();
+        Cli.Result r = Cli.run("train", "--grad-accum", "2147483647", "--iters", "1", "--data", data, "--out", out,
+                "--threads", "1").assertError(2);
+        assertTrue(r.err().contains("--grad-accum must be at most 1000000 (micro-batches per step"), r.describe());
+        r = Cli.run("train", "--eval-iters", "2147483647", "--iters", "1", "--data", data, "--out", out, "--threads", "1")
+                .assertError(2);
+        assertTrue(r.err().contains("--eval-iters must be at most 1000000 (batches per split"), r.describe());
+        r = Cli.run("eval", "--eval-iters", "2147483647", "--checkpoint", out, "--data", data, "--threads", "1")
+                .assertError(2);
+        assertTrue(r.err().contains("--eval-iters must be at most 1000000"), r.describe());
+        r = Cli.run("bench", "--iters", "2147483647", "--backend", "reference").assertError(2);
+        assertTrue(r.err().contains("--iters must be at most 1000000"), r.describe());
+    }
+
+    /** A checkpoint of a run whose saved options are {@code options}, in the vocabulary of {@link #text}. */
+    private Path runCheckpoint(TrainOptions options) throws IOException {
+        CharTokenizer tok = CharTokenizer.fromText(Files.readString(text()));
+        GptConfig cfg = new GptConfig(GptConfig.GPT, tok.vocabSize(), 8, 16, 2, 1, 0f);
+        Path f = tmp.resolve("run.safetensors");
+        try (Backend b = new ReferenceBackend(1)) {
+            Gpt gpt = new Gpt(b, cfg);
+            gpt.params.initialize(Seeds.init(1));
+            Checkpoint.save(f, gpt, new Optimizer(gpt, Optimizer.Settings.PYTORCH), tok, new TrainState(0, options, 1, 2));
+        }
+        return f;
+    }
+
+    @Test
+    void evalBlamesTheCheckpointsSavedBatchSizeNotTheFlag() throws IOException {
+        Path f = runCheckpoint(new TrainOptions(10_000_000, 1e-3, 10, 5, 1, 1));
+        Cli.Result r = Cli.run("eval", "--checkpoint", f.toString(), "--data", text().toString(), "--threads", "1")
+                .assertError(1);
+        assertTrue(r.err().startsWith("gpt: error: " + f + ": batch_size (the run's; set --batch-size) 10000000: ")
+                && !r.err().contains("--help"), r.describe());
+    }
+
+    @Test
+    void aCosineScheduleLongerThanItsRunNamesIters() throws IOException {
+        Cli.Result r = Cli.run("train", "--lr-schedule", "cosine", "--iters", "10", "--warmup-iters", "100",
+                "--data", text().toString(), "--out", tmp.resolve("m.safetensors").toString(), "--threads", "1").assertError(2);
+        assertTrue(r.err().startsWith("gpt: --iters (10) must be above --warmup-iters (100)")
+                && r.err().contains("whose default is --iters"), r.describe());
     }
 }

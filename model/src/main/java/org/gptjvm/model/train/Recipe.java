@@ -2,6 +2,7 @@ package org.gptjvm.model.train;
 
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.GptException;
+import org.gptjvm.model.io.JsonNumbers;
 
 /**
  * How a run trains beyond the model and the batch: nanoGPT's training knobs, the optimizer's
@@ -22,6 +23,9 @@ public record Recipe(Optimizer.Schedule schedule, Optimizer.Settings adamw, doub
     public static final Recipe NANOGPT = new Recipe(new Optimizer.Schedule(Optimizer.Schedule.Kind.cosine, 100, 5000, 1e-4),
             new Optimizer.Settings(0.9, 0.99, Optimizer.EPS, 0.1, true), 1.0, 1);
 
+    /** The most micro-batches per step: nanoGPT's largest recipe takes 40; a million is a typo, not a run. */
+    public static final int MAX_GRAD_ACCUM = 1_000_000;
+
     public Recipe validate() {
         schedule.validate();
         adamw.validate();
@@ -30,6 +34,10 @@ public record Recipe(Optimizer.Schedule schedule, Optimizer.Settings adamw, doub
         }
         if (gradAccum < 1) {
             throw new GptException("--grad-accum must be 1 or more, got " + gradAccum);
+        }
+        if (gradAccum > MAX_GRAD_ACCUM) {
+            throw new GptException("--grad-accum must be at most " + MAX_GRAD_ACCUM + " (micro-batches per step: a step "
+                    + "of more would not end in any reasonable time), got " + gradAccum);
         }
         return this;
     }
@@ -77,11 +85,12 @@ public record Recipe(Optimizer.Schedule schedule, Optimizer.Settings adamw, doub
             return LECTURE;
         }
         Optimizer.Schedule schedule = new Optimizer.Schedule(Optimizer.Schedule.Kind.valueOf(o.get("lr_schedule").getAsString()),
-                o.get("warmup_iters").getAsInt(), o.get("lr_decay_iters").getAsInt(),
+                JsonNumbers.wholeInt(o, "warmup_iters", 0, Integer.MAX_VALUE),
+                JsonNumbers.wholeInt(o, "lr_decay_iters", 0, Integer.MAX_VALUE),
                 o.has("min_lr") ? o.get("min_lr").getAsDouble() : Double.NaN);
         Optimizer.Settings adamw = new Optimizer.Settings(o.get("beta1").getAsDouble(), o.get("beta2").getAsDouble(),
                 Optimizer.EPS, o.get("weight_decay").getAsDouble(), o.get("decay_matrices_only").getAsBoolean());
-        return new Recipe(schedule, adamw, o.get("grad_clip").getAsDouble(), o.get("gradient_accumulation_steps").getAsInt())
+        return new Recipe(schedule, adamw, o.get("grad_clip").getAsDouble(), JsonNumbers.wholeInt(o, "gradient_accumulation_steps", 1, MAX_GRAD_ACCUM))
                 .validate();
     }
 }

@@ -2,6 +2,7 @@ package org.gptjvm.model.train;
 
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.GptException;
+import org.gptjvm.model.io.JsonNumbers;
 
 /**
  * The training loop's settings: the lecture's hyper-parameters other than the model's shape, and
@@ -10,6 +11,15 @@ import org.gptjvm.engine.GptException;
  */
 public record TrainOptions(int batchSize, double lr, int iters, int evalInterval, int evalIters, long seed,
                            Recipe recipe) {
+
+    /**
+     * The most batches per split in one evaluation: the lecture takes 200; a million batches of the
+     * small model is hours of evaluating before the first step, more is a typo, not a run.
+     */
+    public static final int MAX_EVAL_ITERS = 1_000_000;
+    /** The error for --eval-iters above {@link #MAX_EVAL_ITERS}, less the value. */
+    public static final String EVAL_ITERS_BOUND = "--eval-iters must be at most " + MAX_EVAL_ITERS
+            + " (batches per split in each evaluation: more would not end in any reasonable time)";
 
     /** The lecture's recipe. */
     public TrainOptions(int batchSize, double lr, int iters, int evalInterval, int evalIters, long seed) {
@@ -31,6 +41,9 @@ public record TrainOptions(int batchSize, double lr, int iters, int evalInterval
         }
         if (evalIters <= 0) {
             throw new GptException("eval iterations must be positive, got " + evalIters);
+        }
+        if (evalIters > MAX_EVAL_ITERS) {
+            throw new GptException(EVAL_ITERS_BOUND + ", got " + evalIters);
         }
         recipe.validate();
         return this;
@@ -60,9 +73,11 @@ public record TrainOptions(int batchSize, double lr, int iters, int evalInterval
 
     /** The settings saved by {@link #toJson}. */
     public static TrainOptions fromJson(JsonObject o) {
-        return new TrainOptions(o.get("batch_size").getAsInt(), o.get("learning_rate").getAsDouble(),
-                o.get("max_iters").getAsInt(), o.get("eval_interval").getAsInt(), o.get("eval_iters").getAsInt(),
-                o.get("seed").getAsLong(), Recipe.fromJson(o));
+        // counts exactly as saved, in range: a damaged or hostile file names its key
+        return new TrainOptions(JsonNumbers.wholeInt(o, "batch_size", 1, Integer.MAX_VALUE),
+                o.get("learning_rate").getAsDouble(), JsonNumbers.wholeInt(o, "max_iters", 0, Integer.MAX_VALUE),
+                JsonNumbers.wholeInt(o, "eval_interval", 1, Integer.MAX_VALUE),
+                JsonNumbers.wholeInt(o, "eval_iters", 1, MAX_EVAL_ITERS), o.get("seed").getAsLong(), Recipe.fromJson(o));
     }
 
     /** These settings with another iteration count, evaluation interval and size (null: keep). */

@@ -2,6 +2,7 @@ package org.gptjvm.model.train;
 
 import com.google.gson.JsonObject;
 import org.gptjvm.engine.GptException;
+import org.gptjvm.model.io.JsonNumbers;
 import org.gptjvm.model.data.TextData;
 
 /**
@@ -60,7 +61,7 @@ public record TrainState(int iteration, TrainOptions options, long dataRng, long
                 JsonObject d = json.getAsJsonObject("data");
                 data = new TextData.Identity(d.get("bytes").getAsLong(), d.get("sha256").getAsString());
             }
-            TrainState s = new TrainState(json.get("iter").getAsInt(),
+            TrainState s = new TrainState(JsonNumbers.wholeInt(json, "iter", 0, Integer.MAX_VALUE),
                     TrainOptions.fromJson(json.getAsJsonObject("options")).validate(),
                     Long.parseUnsignedLong(json.get("data_rng").getAsString()),
                     Long.parseUnsignedLong(json.get("dropout_rng").getAsString()), data,
@@ -70,6 +71,8 @@ public record TrainState(int iteration, TrainOptions options, long dataRng, long
                 throw new IllegalArgumentException("negative iteration");
             }
             return s;
+        } catch (GptException e) {
+            throw new GptException(source + ": bad training state in its metadata: " + e.getMessage());
         } catch (RuntimeException e) {
             throw new GptException(source + ": bad training state in its metadata");
         }
