@@ -49,18 +49,18 @@ public record GptConfig(String kind, int vocabSize, int blockSize, int nEmbd, in
         // every buffer is a Java array indexed by int: refuse shapes whose tensors cannot be one (the
         // products are doubles: as ints or longs they could overflow and pass)
         double V = vocabSize, T = blockSize, C = nEmbd, H = Math.max(1, nHead);
-        fits("n_embd", 4 * C * C);
-        fits("vocab size x n_embd", V * Math.max(C, V));
-        fits("block size x n_embd", T * Math.max(4 * C, V));
-        fits("block size", T * T * H);
+        fits("n_embd " + nEmbd, 4 * C * C);
+        fits("vocab size " + vocabSize + " x n_embd " + nEmbd, V * Math.max(C, V));
+        fits("block size " + blockSize + " x n_embd " + nEmbd + " (or vocab size " + vocabSize + ")", T * Math.max(4 * C, V));
+        fits("block size " + blockSize + " (squared, x n_head " + nHead + ")", T * T * H);
         return this;
     }
 
     /** Throws when a batch of {@code batchSize} sequences would need a buffer larger than 2^31 floats. */
     public void checkBatch(int batchSize) {
         double n = (double) batchSize * blockSize;
-        fits("batch size x block size", n * Math.max(4.0 * nEmbd, vocabSize));
-        fits("batch size x block size", n * blockSize * Math.max(1, nHead));
+        fits("batch size " + batchSize + " x block size " + blockSize, n * Math.max(4.0 * nEmbd, vocabSize));
+        fits("batch size " + batchSize + " x block size " + blockSize, n * blockSize * Math.max(1, nHead));
     }
 
     private static void fits(String what, double elements) {
