@@ -26,18 +26,29 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        Stdout.install();
         System.exit(run(args));
     }
 
-    /** Runs the CLI and returns its exit code (tests call this). */
+    /**
+     * Runs the CLI and returns its exit code (tests call this). A command that succeeded but whose
+     * standard output failed (a full disk; not a reader that went away) fails with exit 1.
+     */
     public static int run(String... args) {
         CommandLine cl = commandLine();
+        int code;
         try {
-            return cl.execute(args);
+            code = cl.execute(args);
         } catch (OutOfMemoryError e) {
             System.err.println("gpt: error: " + MemoryCheck.outOfMemory());
             return 1;
         }
+        String failed = code == 0 ? Stdout.failureAtExit() : null;
+        if (failed != null) {
+            System.err.println("gpt: error: " + failed);
+            return 1;
+        }
+        return code;
     }
 
     static CommandLine commandLine() {

@@ -15,6 +15,7 @@ import picocli.CommandLine;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
+import java.util.function.UnaryOperator;
 
 @Command(name = "sample", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = "Generate text from a trained model; the output streams as it is generated.")
@@ -50,6 +51,9 @@ final class SampleCommand implements Callable<Integer> {
     boolean noKvCache;
     @Option(names = "--quiet", description = "Do not print the tokens/s summary to stderr.")
     boolean quiet;
+    @Option(names = "--raw", description = "Print control characters as generated even to a terminal (there, "
+            + "by default, all but newline and tab show as escapes such as \\x1b; a file or pipe always gets them raw).")
+    boolean raw;
     @Mixin
     EngineOptions engine;
 
@@ -86,7 +90,8 @@ final class SampleCommand implements Callable<Integer> {
                 engine.onHeap(), MemoryCheck.keysOf(model.checkpoint, "batch"));
         int[] context = prompt == null || prompt.isEmpty() ? new int[]{0} : ckpt.tokenizer.encode(prompt);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        String start = prompt != null ? prompt : ckpt.tokenizer.decode(0);
+        UnaryOperator<String> shown = Terminal.generatedText(raw);
+        String start = shown.apply(prompt != null ? prompt : ckpt.tokenizer.decode(0));
         long elapsed, made = 0;
         String device;
         boolean closed = false;
@@ -105,7 +110,7 @@ final class SampleCommand implements Callable<Integer> {
                 }
                 out.print(start); // each sample is printed whole, prompt first, as nanoGPT's sample.py does
                 made += sampler.stream(context, tokens, temperature, topK, topP, rng, t -> {
-                    out.print(ckpt.tokenizer.decode(t));
+                    out.print(shown.apply(ckpt.tokenizer.decode(t)));
                     return !Terminal.readerGone(out);
                 });
                 closed = Terminal.readerGone(out);

@@ -3,6 +3,7 @@ package org.gptjvm.cli;
 import java.io.Console;
 import java.io.PrintStream;
 import java.util.Locale;
+import java.util.function.UnaryOperator;
 
 /** What the CLI prints that is for a person at a terminal only: a progress bar, questions. */
 final class Terminal {
@@ -11,10 +12,28 @@ final class Terminal {
 
     /**
      * Whether whoever read {@code out} (a stream over System.out) has gone away, as {@code | head}
-     * does after its lines: checking flushes what is pending.
+     * does after its lines: checking flushes what is pending. A write that failed otherwise (a full
+     * disk) is an error: see {@link Stdout#readerGone}.
      */
     static boolean readerGone(PrintStream out) {
-        return out.checkError() || System.out.checkError();
+        return Stdout.readerGone(out, "the sample");
+    }
+
+    /**
+     * How generated text is shown: as it is with {@code raw} or when standard output is no terminal
+     * (a file, a pipe), else with its control characters escaped ({@link Stdout#escapeControls}), so
+     * that a model trained on text holding terminal escapes cannot drive the terminal.
+     */
+    static UnaryOperator<String> generatedText(boolean raw) {
+        return raw || !stdoutIsTerminal() ? UnaryOperator.identity() : Stdout::escapeControls;
+    }
+
+    /**
+     * Whether the terminal named by {@code term} (the TERM variable) understands cursor controls;
+     * "dumb" (Emacs' shell, some CI logs), or none at all, does not.
+     */
+    static boolean capable(String term) {
+        return term != null && !term.isBlank() && !term.equals("dumb");
     }
 
     static boolean stdoutIsTerminal() {
@@ -26,11 +45,16 @@ final class Terminal {
      * A one-line progress bar, redrawn in place at most ~5 times a second: the iteration, the loss,
      * the pace of training steps (evaluations and the first step, which pays for compiling, are not
      * counted) and an ETA that adds the evaluations still to come at the pace they have taken. Before
-     * the first step and during evaluations it says what is going on ({@link #status}).
+     * the first step and during evaluations it says what is going on ({@link #status}). On a terminal
+     * without cursor controls (TERM=dumb) it is plain text: a carriage return and spaces erase it,
+     * never an escape sequence.
      */
     static final class Progress {
         private final PrintStream out;
         private final boolean enabled;
+        /** The terminal understands the erase-line escape. */
+        private final boolean capable;
+        private int drawnWidth;
         /** Iterations between evaluations, for the ETA. */
         private final int evalInterval;
         private long lastDraw;
@@ -43,9 +67,15 @@ final class Terminal {
         private int evaluations;
 
         Progress(PrintStream out, boolean enabled, int evalInterval) {
+            this(out, enabled, evalInterval, capable(System.getenv("TERM")));
+        }
+
+        /** {@code capable}: the terminal understands the erase-line escape. */
+        Progress(PrintStream out, boolean enabled, int evalInterval, boolean capable) {
             this.out = out;
             this.enabled = enabled;
             this.evalInterval = Math.max(1, evalInterval);
+            this.capable = capable;
         }
 
         /** Says what is going on (reading the data, building the model), until the next draw. */
@@ -131,17 +161,21 @@ final class Terminal {
 
         private void draw(String line) {
             lastDraw = System.nanoTime();
-            out.print("\r\033[2K" + line.substring(1));
+            String text = line.substring(1);
+            // without cursor controls, spaces cover the end of a longer line drawn before
+            out.print(capable ? "\r\033[2K" + text : "\r" + text + " ".repeat(Math.max(0, drawnWidth - text.length())));
             out.flush();
             drawn = true;
+            drawnWidth = Math.max(drawnWidth, text.length());
         }
 
         /** Erases the bar so the next line prints cleanly. */
         void clear() {
             if (enabled && drawn) {
-                out.print("\r\033[2K");
+                out.print(capable ? "\r\033[2K" : "\r" + " ".repeat(drawnWidth) + "\r");
                 out.flush();
                 drawn = false;
+                drawnWidth = 0;
             }
         }
 

@@ -115,6 +115,9 @@ final class TrainCommand implements Callable<Integer> {
     boolean force;
     @Option(names = "--sample-tokens", paramLabel = "N", description = "Characters to generate after training (default 500; 0: none).")
     long sampleTokens = 500;
+    @Option(names = "--raw", description = "Print the sample's control characters as generated even to a terminal "
+            + "(there, by default, all but newline and tab show as escapes such as \\x1b).")
+    boolean rawSample;
     @Mixin
     EngineOptions engine;
 
@@ -324,10 +327,11 @@ final class TrainCommand implements Callable<Integer> {
             stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
             if (sampleTokens > 0 && world.leader()) {
                 stdout.println("--- sample ---");
-                stdout.print(text.tokenizer().decode(0));
+                var shown = Terminal.generatedText(rawSample);
+                stdout.print(shown.apply(text.tokenizer().decode(0)));
                 new Sampler(gpt, config.blockSize()).stream(new int[]{0}, sampleTokens, 1.0, 0, Seeds.sample(opts.seed()),
                         t -> {
-                            stdout.print(text.tokenizer().decode(t));
+                            stdout.print(shown.apply(text.tokenizer().decode(t)));
                             return !Terminal.readerGone(stdout);
                         });
                 stdout.println();

@@ -147,25 +147,17 @@ final class Cli {
             return this;
         }
 
+        private java.io.File stdout;
+
+        /** Sends the child's standard output to {@code file} (/dev/full, say); the result's out is then empty. */
+        Fork stdout(java.io.File file) {
+            this.stdout = file;
+            return this;
+        }
+
         /** Starts the child, its output to {@code outFile} and {@code errFile}, and returns at once. */
         Process start(Path outFile, Path errFile, String... args) throws IOException {
-            List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.add("-Xmx1g");
-            cmd.add("-XX:+UseSerialGC");
-            // keep the flags surefire gave this JVM that matter for the engine (e.g. --add-modules)
-            for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-                if ((a.startsWith("--add-") || a.startsWith("--enable-"))
-                        && (vectorApi || !a.contains("jdk.incubator.vector"))) {
-                    cmd.add(a);
-                }
-            }
-            cmd.addAll(jvmArgs);
-            cmd.add("-cp");
-            cmd.add(System.getProperty("java.class.path"));
-            cmd.add(Main.class.getName());
-            cmd.addAll(Arrays.asList(args));
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(outFile.toFile())
+            ProcessBuilder pb = new ProcessBuilder(command(args)).redirectOutput(outFile.toFile())
                     .redirectError(errFile.toFile()).redirectInput(ProcessBuilder.Redirect.from(nullDevice()));
             if (cwd != null) {
                 pb.directory(cwd.toFile());
@@ -182,7 +174,17 @@ final class Cli {
                 Path tmp = Files.createTempDirectory("gpt-cli-fork");
                 Path outFile = tmp.resolve("stdout");
                 Path errFile = tmp.resolve("stderr");
-                Process p = start(outFile, errFile, args);
+                List<String> cmd = command(args);
+                ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(stdout != null ? stdout : outFile.toFile())
+                        .redirectError(errFile.toFile()).redirectInput(ProcessBuilder.Redirect.from(nullDevice()));
+                if (cwd != null) {
+                    pb.directory(cwd.toFile());
+                }
+                Map<String, String> e = pb.environment();
+                unset.forEach(e::remove);
+                e.remove("GPT_DEBUG");
+                e.putAll(env);
+                Process p = pb.start();
                 if (!p.waitFor(180, TimeUnit.SECONDS)) {
                     p.destroyForcibly();
                     p.waitFor(10, TimeUnit.SECONDS);
@@ -192,7 +194,7 @@ final class Cli {
                 // runs; ./gpt filters that line out the same way
                 String err = Files.readString(errFile, StandardCharsets.UTF_8)
                         .replaceAll("(?m)^WARNING: Using incubator modules: jdk\\.incubator\\.vector\\R", "");
-                Result r = new Result(p.exitValue(), Files.readString(outFile, StandardCharsets.UTF_8),
+                Result r = new Result(p.exitValue(), stdout != null ? "" : Files.readString(outFile, StandardCharsets.UTF_8),
                         err, List.of(args));
                 Files.deleteIfExists(outFile);
                 Files.deleteIfExists(errFile);
@@ -204,6 +206,27 @@ final class Cli {
                 Thread.currentThread().interrupt();
                 throw new AssertionError(e);
             }
+        }
+
+        /** The child's command line: java, this test class path, Main and {@code args}. */
+        List<String> command(String... args) {
+            List<String> cmd = new ArrayList<>();
+            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            cmd.add("-Xmx1g");
+            cmd.add("-XX:+UseSerialGC");
+            // keep the flags surefire gave this JVM that matter for the engine (e.g. --add-modules)
+            for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+                if ((a.startsWith("--add-") || a.startsWith("--enable-"))
+                        && (vectorApi || !a.contains("jdk.incubator.vector"))) {
+                    cmd.add(a);
+                }
+            }
+            cmd.addAll(jvmArgs);
+            cmd.add("-cp");
+            cmd.add(System.getProperty("java.class.path"));
+            cmd.add(Main.class.getName());
+            cmd.addAll(Arrays.asList(args));
+            return cmd;
         }
 
         private static java.io.File nullDevice() {
