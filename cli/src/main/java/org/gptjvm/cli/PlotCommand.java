@@ -48,13 +48,13 @@ final class PlotCommand implements Callable<Integer> {
                     "--out " + target + ": the picture's format comes from its extension, .png or .svg");
         }
         Outputs.checkPicture(target, format, force);
-        Metrics.Run run = Metrics.read(metrics);
+        LossPlot.Curves curves = LossPlot.read(metrics);
         // before any AWT class is touched: no display is needed, nor looked for
         System.setProperty("java.awt.headless", "true");
-        byte[] picture = LossPlot.render(run, metrics.getFileName().toString(), width, height, format);
+        byte[] picture = LossPlot.render(curves, metrics.getFileName().toString(), width, height, format);
         AtomicFile.write(target, os -> os.write(picture));
-        System.out.printf(Locale.ROOT, "wrote %s (%d points, iterations %d-%d)%n", target, run.points(),
-                run.firstIter(), run.lastIter());
+        System.out.printf(Locale.ROOT, "wrote %s (%d points, iterations %d-%d)%n", target, curves.points(),
+                curves.firstIter, curves.lastIter);
         return 0;
     }
 

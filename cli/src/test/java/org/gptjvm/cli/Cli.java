@@ -129,6 +129,12 @@ final class Cli {
             return this;
         }
 
+        /** A JVM flag; one given after the defaults (-Xmx1g) wins over them. */
+        Fork jvmArg(String flag) {
+            jvmArgs.add(flag);
+            return this;
+        }
+
         Fork env(String name, String value) {
             env.put(name, value);
             return this;

@@ -142,4 +142,53 @@ class MetricsTest {
         assertEquals(Path.of("m.bin.metrics.jsonl"), Metrics.metricsFileFor(Path.of("m.bin")));
         assertEquals(Path.of("run.loss.png"), Metrics.plotFileForMetrics(Path.of("run.jsonl")));
     }
+
+    /**
+     * A resume's start line says which earlier lines it rolls back, so that a reader of the raw JSON
+     * lines knows: here a run killed after iteration 39 whose last checkpoint was at 30.
+     */
+    @Test
+    void aResumesStartSaysWhichLinesItRollsBack() throws IOException {
+        Path data = Files.writeString(tmp.resolve("text.txt"), "First Citizen: we are accounted poor.\n".repeat(200));
+        Path ck = tmp.resolve("ck.safetensors");
+        Cli.run(Cli.tinyRun(data, ck, 30)).assertOk();
+        Path metrics = Metrics.metricsFileFor(ck);
+        StringBuilder killed = new StringBuilder();
+        for (int i = 30; i < 40; i++) {
+            killed.append(train(i, 2.0)).append('\n'); // written before a kill -9, after the checkpoint
+        }
+        Files.writeString(metrics, killed, java.nio.file.StandardOpenOption.APPEND);
+        Metrics.Run before = Metrics.read(metrics);
+        long standing = before.train().stream().filter(t -> t.iter() >= 30).count()
+                + before.evals().stream().filter(e -> e.iter() >= 30).count();
+        assertTrue(standing >= 10, "the lines of the killed run stand before the resume");
+
+        Cli.run(Cli.tinyRun(data, ck, 40, "--resume", ck.toString())).assertOk();
+        List<String> starts = Files.readAllLines(metrics).stream().filter(l -> l.contains("\"start\"")).toList();
+        assertEquals(2, starts.size());
+        assertFalse(starts.get(0).contains(Metrics.ROLLED_BACK_FROM), "a fresh run rolls nothing back: " + starts.get(0));
+        com.google.gson.JsonObject resume = com.google.gson.JsonParser.parseString(starts.get(1)).getAsJsonObject();
+        assertEquals(30, resume.get(Metrics.ITER).getAsInt());
+        assertEquals(30, resume.get(Metrics.ROLLED_BACK_FROM).getAsInt(), starts.get(1));
+        assertEquals(standing, resume.get(Metrics.ROLLED_BACK_LINES).getAsLong(), starts.get(1));
+        Metrics.Run after = Metrics.read(metrics);
+        assertEquals(after.train().stream().map(Metrics.Train::iter).distinct().count(), after.train().size(),
+                "an iteration is read twice after the resume");
+    }
+
+    /** A start's rolled_back_from is what rolls back, where it is given; without it, its iter. */
+    @Test
+    void rolledBackFromDecidesWhichEarlierPointsAreDropped() {
+        String resume = "{\"event\":\"start\",\"iter\":40,\"rolled_back_from\":20,\"rolled_back_lines\":3}";
+        Metrics.Run run = Metrics.parse(List.of(start(0), train(10, 3.0), train(20, 2.5), eval(20, 2.5, 2.6),
+                train(30, 2.0), resume, train(40, 1.9)), "m");
+        assertEquals(List.of(10, 40), run.train().stream().map(Metrics.Train::iter).toList());
+        assertTrue(run.evals().isEmpty());
+        assertEquals(20, run.starts().get(1).rolledBackFrom());
+        // a later start rolls back what an earlier one kept, and a point after a start is its own
+        run = Metrics.parse(List.of(start(0), train(10, 3.0), train(20, 2.5), start(15), train(15, 2.8), train(20, 2.4),
+                start(18), train(18, 2.3)), "m");
+        assertEquals(List.of(10, 15, 18), run.train().stream().map(Metrics.Train::iter).toList());
+        assertEquals(List.of(2.8, 2.3), run.train().stream().skip(1).map(Metrics.Train::loss).toList());
+    }
 }

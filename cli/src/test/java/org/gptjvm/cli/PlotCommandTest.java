@@ -197,4 +197,67 @@ class PlotCommandTest {
         assertEquals("cannot draw the picture: java.lang.IllegalStateException: x",
                 LossPlot.whyNotDrawn(new IllegalStateException("x")));
     }
+
+    /** A curve of many points is drawn from at most four points a bucket: its ends, its lowest and highest. */
+    @Test
+    void aLongCurveKeepsItsShapeAndItsLastPointInFixedMemory() {
+        LossPlot.Decimated curve = new LossPlot.Decimated(64);
+        int n = 1_000_001;
+        for (int i = 0; i < n; i++) {
+            double v = i == 123_457 ? 50 : i == 654_321 ? -5 : 4.0 - 3.0 * i / n + 0.1 * Math.sin(i);
+            curve.add(i, v);
+        }
+        assertEquals(n, curve.size());
+        double[][] xy = curve.points();
+        assertTrue(xy[0].length <= 4 * 64, "points " + xy[0].length);
+        assertEquals(n - 1, xy[0][xy[0].length - 1], "the last point");
+        assertEquals(4.0 - 3.0 * (n - 1) / n + 0.1 * Math.sin(n - 1), xy[1][xy[1].length - 1]);
+        assertEquals(0, xy[0][0], "the first point");
+        List<Double> ys = Arrays.stream(xy[1]).boxed().toList();
+        assertTrue(ys.contains(50.0) && ys.contains(-5.0), "a spike is lost");
+        for (int i = 0; i < xy[0].length; i++) {
+            int x = (int) xy[0][i];
+            double expected = x == 123_457 ? 50 : x == 654_321 ? -5 : 4.0 - 3.0 * x / n + 0.1 * Math.sin(x);
+            assertEquals(expected, xy[1][i], "a point that is not in the curve at " + x);
+            assertTrue(i == 0 || xy[0][i] >= xy[0][i - 1], "out of order at " + i);
+        }
+    }
+
+    /** While every iteration has a bucket of its own, the curve is drawn from every point, as before. */
+    @Test
+    void aShortCurveKeepsEveryPoint() {
+        LossPlot.Decimated curve = new LossPlot.Decimated(64);
+        for (int i = 0; i < 60; i++) {
+            curve.add(i * 1, 3.0 - i * 0.01);
+        }
+        curve.add(61, Double.NaN);
+        double[][] xy = curve.points();
+        assertEquals(60, xy[0].length);
+        assertEquals(59, xy[0][59]);
+        assertEquals(3.0 - 59 * 0.01, xy[1][59]);
+    }
+
+    /** gpt plot streams the metrics file: one far larger than its heap is drawn, its last point in the title. */
+    @Test
+    void aMetricsFileFarLargerThanTheHeapIsPlotted() throws IOException {
+        Path m = tmp.resolve("long.metrics.jsonl");
+        int n = 500_000;
+        try (var w = Files.newBufferedWriter(m, StandardCharsets.UTF_8)) {
+            w.write(MetricsTest.start(0));
+            w.write('\n');
+            for (int i = 0; i < n; i++) {
+                w.write(MetricsTest.train(i, 4.0 - 2.0 * i / n));
+                w.write('\n');
+            }
+            w.write(MetricsTest.eval(n - 1, 2.1, 2.25));
+            w.write('\n');
+        }
+        assertTrue(Files.size(m) > 48L << 20, "size " + Files.size(m));
+        Path png = tmp.resolve("long.png");
+        Cli.Result r = new Cli.Fork().property("java.awt.headless", "true").jvmArg("-Xmx48m")
+                .run("plot", "--metrics", m.toString(), "--out", png.toString()).assertOk();
+        assertTrue(r.out().startsWith("wrote " + png + " (" + (n + 1) + " points, iterations 0-" + (n - 1) + ")"),
+                r::describe);
+        assertTrue(Files.size(png) > 1000);
+    }
 }

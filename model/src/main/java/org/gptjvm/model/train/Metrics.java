@@ -9,14 +9,18 @@ import com.google.gson.stream.JsonToken;
 import org.gptjvm.engine.GptException;
 import org.gptjvm.model.io.AtomicFile;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.StringReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * A training run's metrics file: JSON lines, one event per line, written by {@code gpt train} beside
@@ -28,11 +32,25 @@ import java.util.List;
  * {"event":"eval","iter":500,"train_loss":1.91,"val_loss":2.02,"lr":0.001,"elapsed_s":12.5}
  * {"event":"end","iter":5000,"elapsed_s":87.0,"train_s":40.6,"eval_s":46.7,"stopped":false}
  * </pre>
- * Reading: a resumed run appends to the same file, starting with a new "start" line; points at or past
- * its iteration (an older checkpoint was resumed) are dropped, as the resumed run replaces them. The
- * file may be read while a run writes it, so an unparsable last line is ignored; an unparsable line
- * anywhere else is an error. Lines of an unknown event are skipped. A number that is absent where
- * optional, or {@code null}, reads as {@code NaN}.
+ * Resumes: a resumed run appends to the same file, starting with a new "start" line whose iter is the
+ * iteration it resumes at. Its checkpoint may be older than the last lines of the file (a run killed
+ * between two checkpoints), so the resumed run redoes those iterations: every train and eval line
+ * <em>above</em> that start line whose iter is at or past the start's {@code rolled_back_from} is
+ * rolled back, replaced by the lines that follow. The resume's start says so itself:
+ * <pre>
+ * {"event":"start","iter":400,"rolled_back_from":400,"rolled_back_lines":52,...}
+ * </pre>
+ * {@code rolled_back_from} (the same as iter) is present on the start of every resume, and
+ * {@code rolled_back_lines} counts the train and eval lines it rolls back (0: none; absent when they
+ * could not be counted). A start without {@code rolled_back_from} (a fresh run, or a file written
+ * before the key existed) rolls back from its iter all the same. With jq, the lines that stand are
+ * those no later start rolls back; in pandas: walk the file backwards keeping the smallest
+ * {@code rolled_back_from} seen so far, and drop each train or eval row at or past it.
+ * <p>
+ * Reading ({@link #scan}, {@link #read}) applies the resumes: the points that stand, in file order.
+ * The file is streamed, never held whole. It may be read while a run writes it, so an unparsable last
+ * line is ignored; an unparsable line anywhere else is an error. Lines of an unknown event are
+ * skipped. A number that is absent where optional, or {@code null}, reads as {@code NaN}.
  */
 public final class Metrics {
     /** The suffix of a metrics file, replacing the model's {@code .safetensors}. */
@@ -87,6 +105,13 @@ public final class Metrics {
     public static final String EVAL_S = "eval_s";
     /** end: whether the run was stopped (interrupted) before its last iteration. */
     public static final String STOPPED = "stopped";
+    /**
+     * start of a resume: train and eval lines above it at or past this iteration are rolled back
+     * (absent: its iter).
+     */
+    public static final String ROLLED_BACK_FROM = "rolled_back_from";
+    /** start of a resume: how many train and eval lines above it it rolls back. */
+    public static final String ROLLED_BACK_LINES = "rolled_back_lines";
 
     private Metrics() {
     }
@@ -96,8 +121,15 @@ public final class Metrics {
         int iter();
     }
 
-    /** A run starts, or resumes at {@code iter}; {@code model} and {@code train} may be null. */
-    public record Start(int iter, String time, String backend, JsonObject model, JsonObject train) implements Event {
+    /**
+     * A run starts, or resumes at {@code iter}; {@code model} and {@code train} may be null. Earlier
+     * points at or past {@code rolledBackFrom} are rolled back.
+     */
+    public record Start(int iter, String time, String backend, JsonObject model, JsonObject train, int rolledBackFrom)
+            implements Event {
+        public Start(int iter, String time, String backend, JsonObject model, JsonObject train) {
+            this(iter, time, backend, model, train, iter);
+        }
     }
 
     /** A training step; {@code gradNorm} is NaN when not measured, so are other absent numbers. */
@@ -191,16 +223,9 @@ public final class Metrics {
      * line other than the last is not an event, or there is no train or eval point.
      */
     public static Run read(Path file) {
-        String text;
-        try {
-            // decoded with replacement: a last line cut inside a character is just an unparsable line
-            text = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new GptException("no metrics file " + file + " (gpt train writes it beside the model)");
-        } catch (IOException e) {
-            throw new GptException("cannot read " + file + ": " + AtomicFile.describe(e));
-        }
-        Run run = parse(text.lines().toList(), file.toString());
+        Collector c = new Collector();
+        scan(file, c);
+        Run run = c.run();
         if (run.points() == 0) {
             throw new GptException(file + " holds no training points yet");
         }
@@ -212,36 +237,112 @@ public final class Metrics {
      * file without points is no error here.
      */
     public static Run parse(List<String> lines, String source) {
-        int last = lines.size() - 1;
-        while (last >= 0 && lines.get(last).isBlank()) {
-            last--;
+        Collector c = new Collector();
+        try {
+            scan(() -> new BufferedReader(new StringReader(String.join("\n", lines))), source, c);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a StringReader does not fail
         }
-        List<Start> starts = new ArrayList<>();
-        List<Train> train = new ArrayList<>();
-        List<Eval> evals = new ArrayList<>();
-        End end = null;
-        for (int i = 0; i <= last; i++) {
-            String line = lines.get(i);
-            if (line.isBlank()) {
-                continue;
-            }
-            Event event;
-            try {
-                event = event(line);
-            } catch (BadLine e) {
-                if (i == last && (i > 0 || LINE_START.startsWith(line) || line.startsWith(LINE_START))) {
-                    break; // being written, or cut short by a kill: the lines before it stand
+        return c.run();
+    }
+
+    /**
+     * Streams a metrics file into {@code sink} with the resumes applied, in file order: every start and
+     * end, and the train and eval points that stand (not rolled back by a later start). Memory does not
+     * grow with the file. Errors as {@link #read}'s, except that a file without points is none.
+     */
+    public static void scan(Path file, Consumer<Event> sink) {
+        try {
+            // decoded with replacement: a last line cut inside a character is just an unparsable line
+            scan(() -> new BufferedReader(new InputStreamReader(Files.newInputStream(file), StandardCharsets.UTF_8),
+                    1 << 16), file.toString(), sink);
+        } catch (NoSuchFileException e) {
+            throw new GptException("no metrics file " + file + " (gpt train writes it beside the model)");
+        } catch (IOException e) {
+            throw new GptException("cannot read " + file + ": " + AtomicFile.describe(e));
+        }
+    }
+
+    private interface Lines {
+        BufferedReader open() throws IOException;
+    }
+
+    /**
+     * Two passes: the first finds the starts (and how many lines there are, so that lines a running
+     * run appends meanwhile are left to the next reading), the second hands on the events, leaving
+     * out each point that a later start rolls back.
+     */
+    private static void scan(Lines lines, String source, Consumer<Event> sink) throws IOException {
+        List<int[]> starts = new ArrayList<>(); // {line, rolled back from}
+        int count = 0, last = -1;
+        try (BufferedReader r = lines.open()) {
+            for (String line; (line = r.readLine()) != null; count++) {
+                if (line.isBlank()) {
+                    continue;
                 }
-                throw new GptException(source + ": line " + (i + 1) + " is not a metrics event (" + e.getMessage() + ")");
+                last = count;
+                if (line.contains("\"" + START + "\"")) {
+                    try {
+                        if (event(line) instanceof Start s) {
+                            starts.add(new int[]{count, s.rolledBackFrom()});
+                        }
+                    } catch (BadLine e) {
+                        // reported by the second pass
+                    }
+                }
             }
+        }
+        // the smallest iteration rolled back by a start at or after each start
+        int[] startLine = new int[starts.size()];
+        int[] rollback = new int[starts.size()];
+        int min = Integer.MAX_VALUE;
+        for (int k = starts.size() - 1; k >= 0; k--) {
+            startLine[k] = starts.get(k)[0];
+            min = Math.min(min, starts.get(k)[1]);
+            rollback[k] = min;
+        }
+        int next = 0; // the first start below the current line
+        try (BufferedReader r = lines.open()) {
+            String line;
+            for (int i = 0; i <= last && (line = r.readLine()) != null; i++) {
+                while (next < startLine.length && startLine[next] <= i) {
+                    next++;
+                }
+                if (line.isBlank()) {
+                    continue;
+                }
+                Event event;
+                try {
+                    event = event(line);
+                } catch (BadLine e) {
+                    if (i == last && (i > 0 || LINE_START.startsWith(line) || line.startsWith(LINE_START))) {
+                        break; // being written, or cut short by a kill: the lines before it stand
+                    }
+                    throw new GptException(source + ": line " + (i + 1) + " is not a metrics event (" + e.getMessage() + ")");
+                }
+                if (event == null) {
+                    continue; // an event of a later version
+                }
+                int rolledBackFrom = next < rollback.length ? rollback[next] : Integer.MAX_VALUE;
+                if ((event instanceof Train || event instanceof Eval) && event.iter() >= rolledBackFrom) {
+                    continue;
+                }
+                sink.accept(event);
+            }
+        }
+    }
+
+    /** Collects a {@link Run} from the events {@link #scan} hands on. */
+    private static final class Collector implements Consumer<Event> {
+        final List<Start> starts = new ArrayList<>();
+        final List<Train> train = new ArrayList<>();
+        final List<Eval> evals = new ArrayList<>();
+        End end;
+
+        @Override
+        public void accept(Event event) {
             switch (event) {
-                case null -> {
-                    // an event of a later version: skipped
-                }
                 case Start s -> {
-                    int from = s.iter();
-                    train.removeIf(t -> t.iter() >= from);
-                    evals.removeIf(e -> e.iter() >= from);
                     starts.add(s);
                     end = null;
                 }
@@ -250,7 +351,10 @@ public final class Metrics {
                 case End e -> end = e;
             }
         }
-        return new Run(starts, train, evals, end);
+
+        Run run() {
+            return new Run(starts, train, evals, end);
+        }
     }
 
     /** A line that is not an event. */
@@ -267,7 +371,7 @@ public final class Metrics {
         int iter = iter(o);
         return switch (name) {
             case START -> new Start(iter, string(o, TIME, false), string(o, BACKEND, false),
-                    objectOrNull(o, MODEL), objectOrNull(o, TRAIN_OPTIONS));
+                    objectOrNull(o, MODEL), objectOrNull(o, TRAIN_OPTIONS), rolledBackFrom(o, iter));
             case TRAIN -> new Train(iter, number(o, LOSS, true), number(o, LR, false), number(o, GRAD_NORM, false),
                     number(o, TOKENS_PER_S, false), number(o, ELAPSED_S, false));
             case EVAL -> new Eval(iter, number(o, TRAIN_LOSS, true), number(o, VAL_LOSS, true), number(o, LR, false),
@@ -319,9 +423,17 @@ public final class Metrics {
     }
 
     private static int iter(JsonObject o) throws BadLine {
-        double v = number(o, ITER, true);
+        return iteration(o, ITER, true);
+    }
+
+    private static int rolledBackFrom(JsonObject o, int iter) throws BadLine {
+        return o.has(ROLLED_BACK_FROM) && !o.get(ROLLED_BACK_FROM).isJsonNull() ? iteration(o, ROLLED_BACK_FROM, true) : iter;
+    }
+
+    private static int iteration(JsonObject o, String key, boolean required) throws BadLine {
+        double v = number(o, key, required);
         if (Double.isNaN(v) || v != Math.rint(v) || v < 0 || v > Integer.MAX_VALUE) {
-            throw new BadLine("\"" + ITER + "\" is not an iteration");
+            throw new BadLine("\"" + key + "\" is not an iteration");
         }
         return (int) v;
     }

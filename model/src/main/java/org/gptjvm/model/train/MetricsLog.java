@@ -211,6 +211,7 @@ public final class MetricsLog implements AutoCloseable {
     /** The run's start; {@code processes}: a data-parallel job's size (recorded when above 1). */
     public void start(int iter, String backend, GptConfig model, TrainOptions options, int processes) {
         JsonObject o = event(Metrics.START, iter);
+        rollback(o, iter);
         o.addProperty(Metrics.TIME, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
         if (run != null) {
             o.addProperty(Metrics.RUN, run);
@@ -222,6 +223,32 @@ public final class MetricsLog implements AutoCloseable {
         o.add(Metrics.MODEL, model.toJson());
         o.add(Metrics.TRAIN_OPTIONS, options.toJson());
         write(o);
+    }
+
+    /**
+     * A start appended to earlier lines (a resume) says which of them it rolls back: those at or past
+     * {@code iter}, and how many there are ({@link Metrics#ROLLED_BACK_FROM}).
+     */
+    private void rollback(JsonObject o, int iter) {
+        try {
+            if (Files.size(file) == 0) {
+                return;
+            }
+        } catch (IOException e) {
+            return;
+        }
+        o.addProperty(Metrics.ROLLED_BACK_FROM, iter);
+        try {
+            long[] lines = {0};
+            Metrics.scan(file, e -> {
+                if ((e instanceof Metrics.Train || e instanceof Metrics.Eval) && e.iter() >= iter) {
+                    lines[0]++;
+                }
+            });
+            o.addProperty(Metrics.ROLLED_BACK_LINES, lines[0]);
+        } catch (GptException e) {
+            // an unreadable earlier line: the count is left out, the rollback stands
+        }
     }
 
     public void train(Trainer.StepReport s, double tokensPerSecond) {
