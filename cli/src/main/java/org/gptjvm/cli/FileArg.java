@@ -2,6 +2,7 @@ package org.gptjvm.cli;
 
 import picocli.CommandLine;
 
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 
 /**
@@ -17,6 +18,22 @@ final class FileArg implements CommandLine.ITypeConverter<Path> {
         if (value.endsWith("/")) {
             throw new CommandLine.TypeConversionException("'" + value + "' names a folder; give a file name");
         }
-        return Path.of(value);
+        try {
+            return Path.of(value);
+        } catch (InvalidPathException e) {
+            throw new CommandLine.TypeConversionException(unusableName(value, e));
+        }
+    }
+
+    /**
+     * Why a file name cannot be a path: mostly a character that the locale's character set cannot
+     * encode (a non-ASCII name under LANG=C), which the JVM took from the environment.
+     */
+    static String unusableName(String value, InvalidPathException e) {
+        String charset = System.getProperty("sun.jnu.encoding", "");
+        boolean utf8 = charset.equalsIgnoreCase("UTF-8") || charset.equalsIgnoreCase("UTF8");
+        return "'" + value + "' cannot be a file name here (" + e.getReason() + ")"
+                + (utf8 ? "" : "; file names are " + charset + " under this locale: run with a UTF-8 one, "
+                + "e.g. LC_ALL=C.UTF-8");
     }
 }

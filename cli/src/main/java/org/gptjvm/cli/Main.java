@@ -58,6 +58,8 @@ public final class Main implements Runnable {
             PrintWriter err = cmd.getErr();
             if (e instanceof GptException) {
                 err.println("gpt: error: " + e.getMessage());
+            } else if (e instanceof java.nio.file.InvalidPathException p) { // a name from the environment, say
+                err.println("gpt: error: " + FileArg.unusableName(p.getInput(), p));
             } else {
                 err.println("gpt: internal error: " + e);
                 if (System.getenv("GPT_DEBUG") != null) {

@@ -170,4 +170,36 @@ class LauncherTest {
             Files.deleteIfExists(tornadoJar); // the other tests count the builds of that flavour
         }
     }
+
+    /**
+     * Under LANG=C (no UTF-8 locale), java would decode a non-ASCII argument to U+FFFD and refuse a
+     * non-ASCII path: the launcher gives it C.UTF-8.
+     */
+    @Test
+    void aNonAsciiArgumentSurvivesACLocale() throws Exception {
+        Process locales = new ProcessBuilder("locale", "-a").redirectErrorStream(true).start();
+        String all = new String(locales.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        locales.waitFor();
+        assumeTrue(all.lines().anyMatch(l -> l.equalsIgnoreCase("C.UTF-8") || l.equalsIgnoreCase("C.utf8")),
+                "skipped: no C.UTF-8 locale here");
+        run(launcher(Map.of(), "warm")); // built
+        // the argument's bytes from the shell: this JVM's own locale may not encode them
+        ProcessBuilder pb = launcher(Map.of("LANG", "C", "LC_ALL", "", "LC_CTYPE", ""));
+        List<String> cmd = pb.command();
+        int gpt = cmd.indexOf(repo.resolve("gpt").toString());
+        List<String> viaShell = new java.util.ArrayList<>(cmd.subList(0, gpt - 1)); // up to /bin/bash
+        viaShell.addAll(List.of("/bin/bash", "-c", "exec /bin/bash \"$0\" \"$(printf 'caf\\303\\251')\"", cmd.get(gpt)));
+        pb.command(viaShell);
+        String out = run(pb);
+        assertTrue(out.contains("jnu=UTF-8"), out);
+        assertTrue(out.contains("args=caf\u00e9"), out);
+    }
+
+    /** The JDK's complaint about a signal during its own boot is filtered out; gpt's own lines pass. */
+    @Test
+    void theJdksBootTimeSignalComplaintIsHidden() throws Exception {
+        String out = run(launcher(Map.of(), "boot-noise"));
+        assertFalse(out.contains("logging failed"), out);
+        assertTrue(out.contains("gpt: error: a line of gpt's own"), out);
+    }
 }
