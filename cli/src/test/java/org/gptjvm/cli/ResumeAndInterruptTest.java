@@ -154,14 +154,19 @@ class ResumeAndInterruptTest {
 
     // 3. Ctrl-C -----------------------------------------------------------------------------------------
 
-    /** A child JVM running Main with SIGINT at its default disposition (see the class comment of this test). */
+    /**
+     * A child JVM running Main with SIGINT, SIGTERM and SIGHUP at their default disposition (see the
+     * class comment of this test), as a terminal starts it.
+     */
     private static List<String> javaWithDefaultSigint(String... args) {
         List<String> cmd = new ArrayList<>();
         // a shell that is not interactive, or runs us in the background, starts its children with SIGINT
-        // ignored, and exec keeps it ignored: put it back to the default before exec'ing java
+        // ignored, nohup (a build started under it) with SIGHUP ignored, and exec keeps them ignored, which
+        // the JVM honours: put them back to the default before exec'ing java
         cmd.add("/usr/bin/python3");
         cmd.add("-c");
-        cmd.add("import os,signal,sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
+        cmd.add("import os,signal,sys\nfor s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(s, signal.SIG_DFL)\n"
+                + "os.execvp(sys.argv[1], sys.argv[1:])");
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx1g");
         cmd.add("-XX:+UseSerialGC");
