@@ -19,7 +19,10 @@ final class EngineOptions {
             + "numbered by 'gpt devices' (default: its first GPU, else its runtime's default device).")
     String device;
 
-    /** Rejects bad --threads / --backend as a usage error (exit 2), before the command does any work. */
+    /**
+     * Rejects bad --threads / --backend, and --device for a backend without devices, as a usage error
+     * (exit 2), before the command does any work.
+     */
     void check(picocli.CommandLine.Model.CommandSpec spec) {
         String problem = problem();
         if (problem != null) {
@@ -33,11 +36,22 @@ final class EngineOptions {
             return t;
         }
         if (backend != null) {
-            return Backends.unknown(backend);
+            String p = Backends.unknown(backend);
+            return p != null ? p : deviceProblem(backend);
         }
         String env = envBackend();
         String p = env == null ? null : Backends.unknown(env);
-        return p == null ? null : "GPT_BACKEND=" + env + ": " + p;
+        return p != null ? "GPT_BACKEND=" + env + ": " + p : deviceProblem(env != null ? env : null);
+    }
+
+    /** --device for a backend without devices of its own ({@code name}; null: the default one). */
+    private String deviceProblem(String name) {
+        if (device == null) {
+            return null;
+        }
+        String n = name != null ? name : Backends.defaultName();
+        var provider = Backends.provider(n);
+        return provider != null && !provider.hasDevices() ? Backends.deviceFlagProblem(n) : null;
     }
 
     /**

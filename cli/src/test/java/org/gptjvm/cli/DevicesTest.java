@@ -33,10 +33,14 @@ class DevicesTest {
         }
     }
 
+    /** --device for a backend without devices is a usage error (exit 2), whichever command is given it. */
     @Test
     void deviceIsForTheTornadoBackendOnly() {
         Cli.Result r = Cli.run("verify", "--backend", "cpu", "--device", "1", "--reference",
-                SharedData.require("fixtures/ref_tiny.safetensors").toString()).assertError(1);
+                SharedData.require("fixtures/ref_tiny.safetensors").toString()).assertError(2);
+        assertTrue(r.err().contains("--device is for the tornado backend"), r::describe);
+        r = Cli.run("sample", "--backend", "cpu", "--device", "99", "--checkpoint",
+                SharedData.require("fixtures/ref_tiny.safetensors").toString()).assertError(2);
         assertTrue(r.err().contains("--device is for the tornado backend"), r::describe);
     }
 
