@@ -326,11 +326,13 @@ final class LossPlot {
     /**
      * Draws the run's loss curves from {@code metrics} into the PNG {@code picture} at the end of
      * training, never failing the run for it: returns the picture's path, or why there is none.
-     * An existing file that is not a picture of gpt's is left alone.
+     * An existing file that is not a picture of gpt's is left alone, and the message says what would
+     * replace it (gpt plot --force: train's own --force is about the model).
      */
     static String writeQuietly(Path metrics, Path picture) {
         try {
-            Outputs.checkPicture(picture, "png", false);
+            Outputs.checkPicture(picture, "png", false, "left as it is (" + Launcher.command("plot", "--metrics",
+                    metrics.toString(), "--out", picture.toString(), "--force") + " replaces it)");
             Curves curves = read(metrics);
             System.setProperty("java.awt.headless", "true");
             byte[] png = render(curves, metrics.getFileName().toString(), 1000, 600, "png");

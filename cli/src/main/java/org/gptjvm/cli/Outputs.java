@@ -61,6 +61,11 @@ final class Outputs {
      * 4 KiB), never another picture of the same name.
      */
     static void checkPicture(Path out, String format, boolean force) {
+        checkPicture(out, format, force, "choose another --out, or pass --force to replace it");
+    }
+
+    /** As {@link #checkPicture(Path, String, boolean)}; {@code remedy} ends the message of a foreign file. */
+    static void checkPicture(Path out, String format, boolean force, String remedy) {
         AtomicFile.checkTarget(out);
         if (!Files.exists(out) || force) {
             return;
@@ -79,7 +84,7 @@ final class Outputs {
         };
         if (head.length > 0 && !(picture && text.contains(LossPlot.SIGNATURE))) {
             throw new GptException(out + " exists and is not a " + format.toUpperCase(java.util.Locale.ROOT)
-                    + " picture of gpt's: choose another --out, or pass --force to replace it");
+                    + " picture of gpt's: " + remedy);
         }
     }
 

@@ -4,6 +4,7 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.ref.ReferenceBackend;
 import org.gptjvm.model.io.SafeTensors;
 import org.gptjvm.model.train.Checkpoint;
+import org.gptjvm.model.train.Metrics;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -135,6 +136,13 @@ class NothingLostTest {
         assertArrayEquals(photo, bytes(picture), "a picture gpt did not draw was replaced");
         assertTrue(r.out().contains("loss curves: none (" + picture + " exists and is not a PNG picture of gpt's"),
                 r::describe);
+        // what the message says replaces the picture does replace it
+        String line = r.out().lines().filter(l -> l.contains("loss curves: none")).findFirst().orElseThrow();
+        assertFalse(line.contains("pass --force"), "train's --force does not replace the picture: " + line);
+        assertTrue(line.contains(" plot --metrics ") && line.contains(" --force replaces it"), line);
+        Cli.run("plot", "--metrics", Metrics.metricsFileFor(other).toString(), "--out", picture.toString(), "--force")
+                .assertOk();
+        assertFalse(java.util.Arrays.equals(photo, bytes(picture)), "plot --force left the picture");
     }
 
     @Test
