@@ -33,7 +33,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--config", paramLabel = "NAME", description = "Preset: ${COMPLETION-CANDIDATES} (default small).")
     Preset preset = Preset.small;
-    @Option(names = "--backend", paramLabel = "LIST", split = ",",
+    @Option(names = "--backend", paramLabel = "NAMES", split = ",", hideParamSyntax = true, // no "[,NAMES...]" to wrap at its comma
             description = "Backends to compare, comma-separated (default: all present).")
     List<String> backends;
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")

@@ -54,6 +54,7 @@ public final class Main implements Runnable {
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setUsageHelpAutoWidth(true); // help as wide as the terminal (80 columns where it cannot tell)
+        HelpLayout.install(cl); // wrapped between words only, never inside a file name or number
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (e instanceof GptException) {

@@ -85,4 +85,30 @@ class HelpAndVersionTest {
                     () -> f + " is not in the help\n" + r.describe());
         }
     }
+
+    /**
+     * Help wraps between words only: never inside a file name ("NAME.loss.png" as "NAME.loss." and
+     * "png"), a number and its unit ("10.8M" as "10.8" and "M"), or an option's synopsis.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"train", "bench", "sample", "plot", "eval", "verify", "devices"})
+    void helpWrapsBetweenWordsOnly(String command) {
+        String help = Cli.run(command, "--help").assertOk().out();
+        assertTrue(help.indexOf('\uE000') < 0, "a placeholder was printed\n" + help);
+        List<String> lines = help.lines().toList();
+        for (int i = 0; i + 1 < lines.size(); i++) {
+            String line = lines.get(i), next = lines.get(i + 1).stripLeading();
+            // a dot then a lower-case word ("loss." "png"; a capital starts a sentence), an open bracket
+            // of a synopsis ("LIST[," "LIST...]"), a number then a letter ("10.8" "M")
+            boolean cut = line.matches(".*[\\p{Alnum}_]\\.$") && next.matches("^[a-z0-9_].*")
+                    || line.matches(".*\\[,?$")
+                    || line.matches(".*\\d$") && next.matches("^\\p{Alpha}.*");
+            int at = i;
+            assertTrue(!cut, () -> command + " --help wraps inside a word at line " + (at + 1) + ":\n" + help);
+        }
+        if (command.equals("train")) {
+            assertTrue(help.contains("NAME.loss.png") && help.contains("NAME.metrics.jsonl") && help.contains("10.8M"),
+                    help);
+        }
+    }
 }
