@@ -379,4 +379,18 @@ class BadInputTest {
         return ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN)
                 .putLong(h.length).put(h).put(data).array();
     }
+
+    /**
+     * A name that cannot be a path (a NUL in it; or, under a locale that is not UTF-8, a character it
+     * cannot encode) is one line naming the argument, exit 2, not an InvalidPathException.
+     */
+    @Test
+    void aFileNameThatCannotBeAPathIsAUsageErrorNamingIt() {
+        for (String[] args : new String[][]{{"plot", "--metrics", "run\u0000.jsonl"}, {"sample", "--checkpoint", "m\u0000"},
+                {"train", "--data", "t\u0000.txt"}}) {
+            Cli.Result r = Cli.run(args).assertError(2);
+            String line = r.errLines().getFirst();
+            assertTrue(line.contains("'" + args[2] + "' cannot be a file name here") && line.contains(args[1]), r::describe);
+        }
+    }
 }
