@@ -40,12 +40,12 @@ import java.util.function.Consumer;
  * <pre>
  * {"event":"start","iter":400,"rolled_back_from":400,"rolled_back_lines":52,...}
  * </pre>
- * {@code rolled_back_from} (the same as iter) is present on the start of every resume, and
- * {@code rolled_back_lines} counts the train and eval lines it rolls back (0: none; absent when they
- * could not be counted). A start without {@code rolled_back_from} (a fresh run, or a file written
- * before the key existed) rolls back from its iter all the same. With jq, the lines that stand are
- * those no later start rolls back; in pandas: walk the file backwards keeping the smallest
- * {@code rolled_back_from} seen so far, and drop each train or eval row at or past it.
+ * {@code rolled_back_from} (the same as iter) is on every start appended to earlier lines (a resume),
+ * and {@code rolled_back_lines} counts the train and eval lines it rolls back (0: none; absent when
+ * they could not be counted). A start without {@code rolled_back_from} (a fresh run, or a file
+ * written before the key existed) rolls back from its iter all the same. To read the raw lines
+ * (pandas, jq): walk them from the last to the first, keeping the smallest {@code rolled_back_from}
+ * (else iter) of the start lines passed so far; a train or eval line at or past it is rolled back.
  * <p>
  * Reading ({@link #scan}, {@link #read}) applies the resumes: the points that stand, in file order.
  * The file is streamed, never held whole. It may be read while a run writes it, so an unparsable last
