@@ -95,12 +95,14 @@ final class Stdout {
             return null;
         }
         IOException e = failure;
-        return e == null || brokenPipe(e) ? null : problem("the output", e);
+        return e == null || brokenPipe(e) ? null : problem(null, e);
     }
 
+    /** {@code what}: what was being written, or null. */
     private static String problem(String what, IOException e) {
         String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        return "cannot write " + what + " to standard output (" + reason + "); what was printed is incomplete";
+        return "cannot write " + (what != null ? what + " " : "") + "to standard output (" + reason
+                + "); what was printed is incomplete";
     }
 
     /** A write to a pipe whose reader has closed it (EPIPE), as {@code | head} does. */
