@@ -27,7 +27,30 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) {
         Stdout.install();
-        System.exit(run(args));
+        System.exit(run(undoMpirunClasspath(args, System.getenv("OMPI_COMM_WORLD_SIZE") != null,
+                System.getProperty("user.dir"))));
+    }
+
+    /**
+     * Open MPI's mpirun, when the program it starts is {@code java}, takes the argument after any
+     * argument holding "cp" for a class path and prefixes the working directory to it: {@code mpirun
+     * java -jar gpt.jar train --backend cpu --threads 1} reaches gpt as {@code --backend cpu
+     * /work:--threads 1}. Under mpirun ({@code underOpenMpi}), an argument after one holding "cp" that
+     * begins with {@code cwd + ":"} gets its own text back. ({@code mpirun ./gpt ...} starts a script,
+     * which mpirun leaves alone.)
+     */
+    static String[] undoMpirunClasspath(String[] args, boolean underOpenMpi, String cwd) {
+        if (!underOpenMpi || cwd == null) {
+            return args;
+        }
+        String prefix = cwd + ":";
+        String[] out = args.clone();
+        for (int i = 1; i < out.length; i++) {
+            if (args[i - 1].contains("cp") && out[i].startsWith(prefix) && out[i].length() > prefix.length()) {
+                out[i] = out[i].substring(prefix.length());
+            }
+        }
+        return out;
     }
 
     /**

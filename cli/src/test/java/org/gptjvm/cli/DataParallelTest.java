@@ -145,6 +145,28 @@ class DataParallelTest {
         assertEquals("2", SafeTensors.metadataOrNull(two).get("train").replaceAll(".*\"processes\":(\\d+).*", "$1"));
     }
 
+    /**
+     * mpirun starting java without -cp (as {@code java -jar gpt.jar} does) prefixes its working
+     * directory to the argument after the first one holding "cp" (here --backend cpu's --threads):
+     * gpt takes it back.
+     */
+    @Test
+    void mpirunsClassPathRewritingOfAnArgumentAfterCpuIsUndone() throws Exception {
+        Path m = tmp.resolve("cp.safetensors");
+        List<String> cmd = new ArrayList<>(List.of("mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "1",
+                "-x", "CLASSPATH", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", Main.class.getName()));
+        cmd.addAll(run(m, "cpu", 4, 2));
+        Path log = Files.createTempFile(tmp, "log", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("CLASSPATH", System.getProperty("java.class.path"));
+        Process p = pb.start();
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "did not end");
+        String out = Files.readString(log);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(Files.isRegularFile(m), out);
+    }
+
     @Test
     void aResumedJobContinuesTheSameRunAndOtherSizesAreRefused() throws Exception {
         Path whole = tmp.resolve("whole.safetensors"), part = tmp.resolve("part.safetensors");
