@@ -283,6 +283,23 @@ final class DeviceArena {
         MemorySegment.copy(a.getSegment(), ValueLayout.JAVA_FLOAT, 4L * (b.offset + offset), dst, 0, len);
     }
 
+    /**
+     * The arena's host memory over {@code s}, brought back from the device first where the device
+     * holds the current values ({@link #deviceHolds}).
+     */
+    MemorySegment pull(DeviceLaunch.Span s) {
+        FloatArray a = array();
+        if (s.n() > 0 && deviceHolds()) {
+            last.transferToHost(new DataRange(a).withOffset((int) s.at()).withSize((int) s.n()));
+        }
+        return a.getSegment().asSlice(4L * s.at(), 4L * s.n());
+    }
+
+    /** Whether the device holds the current values (a graph ran since the host last wrote). */
+    boolean deviceHolds() {
+        return last != null && !uploadNeeded;
+    }
+
     /** Copies the arena back, so the host copy is current. */
     void pullAll() {
         if (last != null && !uploadNeeded) {

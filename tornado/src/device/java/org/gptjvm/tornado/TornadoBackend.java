@@ -96,6 +96,38 @@ public final class TornadoBackend implements Backend, DeviceDiagnostics {
         arena.read(src, offset, dst, len);
     }
 
+    /** Blocks changed on the host, each with its staging array and the program that copies it in. */
+    private final java.util.Map<FloatBlock, Staging> staging = new java.util.IdentityHashMap<>();
+
+    private record Staging(uk.ac.manchester.tornado.api.types.arrays.FloatArray host, Program copyIn) {
+    }
+
+    /**
+     * The block's range alone goes through the host: down (one transfer of its range), changed in a
+     * staging array, and up with a copy kernel, while the rest of the arena stays on the device (a
+     * write through the arena would bring all of it back and send all of it again). Where the host
+     * holds the current values (before the first run), it is changed in place.
+     */
+    @Override
+    public void changeOnHost(FloatBlock block, java.util.function.Consumer<java.lang.foreign.MemorySegment> change) {
+        DeviceLaunch.Span span = DeviceArena.span(block);
+        if (!arena.deviceHolds()) {
+            change.accept(arena.pull(span));
+            return;
+        }
+        Staging st = staging.get(block);
+        if (st == null) {
+            var host = new uk.ac.manchester.tornado.api.types.arrays.FloatArray((int) Math.max(1, span.n()));
+            st = new Staging(host, compile("copy_in " + block.name(), List.of(ElementwiseOp.copyInLaunch(block, host))));
+            staging.put(block, st);
+        }
+        java.lang.foreign.MemorySegment range = arena.pull(span); // after compile: a new plan keeps the device copy
+        java.lang.foreign.MemorySegment host = st.host().getSegment().asSlice(0, range.byteSize());
+        host.copyFrom(range);
+        change.accept(host);
+        st.copyIn().run();
+    }
+
     @Override
     public Program compile(String name, List<Launch> launches) {
         return plan.add(name, DeferredSums.merged(ctx, launches.stream().map(l -> (DeviceLaunch) l).toList()));

@@ -103,6 +103,52 @@ public abstract class KernelConformance {
         assertTrue(Conformance.relErr(got[2], got[0]) > 0.1, backend + ": the run after new weights used the old ones");
     }
 
+    /**
+     * A block changed on the host ({@link Backend#changeOnHost}: a data-parallel run's gradient
+     * all-reduce) keeps what the host left there, in every part, for the next program and a read; a
+     * buffer beside it keeps its own values. Before any program ran and after one did (on a device,
+     * where the device then holds the values).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.gptjvm.engine.conformance.KernelConformance#backends")
+    void aBlockChangedOnTheHostKeepsWhatTheHostLeft(String backend) {
+        int[] sizes = {5, 1, 37};
+        try (Backend be = Backends.create(backend, 2)) {
+            Case c = new Case(be, 9);
+            FloatBlock block = c.inBlock("grads", 1, sizes);
+            FloatBuf beside = c.in("beside", 11, 1), squares = c.out("squares", 1);
+            float[] besideBefore = read(be, beside);
+            float[][] want = new float[sizes.length][];
+            for (int i = 0; i < sizes.length; i++) {
+                want[i] = read(be, block.part(i));
+            }
+            Program sum = be.compile("squares", List.of(be.sumOfSquares(squares, block)));
+            for (int round = 0; round < 3; round++) { // before any run, then with the device holding the values
+                be.changeOnHost(block, seg -> {
+                    for (long k = 0; k < seg.byteSize() / 4; k++) {
+                        float v = seg.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, k);
+                        seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, k, 2 * v + 1);
+                    }
+                });
+                double expected = 0;
+                for (float[] part : want) {
+                    for (int k = 0; k < part.length; k++) {
+                        part[k] = 2 * part[k] + 1;
+                        expected += (double) part[k] * part[k];
+                    }
+                }
+                sum.run();
+                float got = read(be, squares)[0];
+                assertTrue(Math.abs(got - expected) <= 1e-5 * expected, backend + ": round " + round + " sum of squares "
+                        + got + ", want " + expected);
+                for (int i = 0; i < sizes.length; i++) {
+                    assertArrayEquals(want[i], read(be, block.part(i)), backend + ": round " + round + ", part " + i);
+                }
+                assertArrayEquals(besideBefore, read(be, beside), backend + ": the buffer beside the block");
+            }
+        }
+    }
+
     /** Attention with dropout and a Linear layer over its output: run, run again, new weights, run. */
     private static float[][] rerun(String backend, Shape s) {
         int N = s.N(), C = s.C(), T = s.T(), NH = s.NH();
