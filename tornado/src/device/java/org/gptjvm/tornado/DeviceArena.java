@@ -300,10 +300,14 @@ final class DeviceArena {
         return last != null && !uploadNeeded;
     }
 
-    /** Copies the arena back, so the host copy is current. */
+    /**
+     * Copies the arena back, so the host copy is current. Through a range, as {@link #read} does:
+     * TornadoVM 5.2's whole-object transfer back after a plan's later graphs ran left the host copy
+     * as it was (a data-parallel step's first all-reduce read zeros).
+     */
     void pullAll() {
-        if (last != null && !uploadNeeded) {
-            last.transferToHost(mem);
+        if (last != null && !uploadNeeded && mem.getSize() > 0) {
+            last.transferToHost(new DataRange(mem).withOffset(0).withSize(mem.getSize()));
         }
     }
 

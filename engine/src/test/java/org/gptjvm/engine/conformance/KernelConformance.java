@@ -105,9 +105,10 @@ public abstract class KernelConformance {
 
     /**
      * A block changed on the host ({@link Backend#changeOnHost}: a data-parallel run's gradient
-     * all-reduce) keeps what the host left there, in every part, for the next program and a read; a
-     * buffer beside it keeps its own values. Before any program ran and after one did (on a device,
-     * where the device then holds the values).
+     * all-reduce) is handed the values the last program left there, and keeps what the host leaves,
+     * in every part, for the next program and a read; a buffer beside it keeps its own values. Before
+     * any program ran, and after programs that wrote the block (on a device, where only the device
+     * then holds its values).
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("org.gptjvm.engine.conformance.KernelConformance#backends")
@@ -122,8 +123,15 @@ public abstract class KernelConformance {
             for (int i = 0; i < sizes.length; i++) {
                 want[i] = read(be, block.part(i));
             }
+            Program zero = be.compile("zero", List.of(be.zero(block)));
             Program sum = be.compile("squares", List.of(be.sumOfSquares(squares, block)));
-            for (int round = 0; round < 3; round++) { // before any run, then with the device holding the values
+            for (int round = 0; round < 4; round++) {
+                if (round >= 1) { // the device writes the block: the host must see what it wrote
+                    zero.run();
+                    for (float[] part : want) {
+                        java.util.Arrays.fill(part, 0f);
+                    }
+                }
                 be.changeOnHost(block, seg -> {
                     for (long k = 0; k < seg.byteSize() / 4; k++) {
                         float v = seg.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, k);

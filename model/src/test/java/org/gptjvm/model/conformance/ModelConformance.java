@@ -139,6 +139,44 @@ public abstract class ModelConformance {
     }
 
     /**
+     * The gradients handed to the host and back unchanged, right after a backward pass (as a
+     * data-parallel step's all-reduce of one process would), are that pass's gradients, not what the
+     * host last read: the same values and norm on every backend, on the first hand-over (a device
+     * compiles its staging then) and after.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.gptjvm.model.conformance.ModelConformance#backends")
+    void gradientsHandedToTheHostAndBackAreTheLastPasses(String backend) throws IOException {
+        TextData data = shakespeare();
+        int rows = B * CONFIG.blockSize();
+        int[][] x = new int[2][rows], y = new int[2][rows];
+        for (int b = 0; b < 2; b++) {
+            data.batch(TextData.Split.TRAIN, Seeds.data(3 + b), B, CONFIG.blockSize(), x[b], y[b]);
+        }
+        try (Backend be = Backends.create(backend, 2)) {
+            Gpt gpt = new Gpt(be, CONFIG);
+            gpt.initialize(1337);
+            gpt.forwardBackward(x[1], y[1], 5);
+            Map<String, GptParams.Tensor> want = gpt.params.gradDict();
+            for (int round = 0; round < 2; round++) {
+                gpt.forwardBackward(x[0], y[0], 5);
+                gpt.params.gradDict(); // the host last saw batch 0's gradients
+                gpt.forwardBackward(x[1], y[1], 5);
+                be.changeOnHost(gpt.params.grads, seg -> { });
+                double norm = gpt.gradNorm(), sum = 0;
+                Map<String, GptParams.Tensor> got = gpt.params.gradDict();
+                for (String k : want.keySet()) {
+                    assertArrayEquals(want.get(k).data(), got.get(k).data(), backend + ": round " + round + ", gradient " + k);
+                    for (float v : want.get(k).data()) {
+                        sum += (double) v * v;
+                    }
+                }
+                assertEquals(Math.sqrt(sum), norm, 1e-4 * Math.sqrt(sum), backend + ": round " + round + ", the norm");
+            }
+        }
+    }
+
+    /**
      * A data-parallel run's processes draw dropout's masks from their first row of the combined batch,
      * so its two halves, each on a model told its first row, give the whole batch's loss and gradients
      * (their means), masks included: what two processes of one job sum, on every backend.
