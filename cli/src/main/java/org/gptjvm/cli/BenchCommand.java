@@ -76,6 +76,8 @@ final class BenchCommand implements Callable<Integer> {
         check(names);
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         if (json != null) {
+            Outputs.checkNotInput(json, "--json", org.gptjvm.model.data.DataFiles.choose(data, System.getenv("GPT_DATA")),
+                    "--data");
             Outputs.checkReport(json, "backends", force);
         }
         BatchSource source = BatchSource.choose(data, System.getenv("GPT_DATA"));

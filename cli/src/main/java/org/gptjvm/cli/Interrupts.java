@@ -16,6 +16,13 @@ final class Interrupts {
 
     /** Installs the handler for INT, TERM and HUP; the returned Runnable puts the previous ones back. */
     static Runnable onStop(Runnable action) {
+        return onStop(action, () -> "nothing more was saved");
+    }
+
+    /**
+     * As above; a second signal quits at once, saying so with {@code onQuit} (what the files hold).
+     */
+    static Runnable onStop(Runnable action, java.util.function.Supplier<String> onQuit) {
         boolean[] seen = {false};
         List<Runnable> restore = new ArrayList<>();
         for (String name : new String[]{"INT", "TERM", "HUP"}) {
@@ -23,6 +30,14 @@ final class Interrupts {
                 Signal sig = new Signal(name);
                 var previous = Signal.handle(sig, s -> {
                     if (seen[0]) {
+                        String what;
+                        try {
+                            what = onQuit.get();
+                        } catch (RuntimeException e) {
+                            what = "nothing more was saved";
+                        }
+                        System.err.println("gpt: quit at once (a second SIG" + s.getName() + "): " + Main.printable(what));
+                        System.err.flush();
                         Runtime.getRuntime().halt(130);
                     }
                     seen[0] = true;

@@ -77,11 +77,15 @@ public final class Main implements Runnable {
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setUsageHelpAutoWidth(true); // help as wide as the terminal (80 columns where it cannot tell)
+        if (!Terminal.capable(System.getenv("TERM")) || System.getenv("NO_COLOR") != null) {
+            // no escape sequences where the terminal cannot take them (TERM=dumb) or colour is not wanted
+            cl.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
+        }
         HelpLayout.install(cl); // wrapped between words only, never inside a file name or number
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (e instanceof GptException) {
-                err.println("gpt: error: " + e.getMessage());
+                err.println("gpt: error: " + printable(e.getMessage()));
             } else if (e instanceof java.nio.file.InvalidPathException p) { // a name from the environment, say
                 err.println("gpt: error: " + FileArg.unusableName(p.getInput(), p));
             } else {
@@ -96,11 +100,30 @@ public final class Main implements Runnable {
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine cmd = ex.getCommandLine();
             PrintWriter err = cmd.getErr();
-            err.println("gpt: " + ex.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            err.println("gpt: " + printable(ex.getMessage()) + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
             err.flush();
             return 2;
         });
         return cl;
+    }
+
+    /**
+     * A message as one line of plain text: control characters (a file name's escape sequence, a
+     * newline) shown as \\xHH, so that an error can neither drive the terminal nor break the one line.
+     */
+    static String printable(String message) {
+        if (message == null) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder(message.length());
+        message.codePoints().forEach(c -> {
+            if (Character.isISOControl(c)) {
+                b.append(String.format(java.util.Locale.ROOT, c < 0x100 ? "\\x%02x" : "\\u%04x", c));
+            } else {
+                b.appendCodePoint(c);
+            }
+        });
+        return b.toString();
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -88,6 +88,17 @@ final class Outputs {
         }
     }
 
+    /**
+     * An output ({@code outFlag}) must not be a file the command reads ({@code inFlag}): --force or
+     * not, a command never writes over its own input.
+     */
+    static void checkNotInput(Path out, String outFlag, Path in, String inFlag) {
+        if (in != null && Files.exists(out) && Files.exists(in) && same(out, in)) {
+            throw new GptException(outFlag + " " + out + " is the file " + inFlag + " reads: choose another " + outFlag
+                    + " (a command never writes over its input, --force or not)");
+        }
+    }
+
     /** The first 8 bytes of every PNG file. */
     static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 

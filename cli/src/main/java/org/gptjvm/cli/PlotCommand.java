@@ -1,11 +1,13 @@
 package org.gptjvm.cli;
 
+import org.gptjvm.engine.GptException;
 import org.gptjvm.model.io.AtomicFile;
 import org.gptjvm.model.train.Metrics;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -47,6 +49,10 @@ final class PlotCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--out " + target + ": the picture's format comes from its extension, .png or .svg");
         }
+        if (Files.exists(metrics) && !Files.isRegularFile(metrics)) { // a device or a pipe never ends
+            throw new GptException("--metrics " + metrics + " is not a regular file: give a metrics file of gpt train");
+        }
+        Outputs.checkNotInput(target, "--out", metrics, "--metrics");
         Outputs.checkPicture(target, format, force);
         LossPlot.Curves curves = LossPlot.read(metrics);
         // before any AWT class is touched: no display is needed, nor looked for

@@ -229,10 +229,20 @@ final class TrainCommand implements Callable<Integer> {
 
     private int train(Collective world, PrintStream stdout, Checkpoint resumed, Path target, TrainOptions opts) {
         Outputs.checkModel(target, resume, force);
-        Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal(), opts.evalInterval());
-        progress.status("reading the text");
         Path dataFile = findData(stdout);
         checkNotAnOutput(dataFile, target);
+        Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal(), opts.evalInterval());
+        try {
+            return train(world, stdout, resumed, target, opts, dataFile, progress);
+        } catch (RuntimeException e) {
+            progress.clear(); // the error's line starts a line of its own
+            throw e;
+        }
+    }
+
+    private int train(Collective world, PrintStream stdout, Checkpoint resumed, Path target, TrainOptions opts, Path dataFile,
+                      Terminal.Progress progress) {
+        progress.status("reading the text");
         TextData text = TextData.load(dataFile, resumed != null ? resumed.tokenizer : null);
         if (resumed != null) {
             checkSameText(resumed, dataFile, text.identity());
@@ -245,7 +255,11 @@ final class TrainCommand implements Callable<Integer> {
             } catch (GptException e) {
                 throw new GptException(e.getMessage() + " (with the " + config.vocabSize() + " characters of " + dataFile + ")");
             }
-            checkMemory(config, opts, null);
+            try {
+                checkMemory(config, opts, null);
+            } catch (GptException e) { // the settings' fault, as the check before the text was read: a usage error
+                throw usage(e.getMessage());
+            }
         }
 
         progress.status("building the model");
@@ -270,7 +284,7 @@ final class TrainCommand implements Callable<Integer> {
             if (run.metricsNote() != null) {
                 stdout.println("metrics: " + run.metricsNote());
             }
-            Runnable restoreSignals = Interrupts.onStop(run::requestStop);
+            Runnable restoreSignals = Interrupts.onStop(run::requestStop, () -> "nothing more was saved; " + run.holds());
             TrainingRun.Outcome outcome;
             try {
                 outcome = run.run(new TrainingRun.Reporter() {
@@ -302,7 +316,7 @@ final class TrainCommand implements Callable<Integer> {
                     @Override
                     public void warn(String message) {
                         progress.clear();
-                        System.err.println("gpt: warning: " + message.replaceAll("\\p{Cntrl}", "?"));
+                        System.err.println("gpt: warning: " + Main.printable(message));
                     }
                 });
             } finally {
@@ -367,8 +381,17 @@ final class TrainCommand implements Callable<Integer> {
     private void checkMemory(GptConfig config, TrainOptions opts, Checkpoint resumed) {
         Memory.Estimate e = Memory.of(Memory.Use.TRAIN, config, opts.batchSize(), opts.evalIters(), engine.threadCount(),
                 resumed == null ? 0 : resumed.floats());
-        MemoryCheck.require(e, engine.onHeap(), resumed == null ? MemoryCheck::flag
+        MemoryCheck.require(e, engine.onHeap(), resumed == null ? this::givenFlag
                 : MemoryCheck.keysOf(resume, resume + ": batch_size"));
+    }
+
+    /** A model setting as the user gave it: its flag, or the preset's value of it ("--block-size (--config lecture's)"). */
+    private String givenFlag(org.gptjvm.model.Memory.Setting s) {
+        String name = MemoryCheck.flag(s);
+        if (!name.startsWith("--") || spec.commandLine().getParseResult().hasMatchedOption(name)) {
+            return name;
+        }
+        return name + " (--config " + preset + "'s)";
     }
 
     /**
@@ -390,7 +413,14 @@ final class TrainCommand implements Callable<Integer> {
         conflict(given.hasMatchedOption("--model"), "--model", model.name(), sc.kind());
         conflict(given.hasMatchedOption("--block-size") || presetGiven, flag("--block-size"), or(blockSize, preset.blockSize),
                 sc.blockSize());
-        if (!bigram) {
+        if (bigram) {
+            for (String gptOnly : List.of("--n-embd", "--n-head", "--n-layer", "--dropout")) {
+                if (given.hasMatchedOption(gptOnly)) {
+                    throw usage("--resume " + resume + ": " + gptOnly + " sets the GPT model, and the saved run is the "
+                            + "bigram model (one embedding table)");
+                }
+            }
+        } else {
             conflict(given.hasMatchedOption("--n-embd") || presetGiven, flag("--n-embd"), or(nEmbd, preset.nEmbd), sc.nEmbd());
             conflict(given.hasMatchedOption("--n-head") || presetGiven, flag("--n-head"), or(nHead, preset.nHead), sc.nHead());
             conflict(given.hasMatchedOption("--n-layer") || presetGiven, flag("--n-layer"), or(nLayer, preset.nLayer),

@@ -390,7 +390,39 @@ class BadInputTest {
                 {"train", "--data", "t\u0000.txt"}}) {
             Cli.Result r = Cli.run(args).assertError(2);
             String line = r.errLines().getFirst();
-            assertTrue(line.contains("'" + args[2] + "' cannot be a file name here") && line.contains(args[1]), r::describe);
+            // the NUL shown as \\x00: an error line holds no control characters
+            assertTrue(line.contains("'" + Main.printable(args[2]) + "' cannot be a file name here") && line.contains(args[1]),
+                    r::describe);
         }
+    }
+
+    /** An error naming a file whose name holds a terminal escape shows it as \\xHH, never raw. */
+    @Test
+    void anErrorNeverSendsAFileNamesControlCharactersRaw() {
+        Cli.Result r = Cli.run("sample", "--checkpoint", tmp.resolve("no\u001b]0;pwned\u0007such").toString())
+                .assertFailure();
+        assertFalse(r.err().contains("\u001b") || r.err().contains("\u0007"), r::describe);
+        assertTrue(r.err().contains("\\x1b]0;pwned\\x07"), r::describe);
+    }
+
+    /** gpt plot reads a metrics file, never a device or a pipe (which would never end). */
+    @Test
+    void plotRefusesADeviceForItsMetrics() {
+        assumeTrue(Files.exists(Path.of("/dev/urandom")), "no /dev/urandom");
+        Cli.Result r = Cli.run("plot", "--metrics", "/dev/urandom", "--out", tmp.resolve("p.png").toString())
+                .assertError(1);
+        assertTrue(r.err().contains("is not a regular file"), r::describe);
+    }
+
+    /** A resumed bigram run refuses the GPT model's flags rather than ignoring them. */
+    @Test
+    void aResumedBigramRunRefusesTheGptModelsFlags() {
+        Path bigram = tmp.resolve("bigram.safetensors");
+        Cli.run("train", "--model", "bigram", "--data", goodText.toString(), "--block-size", "8", "--batch-size", "4",
+                "--iters", "3", "--eval-interval", "10", "--eval-iters", "1", "--sample-tokens", "0", "--threads", "1",
+                "--out", bigram.toString()).assertOk();
+        Cli.Result r = Cli.run("train", "--resume", bigram.toString(), "--data", goodText.toString(), "--n-embd", "999",
+                "--iters", "5", "--sample-tokens", "0", "--threads", "1").assertError(2);
+        assertTrue(r.err().contains("--n-embd sets the GPT model"), r::describe);
     }
 }

@@ -33,6 +33,14 @@ class MemoryBoundsTest {
         return Files.writeString(tmp.resolve("t.txt"), "the quick brown fox jumps over the lazy dog.\n".repeat(40));
     }
 
+    /** A setting the user never gave is named as the preset's, not as a flag given. */
+    @Test
+    void aPresetTooLargeForTheHeapIsNamedAsThePresets() throws IOException {
+        Cli.Result r = new Cli.Fork().run("train", "--config", "lecture", "--data", text().toString(), "--out",
+                tmp.resolve("l.safetensors").toString(), "--threads", "1").assertError(2);
+        assertTrue(r.err().contains("(--config lecture's)") && r.err().contains("JAVA_OPTS=-Xmx"), r.describe());
+    }
+
     @Test
     void trainRefusesTwoBillionLayersNamingNLayerAndTheFigure() throws IOException {
         Cli.Result r = Cli.run("train", "--n-layer", "2147483647", "--data", text().toString(),

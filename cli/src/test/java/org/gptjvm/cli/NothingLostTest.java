@@ -103,6 +103,22 @@ class NothingLostTest {
         assertTrue(Checkpoint.isOurs(notes));
     }
 
+    /** --force replaces outputs, never a command's input: plot's metrics, bench's text. */
+    @Test
+    void forceNeverWritesOverACommandsInput() throws IOException {
+        Path metrics = Files.copy(org.gptjvm.model.train.Metrics.metricsFileFor(trained), tmp.resolve("run.png"));
+        byte[] before = Files.readAllBytes(metrics);
+        Cli.Result r = Cli.run("plot", "--metrics", metrics.toString(), "--out", metrics.toString(), "--force")
+                .assertError(1);
+        assertTrue(r.err().contains("is the file --metrics reads"), r::describe);
+        assertArrayEquals(before, Files.readAllBytes(metrics));
+        Path text = Files.copy(data, tmp.resolve("t.txt"));
+        r = Cli.run("bench", "--data", text.toString(), "--json", text.toString(), "--force", "--backend", "cpu",
+                "--iters", "1", "--warmup", "0", "--threads", "1").assertError(1);
+        assertTrue(r.err().contains("is the file --data reads"), r::describe);
+        assertEquals(-1, Files.mismatch(data, text), "the text was changed");
+    }
+
     @Test
     void aFreshRunOverATrainedModelIsRefused() throws IOException {
         Path model = Files.copy(trained, tmp.resolve("model.safetensors"));

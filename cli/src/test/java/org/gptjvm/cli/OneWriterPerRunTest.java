@@ -101,6 +101,26 @@ class OneWriterPerRunTest {
         Cli.run(tiny(ckpt, 30, "--force")).assertOk();
     }
 
+    /** A lock file planted as a link (symbolic, dangling, or a hard link) is refused, never written through. */
+    @Test
+    void aLockFilePlantedAsALinkIsNeverWrittenThrough() throws Exception {
+        Path victim = Files.writeString(tmp.resolve("victim.txt"), "precious\n");
+        Path z = tmp.resolve("z.safetensors");
+        Files.createSymbolicLink(RunLock.fileFor(z), victim);
+        Cli.Result r = Cli.run(tiny(z, 5)).assertError(1);
+        assertTrue(r.err().contains("symbolic link"), r::describe);
+        Path dangling = tmp.resolve("d.safetensors"), target = tmp.resolve("created-by-gpt.txt");
+        Files.createSymbolicLink(RunLock.fileFor(dangling), target);
+        Cli.run(tiny(dangling, 5)).assertError(1);
+        assertFalse(Files.exists(target), "a dangling link's target was created");
+        Path h = tmp.resolve("h.safetensors");
+        Files.createLink(RunLock.fileFor(h), victim);
+        r = Cli.run(tiny(h, 5)).assertError(1);
+        assertTrue(r.err().contains("not a plain file of its own"), r::describe);
+        assertEquals("precious\n", Files.readString(victim));
+        assertFalse(Files.exists(z) || Files.exists(h), "refused before any work");
+    }
+
     @Test
     void twoRunsStartedTogetherWriteOneRecordNotTwoInterleaved() throws Exception {
         Path ckpt = tmp.resolve("both.safetensors");

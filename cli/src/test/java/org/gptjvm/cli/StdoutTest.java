@@ -119,6 +119,27 @@ class StdoutTest {
         return out;
     }
 
+    /** Help on a terminal that takes no escape sequences (TERM=dumb) is plain text; on one that does, in colour. */
+    @Test
+    void helpOnADumbTerminalHasNoEscapes() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "skipped: no script(1) for a terminal");
+        for (String term : new String[]{"dumb", "xterm"}) {
+            StringBuilder sh = new StringBuilder("#!/bin/bash\nexport TERM=" + term + "\nunset NO_COLOR\nexec");
+            for (String a : new Cli.Fork().command("train", "--help")) {
+                sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
+            }
+            Path script = Files.writeString(tmp.resolve("help-" + term + ".sh"), sh.append('\n'));
+            Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
+            Process p = new ProcessBuilder("/usr/bin/script", "-qec", script.toString(), "/dev/null")
+                    .redirectErrorStream(true).start();
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+            assertTrue(out.contains("--batch-size"), out);
+            assertEquals(term.equals("xterm"), out.contains("\u001b["), term + ": " + out);
+        }
+    }
+
     @Test
     void aSampleOnATerminalShowsControlCharactersEscapedUnlessRaw() throws Exception {
         String shown = onATerminal();

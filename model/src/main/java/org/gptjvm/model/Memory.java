@@ -109,8 +109,8 @@ public final class Memory {
             String name = label.apply(s);
             throw new GptException(name + " " + value(s) + " needs " + Memory.bytes(bytes) + " of memory for the model (" + what()
                     + "); this JVM may use " + Memory.bytes(limit) + " (-Xmx): "
-                    + (name.startsWith("--") ? "use a smaller " + name : "give it more (JAVA_OPTS=-Xmx...)"
-                    + " or use a smaller model"));
+                    + (name.startsWith("--") ? "use a smaller " + name + ", or give the JVM more (JAVA_OPTS=-Xmx...)"
+                    : "give it more (JAVA_OPTS=-Xmx...) or use a smaller model"));
         }
     }
 

@@ -11,6 +11,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
@@ -81,7 +82,21 @@ public final class RunLock implements AutoCloseable {
     private static RunLock lock(Path checkpoint, Path file, String command) {
         FileChannel ch;
         try {
-            ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            // never through a link: a planted symbolic or hard link would have the run write over its target
+            ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS);
+            if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) || links(file) != 1) {
+                ch.close();
+                throw new GptException("refusing to lock " + checkpoint + " through " + file + ": it is not a plain file "
+                        + "of its own (a link, or another file's second name); remove it");
+            }
+        } catch (java.nio.file.FileSystemException e) {
+            if (Files.isSymbolicLink(file)) {
+                throw new GptException("refusing to lock " + checkpoint + " through " + file + ": it is a symbolic link; "
+                        + "remove it");
+            }
+            throw new GptException("cannot lock " + checkpoint + " for this run (" + file.getFileName() + "): "
+                    + AtomicFile.describe(e));
         } catch (IOException | SecurityException e) {
             throw new GptException("cannot lock " + checkpoint + " for this run (" + file.getFileName() + "): "
                     + AtomicFile.describe(e instanceof IOException io ? io : new IOException(e.getMessage())));
@@ -106,6 +121,15 @@ public final class RunLock implements AutoCloseable {
                 // the error below says what matters
             }
             throw new GptException("cannot lock " + checkpoint + " for this run: " + AtomicFile.describe(e));
+        }
+    }
+
+    /** The file's number of names (1 where the file system cannot tell). */
+    private static int links(Path file) throws IOException {
+        try {
+            return (Integer) Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return 1;
         }
     }
 
@@ -144,7 +168,8 @@ public final class RunLock implements AutoCloseable {
         if (!Files.exists(file)) {
             return false;
         }
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS)) {
             FileLock l = ch.tryLock();
             if (l == null) {
                 return true;

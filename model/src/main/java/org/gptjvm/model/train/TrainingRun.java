@@ -273,7 +273,7 @@ public final class TrainingRun {
     }
 
     /** What the checkpoint file holds now, in words: "out/gpt.safetensors holds iteration 500". */
-    private String holds() {
+    public String holds() {
         int w = writer != null ? writer.written() : -1;
         if (w >= 0) {
             return checkpoint + " holds iteration " + w;
