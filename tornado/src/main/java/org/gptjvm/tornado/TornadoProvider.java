@@ -21,6 +21,12 @@ public final class TornadoProvider implements BackendProvider {
     static final String RECOVER_BAILOUT = "tornado.recover.bailout";
 
     private TornadoRuntime runtime;
+    /**
+     * Why TornadoVM could not start in this JVM (null: it did, or was not tried), and whether stderr
+     * was told: per JVM, as TornadoVM's failed class initialisation is, whichever provider instance asks.
+     */
+    private static volatile GptException startFailure;
+    private static volatile boolean toldWhy;
     private final boolean given;
 
     public TornadoProvider() {
@@ -62,7 +68,10 @@ public final class TornadoProvider implements BackendProvider {
         try {
             return runtime().hasAccelerator();
         } catch (GptException e) {
-            System.err.println("gpt: the tornado backend cannot start here, so it is not the default: " + e.getMessage());
+            if (!toldWhy) { // once, however often the default is looked for
+                toldWhy = true;
+                System.err.println("gpt: the tornado backend cannot start here, so it is not the default: " + e.getMessage());
+            }
             return false;
         }
     }
@@ -100,6 +109,9 @@ public final class TornadoProvider implements BackendProvider {
         if (absence != null) {
             throw new GptException(absence.message());
         }
+        if (startFailure != null) { // TornadoVM's classes fail once with the cause, then without it: keep the first
+            throw startFailure;
+        }
         if (runtime == null) {
             // TornadoVM's tornado.device.memory is a bookkeeping cap on what it allocates per device,
             // 4 GB by default: below the lecture config's training graph (3 GB) plus its sampling
@@ -125,8 +137,9 @@ public final class TornadoProvider implements BackendProvider {
                 while (cause.getCause() != null) {
                     cause = cause.getCause();
                 }
-                throw new GptException("TornadoVM could not start: " + cause.getClass().getSimpleName() + ": "
+                startFailure = new GptException("TornadoVM could not start: " + cause.getClass().getSimpleName() + ": "
                         + String.valueOf(cause.getMessage()).lines().findFirst().orElse(""));
+                throw startFailure;
             }
         }
         return runtime;
