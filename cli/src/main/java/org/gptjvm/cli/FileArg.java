@@ -31,9 +31,15 @@ final class FileArg implements CommandLine.ITypeConverter<Path> {
      */
     static String unusableName(String value, InvalidPathException e) {
         String charset = System.getProperty("sun.jnu.encoding", "");
-        boolean utf8 = charset.equalsIgnoreCase("UTF-8") || charset.equalsIgnoreCase("UTF8");
+        boolean utf8 = argumentsAreUtf8();
         return "'" + value + "' cannot be a file name here (" + e.getReason() + ")"
                 + (utf8 ? "" : "; file names are " + charset + " under this locale: run with a UTF-8 one, "
                 + "e.g. LC_ALL=C.UTF-8");
+    }
+
+    /** Whether the JVM reads arguments and file names as UTF-8 (its locale's character set, sun.jnu.encoding). */
+    static boolean argumentsAreUtf8() {
+        String charset = System.getProperty("sun.jnu.encoding", "");
+        return charset.equalsIgnoreCase("UTF-8") || charset.equalsIgnoreCase("UTF8");
     }
 }

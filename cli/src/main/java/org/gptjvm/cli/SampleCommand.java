@@ -1,5 +1,6 @@
 package org.gptjvm.cli;
 
+import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.Memory;
@@ -88,6 +89,12 @@ final class SampleCommand implements Callable<Integer> {
         }
         MemoryCheck.require(Memory.of(Memory.Use.SAMPLE, ckpt.config, 1, 0, engine.threadCount(), ckpt.floats()),
                 engine.onHeap(), MemoryCheck.keysOf(model.checkpoint, "batch"));
+        if (prompt != null && prompt.indexOf('\uFFFD') >= 0 && !FileArg.argumentsAreUtf8()) {
+            // the JVM decoded the argument with a locale that is not UTF-8: its characters were lost before gpt saw them
+            throw new GptException("--prompt holds characters this JVM could not decode: arguments are read as "
+                    + System.getProperty("sun.jnu.encoding") + " under this locale; run with a UTF-8 one, e.g. LC_ALL=C.UTF-8 "
+                    + "(./gpt does)");
+        }
         int[] context = prompt == null || prompt.isEmpty() ? new int[]{0} : ckpt.tokenizer.encode(prompt);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         UnaryOperator<String> shown = Terminal.generatedText(raw);

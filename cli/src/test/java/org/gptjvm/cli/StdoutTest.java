@@ -119,6 +119,18 @@ class StdoutTest {
         return out;
     }
 
+    /**
+     * A prompt the JVM could not decode (plain java under LANG=C, where ./gpt would set C.UTF-8) is an
+     * error that says so and how to run, not a character "not in the model's vocabulary".
+     */
+    @Test
+    void aPromptLostToANonUtf8LocaleSaysHowToRun() {
+        Cli.Result r = new Cli.Fork().env("LANG", "C").env("LC_ALL", "").env("LC_CTYPE", "")
+                .run("sample", "--checkpoint", model.toString(), "--prompt", "ROM\u00c9O", "--threads", "1").assertError(1);
+        assertTrue(r.err().contains("--prompt holds characters this JVM could not decode")
+                && r.err().contains("LC_ALL=C.UTF-8"), r::describe);
+    }
+
     /** Help on a terminal that takes no escape sequences (TERM=dumb) is plain text; on one that does, in colour. */
     @Test
     void helpOnADumbTerminalHasNoEscapes() throws Exception {
