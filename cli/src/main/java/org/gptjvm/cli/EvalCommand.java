@@ -40,8 +40,11 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         engine.check(spec);
-        if (evalIters <= 0 || (batchSize != null && batchSize <= 0)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--eval-iters and --batch-size must be positive");
+        if (evalIters <= 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--eval-iters must be positive, got " + evalIters);
+        }
+        if (batchSize != null && batchSize <= 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--batch-size must be positive, got " + batchSize);
         }
         if (evalIters > TrainOptions.MAX_EVAL_ITERS) {
             throw new CommandLine.ParameterException(spec.commandLine(), TrainOptions.EVAL_ITERS_BOUND + ", got " + evalIters);

@@ -425,4 +425,12 @@ class BadInputTest {
                 "--iters", "5", "--sample-tokens", "0", "--threads", "1").assertError(2);
         assertTrue(r.err().contains("--n-embd sets the GPT model"), r::describe);
     }
+
+    /** A bad value's error names the flag given, not another one beside it. */
+    @Test
+    void evalNamesOnlyTheFlagThatIsWrong() {
+        Cli.Result r = Cli.run("eval", "--checkpoint", checkpoint.toString(), "--eval-iters", "0").assertError(2);
+        assertTrue(r.err().contains("--eval-iters must be positive, got 0") && !r.err().contains("--batch-size"),
+                r::describe);
+    }
 }
