@@ -67,6 +67,7 @@ final class EvalCommand implements Callable<Integer> {
         MemoryCheck.require(Memory.of(Memory.Use.EVALUATE, ckpt.config, B, evalIters, engine.threadCount(), ckpt.floats()),
                 engine.onHeap(), MemoryCheck.keysOf(model.checkpoint, batchName));
         try (Backend backend = engine.create()) {
+            MemoryCheck.requireOnDevice(backend);
             Gpt gpt = ckpt.toModel(backend, model.checkpoint);
             Trainer t = new Trainer(gpt, td, new TrainOptions(B, 1e-3, 0, 1, evalIters, seed));
             org.gptjvm.model.Rng rng = org.gptjvm.model.Seeds.data(seed);

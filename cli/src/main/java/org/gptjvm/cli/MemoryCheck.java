@@ -28,6 +28,18 @@ final class MemoryCheck {
         }
     }
 
+    /**
+     * The last estimate ({@link #require}) against a device backend's own memory, once the backend is
+     * there: a device that reports its memory refuses a model larger than it, before any buffer is made.
+     */
+    static void requireOnDevice(org.gptjvm.engine.Backend backend) {
+        Memory.Estimate e = last;
+        long limit = backend.deviceMemory();
+        if (e != null && limit != Long.MAX_VALUE && !Memory.onHeap(backend)) {
+            e.requireOnDevice(limit, "the device (" + backend.device() + ")", lastLabel);
+        }
+    }
+
     /** The model's settings as train's flags. */
     static String flag(Memory.Setting s) {
         return switch (s) {

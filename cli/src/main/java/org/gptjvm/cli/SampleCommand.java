@@ -103,6 +103,7 @@ final class SampleCommand implements Callable<Integer> {
         String device;
         boolean closed = false;
         try (Backend backend = engine.create()) {
+            MemoryCheck.requireOnDevice(backend);
             Gpt gpt = ckpt.toModel(backend, model.checkpoint);
             device = backend.device();
             Sampler sampler = new Sampler(gpt, block, !noKvCache);

@@ -264,6 +264,7 @@ final class TrainCommand implements Callable<Integer> {
 
         progress.status("building the model");
         try (Backend backend = engine.create()) {
+            MemoryCheck.requireOnDevice(backend);
             Gpt gpt = new Gpt(backend, config);
             TrainingRun run = new TrainingRun(gpt, text, opts, resumed, resume, target, logInterval, force, world);
             progress.clear();

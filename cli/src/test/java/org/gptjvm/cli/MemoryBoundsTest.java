@@ -33,6 +33,27 @@ class MemoryBoundsTest {
         return Files.writeString(tmp.resolve("t.txt"), "the quick brown fox jumps over the lazy dog.\n".repeat(40));
     }
 
+    /** On a device backend that reports its memory, a model larger than it is refused naming the setting. */
+    @Test
+    void aDeviceRefusesAModelLargerThanItsMemory() {
+        org.gptjvm.engine.Backend device = (org.gptjvm.engine.Backend) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[]{org.gptjvm.engine.Backend.class}, (proxy, m, args) ->
+                        switch (m.getName()) {
+                            case "deviceMemory" -> 64L << 20;
+                            case "device" -> "a 64 MiB device";
+                            default -> throw new UnsupportedOperationException(m.getName());
+                        });
+        GptConfig big = new GptConfig(GptConfig.GPT, 65, 256, 384, 6, 6, 0f);
+        MemoryCheck.require(Memory.of(Memory.Use.TRAIN, big, 64, 1, 1, 0), false, MemoryCheck::flag);
+        org.gptjvm.engine.GptException e = org.junit.jupiter.api.Assertions.assertThrows(
+                org.gptjvm.engine.GptException.class, () -> MemoryCheck.requireOnDevice(device));
+        assertTrue(e.getMessage().contains("the device (a 64 MiB device) can hold 64.0 MiB")
+                && e.getMessage().contains("use a smaller --"), e.getMessage());
+        MemoryCheck.require(Memory.of(Memory.Use.TRAIN, new GptConfig(GptConfig.GPT, 65, 8, 16, 2, 1, 0f), 2, 1, 1, 0),
+                false, MemoryCheck::flag);
+        MemoryCheck.requireOnDevice(device); // a small one fits
+    }
+
     /** A setting the user never gave is named as the preset's, not as a flag given. */
     @Test
     void aPresetTooLargeForTheHeapIsNamedAsThePresets() throws IOException {

@@ -86,6 +86,15 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * The bytes of buffers a backend with its own memory (a device's) can hold in all, for checking
+     * a model against before it is allocated; {@link Long#MAX_VALUE} where that memory is the JVM's
+     * (the heap's limit applies) or unknown.
+     */
+    default long deviceMemory() {
+        return Long.MAX_VALUE;
+    }
+
+    /**
      * Whether dropout's masks start from the seed buffer's first row ({@link DropoutMask#FIRST_ROW}),
      * as a process of a data-parallel run with dropout needs.
      */

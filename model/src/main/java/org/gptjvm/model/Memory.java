@@ -112,6 +112,21 @@ public final class Memory {
                     + (name.startsWith("--") ? "use a smaller " + name + ", or give the JVM more (JAVA_OPTS=-Xmx...)"
                     : "give it more (JAVA_OPTS=-Xmx...) or use a smaller model"));
         }
+
+        /**
+         * As {@link #require(long, Function)} for a device's memory ({@code device}: the device in
+         * words): "...; DEVICE holds Y: use a smaller FLAG", else a smaller model.
+         */
+        public void requireOnDevice(long limit, String device, Function<Setting, String> label) {
+            if (bytes <= limit) {
+                return;
+            }
+            Setting s = largest();
+            String name = label.apply(s);
+            throw new GptException(name + " " + value(s) + " needs about " + Memory.bytes(bytes) + " of memory for the model ("
+                    + what() + "); " + device + " can hold " + Memory.bytes(limit) + ": "
+                    + (name.startsWith("--") ? "use a smaller " + name : "use a smaller model, or a device with more memory"));
+        }
     }
 
     /** The memory a host backend's buffers come from: the JVM's heap, at most {@link Runtime#maxMemory}. */

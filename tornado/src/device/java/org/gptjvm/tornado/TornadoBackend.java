@@ -47,6 +47,23 @@ public final class TornadoBackend implements Backend, DeviceDiagnostics {
 
     // ---------------------------------------------------------------- buffers and programs
 
+    /**
+     * The device's memory as its driver reports it, and no more than one allocation may take: the
+     * arena is one array (see {@link DeviceArena}).
+     */
+    @Override
+    public long deviceMemory() {
+        long global = device.getMaxGlobalMemory(), oneAllocation = device.getMaxAllocMemory();
+        long limit = Long.MAX_VALUE;
+        if (global > 0) {
+            limit = global;
+        }
+        if (oneAllocation > 0) {
+            limit = Math.min(limit, oneAllocation);
+        }
+        return limit;
+    }
+
     /** The device kernels index dropout's masks from the seed buffer's first row, as the host backends. */
     @Override
     public boolean masksFromFirstRow() {

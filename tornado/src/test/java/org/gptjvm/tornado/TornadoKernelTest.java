@@ -64,4 +64,13 @@ class TornadoKernelTest {
         return ((DeviceDiagnostics) be).plan(p).stream().filter(l -> l.kernel().equals("backward_sums")).count();
     }
 
+
+    /** The device's memory, for checking a model against before it is allocated: what the driver reports. */
+    @Test
+    void theDeviceReportsItsMemory() {
+        try (Backend be = Backends.create("tornado", 1)) {
+            long bytes = be.deviceMemory();
+            assertTrue(bytes > (1L << 20) && bytes < Long.MAX_VALUE, "device memory " + bytes);
+        }
+    }
 }
