@@ -340,6 +340,11 @@ final class TrainCommand implements Callable<Integer> {
                     r.iterations() == 0 ? 0 : 1000 * r.trainSeconds() / r.iterations(), r.evalSeconds(), r.listenerSeconds(),
                     target);
             stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
+            if (run.stopAsked()) { // a signal as the run ended: it is whole and saved, and the sample is left out
+                stdout.println("interrupted after the last iteration: nothing left to train, no sample");
+                world.close();
+                return 130;
+            }
             if (sampleTokens > 0 && world.leader()) {
                 stdout.println("--- sample ---");
                 var shown = Terminal.generatedText(rawSample);

@@ -254,11 +254,21 @@ public final class TrainingRun {
             writer.close();
         }
         if (metrics != null) {
-            metrics.end(trainer.iteration(), r.seconds(), r.trainSeconds(), r.evalSeconds(), trainer.stopped());
+            metrics.end(trainer.iteration(), r.seconds(), r.trainSeconds(), r.evalSeconds(), cutShort());
             metrics.close();
             reportFailures(reporter, null);
         }
-        return new Outcome(r, trainer.iteration(), trainer.stopped());
+        return new Outcome(r, trainer.iteration(), cutShort());
+    }
+
+    /** Whether a stop ended the run before its last iteration (a stop asked during the last save ends nothing). */
+    private boolean cutShort() {
+        return trainer.stopped() && trainer.iteration() < trainer.options().iters();
+    }
+
+    /** Whether a stop was asked for (Ctrl-C), even one that came when the run was done. */
+    public boolean stopAsked() {
+        return trainer.stopped();
     }
 
     /** Tells the reporter of a failed checkpoint write ({@code checkpointFailure}) and of a failed metrics write. */
