@@ -228,7 +228,9 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private int train(Collective world, PrintStream stdout, Checkpoint resumed, Path target, TrainOptions opts) {
-        Outputs.checkModel(target, resume, force);
+        if (world.leader()) { // process 0 alone writes, and so alone tries the target (two would race to create it)
+            Outputs.checkModel(target, resume, force);
+        }
         Path dataFile = findData(stdout);
         checkNotAnOutput(dataFile, target);
         Terminal.Progress progress = new Terminal.Progress(stdout, Terminal.stdoutIsTerminal(), opts.evalInterval());
