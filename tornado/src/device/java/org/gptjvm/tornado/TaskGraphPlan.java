@@ -192,8 +192,9 @@ final class TaskGraphPlan {
             return plan.withGraph(g).execute();
         } catch (RuntimeException e) {
             throw new GptException("TornadoVM could not capture task graph " + g + " as a CUDA graph ("
-                    + String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName())
-                    + "): run again with " + CudaGraphs.ENV + "=off");
+                    // TornadoVM colours its messages: the terminal's escape sequences go
+                    + String.valueOf(e.getMessage()).replaceAll("\u001b\\[[0-9;]*m", "").strip().lines().findFirst()
+                    .orElse(e.getClass().getSimpleName()) + "): run again with " + CudaGraphs.ENV + "=off");
         }
     }
 
