@@ -99,6 +99,8 @@ class OneWriterPerRunTest {
         }
         assertFalse(RunLock.isHeld(ckpt), "a killed run's lock is gone");
         Cli.run(tiny(ckpt, 30, "--force")).assertOk();
+        // a run that ends leaves its model, metrics and picture, and no lock file
+        assertFalse(Files.exists(RunLock.fileFor(ckpt)), "the lock file is left behind");
     }
 
     /** A lock file planted as a link (symbolic, dangling, or a hard link) is refused, never written through. */

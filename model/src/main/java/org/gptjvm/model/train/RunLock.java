@@ -24,8 +24,9 @@ import java.time.temporal.ChronoUnit;
  * A second run on the same files is refused with a line naming the first; readers ({@code gpt
  * sample}, {@code eval}, {@code plot}) take no lock and read what the run last wrote, whole, as its
  * writes are atomic. The lock is the operating system's (fcntl), so it dies with its process: a
- * run killed with SIGKILL leaves none behind. The small lock file itself stays, holding who last
- * locked it (removing it would let two runs lock two different files of the same name).
+ * run killed with SIGKILL leaves no lock behind, only the small lock file, which the next run takes.
+ * A run that ends removes the file while still holding the lock; a run that opened it meanwhile finds
+ * the file it locked gone and opens the new one.
  */
 public final class RunLock implements AutoCloseable {
     /** The lock file's suffix: {@code .BASE.gpt-lock} beside the checkpoint. */
@@ -42,11 +43,14 @@ public final class RunLock implements AutoCloseable {
     private final Path file;
     private final FileChannel channel;
     private final FileLock lock;
+    /** The identity of the file locked, to remove it (and only it) at the end. */
+    private final Object key;
 
-    private RunLock(Path file, FileChannel channel, FileLock lock) {
+    private RunLock(Path file, FileChannel channel, FileLock lock, Object key) {
         this.file = file;
         this.channel = channel;
         this.lock = lock;
+        this.key = key;
     }
 
     /** The lock file of the run that writes {@code checkpoint} (and its metrics and picture). */
@@ -79,8 +83,35 @@ public final class RunLock implements AutoCloseable {
         }
     }
 
+    /**
+     * Locks the file at {@code file}, again when the file it locked is no longer there: a run that ends
+     * removes its lock file while it still holds the lock, so a run that opened it just before must
+     * open the new one.
+     */
     private static RunLock lock(Path checkpoint, Path file, String command) {
+        for (int attempt = 0; attempt < 20; attempt++) {
+            RunLock l = lockOnce(checkpoint, file, command);
+            if (l != null) {
+                return l;
+            }
+        }
+        throw new GptException("cannot lock " + checkpoint + " for this run: its lock file " + file + " keeps being replaced");
+    }
+
+    /** The file's identity (device and inode), not following links; null when it is gone. */
+    private static Object key(Path file) {
+        try {
+            return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                    .fileKey();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The lock, or null when the file it locked was removed or replaced meanwhile (try again). */
+    private static RunLock lockOnce(Path checkpoint, Path file, String command) {
         FileChannel ch;
+        Object key;
         try {
             // never through a link: a planted symbolic or hard link would have the run write over its target
             ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE,
@@ -90,6 +121,7 @@ public final class RunLock implements AutoCloseable {
                 throw new GptException("refusing to lock " + checkpoint + " through " + file + ": it is not a plain file "
                         + "of its own (a link, or another file's second name); remove it");
             }
+            key = key(file);
         } catch (java.nio.file.FileSystemException e) {
             if (Files.isSymbolicLink(file)) {
                 throw new GptException("refusing to lock " + checkpoint + " through " + file + ": it is a symbolic link; "
@@ -109,11 +141,16 @@ public final class RunLock implements AutoCloseable {
                 throw new GptException(checkpoint + " is being written by another run (" + holder
                         + "): wait for it to end, or choose another --out");
             }
+            if (key == null || !key.equals(key(file))) { // the holder before us removed it as it ended
+                lock.release();
+                ch.close();
+                return null;
+            }
             String who = "process " + ProcessHandle.current().pid() + " on " + host() + ", " + command + ", since "
                     + Instant.now().truncatedTo(ChronoUnit.SECONDS);
             ch.truncate(0);
             ch.write(ByteBuffer.wrap((who + "\n").getBytes(StandardCharsets.UTF_8)), 0);
-            return new RunLock(file, ch, lock);
+            return new RunLock(file, ch, lock, key);
         } catch (IOException e) {
             try {
                 ch.close();
@@ -181,11 +218,21 @@ public final class RunLock implements AutoCloseable {
         }
     }
 
-    /** Releases the lock (the lock file stays; see the class comment). */
+    /**
+     * Removes the lock file, while the lock is still held (a run waiting on it then sees it gone and
+     * takes a new one), and releases the lock.
+     */
     @Override
     public synchronized void close() {
         if (!channel.isOpen()) {
             return;
+        }
+        try {
+            if (key.equals(key(file))) {
+                Files.deleteIfExists(file);
+            }
+        } catch (IOException ignored) {
+            // a lock file left behind is harmless: the next run takes it
         }
         try {
             if (lock.isValid()) {
