@@ -102,7 +102,8 @@ final class Outputs {
     /** The first 8 bytes of every PNG file. */
     static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
-    private static boolean same(Path a, Path b) {
+    /** Whether two paths name one file (the same path, where they cannot be compared as files). */
+    static boolean same(Path a, Path b) {
         try {
             return Files.isSameFile(a, b);
         } catch (IOException e) {

@@ -366,7 +366,7 @@ final class TrainCommand implements Callable<Integer> {
     /** The training text must not be a file this run writes: --force or not, it is never replaced. */
     private void checkNotAnOutput(Path dataFile, Path target) {
         for (Path mine : List.of(target, Metrics.metricsFileFor(target), Metrics.plotFileFor(target))) {
-            if (sameFile(dataFile, mine)) {
+            if (Outputs.same(dataFile, mine)) {
                 throw new GptException("the training text " + dataFile + " is " + (mine.equals(target) ? "the --out file"
                         : "where the run writes its " + (mine.toString().endsWith(Metrics.SUFFIX) ? "metrics" : "loss curves"))
                         + ": choose another --out (--force never replaces the text a run reads)");
@@ -374,13 +374,6 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private static boolean sameFile(Path a, Path b) {
-        try {
-            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
-        } catch (java.io.IOException e) {
-            return false;
-        }
-    }
 
     /**
      * Refuses a model whose training would not fit in this JVM, naming the flag (or, resumed, the

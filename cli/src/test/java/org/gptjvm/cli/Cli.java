@@ -180,17 +180,7 @@ final class Cli {
                 Path tmp = Files.createTempDirectory("gpt-cli-fork");
                 Path outFile = tmp.resolve("stdout");
                 Path errFile = tmp.resolve("stderr");
-                List<String> cmd = command(args);
-                ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(stdout != null ? stdout : outFile.toFile())
-                        .redirectError(errFile.toFile()).redirectInput(ProcessBuilder.Redirect.from(nullDevice()));
-                if (cwd != null) {
-                    pb.directory(cwd.toFile());
-                }
-                Map<String, String> e = pb.environment();
-                unset.forEach(e::remove);
-                e.remove("GPT_DEBUG");
-                e.putAll(env);
-                Process p = pb.start();
+                Process p = start(stdout != null ? stdout.toPath() : outFile, errFile, args);
                 if (!p.waitFor(180, TimeUnit.SECONDS)) {
                     p.destroyForcibly();
                     p.waitFor(10, TimeUnit.SECONDS);

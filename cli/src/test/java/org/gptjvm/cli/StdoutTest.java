@@ -98,25 +98,36 @@ class StdoutTest {
 
     /** Runs {@code gpt sample} on a terminal (a pseudo-terminal of script(1)) and returns what it showed. */
     private static String onATerminal(String... more) throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "skipped: no script(1) for a terminal");
         List<String> args = new ArrayList<>(List.of("sample", "--checkpoint", model.toString(), "--tokens", "5",
                 "--threads", "1", "--quiet"));
         args.addAll(List.of(more));
-        StringBuilder sh = new StringBuilder("#!/bin/bash\nexec");
+        Shown shown = script("on-a-terminal", "", args, " --prompt $'x\\e]0;pwned\\ay'");
+        assertEquals(0, shown.exit(), shown.out());
+        return shown.out();
+    }
+
+    /** What a command showed on a terminal, and its exit code. */
+    private record Shown(int exit, String out) {
+    }
+
+    /**
+     * Runs gpt with {@code args} (then {@code tail}, shell text) on a pseudo-terminal of script(1), after
+     * the shell lines {@code setup}.
+     */
+    private static Shown script(String name, String setup, List<String> args, String tail) throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "skipped: no script(1) for a terminal");
+        StringBuilder sh = new StringBuilder("#!/bin/bash\n" + setup + "exec");
         for (String a : new Cli.Fork().command(args.toArray(String[]::new))) {
             sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
         }
-        sh.append(" --prompt $'x\\e]0;pwned\\ay'\n");
-        Path script = tmp.resolve("on-a-terminal.sh");
-        Files.writeString(script, sh);
+        Path script = Files.writeString(tmp.resolve(name + ".sh"), sh.append(tail).append('\n'));
         Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
         Process p = new ProcessBuilder("/usr/bin/script", "-qec", script.toString(), "/dev/null")
                 .redirectErrorStream(true).start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), out);
-        return out;
+        return new Shown(p.exitValue(), out);
     }
 
     /**
@@ -134,19 +145,9 @@ class StdoutTest {
     /** Help on a terminal that takes no escape sequences (TERM=dumb) is plain text; on one that does, in colour. */
     @Test
     void helpOnADumbTerminalHasNoEscapes() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "skipped: no script(1) for a terminal");
         for (String term : new String[]{"dumb", "xterm"}) {
-            StringBuilder sh = new StringBuilder("#!/bin/bash\nexport TERM=" + term + "\nunset NO_COLOR\nexec");
-            for (String a : new Cli.Fork().command("train", "--help")) {
-                sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
-            }
-            Path script = Files.writeString(tmp.resolve("help-" + term + ".sh"), sh.append('\n'));
-            Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-            Process p = new ProcessBuilder("/usr/bin/script", "-qec", script.toString(), "/dev/null")
-                    .redirectErrorStream(true).start();
-            p.getOutputStream().close();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+            String out = script("help-" + term, "export TERM=" + term + "\nunset NO_COLOR\n", List.of("train", "--help"), "")
+                    .out();
             assertTrue(out.contains("--batch-size"), out);
             assertEquals(term.equals("xterm"), out.contains("\u001b["), term + ": " + out);
         }

@@ -157,7 +157,8 @@ public final class MetricsLog implements AutoCloseable {
         return run;
     }
 
-    private static boolean sameFile(Path a, Path b) {
+    /** Whether two paths name one file (the same path, where either is not there yet). */
+    static boolean sameFile(Path a, Path b) {
         try {
             return Files.exists(a) && Files.exists(b) ? Files.isSameFile(a, b)
                     : a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());

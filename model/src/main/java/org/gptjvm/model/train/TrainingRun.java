@@ -95,7 +95,7 @@ public final class TrainingRun {
             gpt.params.loadStateDict(resumed.weights, resumedFrom.toString());
             trainer.optimizer().restore(resumed.weights, resumedFrom);
             trainer.restore(resumed.train);
-            before = sameFile(resumedFrom, checkpoint) ? resumed.train.iteration() : -1;
+            before = MetricsLog.sameFile(resumedFrom, checkpoint) ? resumed.train.iteration() : -1;
         } else {
             gpt.params.initialize(Seeds.init(options.seed()));
             before = -1;
@@ -306,14 +306,6 @@ public final class TrainingRun {
         }
     }
 
-    private static boolean sameFile(Path a, Path b) {
-        try {
-            return java.nio.file.Files.exists(a) && java.nio.file.Files.exists(b) ? java.nio.file.Files.isSameFile(a, b)
-                    : a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
-        } catch (java.io.IOException e) {
-            return false;
-        }
-    }
 
     /** The checkpoint of the run as it stands: weights, the optimizer's state and the run's. */
     private Checkpoint.Snapshot snapshot() {
