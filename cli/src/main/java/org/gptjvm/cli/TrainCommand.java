@@ -331,7 +331,7 @@ final class TrainCommand implements Callable<Integer> {
             if (outcome.stopped()) {
                 stdout.printf("metrics: %s; loss curves: %s%n", metricsFile, picture);
                 stdout.printf("interrupted at iteration %d; saved %s (continue with: %s%s)%n", outcome.iteration(), target,
-                        world.size() > 1 ? "mpirun -np " + world.size() + " " : "", Launcher.command("train", "--resume", target.toString(), "--iters", String.valueOf(opts.iters()),
+                        world.size() > 1 ? Collective.launchCommand(world.size()) + " " : "", Launcher.command("train", "--resume", target.toString(), "--iters", String.valueOf(opts.iters()),
                                 "--data", dataFile.toString()));
                 world.close();
                 return 130;

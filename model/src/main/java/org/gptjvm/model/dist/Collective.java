@@ -41,6 +41,14 @@ public interface Collective extends AutoCloseable {
         return size > 1 ? OpenMpi.start(size) : single();
     }
 
+    /**
+     * The command that starts a job of {@code processes} as this one was started (srun inside a Slurm
+     * step, else mpirun), for a command gpt prints, such as how to resume.
+     */
+    static String launchCommand(int processes) {
+        return Launchers.command(System.getenv(), processes);
+    }
+
     /** A job of one process: every operation leaves its values as they are. */
     static Collective single() {
         return new Collective() {

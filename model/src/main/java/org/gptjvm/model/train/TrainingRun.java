@@ -86,7 +86,7 @@ public final class TrainingRun {
             int was = resumed.train.processes();
             throw new GptException(resumedFrom + " was trained by " + was + (was == 1 ? " process" : " processes")
                     + " of " + options.batchSize() + " rows each, and this is " + world.size() + ": resume it with "
-                    + (was == 1 ? "one process" : "mpirun -np " + was) + " (the combined batch is part of the run)");
+                    + (was == 1 ? "one process" : Collective.launchCommand(was)) + " (the combined batch is part of the run)");
         }
         this.trainer = new Trainer(gpt, text, options, world);
         this.checkpoint = checkpoint;
