@@ -23,6 +23,14 @@ final class Interrupts {
      * As above; a second signal quits at once, saying so with {@code onQuit} (what the files hold).
      */
     static Runnable onStop(Runnable action, java.util.function.Supplier<String> onQuit) {
+        return onStop(action, onQuit, true);
+    }
+
+    /**
+     * As above; {@code announce} false leaves the first signal's notice out (the other processes of a
+     * data-parallel job: mpirun or srun signals them all, and process 0's notice says it once).
+     */
+    static Runnable onStop(Runnable action, java.util.function.Supplier<String> onQuit, boolean announce) {
         boolean[] seen = {false};
         List<Runnable> restore = new ArrayList<>();
         for (String name : new String[]{"INT", "TERM", "HUP"}) {
@@ -41,9 +49,11 @@ final class Interrupts {
                         Runtime.getRuntime().halt(130);
                     }
                     seen[0] = true;
-                    System.err.println();
-                    System.err.println("interrupted: saving a checkpoint after this step (SIG" + s.getName()
-                            + "; again to quit now)");
+                    if (announce) {
+                        System.err.println();
+                        System.err.println("interrupted: saving a checkpoint after this step (SIG" + s.getName()
+                                + "; again to quit now)");
+                    }
                     action.run();
                 });
                 restore.add(() -> Signal.handle(sig, previous));

@@ -287,7 +287,8 @@ final class TrainCommand implements Callable<Integer> {
             if (run.metricsNote() != null) {
                 stdout.println("metrics: " + run.metricsNote());
             }
-            Runnable restoreSignals = Interrupts.onStop(run::requestStop, () -> "nothing more was saved; " + run.holds());
+            Runnable restoreSignals = Interrupts.onStop(run::requestStop, () -> "nothing more was saved; " + run.holds(),
+                    world.leader());
             TrainingRun.Outcome outcome;
             try {
                 outcome = run.run(new TrainingRun.Reporter() {

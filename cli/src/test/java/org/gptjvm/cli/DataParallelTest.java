@@ -26,9 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Data-parallel {@code gpt train} under Open MPI's mpirun, two processes on this machine: the same run
  * as one process on the combined batch (losses and weights), with dropout, clipping and accumulation
- * on; over shared memory and over TCP; a resumed two-process run continues the uninterrupted one; a
- * killed process ends the job. Skipped where mpirun is missing, except on CI (.ci/run installs
- * openmpi-bin), where that fails.
+ * on; over shared memory and over TCP; a resumed two-process run continues the uninterrupted one;
+ * SIGTERM to every process (Slurm's scancel) stops and saves; a killed process ends the job. Skipped
+ * where mpirun is missing, except on CI (.ci/run installs openmpi-bin), where that fails.
  */
 class DataParallelTest {
     @TempDir
@@ -184,6 +184,39 @@ class DataParallelTest {
         String out = exec(alone, 1);
         assertTrue(out.contains("was trained by 2 processes of 4 rows each, and this is 1: resume it with mpirun -np 2"),
                 out);
+    }
+
+    /**
+     * SIGTERM to every process, as Slurm's scancel sends it: the job stops at one step and saves, process
+     * 0 alone says so, and the command to continue names the launcher.
+     */
+    @Test
+    void aSignalToEveryProcessStopsTheJobOnceAndSaves() throws Exception {
+        Path m = tmp.resolve("stopped.safetensors");
+        List<String> cmd = mpirun("vader", run(m, "cpu", 4, 100000, 20));
+        Path log = Files.createTempFile(tmp, "log", ".txt");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!Files.exists(m) && System.nanoTime() < deadline) { // the first checkpoint is written
+                Thread.sleep(200);
+            }
+            assertTrue(Files.exists(m), Files.readString(log));
+            List<ProcessHandle> javas = p.descendants().filter(h -> h.info().command().orElse("").endsWith("java")).toList();
+            assertEquals(2, javas.size(), Files.readString(log));
+            for (ProcessHandle h : javas) {
+                new ProcessBuilder("kill", "-TERM", String.valueOf(h.pid())).start().waitFor();
+            }
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the job went on after SIGTERM: " + Files.readString(log));
+            String out = Files.readString(log);
+            assertEquals(130, p.exitValue(), out);
+            assertEquals(1, out.split("interrupted: saving a checkpoint after this step", -1).length - 1, out);
+            assertTrue(out.contains("(continue with: mpirun -np 2 "), out);
+        } finally {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        Checkpoint.load(m);
     }
 
     @Test
