@@ -43,7 +43,9 @@ class LauncherTest {
         repo = Files.createDirectories(root.resolve("repo"));
         Files.copy(project.resolve("gpt"), repo.resolve("gpt"));
         Files.createDirectories(repo.resolve("scripts"));
-        Files.copy(project.resolve("scripts/find-jdk25.sh"), repo.resolve("scripts/find-jdk25.sh"));
+        for (String script : new String[]{"find-jdk25.sh", "tornado-jvm.sh"}) {
+            Files.copy(project.resolve("scripts").resolve(script), repo.resolve("scripts").resolve(script));
+        }
         Files.writeString(repo.resolve("pom.xml"), "<project/>");
         Files.createDirectories(repo.resolve("cli/src/main"));
         probeJar = root.resolve("probe.jar");
