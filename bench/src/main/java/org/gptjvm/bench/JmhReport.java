@@ -31,7 +31,9 @@ import java.util.TreeMap;
  * is the fastest, 0.50x takes twice as long. JMH writes {@code "NaN"} or {@code "Infinity"} as
  * strings where it has no number (the error of too few iterations), may leave the error out, and
  * adds secondary metrics with {@code -prof} (gc, say): all are read, the secondary metrics listed
- * under their row.
+ * under their row. Where the run noted its devices ({@link Devices}: X.devices beside X.json, as
+ * {@code bench/run-all.sh} has each trial write), a line per backend under the table names what it
+ * ran on, so a tornado row reads as the GPU it was, or as OpenCL on the CPU.
  *
  * <pre>
  *   java -cp bench/target/benchmarks.jar org.gptjvm.bench.JmhReport out/jmh.json [more.json ...]
@@ -257,6 +259,18 @@ public final class JmhReport {
         }
     }
 
+    /** A line per backend and what it ran on, under the table; nothing where none were noted. */
+    static void printDevices(PrintStream out, List<Devices.Device> devices) {
+        if (devices.isEmpty()) {
+            return;
+        }
+        out.println();
+        int w = devices.stream().mapToInt(d -> d.backend().length()).max().orElse(0);
+        for (Devices.Device d : devices) {
+            out.printf(Locale.ROOT, "device  %-" + w + "s  %s%n", d.backend(), d.description());
+        }
+    }
+
     private static String params(Row r) {
         StringBuilder sb = new StringBuilder();
         r.params().forEach((k, v) -> sb.append(sb.isEmpty() ? "" : " ").append(k).append('=').append(v));
@@ -287,6 +301,11 @@ public final class JmhReport {
                 return 1;
             }
             print(out, rows);
+            List<Devices.Device> devices = new ArrayList<>();
+            for (Path f : files) {
+                Devices.read(Devices.of(f)).stream().filter(d -> !devices.contains(d)).forEach(devices::add);
+            }
+            printDevices(out, devices);
             return 0;
         } catch (IOException | RuntimeException e) {
             err.println("JmhReport: " + e.getMessage());

@@ -1,7 +1,6 @@
 package org.gptjvm.bench;
 
 import org.gptjvm.engine.AdamW;
-import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.IntBuf;
@@ -55,7 +54,7 @@ public class KernelBenchmark extends ProgramBenchmark {
         int B = preset.batchSize, T = cfg.blockSize(), C = cfg.nEmbd(), NH = cfg.nHead();
         long params = cfg.parameterCount();
         int N = B * T;
-        be = Backends.create(backend, threads);
+        be = BenchBackends.create(backend, threads);
         IntBuf seed = be.allocInt("seed", 2);
         be.write(seed, new int[]{12345, 678});
         List<Launch> fwd, bwd;
@@ -103,6 +102,7 @@ public class KernelBenchmark extends ProgramBenchmark {
         }
         forward = be.compile("fwd", fwd);
         backward = be.compile("bwd", bwd);
+        firstRuns();
     }
 
     /** A block of one part of n floats, random or zero. */

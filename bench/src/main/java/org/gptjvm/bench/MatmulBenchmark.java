@@ -1,6 +1,5 @@
 package org.gptjvm.bench;
 
-import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.FloatBuf;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -41,11 +40,12 @@ public class MatmulBenchmark extends ProgramBenchmark {
     public void setup() {
         String[] p = shape.split("x");
         int N = Integer.parseInt(p[0]), C = Integer.parseInt(p[1]), OC = Integer.parseInt(p[2]);
-        be = Backends.create(backend, threads);
+        be = BenchBackends.create(backend, threads);
         FloatBuf inp = random("inp", N * C), w = random("w", OC * C), b = random("b", OC);
         FloatBuf out = random("out", N * OC), dout = random("dout", N * OC);
         FloatBuf dinp = random("dinp", N * C), dw = random("dw", OC * C), db = random("db", OC);
         forward = be.compile("fwd", List.of(be.matmulForward(out, inp, w, b, N, C, OC)));
         backward = be.compile("bwd", List.of(be.matmulBackward(dinp, dw, db, dout, inp, w, N, C, OC)));
+        firstRuns();
     }
 }

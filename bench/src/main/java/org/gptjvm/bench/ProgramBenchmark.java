@@ -27,6 +27,15 @@ public abstract class ProgramBenchmark {
         return buf;
     }
 
+    /**
+     * Runs both programs once, untimed: a device backend compiles a program's kernels on its first
+     * run (seconds on some drivers), which is no operation's time. The subclass's setup ends with it.
+     */
+    protected void firstRuns() {
+        forward.run();
+        backward.run();
+    }
+
     @Benchmark
     public void forward() {
         forward.run();

@@ -1,7 +1,6 @@
 package org.gptjvm.bench;
 
 import org.gptjvm.engine.Backend;
-import org.gptjvm.engine.Backends;
 import org.gptjvm.model.Gpt;
 import org.gptjvm.model.GptConfig;
 import org.gptjvm.model.Rng;
@@ -27,6 +26,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * One whole training step (forward, backward, AdamW) per backend and config, on random tokens
  * (the timing does not depend on which tokens). Run with -prof gc to see the allocation per step.
+ *
+ * <p>The backends are the {@code backend} parameter's: reference and cpu unless {@code -p backend=}
+ * names others. {@code bench/run-all.sh} names every backend its build has, tornado included where
+ * TornadoVM is installed, and gives the forks TornadoVM's JVM flags. Each step ends with the loss
+ * read back to the host ({@link Gpt#forwardBackward}), so on a device backend it waits for the
+ * device's work, and the next step's waits for this step's AdamW. The setup runs one step untimed:
+ * a device backend compiles its kernels on their first run (tens of seconds on some drivers), which
+ * is no step's time. Each trial notes its device for the report ({@link Devices}).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -53,7 +60,7 @@ public class TrainingStepBenchmark {
         Preset preset = Preset.valueOf(config);
         GptConfig cfg = preset.config(65);
         int B = preset.batchSize;
-        be = Backends.create(backend, threads);
+        be = BenchBackends.create(backend, threads);
         gpt = new Gpt(be, cfg);
         opt = new Optimizer(gpt, Optimizer.Settings.PYTORCH);
         gpt.params.initialize(Seeds.init(1337));
@@ -64,6 +71,7 @@ public class TrainingStepBenchmark {
             x[i] = rng.nextInt(65);
             y[i] = rng.nextInt(65);
         }
+        step(); // compiles a device backend's kernels
     }
 
     @Benchmark

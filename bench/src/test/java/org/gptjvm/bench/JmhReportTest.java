@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The JMH report over JSON files JMH wrote in this module's runs (src/test/resources/jmh: a short run
  * whose errors are "NaN", a run with -prof gc's secondary metrics, products and kernels, a throughput
- * run in ops/us) and one edited from them with what JMH may also write ("Infinity", no error, no
+ * run in ops/us, a short run of reference, cpu and tornado on PoCL with the devices its trials noted)
+ * and one edited from them with what JMH may also write ("Infinity", no error, no
  * parameters, a score that is no number). The expected figures are worked out here by hand from the
  * scores in those files and the small config (B 16, T 32, C 64, 4 layers, 4 heads, vocabulary 65).
  */
@@ -164,6 +165,49 @@ class JmhReportTest {
         assertEquals(8.860511802954198 / 44.04614916071224, cell(o.out().lines()
                 .filter(l -> l.startsWith("TrainingStep.step") && l.contains("1090.601"))
                 .map(l -> Arrays.asList(l.trim().split(" {2,}"))).findFirst().orElseThrow(), 8), 0.005);
+    }
+
+    @Test
+    void aRunOnEveryBackendRanksTornadoWithTheRestAndNamesEachDevice() {
+        Output o = report(sample("step-tornado.json"));
+        assertEquals(0, o.status(), o.err());
+        double refMs = 414.35422341825034, cpuMs = 25.36915172671348, tornadoMs = 1396.82319095;
+        List<String> tornado = o.row("TrainingStep.step", "backend=tornado config=small threads=2");
+        assertEquals(Math.round(512 / (tornadoMs / 1e3)), (long) cell(tornado, 5));
+        assertEquals(SMALL_STEP_FLOPS / (tornadoMs / 1e3) / 1e9, cell(tornado, 6), 0.005);
+        assertEquals(cpuMs / tornadoMs, cell(tornado, 8), 0.005);
+        assertEquals("1.00x", o.row("TrainingStep.step", "backend=cpu config=small threads=2").get(8));
+        assertEquals(cpuMs / refMs, cell(o.row("TrainingStep.step", "backend=reference config=small threads=2"), 8), 0.005);
+        // under the table, after a blank line: what each backend ran on (tornado: OpenCL on this CPU, no GPU)
+        List<String> devices = o.out().lines().filter(l -> l.startsWith("device  ")).toList();
+        assertEquals(3, devices.size(), o.out());
+        assertEquals("device  tornado    tornado backend, pthread-skylake-avx512-Intel(R) Xeon(R) Processor (OPENCL CPU, "
+                + "Portable Computing Language, 21.5 GiB); kernels launched one by one (TornadoVM captures CUDA graphs on "
+                + "its PTX and CUDA drivers only)", devices.get(2));
+        assertEquals("device  cpu        cpu backend, 2 thread(s), 512-bit vectors; CPU: Intel(R) Xeon(R) Processor, 2 cores",
+                devices.get(1));
+        List<String> lines = o.out().lines().toList();
+        assertEquals("", lines.get(lines.indexOf(devices.getFirst()) - 1));
+    }
+
+    @Test
+    void devicesComeFromBesideEachFileOnceEachAndAreLeftOutWhereNoneWereNoted(@TempDir Path dir) throws IOException {
+        assertTrue(report(sample("step-short.json")).out().lines().noneMatch(l -> l.startsWith("device")));
+        Path a = Files.copy(sample("step-short.json"), dir.resolve("a.json"));
+        Path b = Files.copy(sample("step-gc.json"), dir.resolve("b.json"));
+        Files.writeString(dir.resolve("a.devices"), "cpu\tcpu backend, 2 thread(s)\nreference\treference backend\n"
+                + "cpu\tcpu backend, 2 thread(s)\nno tab: not a device line\n");
+        Files.writeString(dir.resolve("b.devices"), "cpu\tcpu backend, 2 thread(s)\ncpu\tcpu backend, 1 thread(s)\n");
+        Output o = report(a, b);
+        assertEquals(0, o.status(), o.err());
+        assertEquals(List.of("device  cpu        cpu backend, 2 thread(s)", "device  reference  reference backend",
+                "device  cpu        cpu backend, 1 thread(s)"), o.out().lines().filter(l -> l.startsWith("device")).toList());
+    }
+
+    @Test
+    void theDevicesFileIsTheJsonsSibling() {
+        assertEquals(Path.of("out/jmh.devices"), Devices.of(Path.of("out/jmh.json")));
+        assertEquals(Path.of("run.devices"), Devices.of(Path.of("run")));
     }
 
     @Test
