@@ -4,10 +4,13 @@
 # compiled the way each route compiles them for a GPU, and per kernel its registers, stack frame,
 # spill instructions, shared memory, work-groups per SM (compute capability 9.0's limits, with the
 # work-group size the launch asked for), and its main loop's instruction count, FFMA share, shared
-# loads by width, FFMAs per shared load, global loads by width and barriers (MachineCode in the bench
-# module says how each is counted). Routes:
+# loads by width, FFMAs per shared load, global loads by width and barriers, and where the main loop
+# runs a known number of times inside another (the GEMMs' k loop in their loop over slices) that
+# loop per iteration, a slice with its staging (MachineCode in the bench module says how each is
+# counted). Routes:
 #   cuda  TornadoVM's CUDA backend: its CUDA C through NVRTC to a cubin (what runs on the GPU)
-#   ptx   TornadoVM's PTX backend: its PTX through CUDA's ptxas (the driver's JIT does the same)
+#   ptx   TornadoVM's PTX backend: its PTX through CUDA's ptxas with the JIT options TornadoVM gave the
+#         driver (the register cap among them), as the driver's JIT does
 # A stand-in libcuda.so.1 (scripts/dump_libcuda.c) runs nothing but keeps every module and launch,
 # so the step's timings are meaningless: only the code is.
 #
@@ -84,7 +87,16 @@ for r in ${routes//,/ }; do
     --iters 1 --warmup 1 > "$work/$r.log" 2>&1 || { tail -20 "$work/$r.log" >&2; die "gpt bench on the $r route failed"; }
   if [ "$r" = ptx ]; then
     for ptx in "$work/$r"/*.ptx; do
-      ptxas -arch="$arch" -o "${ptx%.ptx}.cubin" "$ptx" || die "ptxas failed on $ptx"
+      # the options TornadoVM gave the driver's JIT (the stand-in's first line, "// JIT options: 0=128 7=4"),
+      # as ptxas takes them: CU_JIT_MAX_REGISTERS (0) and CU_JIT_OPTIMIZATION_LEVEL (7)
+      jit=()
+      for o in $(head -1 "$ptx" | sed -n 's#^// JIT options:##p'); do
+        case "$o" in
+          0=*) jit+=(--maxrregcount="${o#0=}");;
+          7=*) jit+=(-O"$(( ${o#7=} > 3 ? 3 : ${o#7=} ))");;
+        esac
+      done
+      ptxas -arch="$arch" "${jit[@]}" -o "${ptx%.ptx}.cubin" "$ptx" || die "ptxas failed on $ptx"
     done
   fi
   ls "$work/$r"/*.cubin >/dev/null 2>&1 || die "the $r route left no module (see $work/$r.log)"

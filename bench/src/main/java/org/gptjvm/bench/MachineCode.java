@@ -31,13 +31,48 @@ import java.util.regex.Pattern;
  * counted; a loop nested in the main loop is counted once (the table marks the main loop "loop+N"
  * where it holds N of them). A load's width is its size suffix ({@code .64}: 8 bytes, {@code .128}: 16, {@code .U8}: 1;
  * none: 4).
+ *
+ * <p>Every 16 bytes of a kernel's code is one instruction: where the listing skips an address, the
+ * instruction there is one this nvdisasm cannot decode (CUDA 11.8's reads sm_90 code but drops some
+ * of its newer instructions, VIADD among them), and it is counted all the same, as undecoded.
+ *
+ * <p>Where the main loop runs a constant number of times inside an enclosing loop (the GEMMs' loop
+ * over the k of a staged slice, inside the loop over slices), the table also gives that enclosing
+ * loop per iteration, the main loop counted as often as it runs: a slice with its staging. The trip
+ * count is read off the main loop's counter: zeroed before the loop (in the enclosing loop), compared with a constant
+ * for the branch back (taken while it is below: {@code ISETP.NE} or {@code .LT}, or {@code .GE} with the
+ * branch's guard negated), and written in the loop by nothing but an increment by 1
+ * before the compare ({@code IADD3 R, R, 0x1}, or an undecoded instruction there: sm_90's
+ * {@code VIADD}); any other shape gives no slice figure.
  */
 public final class MachineCode {
     private MachineCode() {
     }
 
     /** One instruction: its address, opcode with suffixes (LDS.128), and the label it branches to (null: none). */
-    record Instruction(int address, String opcode, String target) {
+    record Instruction(int address, String opcode, String target, String predicate, List<String> operands) {
+        /** An instruction without a guard or operands worth reading. */
+        Instruction(int address, String opcode, String target) {
+            this(address, opcode, target, null, List.of());
+        }
+
+        /** An instruction nvdisasm skipped (see the class comment). */
+        static Instruction undecoded(int address) {
+            return new Instruction(address, UNDECODED, null);
+        }
+
+        /** Whether it writes register {@code r} (its first operand; CS2R writes that one and the next). */
+        boolean writes(String r) {
+            if (operands.isEmpty() || opcode.equals(UNDECODED)) {
+                return false;
+            }
+            String d = operands.getFirst();
+            if (d.equals(r)) {
+                return true;
+            }
+            return base().equals("CS2R") && d.matches("R\\d+") && r.equals("R" + (Integer.parseInt(d.substring(1)) + 1));
+        }
+
         String base() {
             int dot = opcode.indexOf('.');
             return dot < 0 ? opcode : opcode.substring(0, dot);
@@ -67,11 +102,14 @@ public final class MachineCode {
         }
     }
 
-    /** The instruction mix of a stretch of code. */
+    /** The opcode of an instruction the listing skips. */
+    static final String UNDECODED = "?";
+
+    /** The instruction mix of a stretch of code ({@code undecoded}: of its instructions, those nvdisasm skipped). */
     record Mix(int instructions, int ffma, Map<Integer, Integer> sharedLoads, Map<Integer, Integer> globalLoads,
-               int sharedStores, int globalStores, int barriers, int localAccesses) {
+               int sharedStores, int globalStores, int barriers, int localAccesses, int undecoded) {
         static Mix of(List<Instruction> code) {
-            int n = 0, ffma = 0, sts = 0, stg = 0, bar = 0, local = 0;
+            int n = 0, ffma = 0, sts = 0, stg = 0, bar = 0, local = 0, undecoded = 0;
             Map<Integer, Integer> lds = new TreeMap<>(), ldg = new TreeMap<>();
             for (Instruction i : code) {
                 String b = i.base();
@@ -87,11 +125,12 @@ public final class MachineCode {
                     case "STG" -> stg++;
                     case "BAR" -> bar++;
                     case "LDL", "STL" -> local++;
+                    case UNDECODED -> undecoded++;
                     default -> {
                     }
                 }
             }
-            return new Mix(n, ffma, lds, ldg, sts, stg, bar, local);
+            return new Mix(n, ffma, lds, ldg, sts, stg, bar, local, undecoded);
         }
 
         int sharedLoadCount() {
@@ -129,11 +168,25 @@ public final class MachineCode {
      * @param loop "loop" (a loop's body), or "kernel" (no loop: the whole kernel)
      */
     record Kernel(String name, int registers, int frame, int shared, int localAccesses, String loop, Mix mix,
-                  int instructions, int innerLoops) {
+                  int instructions, int innerLoops, Slice slice) {
+        Kernel(String name, int registers, int frame, int shared, int localAccesses, String loop, Mix mix,
+               int instructions, int innerLoops) {
+            this(name, registers, frame, shared, localAccesses, loop, mix, instructions, innerLoops, null);
+        }
+    }
+
+    /**
+     * The loop around the main loop, per iteration, the main loop's {@code trips} runs counted (see
+     * the class comment): its instructions and FFMAs.
+     */
+    record Slice(int trips, int instructions, int ffma) {
+        double ffmaShare() {
+            return instructions == 0 ? 0 : (double) ffma / instructions;
+        }
     }
 
     private static final Pattern INSTRUCTION = Pattern.compile(
-            "^\\s*/\\*([0-9a-f]{4,})\\*/\\s+(?:@!?U?P[T0-9]+\\s+)?([A-Z][A-Z0-9_]*(?:\\.[A-Z0-9_]+)*)(.*)$");
+            "^\\s*/\\*([0-9a-f]{4,})\\*/\\s+(?:(@!?U?P[T0-9]+)\\s+)?([A-Z][A-Z0-9_]*(?:\\.[A-Z0-9_]+)*)(.*)$");
     private static final Pattern TARGET = Pattern.compile("`\\(?(\\.L_x_\\d+)\\)?");
     private static final Pattern LABEL = Pattern.compile("^(\\.L_x_\\d+):");
     private static final Pattern TEXT = Pattern.compile("^\\s*\\.section\\s+\\.text\\.([^,\\s]+)");
@@ -197,8 +250,17 @@ public final class MachineCode {
                 continue;
             }
             if ((m = INSTRUCTION.matcher(line)).find()) {
-                Matcher t = TARGET.matcher(m.group(3));
-                code.get(text).add(new Instruction(Integer.parseInt(m.group(1), 16), m.group(2), t.find() ? t.group(1) : null));
+                List<Instruction> body = code.get(text);
+                int address = Integer.parseInt(m.group(1), 16);
+                int next = body.isEmpty() ? 0 : body.getLast().address() + 16;
+                for (int a = next; a < address; a += 16) {
+                    body.add(Instruction.undecoded(a));
+                }
+                Matcher t = TARGET.matcher(m.group(4));
+                String rest = m.group(4).replaceAll(";.*$", "").trim();
+                List<String> operands = rest.isEmpty() ? List.of()
+                        : List.of(rest.split("\\s*,\\s*")).stream().map(o -> o.replace(".reuse", "")).toList();
+                body.add(new Instruction(address, m.group(3), t.find() ? t.group(1) : null, m.group(2), operands));
             }
         }
         List<Kernel> kernels = new ArrayList<>();
@@ -211,7 +273,7 @@ public final class MachineCode {
             kernels.add(new Kernel(name, registers.getOrDefault(name, -1), frames.getOrDefault(name, 0),
                     shared.getOrDefault(name, 0), all.localAccesses(), main == null ? "kernel" : "loop",
                     Mix.of(main == null ? body : body.subList(main[0], main[1] + 1)), all.instructions(),
-                    main == null ? 0 : innerLoops(loops, main)));
+                    main == null ? 0 : innerLoops(loops, main), main == null ? null : slice(body, loops, main)));
         }
         return kernels;
     }
@@ -241,6 +303,85 @@ public final class MachineCode {
             }
         }
         return best;
+    }
+
+    /** The loop around {@code main} per iteration, {@code main} counted as often as it runs (null: unknown or none). */
+    static Slice slice(List<Instruction> code, List<int[]> loops, int[] main) {
+        int[] outer = null;
+        for (int[] l : loops) {
+            if (l != main && l[0] <= main[0] && l[1] >= main[1] && (outer == null || l[1] - l[0] < outer[1] - outer[0])) {
+                outer = l;
+            }
+        }
+        int trips = trips(code, main, outer == null ? 0 : outer[0]);
+        if (outer == null || trips < 1) {
+            return null;
+        }
+        Mix o = Mix.of(code.subList(outer[0], outer[1] + 1)), in = Mix.of(code.subList(main[0], main[1] + 1));
+        return new Slice(trips, o.instructions() + (trips - 1) * in.instructions(), o.ffma() + (trips - 1) * in.ffma());
+    }
+
+    /**
+     * How often a loop runs where its counter shows it (see the class comment); 0 where it does not.
+     * The counter's zeroing is looked for between {@code from} (the enclosing loop's first instruction)
+     * and the loop.
+     */
+    static int trips(List<Instruction> code, int[] loop, int from) {
+        Instruction branch = code.get(loop[1]);
+        if (branch.predicate() == null) {
+            return 0;
+        }
+        boolean negated = branch.predicate().startsWith("@!");
+        String p = branch.predicate().substring(negated ? 2 : 1);
+        int compare = -1;
+        for (int i = loop[1] - 1; i >= loop[0] && compare < 0; i--) {
+            Instruction in = code.get(i);
+            if (!in.operands().isEmpty() && in.operands().getFirst().equals(p)) {
+                compare = i;
+            }
+        }
+        if (compare < 0) {
+            return 0;
+        }
+        Instruction c = code.get(compare);
+        List<String> ops = c.operands();
+        // the branch back is taken while the counter is below the constant: NE or LT with the guard, GE without
+        String cond = negated ? "GE" : "(NE|LT)";
+        if (!c.opcode().matches("ISETP\\." + cond + "(\\.U32)?\\.AND") || ops.size() != 5 || !ops.get(1).equals("PT")
+                || !ops.get(4).equals("PT") || !ops.get(2).matches("R\\d+") || !ops.get(3).matches("0x[0-9a-f]+")) {
+            return 0;
+        }
+        String counter = ops.get(2);
+        int limit = Integer.parseInt(ops.get(3).substring(2), 16);
+        // zeroed just before the loop
+        boolean zeroed = false;
+        for (int i = loop[0] - 1; i >= from; i--) {
+            Instruction in = code.get(i);
+            if (in.writes(counter)) {
+                List<String> src = in.operands().subList(1, in.operands().size());
+                zeroed = in.predicate() == null && (src.stream().allMatch(o -> o.equals("RZ"))
+                        || (in.base().equals("CS2R") && src.equals(List.of("SRZ"))));
+                break;
+            }
+        }
+        if (!zeroed) {
+            return 0;
+        }
+        // in the loop, written only by one increment by 1 before the compare
+        int increments = 0, undecodedBefore = 0;
+        for (int i = loop[0]; i <= loop[1]; i++) {
+            Instruction in = code.get(i);
+            if (in.opcode().equals(UNDECODED) && i < compare) {
+                undecodedBefore++;
+            } else if (in.writes(counter)) {
+                if (i > compare || in.predicate() != null || !in.base().equals("IADD3")
+                        || !in.operands().equals(List.of(counter, counter, "0x1", "RZ"))) {
+                    return 0;
+                }
+                increments++;
+            }
+        }
+        return increments == 1 || (increments == 0 && undecodedBefore > 0) ? limit : 0;
     }
 
     /** Loops inside the main loop (their instructions are counted once, whatever their trip count). */
@@ -307,7 +448,7 @@ public final class MachineCode {
                     .orElse(0);
             long variants = ks.stream().map(k -> List.of(k.registers(), k.instructions(), k.mix().ffma())).distinct().count();
             rows.add(new Row(route, new Kernel(name, first.registers(), first.frame(), first.shared(), first.localAccesses(),
-                    first.loop(), first.mix(), first.instructions(), first.innerLoops()), launched, ks.size(), (int) variants));
+                    first.loop(), first.mix(), first.instructions(), first.innerLoops(), first.slice()), launched, ks.size(), (int) variants));
         });
         return rows;
     }
@@ -325,9 +466,9 @@ public final class MachineCode {
     }
 
     static final String HEADER = String.format(Locale.ROOT,
-            "%-5s %-20s %7s %4s %5s %6s %6s %5s | %-6s %5s %5s %5s %-13s %8s %-12s %4s", "route", "kernel", "modules",
-            "regs", "frame", "spills", "smem", "wg/SM", "main", "instr", "FFMA", "FFMA%", "shared loads", "FFMA/lds",
-            "global loads", "bars");
+            "%-5s %-20s %7s %4s %5s %6s %6s %5s | %-6s %5s %5s %5s %-13s %8s %-12s %4s | %-10s %5s", "route", "kernel",
+            "modules", "regs", "frame", "spills", "smem", "wg/SM", "main", "instr", "FFMA", "FFMA%", "shared loads",
+            "FFMA/lds", "global loads", "bars", "slice", "FFMA%");
 
     /** A row of the table: modules as "count" or "count/variants" where they differ. */
     static String line(Row r) {
@@ -335,12 +476,15 @@ public final class MachineCode {
         Mix m = k.mix();
         double perLoad = m.ffmaPerSharedLoad();
         String modules = r.variants() > 1 ? r.modules() + "/" + r.variants() : Integer.toString(r.modules());
-        return String.format(Locale.ROOT, "%-5s %-20s %7s %4d %5d %6d %6d %5s | %-6s %5d %5d %4.0f%% %-13s %8s %-12s %4d",
+        Slice sl = k.slice();
+        return String.format(Locale.ROOT, "%-5s %-20s %7s %4d %5d %6d %6d %5s | %-6s %5d %5d %4.0f%% %-13s %8s %-12s %4d | %-10s %5s",
                 r.route(), k.name(), modules, k.registers(), k.frame(), k.localAccesses(), k.shared(),
                 r.threads() == 0 ? "-" : Integer.toString(r.groupsPerSm()),
                 k.innerLoops() > 0 ? k.loop() + "+" + k.innerLoops() : k.loop(), m.instructions(), m.ffma(),
                 100 * m.ffmaShare(), Mix.widths(m.sharedLoads()), Double.isNaN(perLoad) ? "-"
-                        : String.format(Locale.ROOT, "%.1f", perLoad), Mix.widths(m.globalLoads()), m.barriers());
+                        : String.format(Locale.ROOT, "%.1f", perLoad), Mix.widths(m.globalLoads()), m.barriers(),
+                sl == null ? "-" : sl.instructions() + " (" + sl.trips() + "x)",
+                sl == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * sl.ffmaShare()));
     }
 
     static JsonObject json(Row r) {
@@ -370,7 +514,16 @@ public final class MachineCode {
         loop.addProperty("globalStores", m.globalStores());
         loop.addProperty("barriers", m.barriers());
         loop.addProperty("ffmaPerSharedLoad", Double.isNaN(m.ffmaPerSharedLoad()) ? null : m.ffmaPerSharedLoad());
+        loop.addProperty("undecoded", m.undecoded());
         o.add("mainLoop", loop);
+        if (k.slice() != null) {
+            JsonObject sl = new JsonObject();
+            sl.addProperty("mainLoopTrips", k.slice().trips());
+            sl.addProperty("instructions", k.slice().instructions());
+            sl.addProperty("ffma", k.slice().ffma());
+            sl.addProperty("ffmaShare", k.slice().ffmaShare());
+            o.add("slice", sl);
+        }
         return o;
     }
 

@@ -17,10 +17,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The machine-code reader on stored nvdisasm listings of the tornado backend's kernels for sm_90
- * (src/test/resources/sass: the small config's gemm through TornadoVM's CUDA and PTX routes, a
- * LayerNorm forward through CUDA, a kernel without a loop through PTX), made by scripts/kernel-sass.sh.
+ * (src/test/resources/sass: the small config's gemm and gemmWide through TornadoVM's CUDA and PTX routes,
+ * a LayerNorm forward through CUDA, a kernel without a loop through PTX), made by scripts/kernel-sass.sh.
  * The expected figures were counted apart from the reader, from the listings' text (the loop from its
- * label to the branch back, FFMA and LDS lines in it, the EIATTR_REGCOUNT word).
+ * label to the branch back, its length from their addresses, 16 bytes an instruction, less NOPs; FFMA
+ * and LDS lines in it, the EIATTR_REGCOUNT word).
  */
 class MachineCodeTest {
     private static String listing(String name) throws IOException {
@@ -52,20 +53,44 @@ class MachineCodeTest {
         assertEquals(256.0 / 591, k.mix().ffmaShare(), 1e-12);
         assertEquals(2.0, k.mix().ffmaPerSharedLoad(), 1e-12);
         assertEquals("128x4B", MachineCode.Mix.widths(k.mix().sharedLoads()));
-        assertEquals(1666, k.instructions());
+        assertEquals(1698, k.instructions()); // 32 of them undecoded, none in the loop
+        assertEquals(0, k.mix().undecoded());
         assertEquals(0, k.innerLoops());
     }
 
     @Test
-    void thePtxRoutesGemmHas80RegistersAnd774InstructionsALoop() throws IOException {
+    void thePtxRoutesGemmHas80RegistersAnd778InstructionsALoop() throws IOException {
         MachineCode.Kernel k = only("gemm-ptx-sm90");
         assertEquals("gemm", MachineCode.javaName(k.name()));
         assertEquals(80, k.registers());
-        assertEquals(774, k.mix().instructions());
+        assertEquals(778, k.mix().instructions()); // 4 of them undecoded: the listing skips their addresses
+        assertEquals(4, k.mix().undecoded());
         assertEquals(256, k.mix().ffma());
         assertEquals(Map.of(4, 128), k.mix().sharedLoads());
         assertEquals(Map.of(4, 8), k.mix().globalLoads());
-        assertEquals(2046, k.instructions());
+        assertEquals(2112, k.instructions());
+    }
+
+    @Test
+    void theWideGemmsSliceIsItsLoopOverSlicesWithItsKLoopRunEightTimes() throws IOException {
+        // CUDA: the k loop 0x20a0..0x2550, 76 instructions (one undecoded: its counter's VIADD) of 64 FFMA,
+        // zeroed before it and compared with 8; the slice loop around it 0x1c30..0x2650, 163 with it once
+        MachineCode.Kernel cuda = only("gemmwide-cuda-sm90");
+        assertEquals(158, cuda.registers());
+        assertEquals(76, cuda.mix().instructions());
+        assertEquals(64, cuda.mix().ffma());
+        assertEquals(1, cuda.mix().undecoded());
+        assertEquals(Map.of(16, 4), cuda.mix().sharedLoads());
+        assertEquals(new MachineCode.Slice(8, 163 + 7 * 76, 8 * 64), cuda.slice());
+        // PTX: the k loop 0x2970..0x2e30 (77, left while the counter is at least 8), the slice 0x1ae0..0x2e60 (313)
+        MachineCode.Kernel ptx = only("gemmwide-ptx-sm90");
+        assertEquals(128, ptx.registers());
+        assertEquals(0, ptx.localAccesses());
+        assertEquals(77, ptx.mix().instructions());
+        assertEquals(new MachineCode.Slice(8, 313 + 7 * 77, 8 * 64), ptx.slice());
+        assertEquals(512.0 / 852, ptx.slice().ffmaShare(), 1e-12);
+        // the 64-wide kernel's slice is its loop, unrolled: no loop inside it to count
+        assertEquals(null, only("gemm-cuda-sm90").slice());
     }
 
     @Test
