@@ -34,7 +34,9 @@ import java.util.regex.Pattern;
  *
  * <p>Every 16 bytes of a kernel's code is one instruction: where the listing skips an address, the
  * instruction there is one this nvdisasm cannot decode (CUDA 11.8's reads sm_90 code but drops some
- * of its newer instructions, VIADD among them), and it is counted all the same, as undecoded.
+ * of its newer instructions, VIADD among them), and it is counted all the same, as undecoded. Its
+ * label goes with it: where a branch names a label the listing lacks, the branch's encoding (the
+ * listing is made with {@code -hex}) says which address it goes to.
  *
  * <p>Where the main loop runs a constant number of times inside an enclosing loop (the GEMMs' loop
  * over the k of a staged slice, inside the loop over slices), the table also gives that enclosing
@@ -189,6 +191,8 @@ public final class MachineCode {
             "^\\s*/\\*([0-9a-f]{4,})\\*/\\s+(?:(@!?U?P[T0-9]+)\\s+)?([A-Z][A-Z0-9_]*(?:\\.[A-Z0-9_]+)*)(.*)$");
     private static final Pattern TARGET = Pattern.compile("`\\(?(\\.L_x_\\d+)\\)?");
     private static final Pattern LABEL = Pattern.compile("^(\\.L_x_\\d+):");
+    /** The first 64 bits of an instruction's encoding, as {@code nvdisasm -hex} prints them after it. */
+    private static final Pattern ENCODING = Pattern.compile("/\\*\\s*0x([0-9a-f]{16})\\s*\\*/\\s*$");
     private static final Pattern TEXT = Pattern.compile("^\\s*\\.section\\s+\\.text\\.([^,\\s]+)");
     private static final Pattern SECTION = Pattern.compile("^\\s*\\.section\\s+(\\S+?),");
     private static final Pattern INDEX = Pattern.compile("\\.word\\s+index@\\(([^)]+)\\)");
@@ -200,6 +204,7 @@ public final class MachineCode {
     static List<Kernel> parse(String listing) {
         Map<String, List<Instruction>> code = new LinkedHashMap<>();
         Map<String, Map<String, Integer>> labels = new HashMap<>();
+        Map<String, Map<Integer, Integer>> branches = new HashMap<>();
         Map<String, Integer> registers = new HashMap<>(), frames = new HashMap<>(), shared = new HashMap<>();
         String text = null, attribute = null, indexed = null, sharedName = null;
         for (String line : listing.split("\n")) {
@@ -260,14 +265,22 @@ public final class MachineCode {
                 String rest = m.group(4).replaceAll(";.*$", "").trim();
                 List<String> operands = rest.isEmpty() ? List.of()
                         : List.of(rest.split("\\s*,\\s*")).stream().map(o -> o.replace(".reuse", "")).toList();
-                body.add(new Instruction(address, m.group(3), t.find() ? t.group(1) : null, m.group(2), operands));
+                String target = t.find() ? t.group(1) : null;
+                Matcher enc = ENCODING.matcher(m.group(4));
+                if (target != null && m.group(3).startsWith("BRA") && enc.find()) {
+                    // where the branch goes, from its encoding: a label nvdisasm leaves out with the
+                    // instruction it cannot decode there is found by address
+                    branches.computeIfAbsent(text, x -> new HashMap<>()).put(body.size(),
+                            branchTarget(address, Long.parseUnsignedLong(enc.group(1), 16)));
+                }
+                body.add(new Instruction(address, m.group(3), target, m.group(2), operands));
             }
         }
         List<Kernel> kernels = new ArrayList<>();
         for (var e : code.entrySet()) {
             String name = e.getKey();
             List<Instruction> body = e.getValue();
-            List<int[]> loops = loops(body, labels.get(name));
+            List<int[]> loops = loops(body, labels.get(name), branches.getOrDefault(name, Map.of()));
             int[] main = mainLoop(body, loops);
             Mix all = Mix.of(body);
             kernels.add(new Kernel(name, registers.getOrDefault(name, -1), frames.getOrDefault(name, 0),
@@ -280,10 +293,22 @@ public final class MachineCode {
 
     /** The loops of a kernel: {first, last} instruction index of each branch back. */
     static List<int[]> loops(List<Instruction> code, Map<String, Integer> labels) {
+        return loops(code, labels, Map.of());
+    }
+
+    /**
+     * The same, where {@code branchTo} gives the address a branch (by its index) goes to, from its
+     * encoding: a target whose label the listing lacks is the instruction at that address.
+     */
+    static List<int[]> loops(List<Instruction> code, Map<String, Integer> labels, Map<Integer, Integer> branchTo) {
         List<int[]> loops = new ArrayList<>();
         for (int i = 0; i < code.size(); i++) {
             Instruction in = code.get(i);
             Integer start = in.target() == null || !in.base().equals("BRA") ? null : labels.get(in.target());
+            if (start == null && in.target() != null && in.base().equals("BRA") && branchTo.containsKey(i)) {
+                int to = branchTo.get(i);
+                start = to >= 0 && to % 16 == 0 && to / 16 < code.size() && code.get(to / 16).address() == to ? to / 16 : null;
+            }
             if (start != null && start < i) { // a branch to itself is the trap after the kernel's exit
                 loops.add(new int[]{start, i});
             }
@@ -303,6 +328,16 @@ public final class MachineCode {
             }
         }
         return best;
+    }
+
+    /**
+     * The address a branch at {@code address} goes to, from the first 64 bits of its encoding (sm_70 on):
+     * a signed offset in instructions of 4 bytes from the next instruction, its low 8 bits at bit 16 and
+     * the rest from bit 34 on.
+     */
+    static int branchTarget(int address, long encoding) {
+        long offset = (encoding >> 34 << 8) | ((encoding >>> 16) & 0xff); // >> keeps the sign
+        return (int) (address + 16 + 4 * offset);
     }
 
     /** The loop around {@code main} per iteration, {@code main} counted as often as it runs (null: unknown or none). */
@@ -358,9 +393,10 @@ public final class MachineCode {
         for (int i = loop[0] - 1; i >= from; i--) {
             Instruction in = code.get(i);
             if (in.writes(counter)) {
+                // MOV R, RZ; IMAD.MOV.U32 R, RZ, RZ, RZ; CS2R R, SRZ; HFMA2.MMA R, -RZ, RZ, 0, 0 (a zero through the FMA pipe)
                 List<String> src = in.operands().subList(1, in.operands().size());
-                zeroed = in.predicate() == null && (src.stream().allMatch(o -> o.equals("RZ"))
-                        || (in.base().equals("CS2R") && src.equals(List.of("SRZ"))));
+                zeroed = in.predicate() == null && List.of("MOV", "IMAD", "CS2R", "HFMA2").contains(in.base())
+                        && !src.isEmpty() && src.stream().allMatch(o -> o.matches("-?S?RZ|0|0x0"));
                 break;
             }
         }
@@ -550,7 +586,7 @@ public final class MachineCode {
         Path copy = Files.createTempFile("kernel", ".cubin");
         try {
             Files.write(copy, legacyHeader(Files.readAllBytes(cubin)));
-            Process p = new ProcessBuilder(nvdisasm, copy.toString()).redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(nvdisasm, "-hex", copy.toString()).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (p.waitFor() != 0) {
                 throw new IOException(nvdisasm + " failed on " + cubin + ": " + out.lines().findFirst().orElse(""));

@@ -94,6 +94,22 @@ class MachineCodeTest {
     }
 
     @Test
+    void aLoopWhoseHeadTheListingCannotShowIsFoundFromItsBranchsEncoding() throws IOException {
+        // one of the lecture step's wide GEMMs through CUDA (nvdisasm -hex): its loop over slices starts at
+        // 0x1a40, an instruction nvdisasm 11.8 does not decode, whose label the listing leaves out with it;
+        // the branch back at 0x2430 says where it goes (its encoding 0xfffffff40080a947: -640 instructions
+        // of 4 bytes from 0x2440)
+        assertEquals(0x1a40, MachineCode.branchTarget(0x2430, 0xfffffff40080a947L));
+        assertEquals(0x1e10, MachineCode.branchTarget(0x22c0, 0xfffffff800d06947L)); // the k loop, labelled .L_x_5
+        assertEquals(0x2440, MachineCode.branchTarget(0x0e40, 0x00000014007c0947L)); // forward, labelled .L_x_3
+        MachineCode.Kernel k = only("gemmwide-lecture-cuda-sm90");
+        assertEquals(152, k.registers());
+        assertEquals(76, k.mix().instructions()); // the k loop 0x1e10..0x22c0
+        // the slice loop 0x1a40..0x2430: 160 instructions with the k loop once, and 7 more k loops
+        assertEquals(new MachineCode.Slice(8, 692, 512), k.slice());
+    }
+
+    @Test
     void aKernelWithoutFfmaInItsLoopsOrWithoutALoop() throws IOException {
         MachineCode.Kernel ln = only("layernorm-forward-cuda-sm90");
         assertEquals(40, ln.registers());
