@@ -10,6 +10,20 @@ final class DeviceLimits {
     /** The most local memory a work-group uses: GEMM's two tiles. */
     static final int LOCAL_BYTES = Gemm.LOCAL_BYTES;
 
+    /**
+     * The registers a work-item may use: 64K registers of an SM over two work-groups of
+     * {@link #WORK_GROUP}, so that two wide GEMM tiles share an SM, one computing while the other waits
+     * at a barrier. The PTX route caps its JIT there (the flags below); the CUDA route takes no flags
+     * from TornadoVM, so its kernels fit by construction or run one work-group an SM.
+     */
+    static final int REGISTERS = 65536 / (2 * WORK_GROUP);
+    /**
+     * TornadoVM's PTX JIT flags: its default (optimisation level 4) and the register cap, unless the
+     * user set {@code tornado.ptx.compiler.flags}.
+     */
+    static final String PTX_FLAGS = System.getProperty("tornado.ptx.compiler.flags",
+            "CU_JIT_OPTIMIZATION_LEVEL 4 CU_JIT_MAX_REGISTERS " + REGISTERS);
+
     private DeviceLimits() {
     }
 

@@ -12,6 +12,7 @@ import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
@@ -242,6 +243,7 @@ final class TaskGraphPlan {
         }
         plan = new TornadoExecutionPlan(graphs.toArray(ImmutableTaskGraph[]::new));
         plan.withDevice(device);
+        plan.withCompilerFlags(TornadoVMBackendType.PTX, DeviceLimits.PTX_FLAGS);
         if (gridCount > 0) { // TornadoVM refuses a scheduler without grids
             plan.withGridScheduler(grids);
         }
