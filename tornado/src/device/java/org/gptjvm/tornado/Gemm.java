@@ -202,9 +202,13 @@ public final class Gemm {
             return (extent + tile - 1) / tile;
         }
 
-        /** Whether C fills wide tiles: at least {@link #WIDE} in both directions. */
+        /**
+         * Whether C fills wide tiles: at least {@link #WIDE} in both directions, and A is read as it is
+         * (the wide kernel stages no dropout mask: a Linear layer's gradient through dropout is masked
+         * once before its products, see LinearOp).
+         */
         boolean wide() {
-            return m >= WIDE && n >= WIDE;
+            return m >= WIDE && n >= WIDE && (flags & DROP_A) == 0;
         }
 
         /** The share of the product a triangular mode computes (about half of a square one). */
@@ -297,9 +301,21 @@ public final class Gemm {
         int at = ctx.args(all);
         float alpha = calls.getFirst().alpha;
         int tile = tile(calls);
-        return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha)
+        int aAlong = along(calls, c -> c.sak == 1), bAlong = along(calls, c -> c.sbj != 1);
+        return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha,
+                aAlong, bAlong)
                 : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha), grid(calls, tile),
                 info(kernel, calls, tile));
+    }
+
+    /**
+     * Whether every call of a launch stages an operand along k (1: {@code alongK} holds for all, 0: for
+     * none), or -1 where they differ: a kernel argument, which TornadoVM compiles in as a constant, so
+     * that the staging's layout is settled when the kernel is compiled, not in its loop.
+     */
+    static int along(List<Call> calls, java.util.function.Predicate<Call> alongK) {
+        boolean all = calls.stream().allMatch(alongK), none = calls.stream().noneMatch(alongK);
+        return all ? 1 : none ? 0 : -1;
     }
 
     /** The work-groups of the calls of a launch: x the most tile columns of any call, y every call's tile rows times its z. */
@@ -439,12 +455,17 @@ public final class Gemm {
      * {@link #gemm}.
      *
      * <p>Per k a work-item reads 8 neighbouring values of A and 8 of B (two 16-byte reads each, see
-     * {@link #WIDE}) for 64 multiply-adds. Two ways to hold fewer registers through the k loop were
-     * tried and are out of reach: reading the epilogue's arguments again after the loop, and computing
-     * each load's offset once before it; with either, TornadoVM 5.2 fails to compile the kernel ("Non-final
-     * objects introduced via scope are not supported", in its task specialisation).
+     * {@link #WIDE}) for 64 multiply-adds. A is staged as it is read: no dropout mask (a call with one
+     * takes the 64-wide kernel, see {@link Call#wide}), whose hash in the slice loop would be a third
+     * of its instructions. Ways to hold fewer registers or instructions through the loop that are out
+     * of reach: reading the epilogue's arguments again after the loop, and computing each load's offset
+     * or each staged value's local slot once before it; with any of them, TornadoVM 5.2 fails to
+     * compile the kernel ("Non-final objects introduced via scope are not supported", in its task
+     * specialisation). Unrolling the k loop (8 blocks of 64 multiply-adds) makes a slice 83% FFMA on
+     * the CUDA route but needs 160 registers there, and spills under the PTX route's cap of 128.
      */
-    public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
+    public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
+                                int aAlong, int bAlong) {
         int lx = kc.localIdx, ly = kc.localIdy;
         int gy = kc.groupIdy;
         int tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
@@ -464,7 +485,6 @@ public final class Gemm {
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE);
         boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, WIDE);
-        boolean dropA = (flags & DROP_A) != 0;
 
         float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
         float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
@@ -477,7 +497,7 @@ public final class Gemm {
         float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f, c64 = 0f, c65 = 0f, c66 = 0f, c67 = 0f;
         float c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f, c74 = 0f, c75 = 0f, c76 = 0f, c77 = 0f;
         int tid = ly * THREADS + lx, step = THREADS * THREADS;
-        boolean aAlongK = sak == 1, bAlongK = sbj != 1;
+        boolean aAlongK = aAlong < 0 ? sak == 1 : aAlong == 1, bAlongK = bAlong < 0 ? sbj != 1 : bAlong == 1;
         int k0 = skip ? kEnd : kBegin;
         float nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
         float nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
@@ -489,14 +509,10 @@ public final class Gemm {
         float nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
         int ra0 = ly * WIDE_R, rb0 = lx * WIDE_R;
         for (; k0 < kEnd; k0 += WIDE_TK) {
-            as[slot(tid, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = masked(nA0, dropA, seedValue, salt,
-                    addressA(a, tid, aAlongK, WIDE_TK, WIDE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = masked(nA1, dropA, seedValue, salt,
-                    addressA(a, tid + step, aAlongK, WIDE_TK, WIDE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + 2 * step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = masked(nA2, dropA, seedValue, salt,
-                    addressA(a, tid + 2 * step, aAlongK, WIDE_TK, WIDE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + 3 * step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = masked(nA3, dropA, seedValue, salt,
-                    addressA(a, tid + 3 * step, aAlongK, WIDE_TK, WIDE, tileI, k0, sai, sak) - maskBase, p);
+            as[slot(tid, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nA0;
+            as[slot(tid + step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nA1;
+            as[slot(tid + 2 * step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nA2;
+            as[slot(tid + 3 * step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nA3;
             bs[slot(tid, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB0;
             bs[slot(tid + step, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB1;
             bs[slot(tid + 2 * step, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB2;

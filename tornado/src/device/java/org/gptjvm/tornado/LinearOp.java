@@ -8,6 +8,7 @@ import org.gptjvm.tornado.DeviceLaunch.Span;
 import org.gptjvm.tornado.DeviceLaunch.SumJob;
 import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
@@ -28,28 +29,31 @@ final class LinearOp {
     private LinearOp() {
     }
 
-    /**
-     * partial[chunk][j] = sum of x(n, j) for n in the chunk's rows; x(n, j) = mem[x + n*cols + j],
-     * times its dropout mask when p > 0 (element (first + n)*cols + j, first: the seed's first row of
-     * the combined batch): a bias gradient through dropout.
-     */
-    public static void columnPartial(KernelContext kc, FloatArray mem, int partial, int x, int N, int cols, int rows,
-                                     IntArray seed, float p, int salt) {
+    /** partial[chunk][j] = sum of x(n, j) for n in the chunk's rows; x(n, j) = mem[x + n*cols + j]. */
+    public static void columnPartial(KernelContext kc, FloatArray mem, int partial, int x, int N, int cols, int rows) {
         int e = kc.globalIdx;
         int chunks = (N + rows - 1) / rows;
-        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
-        int base = seed.get(DropoutMask.FIRST_ROW) * cols;
         if (e < chunks * cols) {
             int chunk = e / cols, j = e - chunk * cols;
             float s = 0f;
             for (int n = chunk * rows; n < Math.min(N, (chunk + 1) * rows); n++) {
-                float v = mem.get(x + n * cols + j);
-                if (p > 0f) {
-                    v = v * DropoutMask.scale(seedValue, salt, base + n * cols + j, p);
-                }
-                s += v;
+                s += mem.get(x + n * cols + j);
             }
             mem.set(partial + chunk * cols + j, s);
+        }
+    }
+
+    /**
+     * dst[e] = src[e] times its dropout mask (element first * cols + e, first: the seed's first row of
+     * the combined batch), for e < n: a gradient through dropout, masked once for the products and the
+     * column sums that read it, rather than in each of them as they stage it (the wide products' tiles
+     * would each hash every element again, a third of a slice's instructions).
+     */
+    public static void maskedCopy(FloatArray mem, int dst, int src, int n, int cols, IntArray seed, float p, int salt) {
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int base = seed.get(DropoutMask.FIRST_ROW) * cols;
+        for (@Parallel int e = 0; e < n; e++) {
+            mem.set(dst + e, mem.get(src + e) * DropoutMask.scale(seedValue, salt, base + e, p));
         }
     }
 
@@ -92,21 +96,30 @@ final class LinearOp {
                                  IntBuf seedBuf, float p, int salt, FloatBuf inp, boolean reluInput, FloatBuf weight, int N,
                                  int C, int OC) {
         IntArray seed = ctx.seed(seedBuf);
-        int drop = p > 0f ? Gemm.DROP_A : 0;
         List<Task> tasks = new ArrayList<>();
         List<Span> scratch = new ArrayList<>();
         List<SumJob> sums = new ArrayList<>();
+        int d = o(dout);
+        List<Span> reads = spans(dout, inp, weight, dweight, dbias);
+        if (p > 0f) { // dout through dropout's mask, once: the products and the column sums read the copy
+            Span masked = ctx.scratch("matmul_backward.masked_dout", (long) N * OC);
+            scratch.add(masked);
+            int to = (int) masked.at(), from = d, n = N * OC;
+            tasks.add(new Task((g, id, mem, args) -> g.task(id, LinearOp::maskedCopy, mem, to, from, n, OC, seed, p, salt),
+                    null, Grids.perElement("matmul_backward_mask", Grids.dims(n, 1, 1), n, 4.0 * n, 4.0 * n)));
+            d = to;
+            reads.add(masked);
+        }
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
-        Gemm.Call dw = new Gemm.Call().shape(OC, C, N).a(o(dout), 1, OC, 0, 0).b(o(inp), C, 1, 0, 0).flags(drop)
-                .mask(o(dout), OC, salt);
+        Gemm.Call dw = new Gemm.Call().shape(OC, C, N).a(d, 1, OC, 0, 0).b(o(inp), C, 1, 0, 0);
         dw.fillsDevice = true;
         List<Gemm.Call> products = new ArrayList<>(List.of(dw));
         if (dinp != null) { // dinp(N,C) = dout(N,OC) @ W(OC,C) [where inp > 0, else 0]
-            // after dW in the launch: a GPU starts work-groups in about the order of their numbers, and each
+            // after dW where they share a launch: a GPU starts work-groups in about the order of their numbers, and each
             // of dW's sums a slice of thousands of rows where dinp's sum OC: the long ones start first and
             // the short ones fill the device around them, rather than the long ones starting last
-            Gemm.Call input = new Gemm.Call().shape(N, C, OC).a(o(dout), OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
-                    .c(o(dinp), C, 0, 0).flags(drop).mask(o(dout), OC, salt);
+            Gemm.Call input = new Gemm.Call().shape(N, C, OC).a(d, OC, 1, 0, 0).b(o(weight), C, 1, 0, 0)
+                    .c(o(dinp), C, 0, 0);
             input.gate = reluInput ? o(inp) : -1;
             products.add(input);
         }
@@ -123,19 +136,23 @@ final class LinearOp {
             dw.kSlice = slice;
             sums.add(new SumJob(OC * C, slices, (int) parts.at(), o(dweight)));
         } else { // dW += straight from the product
-            dw.c(o(dweight), C, 0, 0).flags(Gemm.ACCUMULATE | drop);
+            dw.c(o(dweight), C, 0, 0).flags(Gemm.ACCUMULATE);
         }
-        // the input and weight gradients read dout, W and inp only: one launch
-        // dW and dinp mask dout alike: one seed array for the launch
-        IntArray maskSeed = ctx.maskSeed(seedBuf, dw);
-        tasks.add(Gemm.task(ctx, "matmul_backward_products", products, maskSeed, p));
+        if (tile == Gemm.WIDE && products.size() > 1) {
+            // wide tiles: one launch each, so that each compiles for its own operands' layout (Gemm.along):
+            // dW reads dout across the tile, dinp along k
+            tasks.add(Gemm.task(ctx, "matmul_backward_weight", List.of(dw), seed, 0f));
+            tasks.add(Gemm.task(ctx, "matmul_backward_input", products.subList(1, products.size()), seed, 0f));
+        } else { // the input and weight gradients read dout, W and inp only: one launch
+            tasks.add(Gemm.task(ctx, "matmul_backward_products", products, seed, 0f));
+        }
         if (dbias != null) { // dbias += the column sums of dout, in two passes
             int chunks = Grids.chunks(N, OC), rows = (N + chunks - 1) / chunks;
             Span partial = ctx.partials("matmul_backward.bias_partial", (long) chunks * OC);
             scratch.add(partial);
-            int d = o(dout), at = (int) partial.at();
-            tasks.add(new Task((g, id, mem, args) -> g.task(id, LinearOp::columnPartial, ctx.kc, mem, at, d, N, OC, rows,
-                    seed, p, salt), Grids.cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
+            int at = (int) partial.at(), x = d;
+            tasks.add(new Task((g, id, mem, args) -> g.task(id, LinearOp::columnPartial, ctx.kc, mem, at, x, N, OC, rows),
+                    Grids.cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
                     Grids.dims(Grids.roundUp((long) chunks * OC, 128), 1, 1), Grids.dims(128, 1, 1), (double) N * OC,
                     4.0 * N * OC, 4.0 * chunks * OC, 0)));
             sums.add(new SumJob(OC, chunks, at, o(dbias)));
@@ -143,8 +160,6 @@ final class LinearOp {
         if (!sums.isEmpty()) {
             tasks.add(DeferredSums.waiting(ctx, "matmul_backward_sums", sums));
         }
-        return new DeviceLaunch(kernel, tasks, seed == maskSeed ? List.of(seed) : List.of(seed, maskSeed),
-                spans(dout, inp, weight, dweight, dbias),
-                spans(scratch, dinp, dweight, dbias));
+        return new DeviceLaunch(kernel, tasks, List.of(seed), reads, spans(scratch, dinp, dweight, dbias));
     }
 }
