@@ -15,7 +15,10 @@
 # so the step's timings are meaningless: only the code is.
 #
 #   scripts/kernel-sass.sh [--config lecture] [--routes cuda,ptx] [--arch sm_90] [--kernels REGEX]
-#                          [--products] [--json FILE] [--keep DIR] [--nvdisasm PATH] [--nvrtc DIR]
+#                          [--products] [--variants] [--json FILE] [--keep DIR] [--nvdisasm PATH] [--nvrtc DIR]
+#
+# --variants: a row per version of a kernel (TornadoVM compiles each task on its own, specialised on its
+# scalar arguments) with the number of launches that run it, not only each kernel's first module.
 #
 # Needs: TORNADOVM_HOME, an SDK with the CUDA and/or PTX backends; gcc; ptxas (ptx route);
 # nvdisasm (CUDA toolkit; --nvdisasm, or on PATH: one from CUDA 11.8 on reads CUDA 12/13's cubins,
@@ -23,8 +26,8 @@
 # nvidia-cuda-nvrtc wheel or the toolkit's lib64; --nvrtc DIR, or found on LD_LIBRARY_PATH/ldconfig).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-config=lecture routes=cuda,ptx arch=sm_90 kernels='.' products= json= keep= nvdisasm="${NVDISASM:-nvdisasm}" nvrtc=
-usage="usage: scripts/kernel-sass.sh [--config NAME] [--routes cuda,ptx] [--arch sm_90] [--kernels REGEX] [--products] [--json FILE] [--keep DIR] [--nvdisasm PATH] [--nvrtc DIR]"
+config=lecture routes=cuda,ptx arch=sm_90 kernels='.' products= variants= json= keep= nvdisasm="${NVDISASM:-nvdisasm}" nvrtc=
+usage="usage: scripts/kernel-sass.sh [--config NAME] [--routes cuda,ptx] [--arch sm_90] [--kernels REGEX] [--products] [--variants] [--json FILE] [--keep DIR] [--nvdisasm PATH] [--nvrtc DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config="$2"; shift 2;;
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --arch) arch="$2"; shift 2;;
     --kernels) kernels="$2"; shift 2;;
     --products) products=1; shift;;
+    --variants) variants=1; shift;;
     --json) json="$2"; shift 2;;
     --keep) keep="$2"; shift 2;;
     --nvdisasm) nvdisasm="$2"; shift 2;;
@@ -105,5 +109,5 @@ for r in ${routes//,/ }; do
 done
 source "$here/scripts/find-jdk25.sh"
 "$JAVA_HOME/bin/java" -cp "$here/bench/target/benchmarks.jar" org.gptjvm.bench.MachineCode --nvdisasm "$(command -v "$nvdisasm")" \
-  --kernels "$kernels" ${json:+--json "$json"} "${args[@]}"
+  --kernels "$kernels" ${variants:+--variants} ${json:+--json "$json"} "${args[@]}"
 [ -z "$keep" ] || echo "kernel-sass: modules, launches and logs kept in $keep" >&2

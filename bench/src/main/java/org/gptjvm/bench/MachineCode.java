@@ -489,6 +489,34 @@ public final class MachineCode {
         return rows;
     }
 
+    /**
+     * The same rows split by variant: one row per kernel and distinct machine code (registers, frame,
+     * spills, main loop and slice), in the order first met, its module count the modules that have it.
+     * A kernel compiled once per task (TornadoVM specialises each task on its scalar arguments) shows
+     * every version the step runs, not only its first.
+     */
+    static List<Row> variants(String route, Map<String, List<Kernel>> byModule, Map<String, Integer> threads) {
+        Map<String, Map<List<Object>, List<Kernel>>> byName = new TreeMap<>();
+        for (List<Kernel> kernels : byModule.values()) {
+            for (Kernel k : kernels) {
+                Slice sl = k.slice();
+                List<Object> key = List.of(k.registers(), k.frame(), k.localAccesses(), k.mix().instructions(),
+                        k.mix().ffma(), sl == null ? List.of() : List.of(sl.trips(), sl.instructions(), sl.ffma()));
+                byName.computeIfAbsent(javaName(k.name()), n -> new LinkedHashMap<>())
+                        .computeIfAbsent(key, x -> new ArrayList<>()).add(k);
+            }
+        }
+        List<Row> rows = new ArrayList<>();
+        byName.forEach((name, groups) -> groups.values().forEach(ks -> {
+            Kernel first = ks.getFirst();
+            int launched = ks.stream().mapToInt(k -> threads.getOrDefault(k.name(), 0)).filter(t -> t > 0).findFirst()
+                    .orElse(0);
+            rows.add(new Row(route, new Kernel(name, first.registers(), first.frame(), first.shared(), first.localAccesses(),
+                    first.loop(), first.mix(), first.instructions(), first.innerLoops(), first.slice()), launched, ks.size(), 1));
+        }));
+        return rows;
+    }
+
     /** Work-items per work-group of each launched entry, from the stand-in driver's launches.txt lines. */
     static Map<String, Integer> launches(List<String> lines) {
         Map<String, Integer> threads = new HashMap<>();
@@ -598,12 +626,14 @@ public final class MachineCode {
     }
 
     /**
-     * {@code MachineCode [--nvdisasm PATH] [--kernels REGEX] [--json FILE] ROUTE=DIR...}: the table of
-     * every cubin in each route's folder (and its launches.txt, where the stand-in driver wrote one),
-     * the JSON of the same rows to FILE.
+     * {@code MachineCode [--nvdisasm PATH] [--kernels REGEX] [--variants] [--json FILE] ROUTE=DIR...}: the
+     * table of every cubin in each route's folder (and its launches.txt, where the stand-in driver wrote
+     * one), a row per kernel (its first module) or with {@code --variants} per version of it
+     * ({@link #variants}), the JSON of the same rows to FILE.
      */
     public static void main(String[] args) throws Exception {
         String nvdisasm = "nvdisasm", json = null;
+        boolean byVariant = false;
         Pattern kernels = Pattern.compile(".");
         List<String[]> routes = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
@@ -611,10 +641,11 @@ public final class MachineCode {
                 case "--nvdisasm" -> nvdisasm = args[++i];
                 case "--json" -> json = args[++i];
                 case "--kernels" -> kernels = Pattern.compile(args[++i]);
+                case "--variants" -> byVariant = true;
                 default -> {
                     String[] r = args[i].split("=", 2);
                     if (r.length != 2) {
-                        System.err.println("usage: MachineCode [--nvdisasm PATH] [--kernels REGEX] [--json FILE] ROUTE=DIR...");
+                        System.err.println("usage: MachineCode [--nvdisasm PATH] [--kernels REGEX] [--variants] [--json FILE] ROUTE=DIR...");
                         System.exit(2);
                     }
                     routes.add(r);
@@ -633,7 +664,7 @@ public final class MachineCode {
             Path log = dir.resolve("launches.txt");
             Map<String, Integer> threads = Files.exists(log) ? launches(Files.readAllLines(log))
                     : Map.of();
-            for (Row row : route(r[0], modules, threads)) {
+            for (Row row : byVariant ? variants(r[0], modules, threads) : route(r[0], modules, threads)) {
                 if (kernels.matcher(row.kernel().name()).find()) {
                     rows.add(row);
                 }

@@ -181,6 +181,24 @@ class MachineCodeTest {
     }
 
     @Test
+    void variantsGiveARowPerVersionOfAKernelWithItsModules() throws IOException {
+        List<MachineCode.Kernel> small = MachineCode.parse(listing("gemmwide-cuda-sm90"));
+        List<MachineCode.Kernel> lecture = MachineCode.parse(listing("gemmwide-lecture-cuda-sm90"));
+        Map<String, List<MachineCode.Kernel>> modules = new java.util.TreeMap<>(Map.of("001-module.cubin", lecture,
+                "002-module.cubin", small, "003-module.cubin", lecture));
+        List<MachineCode.Row> rows = MachineCode.variants("cuda", modules, Map.of());
+        assertEquals(2, rows.size()); // the first met first
+        assertEquals(List.of(152, 158), rows.stream().map(r -> r.kernel().registers()).toList());
+        assertEquals(List.of(2, 1), rows.stream().map(MachineCode.Row::modules).toList());
+        assertEquals(692, rows.getFirst().kernel().slice().instructions());
+        assertEquals(695, rows.get(1).kernel().slice().instructions());
+        List<MachineCode.Row> one = MachineCode.route("cuda", modules, Map.of()); // the first module, all counted
+        assertEquals(1, one.size());
+        assertEquals(3, one.getFirst().modules());
+        assertEquals(2, one.getFirst().variants());
+    }
+
+    @Test
     void aCuda13HeaderBecomesTheOneCuda11WritesForTheSameArchitecture() {
         byte[] elf = new byte[64];
         elf[0] = 0x7f;
