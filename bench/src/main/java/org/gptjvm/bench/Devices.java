@@ -3,6 +3,7 @@ package org.gptjvm.bench;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.BackendProvider;
 import org.gptjvm.engine.Backends;
+import org.gptjvm.engine.host.HostBackend;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -62,14 +63,7 @@ final class Devices {
 
     /** This machine's CPU as Linux names it, and its cores as the JVM sees them. */
     static String cpu() {
-        String model = null;
-        try {
-            model = Files.readAllLines(Path.of("/proc/cpuinfo"), StandardCharsets.UTF_8).stream()
-                    .filter(l -> l.startsWith("model name")).map(l -> l.substring(l.indexOf(':') + 1).strip())
-                    .findFirst().orElse(null);
-        } catch (IOException | UncheckedIOException | SecurityException e) {
-            // not Linux: the cores alone
-        }
+        String model = HostBackend.cpuModel();
         int cores = Runtime.getRuntime().availableProcessors();
         return (model == null ? "" : model + ", ") + cores + (cores == 1 ? " core" : " cores");
     }

@@ -478,15 +478,22 @@ public final class MachineCode {
             }
         }
         List<Row> rows = new ArrayList<>();
-        byName.forEach((name, ks) -> {
-            Kernel first = ks.getFirst();
-            int launched = ks.stream().mapToInt(k -> threads.getOrDefault(k.name(), 0)).filter(t -> t > 0).findFirst()
-                    .orElse(0);
-            long variants = ks.stream().map(k -> List.of(k.registers(), k.instructions(), k.mix().ffma())).distinct().count();
-            rows.add(new Row(route, new Kernel(name, first.registers(), first.frame(), first.shared(), first.localAccesses(),
-                    first.loop(), first.mix(), first.instructions(), first.innerLoops(), first.slice()), launched, ks.size(), (int) variants));
-        });
+        byName.forEach((name, ks) -> rows.add(row(route, name, ks, threads,
+                (int) ks.stream().map(k -> List.of(k.registers(), k.instructions(), k.mix().ffma())).distinct().count())));
         return rows;
+    }
+
+    /**
+     * The row of modules {@code ks} of kernel {@code name}: the first one's figures under the kernel's
+     * Java name, the work-group size of the first of them launched, their count.
+     */
+    private static Row row(String route, String name, List<Kernel> ks, Map<String, Integer> threads, int variants) {
+        Kernel first = ks.getFirst();
+        int launched = ks.stream().mapToInt(k -> threads.getOrDefault(k.name(), 0)).filter(t -> t > 0).findFirst()
+                .orElse(0);
+        return new Row(route, new Kernel(name, first.registers(), first.frame(), first.shared(), first.localAccesses(),
+                first.loop(), first.mix(), first.instructions(), first.innerLoops(), first.slice()), launched, ks.size(),
+                variants);
     }
 
     /**
@@ -507,13 +514,7 @@ public final class MachineCode {
             }
         }
         List<Row> rows = new ArrayList<>();
-        byName.forEach((name, groups) -> groups.values().forEach(ks -> {
-            Kernel first = ks.getFirst();
-            int launched = ks.stream().mapToInt(k -> threads.getOrDefault(k.name(), 0)).filter(t -> t > 0).findFirst()
-                    .orElse(0);
-            rows.add(new Row(route, new Kernel(name, first.registers(), first.frame(), first.shared(), first.localAccesses(),
-                    first.loop(), first.mix(), first.instructions(), first.innerLoops(), first.slice()), launched, ks.size(), 1));
-        }));
+        byName.forEach((name, groups) -> groups.values().forEach(ks -> rows.add(row(route, name, ks, threads, 1))));
         return rows;
     }
 

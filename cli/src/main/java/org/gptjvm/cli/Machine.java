@@ -1,10 +1,7 @@
 package org.gptjvm.cli;
 
 import com.google.gson.JsonObject;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import org.gptjvm.engine.host.HostBackend;
 
 /** The header of a benchmark: what it ran on (CPU, cores, Java, the Vector API, the heap). */
 final class Machine {
@@ -24,15 +21,7 @@ final class Machine {
     }
 
     private static String cpuModel() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name")) {
-                    return line.substring(line.indexOf(':') + 1).trim();
-                }
-            }
-        } catch (IOException | RuntimeException ignored) {
-            // not Linux
-        }
-        return System.getProperty("os.arch");
+        String model = HostBackend.cpuModel();
+        return model != null ? model : System.getProperty("os.arch");
     }
 }

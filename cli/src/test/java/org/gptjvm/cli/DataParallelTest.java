@@ -186,13 +186,17 @@ class DataParallelTest {
                 out);
     }
 
+    /** What a test does to a running job: its mpirun and the file their output goes to. */
+    private interface Running {
+        void with(Process job, Path log) throws Exception;
+    }
+
     /**
-     * SIGTERM to every process, as Slurm's scancel sends it: the job stops at one step and saves, process
-     * 0 alone says so, and the command to continue names the launcher.
+     * Starts a job of 2 processes training into {@code m}, waits for its first checkpoint, hands it to
+     * {@code action}, ends what is left of it, and loads {@code m}: whole, written atomically by process
+     * 0 alone, whatever the action did.
      */
-    @Test
-    void aSignalToEveryProcessStopsTheJobOnceAndSaves() throws Exception {
-        Path m = tmp.resolve("stopped.safetensors");
+    private void whileRunning(Path m, Running action) throws Exception {
         List<String> cmd = mpirun("vader", run(m, "cpu", 4, 100000, 20));
         Path log = Files.createTempFile(tmp, "log", ".txt");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -202,6 +206,21 @@ class DataParallelTest {
                 Thread.sleep(200);
             }
             assertTrue(Files.exists(m), Files.readString(log));
+            action.with(p, log);
+        } finally {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        Checkpoint.load(m);
+    }
+
+    /**
+     * SIGTERM to every process, as Slurm's scancel sends it: the job stops at one step and saves, process
+     * 0 alone says so, and the command to continue names the launcher.
+     */
+    @Test
+    void aSignalToEveryProcessStopsTheJobOnceAndSaves() throws Exception {
+        whileRunning(tmp.resolve("stopped.safetensors"), (p, log) -> {
             List<ProcessHandle> javas = p.descendants().filter(h -> h.info().command().orElse("").endsWith("java")).toList();
             assertEquals(2, javas.size(), Files.readString(log));
             for (ProcessHandle h : javas) {
@@ -212,25 +231,13 @@ class DataParallelTest {
             assertEquals(130, p.exitValue(), out);
             assertEquals(1, out.split("interrupted: saving a checkpoint after this step", -1).length - 1, out);
             assertTrue(out.contains("(continue with: mpirun -np 2 "), out);
-        } finally {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-        }
-        Checkpoint.load(m);
+        });
     }
 
     @Test
     void aKilledProcessEndsTheJob() throws Exception {
         Path m = tmp.resolve("killed.safetensors");
-        List<String> cmd = mpirun("vader", run(m, "cpu", 4, 100000, 20));
-        Path log = Files.createTempFile(tmp, "log", ".txt");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (!Files.exists(m) && System.nanoTime() < deadline) { // the first checkpoint is written
-                Thread.sleep(200);
-            }
-            assertTrue(Files.exists(m), Files.readString(log));
+        whileRunning(m, (p, log) -> {
             // process 1 (a java child of mpirun that is not rank 0): killed outright
             long victim = p.descendants().filter(h -> h.info().command().orElse("").endsWith("java")
                     && h.info().arguments().map(a -> String.join(" ", a)).orElse("").contains(m.toString()))
@@ -240,10 +247,6 @@ class DataParallelTest {
             assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the job went on after a process died: " + Files.readString(log));
             assertTrue(p.exitValue() != 0, Files.readString(log));
             assertTrue((System.nanoTime() - t0) / 1e9 < 30);
-        } finally {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-        }
-        Checkpoint.load(m); // whole: written atomically by process 0 alone
+        });
     }
 }

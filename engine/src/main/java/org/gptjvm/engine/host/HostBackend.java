@@ -10,6 +10,9 @@ import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.Program;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
@@ -81,6 +84,20 @@ public abstract class HostBackend implements Backend {
     public String device() {
         String d = detail();
         return name + " backend, " + threads() + " thread(s)" + (d.isEmpty() ? "" : ", " + d);
+    }
+
+    /** This machine's CPU as Linux names it ({@code /proc/cpuinfo}'s model name); null where it says nothing. */
+    public static String cpuModel() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).strip();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return null;
     }
 
     /** The line a host backend's provider lists under {@code gpt devices}. */
