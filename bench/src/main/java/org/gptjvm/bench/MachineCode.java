@@ -43,24 +43,49 @@ import java.util.regex.Pattern;
  * loop per iteration, the main loop counted as often as it runs: a slice with its staging. The trip
  * count is read off the main loop's counter: zeroed before the loop (in the enclosing loop), compared with a constant
  * for the branch back (taken while it is below: {@code ISETP.NE} or {@code .LT}, or {@code .GE} with the
- * branch's guard negated), and written in the loop by nothing but an increment by 1
- * before the compare ({@code IADD3 R, R, 0x1}, or an undecoded instruction there: sm_90's
- * {@code VIADD}); any other shape gives no slice figure.
+ * branch's guard negated), and written in the loop by nothing but one increment by a constant step
+ * before the compare ({@code IADD3 R, R, imm}, or sm_90's {@code VIADD R, R, imm}, which this
+ * nvdisasm skips: read from its encoding, or taken for an increment by 1 in a listing without
+ * encodings); it runs limit / step times. Any other shape gives no slice figure. A main loop with
+ * FFMAs, barriers and no loop inside it stages its slices itself (its k loop unrolled into it): it is the
+ * slice, once ({@code 1x}).
  */
 public final class MachineCode {
     private MachineCode() {
     }
 
     /** One instruction: its address, opcode with suffixes (LDS.128), and the label it branches to (null: none). */
-    record Instruction(int address, String opcode, String target, String predicate, List<String> operands) {
+    record Instruction(int address, String opcode, String target, String predicate, List<String> operands, long encoding) {
         /** An instruction without a guard or operands worth reading. */
         Instruction(int address, String opcode, String target) {
-            this(address, opcode, target, null, List.of());
+            this(address, opcode, target, null, List.of(), 0);
         }
 
-        /** An instruction nvdisasm skipped (see the class comment). */
-        static Instruction undecoded(int address) {
-            return new Instruction(address, UNDECODED, null);
+        Instruction(int address, String opcode, String target, String predicate, List<String> operands) {
+            this(address, opcode, target, predicate, operands, 0);
+        }
+
+        /** An instruction nvdisasm skipped (see the class comment), with the first 64 bits of its encoding (0: unknown). */
+        static Instruction undecoded(int address, long encoding) {
+            return new Instruction(address, UNDECODED, null, null, List.of(), encoding);
+        }
+
+        /**
+         * The immediate this instruction adds to register {@code r}, in place ({@code IADD3 R, R, imm, RZ},
+         * or a skipped sm_90 {@code VIADD R, R, imm}, read from its encoding: opcode 0x836 in bits 0-11,
+         * destination in 16-23, source in 24-31, immediate in 32-63); 0 where it is not such an add.
+         */
+        int stepOf(String r) {
+            if (opcode.equals(UNDECODED)) {
+                int reg = Integer.parseInt(r.substring(1));
+                boolean viadd = (encoding & 0xfff) == 0x836 && ((encoding >>> 16) & 0xff) == reg && ((encoding >>> 24) & 0xff) == reg;
+                return viadd ? (int) (encoding >>> 32) : 0;
+            }
+            if (predicate == null && base().equals("IADD3") && operands.size() == 4 && operands.get(0).equals(r)
+                    && operands.get(1).equals(r) && operands.get(2).matches("0x[0-9a-f]+") && operands.get(3).equals("RZ")) {
+                return (int) Long.parseLong(operands.get(2).substring(2), 16);
+            }
+            return 0;
         }
 
         /** Whether it writes register {@code r} (its first operand; CS2R writes that one and the next). */
@@ -193,6 +218,8 @@ public final class MachineCode {
     private static final Pattern LABEL = Pattern.compile("^(\\.L_x_\\d+):");
     /** The first 64 bits of an instruction's encoding, as {@code nvdisasm -hex} prints them after it. */
     private static final Pattern ENCODING = Pattern.compile("/\\*\\s*0x([0-9a-f]{16})\\s*\\*/\\s*$");
+    /** A line with nothing but an encoding: an instruction's second 64 bits, or a skipped instruction's halves. */
+    private static final Pattern ENCODING_ONLY = Pattern.compile("^\\s*/\\*\\s*0x([0-9a-f]{16})\\s*\\*/\\s*$");
     private static final Pattern TEXT = Pattern.compile("^\\s*\\.section\\s+\\.text\\.([^,\\s]+)");
     private static final Pattern SECTION = Pattern.compile("^\\s*\\.section\\s+(\\S+?),");
     private static final Pattern INDEX = Pattern.compile("\\.word\\s+index@\\(([^)]+)\\)");
@@ -207,8 +234,18 @@ public final class MachineCode {
         Map<String, Map<Integer, Integer>> branches = new HashMap<>();
         Map<String, Integer> registers = new HashMap<>(), frames = new HashMap<>(), shared = new HashMap<>();
         String text = null, attribute = null, indexed = null, sharedName = null;
+        // the encodings of the instructions nvdisasm skips since the last it printed: the lines of
+        // encoding after that one's second, two per skipped instruction (the first 64 bits first)
+        List<Long> skipped = new ArrayList<>();
+        int halves = 0;
         for (String line : listing.split("\n")) {
             Matcher m;
+            if (text != null && (m = ENCODING_ONLY.matcher(line)).find()) {
+                if (halves++ >= 1 && halves % 2 == 0) {
+                    skipped.add(Long.parseUnsignedLong(m.group(1), 16));
+                }
+                continue;
+            }
             if ((m = SECTION.matcher(line)).find()) {
                 m = TEXT.matcher(line);
                 text = m.find() ? m.group(1) : null;
@@ -258,9 +295,11 @@ public final class MachineCode {
                 List<Instruction> body = code.get(text);
                 int address = Integer.parseInt(m.group(1), 16);
                 int next = body.isEmpty() ? 0 : body.getLast().address() + 16;
-                for (int a = next; a < address; a += 16) {
-                    body.add(Instruction.undecoded(a));
+                for (int a = next, q = 0; a < address; a += 16, q++) {
+                    body.add(Instruction.undecoded(a, q < skipped.size() ? skipped.get(q) : 0));
                 }
+                skipped.clear();
+                halves = 0;
                 Matcher t = TARGET.matcher(m.group(4));
                 String rest = m.group(4).replaceAll(";.*$", "").trim();
                 List<String> operands = rest.isEmpty() ? List.of()
@@ -348,11 +387,16 @@ public final class MachineCode {
                 outer = l;
             }
         }
+        Mix in = Mix.of(code.subList(main[0], main[1] + 1));
+        boolean inner = loops.stream().anyMatch(l -> l != main && l[0] >= main[0] && l[1] <= main[1]);
+        if (in.barriers() > 0 && in.ffma() > 0 && !inner) {
+            return new Slice(1, in.instructions(), in.ffma()); // it stages its slice itself: its k loop is unrolled in it
+        }
         int trips = trips(code, main, outer == null ? 0 : outer[0]);
         if (outer == null || trips < 1) {
             return null;
         }
-        Mix o = Mix.of(code.subList(outer[0], outer[1] + 1)), in = Mix.of(code.subList(main[0], main[1] + 1));
+        Mix o = Mix.of(code.subList(outer[0], outer[1] + 1));
         return new Slice(trips, o.instructions() + (trips - 1) * in.instructions(), o.ffma() + (trips - 1) * in.ffma());
     }
 
@@ -403,21 +447,27 @@ public final class MachineCode {
         if (!zeroed) {
             return 0;
         }
-        // in the loop, written only by one increment by 1 before the compare
-        int increments = 0, undecodedBefore = 0;
+        // in the loop, written only by one increment by a constant before the compare
+        int step = 0, unknown = 0;
         for (int i = loop[0]; i <= loop[1]; i++) {
             Instruction in = code.get(i);
-            if (in.opcode().equals(UNDECODED) && i < compare) {
-                undecodedBefore++;
-            } else if (in.writes(counter)) {
-                if (i > compare || in.predicate() != null || !in.base().equals("IADD3")
-                        || !in.operands().equals(List.of(counter, counter, "0x1", "RZ"))) {
+            if (in.opcode().equals(UNDECODED) && in.encoding() == 0 && i < compare) {
+                unknown++; // a listing without encodings (not made with -hex): taken for sm_90's VIADD R, R, 0x1
+            }
+            int s = in.stepOf(counter);
+            if (s > 0) {
+                if (i > compare || step > 0) {
                     return 0;
                 }
-                increments++;
+                step = s;
+            } else if (in.writes(counter)) {
+                return 0;
             }
         }
-        return increments == 1 || (increments == 0 && undecodedBefore > 0) ? limit : 0;
+        if (step == 0 && unknown > 0) {
+            step = 1;
+        }
+        return step > 0 && limit % step == 0 ? limit / step : 0;
     }
 
     /** Loops inside the main loop (their instructions are counted once, whatever their trip count). */

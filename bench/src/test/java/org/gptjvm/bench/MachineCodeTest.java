@@ -89,8 +89,9 @@ class MachineCodeTest {
         assertEquals(77, ptx.mix().instructions());
         assertEquals(new MachineCode.Slice(8, 313 + 7 * 77, 8 * 64), ptx.slice());
         assertEquals(512.0 / 852, ptx.slice().ffmaShare(), 1e-12);
-        // the 64-wide kernel's slice is its loop, unrolled: no loop inside it to count
-        assertEquals(null, only("gemm-cuda-sm90").slice());
+        // the 64-wide kernel's k loop is unrolled into its loop over slices (barriers, no loop inside): that
+        // loop is the slice, once
+        assertEquals(new MachineCode.Slice(1, 591, 256), only("gemm-cuda-sm90").slice());
     }
 
     @Test
@@ -107,6 +108,27 @@ class MachineCodeTest {
         assertEquals(76, k.mix().instructions()); // the k loop 0x1e10..0x22c0
         // the slice loop 0x1a40..0x2430: 160 instructions with the k loop once, and 7 more k loops
         assertEquals(new MachineCode.Slice(8, 692, 512), k.slice());
+    }
+
+    @Test
+    void aCounterSteppedByAnUndecodedViaddGivesTheSlicesTripCount() throws IOException {
+        // the lecture step's qkv product through CUDA (nvdisasm -hex), 2 k a pass: its k loop from 0x1670 counts
+        // 0, 0x108, ... (two rows of the slice, 2 x 132 floats) while below 0x420, the step added by
+        // VIADD R19, R19, 0x108 at 0x1690, which nvdisasm 11.8 does not decode (encoding 0x0000010813137836)
+        MachineCode.Instruction viadd = MachineCode.Instruction.undecoded(0x1690, 0x0000010813137836L);
+        assertEquals(0x108, viadd.stepOf("R19"));
+        assertEquals(0, viadd.stepOf("R18"));
+        assertEquals(0, MachineCode.Instruction.undecoded(0x1690, 0).stepOf("R19"));
+        assertEquals(8, new MachineCode.Instruction(0, "IADD3", null, null, List.of("R21", "R21", "0x8", "RZ")).stepOf("R21"));
+        MachineCode.Kernel k = only("gemmwide-k2-cuda-sm90");
+        assertEquals(128, k.registers());
+        assertEquals(0, k.localAccesses());
+        assertEquals(143, k.mix().instructions());
+        assertEquals(128, k.mix().ffma());
+        assertEquals(1, k.mix().undecoded());
+        assertEquals(Map.of(16, 8), k.mix().sharedLoads());
+        assertEquals(new MachineCode.Slice(4, 640, 512), k.slice());
+        assertEquals(0.8, k.slice().ffmaShare(), 1e-12);
     }
 
     @Test
