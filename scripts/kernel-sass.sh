@@ -6,8 +6,8 @@
 # work-group size the launch asked for), and its main loop's instruction count, FFMA share, shared
 # loads by width, FFMAs per shared load, global loads by width and barriers, and where the main loop
 # runs a known number of times inside another (the GEMMs' k loop in their loop over slices) that
-# loop per iteration, a slice with its staging (MachineCode in the bench module says how each is
-# counted). Routes:
+# loop per iteration, a slice with its staging, or where the k loop is unrolled into the loop over
+# slices that loop itself ("1x"; MachineCode in the bench module says how each is counted). Routes:
 #   cuda  TornadoVM's CUDA backend: its CUDA C through NVRTC to a cubin (what runs on the GPU)
 #   ptx   TornadoVM's PTX backend: its PTX through CUDA's ptxas with the JIT options TornadoVM gave the
 #         driver (the register cap among them), as the driver's JIT does

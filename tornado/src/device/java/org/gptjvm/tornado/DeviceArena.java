@@ -81,7 +81,7 @@ final class DeviceArena {
     }
 
     /** Largest arena: FloatArray indices are ints. */
-    static final long MAX_FLOATS = Integer.MAX_VALUE - 1024;
+    static final long MAX_FLOATS = Integer.MAX_VALUE - 1024 - Gemm.OVERRUN;
 
     private FloatArray mem = new FloatArray(1024);
     private long used, ownBytes;
@@ -230,10 +230,11 @@ final class DeviceArena {
      * back first and drops it: a new array needs a new plan.
      */
     FloatArray array() {
-        if (mem.getSize() < used) {
+        long size = used + Gemm.OVERRUN; // the slack a wide product may read past its operands
+        if (mem.getSize() < size) {
             pullAll();
             deviceDropped();
-            FloatArray bigger = new FloatArray((int) Math.min(MAX_FLOATS, Math.max(used, mem.getSize() * 3L / 2)));
+            FloatArray bigger = new FloatArray((int) Math.min(MAX_FLOATS + Gemm.OVERRUN, Math.max(size, mem.getSize() * 3L / 2)));
             MemorySegment.copy(mem.getSegment(), 0, bigger.getSegment(), 0, 4L * mem.getSize());
             mem = bigger;
         }

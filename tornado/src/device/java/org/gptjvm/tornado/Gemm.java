@@ -6,6 +6,7 @@ import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
@@ -25,17 +26,22 @@ import java.util.List;
  * </pre>
  *
  * A work-group of {@link #THREADS} x {@link #THREADS} work-items computes one {@link #TILE} x
- * {@link #TILE} tile of C, each work-item {@link #R} x {@link #R} outputs in registers, with
- * TK-deep slices of A and B staged in local memory (2 x TK x {@link #PITCH} floats), so every element read
- * from global memory serves TILE products. Every element's k runs in order, whoever computes it and
- * whichever tile: no atomics, and results repeat run to run.
+ * {@link #TILE} tile of C, each work-item the {@link #R} x {@link #R} block of adjacent rows and
+ * columns at (R ly, R lx) in registers, with TK-deep slices of A and B staged in local memory (2 x TK x
+ * {@link #PITCH} floats), so every element read from global memory serves TILE products and a
+ * work-item's R values of A (of B) for one k are one 16-byte local read. Every element's k runs in
+ * order, whoever computes it and whichever tile: no atomics, and results repeat run to run.
  *
  * <p>A work-item reads its part of the next slice from global memory into registers right after
  * staging the current one, and multiplies the current one meanwhile: the reads' latency overlaps the
- * multiply-adds instead of stalling the work-group at the barrier. The reads are unconditional (see
- * {@link #loadA}) and dropout's mask is applied as a value is staged, not as it is read, so that a
- * slice's reads are issued together: a read inside a bounds branch, its value stored to local memory
- * right after, makes a work-item wait for its reads one at a time.
+ * multiply-adds instead of stalling the work-group at the barrier. Its part is 4 neighbours of each
+ * operand along that operand's unit stride ({@link #runAcross}), read unconditionally from one address
+ * ({@link #runAt}), edges by clamped addresses and zeroed values ({@link #zeroPast}); dropout's mask
+ * is applied as a value is staged, not as it is read, so that a slice's reads are issued together: a
+ * read inside a bounds branch, its value stored to local memory right after, makes a work-item wait
+ * for its reads one at a time. The launch says (constant arguments, which TornadoVM compiles in)
+ * which stride of each operand is 1 and whether any of its calls has a mask, so each launch's
+ * staging is compiled for its layouts, and without the mask's hash where none has one.
  *
  * <p>Operands are addressed through strides, so one kernel serves every layout: A(i,k) =
  * mem[a + i*sai + k*sak], B(k,j) = mem[b + k*sbk + j*sbj], C(i,j) = mem[c + i*ldc + j]. The
@@ -55,13 +61,13 @@ public final class Gemm {
     /** C tile edge, k slice depth, work-items per tile edge, outputs per work-item edge. */
     static final int TILE = 64, TK = 16, THREADS = 16, R = TILE / THREADS;
     /**
-     * Row pitch of a staged slice in local memory: one k's TILE values and 32 / TK floats of padding.
-     * Where the operand's unit stride is along k, a warp's 32 work-items store TK consecutive k of
-     * 32 / TK consecutive rows. Unpadded, those k lie TILE floats apart, in one bank: a TK-way
-     * conflict. With this pitch, k starts at bank k * 32 / TK, so the 32 stores fall in 32 banks.
-     * The reads are as before: one address per row (a broadcast), consecutive ones along a row.
+     * Row pitch of a staged slice in local memory: one k's TILE values and 4 floats of padding, a
+     * multiple of 4 so that a work-item's 4 neighbouring values of a k are one 16-byte read (LDS.128).
+     * Where the operand's unit stride is along k, a warp stores 8 rows of 4 runs of 4 k (see
+     * {@link #runAcross}): with this pitch a store of the warp falls in 2 ways of each bank (unpadded,
+     * TILE floats apart, 8).
      */
-    static final int PITCH = TILE + 32 / TK;
+    static final int PITCH = TILE + 4;
     /** Local memory of one work-group, in bytes. */
     static final int LOCAL_BYTES = 2 * TK * PITCH * 4;
     /**
@@ -69,12 +75,33 @@ public final class Gemm {
      * work-item's 8 x 8 outputs are a block of 8 adjacent rows by 8 adjacent columns, so that the 8
      * values of A (and of B) it reads for one k are neighbours in local memory, 32-byte aligned: NVIDIA's
      * assembler makes two 16-byte reads of them (LDS.128), 4 reads for 64 multiply-adds, where the
-     * 64-wide kernel's strided outputs take 8 scalar reads for 16.
+     * 64-wide kernel takes 2 for 16. Every element read from global memory serves WIDE products.
      */
     static final int WIDE = 128, WIDE_TK = 8, WIDE_R = WIDE / THREADS;
     /** A wide slice's row pitch: a multiple of 4 (16-byte rows), and 4 more than the tile (see {@link #PITCH}). */
     static final int WIDE_PITCH = WIDE + 4;
     static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
+    /**
+     * The k of a slice a wide tile multiplies per pass of its loop, 2 or 4, by route (the system property
+     * {@code gpt.tornado.wideKStep} sets it for any, as the tests do to run both): 4 leaves nothing of the
+     * loop but its multiply-adds and shared reads, within the PTX route's register cap; the CUDA route,
+     * which takes no cap, holds 4 k's shared reads at once in more registers than two work-groups an SM
+     * leave it (DeviceLimits.REGISTERS), so it takes 2, as does OpenCL, whose cap no flag sets.
+     */
+    static int kStep(TornadoVMBackendType route) {
+        int step = Integer.getInteger("gpt.tornado.wideKStep", route == TornadoVMBackendType.PTX ? 4 : 2);
+        if (step != 2 && step != 4) {
+            throw new IllegalArgumentException("gpt.tornado.wideKStep is 2 or 4, not " + step);
+        }
+        return step;
+    }
+
+    /**
+     * How far past an operand's last element a wide tile may read (see {@link #runAt}): a run across
+     * the tile from its last row (up to WIDE - 1 floats), or along k past its last k (up to 15). The
+     * arena keeps this much slack after its last buffer.
+     */
+    static final int OVERRUN = WIDE + 4;
 
     // args[at + ...]
     static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
@@ -294,6 +321,11 @@ public final class Gemm {
                 masked = c;
             }
         }
+        for (Call c : calls) {
+            if ((c.sak != 1 && c.sai != 1) || (c.sbj != 1 && c.sbk != 1)) { // the kernels stage runs of 4 neighbours (runAcross)
+                throw new IllegalStateException(kernel + ": each operand of a product needs a unit stride along k or across");
+            }
+        }
         int[] all = new int[calls.size() * SIZE];
         for (int q = 0; q < calls.size(); q++) {
             System.arraycopy(calls.get(q).args(q < calls.size() - 1), 0, all, q * SIZE, SIZE);
@@ -302,9 +334,12 @@ public final class Gemm {
         float alpha = calls.getFirst().alpha;
         int tile = tile(calls);
         int aAlong = along(calls, c -> c.sak == 1), bAlong = along(calls, c -> c.sbj != 1);
+        int drops = calls.stream().anyMatch(c -> (c.flags & DROP_A) != 0) ? 1 : 0;
         return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha,
-                aAlong, bAlong)
-                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha), grid(calls, tile),
+                aAlong, bAlong, ctx.wideKStep)
+                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong,
+                drops),
+                grid(calls, tile),
                 info(kernel, calls, tile));
     }
 
@@ -349,7 +384,8 @@ public final class Gemm {
                 new long[]{THREADS, THREADS, 1}, flops, read, written, tile == WIDE ? WIDE_LOCAL_BYTES : LOCAL_BYTES);
     }
 
-    public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha) {
+    public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
+                            int aAlong, int bAlong, int drops) {
         int lx = kc.localIdx, ly = kc.localIdy;
         // the launch's rows of work-groups: each call's tile rows for z = 0, then for z = 1, ..., call after call
         int gy = kc.groupIdy;
@@ -370,7 +406,7 @@ public final class Gemm {
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
         boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, TILE);
-        boolean dropA = (flags & DROP_A) != 0;
+        boolean dropA = drops != 0 && (flags & DROP_A) != 0; // drops: a constant, 0 where no call of the launch has a mask
 
         float[] as = kc.allocateFloatLocalArray(TK * PITCH);
         float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
@@ -379,50 +415,49 @@ public final class Gemm {
         // every multiply-add, where an OpenCL compiler unrolls the loops and keeps it in registers.
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
         float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
-        // written out for R = 4 and TK * TILE / (THREADS * THREADS) = 4 loads of each operand's slice per
-        // work-item: tid + l * step, l < 4
-        int tid = ly * THREADS + lx, step = THREADS * THREADS;
-        boolean aAlongK = sak == 1, bAlongK = sbj != 1;
-        int k0 = skip ? kEnd : kBegin; // a skipped tile loads zeros and never stages them
-        float nA0 = loadA(mem, a, tid, aAlongK, TK, TILE, tileI, k0, m, kEnd, sai, sak);
-        float nA1 = loadA(mem, a, tid + step, aAlongK, TK, TILE, tileI, k0, m, kEnd, sai, sak);
-        float nA2 = loadA(mem, a, tid + 2 * step, aAlongK, TK, TILE, tileI, k0, m, kEnd, sai, sak);
-        float nA3 = loadA(mem, a, tid + 3 * step, aAlongK, TK, TILE, tileI, k0, m, kEnd, sai, sak);
-        float nB0 = loadB(mem, b, tid, bAlongK, TK, TILE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB1 = loadB(mem, b, tid + step, bAlongK, TK, TILE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB2 = loadB(mem, b, tid + 2 * step, bAlongK, TK, TILE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB3 = loadB(mem, b, tid + 3 * step, bAlongK, TK, TILE, tileJ, k0, n, kEnd, sbk, sbj);
+        int tid = ly * THREADS + lx;
+        boolean aAlongK = aAlong < 0 ? sak == 1 : aAlong == 1, bAlongK = bAlong < 0 ? sbj != 1 : bAlong == 1;
+        // this work-item's run of 4 values of each operand's slice, as gemmWide stages (see runAcross)
+        int aI = runAcross(tid, aAlongK, 2, 4), aK = runAlong(tid, aAlongK, 2, 4);
+        int bJ = runAcross(tid, bAlongK, 2, 4), bK = runAlong(tid, bAlongK, 2, 4);
+        int aLine = aAlongK ? a + Math.min(tileI + aI, m - 1) * sai : a + tileI + aI;
+        int bLine = bAlongK ? b + Math.min(tileJ + bJ, n - 1) * sbj : b + tileJ + bJ;
+        int k0 = skip ? kEnd : kBegin;
+        int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
+        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK);
+        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK);
+        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK);
+        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK);
+        int ra0 = ly * R, rb0 = lx * R;
         for (; k0 < kEnd; k0 += TK) {
             // stage this slice (A through dropout's mask where asked: element index = address - maskBase)
-            as[slot(tid, aAlongK, TK, TILE, PITCH)] = masked(nA0, dropA, seedValue, salt,
-                    addressA(a, tid, aAlongK, TK, TILE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + step, aAlongK, TK, TILE, PITCH)] = masked(nA1, dropA, seedValue, salt,
-                    addressA(a, tid + step, aAlongK, TK, TILE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + 2 * step, aAlongK, TK, TILE, PITCH)] = masked(nA2, dropA, seedValue, salt,
-                    addressA(a, tid + 2 * step, aAlongK, TK, TILE, tileI, k0, sai, sak) - maskBase, p);
-            as[slot(tid + 3 * step, aAlongK, TK, TILE, PITCH)] = masked(nA3, dropA, seedValue, salt,
-                    addressA(a, tid + 3 * step, aAlongK, TK, TILE, tileI, k0, sai, sak) - maskBase, p);
-            bs[slot(tid, bAlongK, TK, TILE, PITCH)] = nB0;
-            bs[slot(tid + step, bAlongK, TK, TILE, PITCH)] = nB1;
-            bs[slot(tid + 2 * step, bAlongK, TK, TILE, PITCH)] = nB2;
-            bs[slot(tid + 3 * step, bAlongK, TK, TILE, PITCH)] = nB3;
+            int aFirst = runAt(aLine, k0 + aK, kEnd, sak, aAlongK) - maskBase;
+            as[runSlot(tid, aAlongK, 0, 2, 4, PITCH)] = masked(nA0, dropA, seedValue, salt, aFirst, p);
+            as[runSlot(tid, aAlongK, 1, 2, 4, PITCH)] = masked(nA1, dropA, seedValue, salt, aFirst + 1, p);
+            as[runSlot(tid, aAlongK, 2, 2, 4, PITCH)] = masked(nA2, dropA, seedValue, salt, aFirst + 2, p);
+            as[runSlot(tid, aAlongK, 3, 2, 4, PITCH)] = masked(nA3, dropA, seedValue, salt, aFirst + 3, p);
+            bs[runSlot(tid, bAlongK, 0, 2, 4, PITCH)] = nB0;
+            bs[runSlot(tid, bAlongK, 1, 2, 4, PITCH)] = nB1;
+            bs[runSlot(tid, bAlongK, 2, 2, 4, PITCH)] = nB2;
+            bs[runSlot(tid, bAlongK, 3, 2, 4, PITCH)] = nB3;
             kc.localBarrier();
             int k1 = k0 + TK; // the next slice's values; past kEnd, zeros that are never staged
-            nA0 = loadA(mem, a, tid, aAlongK, TK, TILE, tileI, k1, m, kEnd, sai, sak);
-            nA1 = loadA(mem, a, tid + step, aAlongK, TK, TILE, tileI, k1, m, kEnd, sai, sak);
-            nA2 = loadA(mem, a, tid + 2 * step, aAlongK, TK, TILE, tileI, k1, m, kEnd, sai, sak);
-            nA3 = loadA(mem, a, tid + 3 * step, aAlongK, TK, TILE, tileI, k1, m, kEnd, sai, sak);
-            nB0 = loadB(mem, b, tid, bAlongK, TK, TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB1 = loadB(mem, b, tid + step, bAlongK, TK, TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB2 = loadB(mem, b, tid + 2 * step, bAlongK, TK, TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB3 = loadB(mem, b, tid + 3 * step, bAlongK, TK, TILE, tileJ, k1, n, kEnd, sbk, sbj);
-            // k in fours: Graal unrolls the inner loop (a loop of all TK at once is too large for it, and
-            // stays a loop of 16 multiply-adds)
+            aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
+            bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
+            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK);
+            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK);
+            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK);
+            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK);
+            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK);
+            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK);
+            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK);
+            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK);
+            // k in fours: Graal unrolls the inner loop (a loop of all TK at once is too large for it)
             for (int kq = 0; kq < TK; kq += 4) {
                 for (int kk = kq; kk < kq + 4; kk++) {
-                    int ra = kk * PITCH + ly, rb = kk * PITCH + lx;
-                    float a0 = as[ra], a1 = as[ra + THREADS], a2 = as[ra + 2 * THREADS], a3 = as[ra + 3 * THREADS];
-                    float b0 = bs[rb], b1 = bs[rb + THREADS], b2 = bs[rb + 2 * THREADS], b3 = bs[rb + 3 * THREADS];
+                    int ra = kk * PITCH + ra0, rb = kk * PITCH + rb0;
+                    float a0 = as[ra], a1 = as[ra + 1], a2 = as[ra + 2], a3 = as[ra + 3];
+                    float b0 = bs[rb], b1 = bs[rb + 1], b2 = bs[rb + 2], b3 = bs[rb + 3];
                     c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
                     c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
                     c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
@@ -432,15 +467,14 @@ public final class Gemm {
             kc.localBarrier();
         }
         if (!skip) {
-            // the epilogue's arguments, read after the k loop so that they hold no registers during it
-            int j = tileJ + lx, gate = gateOf(args, at, c);
+            int i = tileI + ly * R, j = tileJ + lx * R, gate = gateOf(args, at, c);
             int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
-            storeRow(mem, c, ldc, tileI + ly, j, THREADS, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
-            storeRow(mem, c, ldc, tileI + THREADS + ly, j, THREADS, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
-            storeRow(mem, c, ldc, tileI + 2 * THREADS + ly, j, THREADS, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
-            storeRow(mem, c, ldc, tileI + 3 * THREADS + ly, j, THREADS, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
+            storeRow(mem, c, ldc, i, j, 1, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
             for (int r = 0; r < R; r++) {
-                finishRow(mem, c, ldc, tileI + r * THREADS + ly, j, THREADS, m, n, flags, res, seedValue, salt, maskBase, p);
+                finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
             }
         }
     }
@@ -448,24 +482,26 @@ public final class Gemm {
     /**
      * {@link #gemm} with wide tiles: a work-group of THREADS x THREADS computes a {@link #WIDE} x
      * {@link #WIDE} tile of C, each work-item the 8 x 8 block at rows 8 ly.., columns 8 lx.. of it, from
-     * {@link #WIDE_TK}-deep slices staged as {@link #gemm} stages its slices (the next slice read into
-     * registers while this one is multiplied); the same calls, arguments, k order (so each element is the
-     * same sum, bit for bit, where both split K alike) and epilogue, a row's 8 columns in two runs of 4.
-     * {@link #tile} gives it launches whose every C is at least WIDE x WIDE; the edges are guarded as in
-     * {@link #gemm}.
+     * {@link #WIDE_TK}-deep slices, the next slice read into registers while this one is multiplied; the
+     * same calls, arguments, k order (so each element is the same sum, bit for bit, where both split K
+     * alike) and epilogue as {@link #gemm}, a row's 8 columns in two runs of 4. {@link #tile} gives it
+     * launches whose every C is at least WIDE x WIDE.
      *
      * <p>Per k a work-item reads 8 neighbouring values of A and 8 of B (two 16-byte reads each, see
-     * {@link #WIDE}) for 64 multiply-adds. A is staged as it is read: no dropout mask (a call with one
-     * takes the 64-wide kernel, see {@link Call#wide}), whose hash in the slice loop would be a third
-     * of its instructions. Ways to hold fewer registers or instructions through the loop that are out
-     * of reach: reading the epilogue's arguments again after the loop, and computing each load's offset
-     * or each staged value's local slot once before it; with any of them, TornadoVM 5.2 fails to
-     * compile the kernel ("Non-final objects introduced via scope are not supported", in its task
-     * specialisation). Unrolling the k loop (8 blocks of 64 multiply-adds) makes a slice 83% FFMA on
-     * the CUDA route but needs 160 registers there, and spills under the PTX route's cap of 128.
+     * {@link #WIDE}) for 64 multiply-adds, {@code kStep} k (2 or 4, see {@link #kStep}) per pass of the
+     * loop, their local offsets constants from the pass's first. It stages its slice share as 4
+     * neighbours along each operand's unit stride ({@link #runAcross}): one address per operand, the
+     * edges handled by clamping addresses and zeroing only the values past the k range ({@link #zeroPast}),
+     * not by a select per value. A is staged as it is read: no dropout mask (a call with one takes the
+     * 64-wide kernel, see {@link Call#wide}), whose hash would be a third of the slice's instructions.
+     *
+     * <p>Written this way because TornadoVM 5.2 refuses other ways ("Non-final objects introduced via
+     * scope are not supported", in its task specialisation): a FloatArray read in a helper method where
+     * its index was computed before the loop, the local slots computed once before the loop, the
+     * epilogue's arguments read again after it, double-buffered local slices.
      */
     public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                                int aAlong, int bAlong) {
+                                int aAlong, int bAlong, int kStep) {
         int lx = kc.localIdx, ly = kc.localIdy;
         int gy = kc.groupIdy;
         int tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
@@ -496,39 +532,44 @@ public final class Gemm {
         float c50 = 0f, c51 = 0f, c52 = 0f, c53 = 0f, c54 = 0f, c55 = 0f, c56 = 0f, c57 = 0f;
         float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f, c64 = 0f, c65 = 0f, c66 = 0f, c67 = 0f;
         float c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f, c74 = 0f, c75 = 0f, c76 = 0f, c77 = 0f;
-        int tid = ly * THREADS + lx, step = THREADS * THREADS;
+        int tid = ly * THREADS + lx;
         boolean aAlongK = aAlong < 0 ? sak == 1 : aAlong == 1, bAlongK = bAlong < 0 ? sbj != 1 : bAlong == 1;
+        // this work-item's run of 4 values of each operand's slice (see runAcross): where it starts
+        // across the tile and along k, and where the operand's line it lies on starts
+        int aI = runAcross(tid, aAlongK, 1, 5), aK = runAlong(tid, aAlongK, 1, 5);
+        int bJ = runAcross(tid, bAlongK, 1, 5), bK = runAlong(tid, bAlongK, 1, 5);
+        int aLine = aAlongK ? a + Math.min(tileI + aI, m - 1) * sai : a + tileI + aI;
+        int bLine = bAlongK ? b + Math.min(tileJ + bJ, n - 1) * sbj : b + tileJ + bJ;
         int k0 = skip ? kEnd : kBegin;
-        float nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
-        float nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
-        float nA2 = loadA(mem, a, tid + 2 * step, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
-        float nA3 = loadA(mem, a, tid + 3 * step, aAlongK, WIDE_TK, WIDE, tileI, k0, m, kEnd, sai, sak);
-        float nB0 = loadB(mem, b, tid, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB1 = loadB(mem, b, tid + step, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB2 = loadB(mem, b, tid + 2 * step, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
-        float nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE, tileJ, k0, n, kEnd, sbk, sbj);
+        int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
+        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK);
+        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK);
+        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK);
+        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK);
         int ra0 = ly * WIDE_R, rb0 = lx * WIDE_R;
         for (; k0 < kEnd; k0 += WIDE_TK) {
-            as[slot(tid, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nA0;
-            as[slot(tid + step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nA1;
-            as[slot(tid + 2 * step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nA2;
-            as[slot(tid + 3 * step, aAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nA3;
-            bs[slot(tid, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB0;
-            bs[slot(tid + step, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB1;
-            bs[slot(tid + 2 * step, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB2;
-            bs[slot(tid + 3 * step, bAlongK, WIDE_TK, WIDE, WIDE_PITCH)] = nB3;
+            as[runSlot(tid, aAlongK, 0, 1, 5, WIDE_PITCH)] = nA0;
+            as[runSlot(tid, aAlongK, 1, 1, 5, WIDE_PITCH)] = nA1;
+            as[runSlot(tid, aAlongK, 2, 1, 5, WIDE_PITCH)] = nA2;
+            as[runSlot(tid, aAlongK, 3, 1, 5, WIDE_PITCH)] = nA3;
+            bs[runSlot(tid, bAlongK, 0, 1, 5, WIDE_PITCH)] = nB0;
+            bs[runSlot(tid, bAlongK, 1, 1, 5, WIDE_PITCH)] = nB1;
+            bs[runSlot(tid, bAlongK, 2, 1, 5, WIDE_PITCH)] = nB2;
+            bs[runSlot(tid, bAlongK, 3, 1, 5, WIDE_PITCH)] = nB3;
             kc.localBarrier();
             int k1 = k0 + WIDE_TK;
-            nA0 = loadA(mem, a, tid, aAlongK, WIDE_TK, WIDE, tileI, k1, m, kEnd, sai, sak);
-            nA1 = loadA(mem, a, tid + step, aAlongK, WIDE_TK, WIDE, tileI, k1, m, kEnd, sai, sak);
-            nA2 = loadA(mem, a, tid + 2 * step, aAlongK, WIDE_TK, WIDE, tileI, k1, m, kEnd, sai, sak);
-            nA3 = loadA(mem, a, tid + 3 * step, aAlongK, WIDE_TK, WIDE, tileI, k1, m, kEnd, sai, sak);
-            nB0 = loadB(mem, b, tid, bAlongK, WIDE_TK, WIDE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB1 = loadB(mem, b, tid + step, bAlongK, WIDE_TK, WIDE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB2 = loadB(mem, b, tid + 2 * step, bAlongK, WIDE_TK, WIDE, tileJ, k1, n, kEnd, sbk, sbj);
-            nB3 = loadB(mem, b, tid + 3 * step, bAlongK, WIDE_TK, WIDE, tileJ, k1, n, kEnd, sbk, sbj);
-            for (int kk = 0; kk < WIDE_TK; kk++) {
-                int ra = kk * WIDE_PITCH + ra0, rb = kk * WIDE_PITCH + rb0;
+            aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
+            bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
+            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK);
+            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK);
+            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK);
+            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK);
+            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK);
+            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK);
+            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK);
+            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK);
+            for (int row = 0; row < WIDE_TK * WIDE_PITCH; row += kStep * WIDE_PITCH) {
+                int ra = row + ra0, rb = row + rb0;
                 float a0 = as[ra], a1 = as[ra + 1], a2 = as[ra + 2], a3 = as[ra + 3];
                 float a4 = as[ra + 4], a5 = as[ra + 5], a6 = as[ra + 6], a7 = as[ra + 7];
                 float b0 = bs[rb], b1 = bs[rb + 1], b2 = bs[rb + 2], b3 = bs[rb + 3];
@@ -541,6 +582,44 @@ public final class Gemm {
                 c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3; c54 += a5 * b4; c55 += a5 * b5; c56 += a5 * b6; c57 += a5 * b7;
                 c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3; c64 += a6 * b4; c65 += a6 * b5; c66 += a6 * b6; c67 += a6 * b7;
                 c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3; c74 += a7 * b4; c75 += a7 * b5; c76 += a7 * b6; c77 += a7 * b7;
+                float a0_1 = as[WIDE_PITCH + ra], a1_1 = as[WIDE_PITCH + ra + 1], a2_1 = as[WIDE_PITCH + ra + 2], a3_1 = as[WIDE_PITCH + ra + 3];
+                float a4_1 = as[WIDE_PITCH + ra + 4], a5_1 = as[WIDE_PITCH + ra + 5], a6_1 = as[WIDE_PITCH + ra + 6], a7_1 = as[WIDE_PITCH + ra + 7];
+                float b0_1 = bs[WIDE_PITCH + rb], b1_1 = bs[WIDE_PITCH + rb + 1], b2_1 = bs[WIDE_PITCH + rb + 2], b3_1 = bs[WIDE_PITCH + rb + 3];
+                float b4_1 = bs[WIDE_PITCH + rb + 4], b5_1 = bs[WIDE_PITCH + rb + 5], b6_1 = bs[WIDE_PITCH + rb + 6], b7_1 = bs[WIDE_PITCH + rb + 7];
+                c00 += a0_1 * b0_1; c01 += a0_1 * b1_1; c02 += a0_1 * b2_1; c03 += a0_1 * b3_1; c04 += a0_1 * b4_1; c05 += a0_1 * b5_1; c06 += a0_1 * b6_1; c07 += a0_1 * b7_1;
+                c10 += a1_1 * b0_1; c11 += a1_1 * b1_1; c12 += a1_1 * b2_1; c13 += a1_1 * b3_1; c14 += a1_1 * b4_1; c15 += a1_1 * b5_1; c16 += a1_1 * b6_1; c17 += a1_1 * b7_1;
+                c20 += a2_1 * b0_1; c21 += a2_1 * b1_1; c22 += a2_1 * b2_1; c23 += a2_1 * b3_1; c24 += a2_1 * b4_1; c25 += a2_1 * b5_1; c26 += a2_1 * b6_1; c27 += a2_1 * b7_1;
+                c30 += a3_1 * b0_1; c31 += a3_1 * b1_1; c32 += a3_1 * b2_1; c33 += a3_1 * b3_1; c34 += a3_1 * b4_1; c35 += a3_1 * b5_1; c36 += a3_1 * b6_1; c37 += a3_1 * b7_1;
+                c40 += a4_1 * b0_1; c41 += a4_1 * b1_1; c42 += a4_1 * b2_1; c43 += a4_1 * b3_1; c44 += a4_1 * b4_1; c45 += a4_1 * b5_1; c46 += a4_1 * b6_1; c47 += a4_1 * b7_1;
+                c50 += a5_1 * b0_1; c51 += a5_1 * b1_1; c52 += a5_1 * b2_1; c53 += a5_1 * b3_1; c54 += a5_1 * b4_1; c55 += a5_1 * b5_1; c56 += a5_1 * b6_1; c57 += a5_1 * b7_1;
+                c60 += a6_1 * b0_1; c61 += a6_1 * b1_1; c62 += a6_1 * b2_1; c63 += a6_1 * b3_1; c64 += a6_1 * b4_1; c65 += a6_1 * b5_1; c66 += a6_1 * b6_1; c67 += a6_1 * b7_1;
+                c70 += a7_1 * b0_1; c71 += a7_1 * b1_1; c72 += a7_1 * b2_1; c73 += a7_1 * b3_1; c74 += a7_1 * b4_1; c75 += a7_1 * b5_1; c76 += a7_1 * b6_1; c77 += a7_1 * b7_1;
+                if (kStep == 4) {
+                    float a0_2 = as[2 * WIDE_PITCH + ra], a1_2 = as[2 * WIDE_PITCH + ra + 1], a2_2 = as[2 * WIDE_PITCH + ra + 2], a3_2 = as[2 * WIDE_PITCH + ra + 3];
+                    float a4_2 = as[2 * WIDE_PITCH + ra + 4], a5_2 = as[2 * WIDE_PITCH + ra + 5], a6_2 = as[2 * WIDE_PITCH + ra + 6], a7_2 = as[2 * WIDE_PITCH + ra + 7];
+                    float b0_2 = bs[2 * WIDE_PITCH + rb], b1_2 = bs[2 * WIDE_PITCH + rb + 1], b2_2 = bs[2 * WIDE_PITCH + rb + 2], b3_2 = bs[2 * WIDE_PITCH + rb + 3];
+                    float b4_2 = bs[2 * WIDE_PITCH + rb + 4], b5_2 = bs[2 * WIDE_PITCH + rb + 5], b6_2 = bs[2 * WIDE_PITCH + rb + 6], b7_2 = bs[2 * WIDE_PITCH + rb + 7];
+                    c00 += a0_2 * b0_2; c01 += a0_2 * b1_2; c02 += a0_2 * b2_2; c03 += a0_2 * b3_2; c04 += a0_2 * b4_2; c05 += a0_2 * b5_2; c06 += a0_2 * b6_2; c07 += a0_2 * b7_2;
+                    c10 += a1_2 * b0_2; c11 += a1_2 * b1_2; c12 += a1_2 * b2_2; c13 += a1_2 * b3_2; c14 += a1_2 * b4_2; c15 += a1_2 * b5_2; c16 += a1_2 * b6_2; c17 += a1_2 * b7_2;
+                    c20 += a2_2 * b0_2; c21 += a2_2 * b1_2; c22 += a2_2 * b2_2; c23 += a2_2 * b3_2; c24 += a2_2 * b4_2; c25 += a2_2 * b5_2; c26 += a2_2 * b6_2; c27 += a2_2 * b7_2;
+                    c30 += a3_2 * b0_2; c31 += a3_2 * b1_2; c32 += a3_2 * b2_2; c33 += a3_2 * b3_2; c34 += a3_2 * b4_2; c35 += a3_2 * b5_2; c36 += a3_2 * b6_2; c37 += a3_2 * b7_2;
+                    c40 += a4_2 * b0_2; c41 += a4_2 * b1_2; c42 += a4_2 * b2_2; c43 += a4_2 * b3_2; c44 += a4_2 * b4_2; c45 += a4_2 * b5_2; c46 += a4_2 * b6_2; c47 += a4_2 * b7_2;
+                    c50 += a5_2 * b0_2; c51 += a5_2 * b1_2; c52 += a5_2 * b2_2; c53 += a5_2 * b3_2; c54 += a5_2 * b4_2; c55 += a5_2 * b5_2; c56 += a5_2 * b6_2; c57 += a5_2 * b7_2;
+                    c60 += a6_2 * b0_2; c61 += a6_2 * b1_2; c62 += a6_2 * b2_2; c63 += a6_2 * b3_2; c64 += a6_2 * b4_2; c65 += a6_2 * b5_2; c66 += a6_2 * b6_2; c67 += a6_2 * b7_2;
+                    c70 += a7_2 * b0_2; c71 += a7_2 * b1_2; c72 += a7_2 * b2_2; c73 += a7_2 * b3_2; c74 += a7_2 * b4_2; c75 += a7_2 * b5_2; c76 += a7_2 * b6_2; c77 += a7_2 * b7_2;
+                    float a0_3 = as[3 * WIDE_PITCH + ra], a1_3 = as[3 * WIDE_PITCH + ra + 1], a2_3 = as[3 * WIDE_PITCH + ra + 2], a3_3 = as[3 * WIDE_PITCH + ra + 3];
+                    float a4_3 = as[3 * WIDE_PITCH + ra + 4], a5_3 = as[3 * WIDE_PITCH + ra + 5], a6_3 = as[3 * WIDE_PITCH + ra + 6], a7_3 = as[3 * WIDE_PITCH + ra + 7];
+                    float b0_3 = bs[3 * WIDE_PITCH + rb], b1_3 = bs[3 * WIDE_PITCH + rb + 1], b2_3 = bs[3 * WIDE_PITCH + rb + 2], b3_3 = bs[3 * WIDE_PITCH + rb + 3];
+                    float b4_3 = bs[3 * WIDE_PITCH + rb + 4], b5_3 = bs[3 * WIDE_PITCH + rb + 5], b6_3 = bs[3 * WIDE_PITCH + rb + 6], b7_3 = bs[3 * WIDE_PITCH + rb + 7];
+                    c00 += a0_3 * b0_3; c01 += a0_3 * b1_3; c02 += a0_3 * b2_3; c03 += a0_3 * b3_3; c04 += a0_3 * b4_3; c05 += a0_3 * b5_3; c06 += a0_3 * b6_3; c07 += a0_3 * b7_3;
+                    c10 += a1_3 * b0_3; c11 += a1_3 * b1_3; c12 += a1_3 * b2_3; c13 += a1_3 * b3_3; c14 += a1_3 * b4_3; c15 += a1_3 * b5_3; c16 += a1_3 * b6_3; c17 += a1_3 * b7_3;
+                    c20 += a2_3 * b0_3; c21 += a2_3 * b1_3; c22 += a2_3 * b2_3; c23 += a2_3 * b3_3; c24 += a2_3 * b4_3; c25 += a2_3 * b5_3; c26 += a2_3 * b6_3; c27 += a2_3 * b7_3;
+                    c30 += a3_3 * b0_3; c31 += a3_3 * b1_3; c32 += a3_3 * b2_3; c33 += a3_3 * b3_3; c34 += a3_3 * b4_3; c35 += a3_3 * b5_3; c36 += a3_3 * b6_3; c37 += a3_3 * b7_3;
+                    c40 += a4_3 * b0_3; c41 += a4_3 * b1_3; c42 += a4_3 * b2_3; c43 += a4_3 * b3_3; c44 += a4_3 * b4_3; c45 += a4_3 * b5_3; c46 += a4_3 * b6_3; c47 += a4_3 * b7_3;
+                    c50 += a5_3 * b0_3; c51 += a5_3 * b1_3; c52 += a5_3 * b2_3; c53 += a5_3 * b3_3; c54 += a5_3 * b4_3; c55 += a5_3 * b5_3; c56 += a5_3 * b6_3; c57 += a5_3 * b7_3;
+                    c60 += a6_3 * b0_3; c61 += a6_3 * b1_3; c62 += a6_3 * b2_3; c63 += a6_3 * b3_3; c64 += a6_3 * b4_3; c65 += a6_3 * b5_3; c66 += a6_3 * b6_3; c67 += a6_3 * b7_3;
+                    c70 += a7_3 * b0_3; c71 += a7_3 * b1_3; c72 += a7_3 * b2_3; c73 += a7_3 * b3_3; c74 += a7_3 * b4_3; c75 += a7_3 * b5_3; c76 += a7_3 * b6_3; c77 += a7_3 * b7_3;
+                }
             }
             kc.localBarrier();
         }
@@ -570,6 +649,50 @@ public final class Gemm {
         }
     }
 
+    /**
+     * Where a work-item's run of 4 values of a slice starts across the tile, for a slice of 4 &lt;&lt;
+     * runsLog k and a tile of 4 &lt;&lt; acrossLog: along k (the operand's unit stride), the runs of a row
+     * lie side by side, rows tid &gt;&gt; runsLog; across it, runs of 4 side by side cover the tile at one k,
+     * k = tid &gt;&gt; acrossLog. A warp reads whole 32-byte sectors (wide slice: 16 rows of 32 bytes, or
+     * 512 contiguous bytes). One address per run and operand, its values at +0..3.
+     */
+    private static int runAcross(int tid, boolean alongK, int runsLog, int acrossLog) {
+        return alongK ? tid >> runsLog : (tid & (1 << acrossLog) - 1) << 2;
+    }
+
+    /** The local slot of value q of a work-item's run, rows of {@code pitch} floats per k. */
+    private static int runSlot(int tid, boolean alongK, int q, int runsLog, int acrossLog, int pitch) {
+        return runAlong(tid, alongK, runsLog, acrossLog) * pitch + runAcross(tid, alongK, runsLog, acrossLog)
+                + q * (alongK ? pitch : 1);
+    }
+
+    /** The k within the slice where a work-item's run starts (see {@link #runAcross}). */
+    private static int runAlong(int tid, boolean alongK, int runsLog, int acrossLog) {
+        return alongK ? (tid & (1 << runsLog) - 1) << 2 : tid >> acrossLog;
+    }
+
+    /**
+     * The address of a run's first value: its line (along k, the row of A or column of B, clamped into
+     * the operand; across, the run's first element) plus k's offset, k clamped to the work-group's
+     * last where the run lies across (a run past kEnd gives zeros, see {@link #zeroPast}). Its 4 values
+     * are at that address + 0..3. Past the operand's last row (across) or last k (along: the next
+     * slice's read from the last one goes up to 15 floats on), a run reads up to {@link #OVERRUN}
+     * floats beyond the operand, which the arena keeps as slack after its last buffer.
+     */
+    private static int runAt(int line, int k, int kEnd, int sk, boolean alongK) {
+        return alongK ? line + k : line + Math.min(k, kEnd - 1) * sk;
+    }
+
+    /**
+     * Value q of a run, {@code v}, read from {@link #runAt} + q, its k {@code k} (+ q along k): 0 past
+     * the work-group's k range. Rows of A past m (columns of B past n) are read as they are, not zeroed:
+     * they feed only outputs that are never stored. The read is unconditional, as every staged read is, and
+     * in the kernel's body: TornadoVM 5.2 does not compile it in a helper here (see {@link #gemmWide}).
+     */
+    private static float zeroPast(float v, int q, int k, int kEnd, boolean alongK) {
+        return (alongK ? k + q : k) < kEnd ? v : 0f;
+    }
+
     /** v, times its dropout mask for {@code element} where {@code drop} (A's values as they are staged). */
     private static float masked(float v, boolean drop, long seedValue, int salt, int element, float p) {
         return drop ? v * DropoutMask.scale(seedValue, salt, element, p) : v;
@@ -583,7 +706,7 @@ public final class Gemm {
     /**
      * The epilogue's first half for one row i of a work-item's outputs, columns j, j + step, j + 2 step,
      * j + 3 step: C(i, j) from its sum ({@link #sum}). The bias, C's old values (for +=) and the gate's
-     * are read, all four of each, before any is written, as {@link #loadA} reads.
+     * are read, all four of each, before any is written, as the staging reads (see {@link #zeroPast}).
      */
     private static void storeRow(FloatArray mem, int c, int ldc, int i, int j, int step, int m, int n, int flags, int bias,
                                  int gate, float alpha, float s0, float s1, float s2, float s3) {
@@ -645,59 +768,11 @@ public final class Gemm {
     }
 
     /**
-     * The row of A (column of B) within the tile that a work-group's load number e stages. The loads'
-     * fastest index follows the operand's unit stride, so that neighbouring work-items read neighbouring
-     * floats: along k when {@code alongK}, else across the tile.
-     */
-    private static int across(int e, boolean alongK, int depth, int tile) {
-        return alongK ? e / depth : e % tile;
-    }
-
-    /** The k within the slice that load number e stages (see {@link #across}). */
-    private static int along(int e, boolean alongK, int depth, int tile) {
-        return alongK ? e % depth : e / tile;
-    }
-
-    /**
-     * A(i, k) as staged for load number e of the slice from k0 (i and k from {@link #across} and
-     * {@link #along}), before dropout: 0 outside A or past the work-group's k range. Every call reads
-     * memory (the operand's first element where (i, k) is outside) and then selects, with no branch
-     * around the read: a work-item's reads of a slice are then issued together and their latencies
-     * overlap, where a read inside a branch, its value stored right after, waits for each in turn.
-     */
-    private static float loadA(FloatArray mem, int a, int e, boolean alongK, int depth, int tile, int tileI, int k0, int m,
-                               int kEnd, int sai, int sak) {
-        int i = tileI + across(e, alongK, depth, tile), k = k0 + along(e, alongK, depth, tile);
-        boolean inside = i < m && k < kEnd;
-        float v = mem.get(inside ? a + i * sai + k * sak : a);
-        return inside ? v : 0f;
-    }
-
-    /** The address of the element of A that load number e of the slice from k0 reads (see {@link #across}). */
-    private static int addressA(int a, int e, boolean alongK, int depth, int tile, int tileI, int k0, int sai, int sak) {
-        return a + (tileI + across(e, alongK, depth, tile)) * sai + (k0 + along(e, alongK, depth, tile)) * sak;
-    }
-
-    /** B(k, j) as staged: 0 outside B or past the work-group's k range (read as {@link #loadA} reads). */
-    private static float loadB(FloatArray mem, int b, int e, boolean alongK, int depth, int tile, int tileJ, int k0, int n,
-                               int kEnd, int sbk, int sbj) {
-        int j = tileJ + across(e, alongK, depth, tile), k = k0 + along(e, alongK, depth, tile);
-        boolean inside = j < n && k < kEnd;
-        float v = mem.get(inside ? b + k * sbk + j * sbj : b);
-        return inside ? v : 0f;
-    }
-
-    /** Where load number e of a slice goes in its local array: its k's row of {@code pitch} floats, then its place across the tile. */
-    private static int slot(int e, boolean alongK, int depth, int tile, int pitch) {
-        return along(e, alongK, depth, tile) * pitch + across(e, alongK, depth, tile);
-    }
-
-    /**
      * The epilogue's first half: C(i,j) from its sum with the bias ({@code b}, if {@code bias >= 0})
      * and ReLU, plus {@code old} (C's value before) where the flags say +=; where the gate's value
      * ({@code gate}) is not positive, C keeps its old value (+=) or gets 0. The kernels read the bias
      * and C's old values for a row of a work-item's outputs before writing any of them, for the same
-     * reason as {@link #loadA}. It is kept small, and the dropout hash out of it, so that the loop over
+     * reason. It is kept small, and the dropout hash out of it, so that the loop over
      * a work-item's outputs unrolls and the accumulators are indexed by constants only (else they go to
      * off-chip local memory).
      */
@@ -720,7 +795,7 @@ public final class Gemm {
      * The epilogue's second half, where the flags ask for it: dropout on C and then the residual,
      * applied to what the first half wrote in row i, columns j, j + step, j + 2 step, j + 3 step (never
      * with +=: {@link Call} refuses the mix). The row's values of C and of the residual are read before
-     * any is written, as {@link #loadA} reads.
+     * any is written, as the staging reads.
      */
     private static void finishRow(FloatArray mem, int c, int ldc, int i, int j, int step, int m, int n, int flags, int res,
                                   long seedValue, int salt, int maskBase, float p) {

@@ -25,8 +25,12 @@ final class OpContext {
     /** Scratch ranges by name, each as large as the largest launch needs. */
     private final Map<String, FloatBuf> scratch = new HashMap<>();
 
-    OpContext(DeviceArena arena) {
+    /** The k of a wide GEMM slice multiplied per pass of its loop ({@link Gemm#kStep}). */
+    final int wideKStep;
+
+    OpContext(DeviceArena arena, int wideKStep) {
         this.arena = arena;
+        this.wideKStep = wideKStep;
     }
 
     /** The arena's offset of a buffer (-1 for none, where a kernel's flag says it is absent). */

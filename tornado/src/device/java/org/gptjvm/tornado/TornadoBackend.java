@@ -26,10 +26,11 @@ public final class TornadoBackend implements Backend, DeviceDiagnostics {
     private final TornadoDevice device;
     private final DeviceArena arena = new DeviceArena();
     private final TaskGraphPlan plan;
-    private final OpContext ctx = new OpContext(arena);
+    private final OpContext ctx;
 
     public TornadoBackend(TornadoDevice device) {
         this.device = device;
+        this.ctx = new OpContext(arena, Gemm.kStep(device.getTornadoVMBackend()));
         this.plan = new TaskGraphPlan(device, arena);
         DeviceLimits.check(device);
         CudaGraphs.wanted(); // a bad setting fails here, before any work

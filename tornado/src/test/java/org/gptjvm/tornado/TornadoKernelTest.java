@@ -6,8 +6,10 @@ import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
 import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.Program;
+import org.gptjvm.engine.conformance.Conformance;
 import org.gptjvm.engine.conformance.Conformance.Case;
 import org.gptjvm.engine.conformance.Conformance.Shape;
+import org.gptjvm.engine.conformance.KernelConformance;
 import org.gptjvm.engine.device.DeviceDiagnostics;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -64,6 +66,24 @@ class TornadoKernelTest {
         return ((DeviceDiagnostics) be).plan(p).stream().filter(l -> l.kernel().equals("backward_sums")).count();
     }
 
+
+    /**
+     * The wide GEMM multiplies 2 k of a slice per pass of its loop, or 4 (Gemm.kStep: by route, and this
+     * device's OpenCL takes 2): every kernel against the reference with 4, on the suite's shapes that
+     * have wide products (their edges, and K of 65 and 100, included).
+     */
+    @Test
+    void wideTilesGiveTheReferencesResultsFourKAPass() {
+        System.setProperty("gpt.tornado.wideKStep", "4");
+        try {
+            for (Shape s : List.of(new Shape(2, 256, 384, 6, 65), new Shape(3, 70, 100, 5, 65), new Shape(1, 136, 48, 2, 65))) {
+                Conformance.assertMatchesReference("tornado", s + " wide tiles, 4 k a pass", s.hashCode(),
+                        c -> KernelConformance.everything(c, s));
+            }
+        } finally {
+            System.clearProperty("gpt.tornado.wideKStep");
+        }
+    }
 
     /** The device's memory, for checking a model against before it is allocated: what the driver reports. */
     @Test
