@@ -19,7 +19,8 @@ with CUDA graphs on and off (GPT_CUDA_GRAPHS): a GPU seen through both OpenCL an
 PTX launches the same kernels through two drivers, whose cost per launch differs (TornadoVM's OpenCL
 path waits for the device before each launch: it writes the kernel's frame from a Java array with a
 blocking write). The products part times the Linear products of GPU_CHECK_PRODUCTS_CONFIG (default
-lecture) on each TornadoVM device of GPU_CHECK_PRODUCTS_DEVICES. Device lists are "gpus" (the default:
+lecture) on each TornadoVM device of GPU_CHECK_PRODUCTS_DEVICES, with the wide product's k per pass as
+the route takes it and with the other (gpt.tornado.wideKStep: 2 or 4). Device lists are "gpus" (the default:
 every GPU TornadoVM lists, so a GPU seen through both OpenCL and PTX is timed through each), or device
 numbers as gpt devices prints them ("0,2").
 """
@@ -214,20 +215,28 @@ report["steps"] = step_runs
 products = {}
 if "products" in PARTS and not QUICK:
     for device in gpu_devices(PRODUCTS_DEVICES):
-        key = f"device {device}"
-        say(f"== the {PRODUCTS_CONFIG} config's Linear products" + (f" on device {device}" if device is not None else ""))
-        pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}" + (f"-device{device}" if device else "") + ".json")
-        cmd = [GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
-               "--iters", "10", "--warmup", "3", "--json", pjs, "--force"]
-        if device is not None:
-            cmd += ["--device", device]
-        rc, out, _ = run(cmd, 300)
-        if rc == 0 and os.path.exists(pjs):
-            b = json.load(open(pjs))["backends"][0]
-            products[key] = b["products"]
-            say(f"   on {b['device']}")
-        else:
-            products[key] = {"error": out.strip()[-500:]}
+        # the wide product's k per pass (Gemm.kStep): the route's own (4 on PTX, 2 on CUDA and OpenCL), then
+        # the other, so that the run shows which the GPU prefers
+        line = next((l for l in tornado_lines if device is not None and l.split(":")[0] == device), "")
+        ptx = bool(re.search(r"\bPTX\b", line)) or (device is None and any(re.search(r"\bPTX\b", l) for l in tornado_lines))
+        for step in ([None, "2"] if ptx else [None, "4"]):
+            key = f"device {device}" + (f", {step} k a pass" if step else "")
+            say(f"== the {PRODUCTS_CONFIG} config's Linear products" + (f" on device {device}" if device is not None else "")
+                + (f", -Dgpt.tornado.wideKStep={step}" if step else ""))
+            pjs = os.path.join(OUT, f"products-{PRODUCTS_CONFIG}" + (f"-device{device}" if device else "")
+                               + (f"-k{step}" if step else "") + ".json")
+            cmd = [GPT, "bench", "--products", "--profile", "--config", PRODUCTS_CONFIG, "--backend", "tornado",
+                   "--iters", "10", "--warmup", "3", "--json", pjs, "--force"]
+            if device is not None:
+                cmd += ["--device", device]
+            env = {"JAVA_OPTS": (os.environ.get("JAVA_OPTS", "") + f" -Dgpt.tornado.wideKStep={step}").strip()} if step else None
+            rc, out, _ = run(cmd, 300, env=env)
+            if rc == 0 and os.path.exists(pjs):
+                b = json.load(open(pjs))["backends"][0]
+                products[key] = b["products"]
+                say(f"   on {b['device']}")
+            else:
+                products[key] = {"error": out.strip()[-500:]}
 report["products"] = products
 
 # ------------------------------------------------------------------ the launch plan of the lecture step
