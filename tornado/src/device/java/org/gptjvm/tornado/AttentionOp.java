@@ -12,6 +12,7 @@ import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.gptjvm.tornado.OpContext.o;
@@ -30,8 +31,13 @@ final class AttentionOp {
     private AttentionOp() {
     }
 
-    /** Row (b, h, t) of {@code att} (B*NH*T rows of T): softmax over 0..t, zero after. */
-    public static void softmax(KernelContext kc, FloatArray mem, int att, int T) {
+    /**
+     * Row (b, h, t) of {@code att} (B*NH*T rows of T): softmax over 0..t, zero after; with dropout (p &gt;
+     * 0), the row through dropout's mask into {@code dropped} too (mask index row * T + k from this
+     * process's first sequence, as {@link #softmaxBackward}), which {@code P V} reads.
+     */
+    public static void softmax(KernelContext kc, FloatArray mem, int att, int T, int dropped, IntArray seed, float p, int salt,
+                               int perRow) {
         int row = kc.groupIdx, tid = kc.localIdx, t = row % T, a = att + row * T;
         float[] red = kc.allocateFloatLocalArray(WG);
         float mx = -3.4e38f;
@@ -46,8 +52,14 @@ final class AttentionOp {
             s += e;
         }
         float inv = 1f / Reductions.sum(kc, red, s);
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int base = row * T + seed.get(DropoutMask.FIRST_ROW) * perRow;
         for (int k = tid; k < T; k += WG) {
-            mem.set(a + k, k <= t ? mem.get(a + k) * inv : 0f);
+            float v = k <= t ? mem.get(a + k) * inv : 0f;
+            mem.set(a + k, v);
+            if (p > 0f) {
+                mem.set(dropped + row * T + k, v * DropoutMask.scale(seedValue, salt, base + k, p));
+            }
         }
     }
 
@@ -131,17 +143,18 @@ final class AttentionOp {
                 .c(a, T, NH * T * T, T * T).mode(Gemm.LOWER);
         scores.alpha = 1f / (float) Math.sqrt(hs);
         int rows = B * NH * T;
-        Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionOp::softmax, ctx.kc, mem, a, T),
-                Grids.groups(rows, WG), new LaunchInfo("attention_softmax", Grids.dims((long) rows * WG, 1, 1),
-                Grids.dims(WG, 1, 1), 2.5 * rows * T, 2.0 * rows * T, 4.0 * rows * T, 4L * WG));
+        // with dropout, the softmax writes dropout(att) too, for P V: masked once, not in each tile as it is staged
+        List<Span> dropped = dropout > 0f ? List.of(ctx.scratch("attention.dropped", (long) rows * T)) : List.of();
+        int dr = dropped.isEmpty() ? -1 : (int) dropped.getFirst().at();
+        Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionOp::softmax, ctx.kc, mem, a, T, dr, s, dropout, salt,
+                NH * T), Grids.groups(rows, WG), new LaunchInfo("attention_softmax", Grids.dims((long) rows * WG, 1, 1),
+                Grids.dims(WG, 1, 1), 2.5 * rows * T, 2.0 * rows * T, (dropout > 0f ? 8.0 : 4.0) * rows * T, 4L * WG));
         // out = dropout(att) V, k up to the row
-        Gemm.Call values = heads(B, NH).shape(T, hs, T).a(a, T, 1, NH * T * T, T * T).b(x + 2 * C, C3, 1, T * C3, hs)
-                .c(ou, C, T * C, hs).mode(Gemm.K_UP_TO_ROW).flags(dropout > 0f ? Gemm.DROP_A : 0).mask(a, NH * T, salt);
-        IntArray maskSeed = ctx.maskSeed(seedBuf, values);
+        Gemm.Call values = heads(B, NH).shape(T, hs, T).a(dr >= 0 ? dr : a, T, 1, NH * T * T, T * T)
+                .b(x + 2 * C, C3, 1, T * C3, hs).c(ou, C, T * C, hs).mode(Gemm.K_UP_TO_ROW);
         return new DeviceLaunch("attention_forward", List.of(Gemm.task(ctx, "attention_scores", List.of(scores), s, 0f),
-                softmax, Gemm.task(ctx, "attention_values", List.of(values), maskSeed, dropout)),
-                s == maskSeed ? List.of(s) : List.of(s, maskSeed), spans(qkv),
-                spans(att, out));
+                softmax, Gemm.task(ctx, "attention_values", List.of(values), s, 0f)), List.of(s), spans(qkv),
+                spans(dropped, att, out));
     }
 
     static DeviceLaunch backward(OpContext ctx, FloatBuf dqkv, FloatBuf dout, FloatBuf qkv, FloatBuf att, IntBuf seedBuf,
@@ -165,16 +178,21 @@ final class AttentionOp {
         // dK = dS^T Q
         Gemm.Call dk = heads(B, NH).shape(T, hs, T).a(grad, 1, T, NH * T * T, T * T).b(x, C3, 1, T * C3, hs)
                 .c(dx + C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW);
-        // dV = dropout(att)^T dout
-        Gemm.Call dv = heads(B, NH).shape(T, hs, T).a(a, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
-                .c(dx + 2 * C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW)
-                .flags(dropout > 0f ? Gemm.DROP_A : 0).mask(a, NH * T, salt);
-        // dQ, dK and dV write their own columns of dqkv from qkv, dS, att and dout: one launch
-        IntArray maskSeed = ctx.maskSeed(seedBuf, dv); // dQ and dK have no mask
-        return new DeviceLaunch("attention_backward", List.of(Gemm.task(ctx, "attention_backward_scores", List.of(dp), s, 0f),
-                softmax, Gemm.task(ctx, "attention_backward_qkv", List.of(dq, dk, dv), maskSeed, dropout)),
-                s == maskSeed ? List.of(s) : List.of(s, maskSeed),
-                spans(dout, qkv, att), spans(List.of(scratch), dqkv));
+        // dV = dropout(att)^T dout, dropout(att) masked again into the forward's scratch (it held another layer's)
+        List<Task> tasks = new ArrayList<>(List.of(Gemm.task(ctx, "attention_backward_scores", List.of(dp), s, 0f), softmax));
+        List<Span> written = new ArrayList<>(List.of(scratch));
+        int dropped = a;
+        if (dropout > 0f) {
+            Span sp = ctx.scratch("attention.dropped", (long) rows * T);
+            dropped = (int) sp.at();
+            tasks.add(ElementwiseOp.maskedCopyTask("attention_backward_mask", dropped, a, rows * T, NH * T, s, dropout, salt));
+            written.add(sp);
+        }
+        Gemm.Call dv = heads(B, NH).shape(T, hs, T).a(dropped, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
+                .c(dx + 2 * C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW);
+        // dQ, dK and dV write their own columns of dqkv from qkv, dS, dropout(att) and dout: one launch
+        tasks.add(Gemm.task(ctx, "attention_backward_qkv", List.of(dq, dk, dv), s, 0f));
+        return new DeviceLaunch("attention_backward", tasks, List.of(s), spans(dout, qkv, att), spans(written, dqkv));
     }
 
     static DeviceLaunch decode(OpContext ctx, FloatBuf out, FloatBuf qkv, FloatBuf kCache, FloatBuf vCache, IntBuf tokPos,

@@ -19,8 +19,7 @@ import java.util.List;
  * description of one call ({@link Call}) and the task that launches calls, with its grid and cost.
  *
  * <pre>
- *   C(i, j) = [res(i, j) +] [dropout] ([relu] (alpha * sum_k A'(i, k) B(k, j) [+ bias(j)]))   (= or +=)
- *   A' = A, or A times its dropout mask (attention's weights after dropout; a gradient through dropout)
+ *   C(i, j) = [res(i, j) +] [dropout] ([relu] (alpha * sum_k A(i, k) B(k, j) [+ bias(j)]))   (= or +=)
  *   with a gate: C(i, j) [+]= that only where gate(i, j) > 0 (gate: a ReLU's output, in C's layout; the
  *   product is the gradient of the ReLU's output, C that of its input)
  * </pre>
@@ -36,12 +35,13 @@ import java.util.List;
  * staging the current one, and multiplies the current one meanwhile: the reads' latency overlaps the
  * multiply-adds instead of stalling the work-group at the barrier. Its part is 4 neighbours of each
  * operand along that operand's unit stride ({@link #runAcross}), read unconditionally from one address
- * ({@link #runAt}), edges by clamped addresses and zeroed values ({@link #zeroPast}); dropout's mask
- * is applied as a value is staged, not as it is read, so that a slice's reads are issued together: a
- * read inside a bounds branch, its value stored to local memory right after, makes a work-item wait
- * for its reads one at a time. The launch says (constant arguments, which TornadoVM compiles in)
- * which stride of each operand is 1 and whether any of its calls has a mask, so each launch's
- * staging is compiled for its layouts, and without the mask's hash where none has one.
+ * ({@link #runAt}), edges by clamped addresses and zeroed values ({@link #zeroPast}), so that a
+ * slice's reads are issued together: a read inside a bounds branch, its value stored to local memory
+ * right after, makes a work-item wait for its reads one at a time. The launch says (constant
+ * arguments, which TornadoVM compiles in) which stride of each operand is 1, so each launch's staging
+ * is compiled for its layouts. An operand through dropout (a Linear layer's gradient, attention's
+ * weights) is masked once before the products read it (ElementwiseOp.maskedCopy, the attention
+ * softmax), not as each tile stages it: the hash would be a third of a slice's instructions.
  *
  * <p>Operands are addressed through strides, so one kernel serves every layout: A(i,k) =
  * mem[a + i*sai + k*sak], B(k,j) = mem[b + k*sbk + j*sbj], C(i,j) = mem[c + i*ldc + j]. The
@@ -107,8 +107,8 @@ public final class Gemm {
     static final int M = 0, N = 1, K = 2, A = 3, SAI = 4, SAK = 5, B = 6, SBK = 7, SBJ = 8, C = 9, LDC = 10,
             BIAS = 11, FLAGS = 12, NH = 13, A_SB = 14, A_SH = 15, B_SB = 16, B_SH = 17, C_SB = 18, C_SH = 19,
             K_SLICE = 20, SALT = 21, MODE = 22, RES = 23, ZS = 24, GATE = 25, MORE = 26, SIZE = 27;
-    // FLAGS bits: C +=; ReLU on C; dropout on A's elements as they are loaded, or on C's (one of the two
-    // per call; element index = address - the launch's mask base, see SEED_MASK_BASE)
+    // FLAGS bits: C +=; ReLU on C; dropout on C's elements (element index = address - the launch's mask
+    // base, see SEED_MASK_BASE)
     /**
      * A launch's seed array ({@link OpContext#maskSeed}): the dropout seed's low and high words, then the
      * launch's mask base: the address whose element index is 0, less this process's first row of the
@@ -119,7 +119,7 @@ public final class Gemm {
      * objects introduced via scope are not supported").
      */
     static final int SEED_MASK_BASE = 2;
-    static final int ACCUMULATE = 1, RELU = 2, DROP_A = 4, DROP_C = 8;
+    static final int ACCUMULATE = 1, RELU = 2, DROP_C = 8;
     // MODE: which part of a causal (lower-triangular) product is computed
     /** Every tile, every k. */
     static final int ALL = 0;
@@ -229,13 +229,9 @@ public final class Gemm {
             return (extent + tile - 1) / tile;
         }
 
-        /**
-         * Whether C fills wide tiles: at least {@link #WIDE} in both directions, and A is read as it is
-         * (the wide kernel stages no dropout mask: a Linear layer's gradient through dropout is masked
-         * once before its products, see LinearOp).
-         */
+        /** Whether C fills wide tiles: at least {@link #WIDE} in both directions. */
         boolean wide() {
-            return m >= WIDE && n >= WIDE && (flags & DROP_A) == 0;
+            return m >= WIDE && n >= WIDE;
         }
 
         /** The share of the product a triangular mode computes (about half of a square one). */
@@ -314,7 +310,7 @@ public final class Gemm {
     static Task task(OpContext ctx, String kernel, List<Call> calls, IntArray seed, float p) {
         Call masked = null; // the launch has one mask base (its seed array's): every masked call must share it
         for (Call c : calls) {
-            if ((c.flags & (DROP_A | DROP_C)) != 0) {
+            if ((c.flags & DROP_C) != 0) {
                 if (masked != null && (masked.maskBase != c.maskBase || masked.maskRow != c.maskRow)) {
                     throw new IllegalStateException(kernel + ": the masked calls of one launch must share their mask base");
                 }
@@ -334,11 +330,9 @@ public final class Gemm {
         float alpha = calls.getFirst().alpha;
         int tile = tile(calls);
         int aAlong = along(calls, c -> c.sak == 1), bAlong = along(calls, c -> c.sbj != 1);
-        int drops = calls.stream().anyMatch(c -> (c.flags & DROP_A) != 0) ? 1 : 0;
         return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha,
                 aAlong, bAlong, ctx.wideKStep)
-                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong,
-                drops),
+                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong),
                 grid(calls, tile),
                 info(kernel, calls, tile));
     }
@@ -385,7 +379,7 @@ public final class Gemm {
     }
 
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                            int aAlong, int bAlong, int drops) {
+                            int aAlong, int bAlong) {
         int lx = kc.localIdx, ly = kc.localIdy;
         // the launch's rows of work-groups: each call's tile rows for z = 0, then for z = 1, ..., call after call
         int gy = kc.groupIdy;
@@ -406,7 +400,6 @@ public final class Gemm {
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
         boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, TILE);
-        boolean dropA = drops != 0 && (flags & DROP_A) != 0; // drops: a constant, 0 where no call of the launch has a mask
 
         float[] as = kc.allocateFloatLocalArray(TK * PITCH);
         float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
@@ -430,12 +423,10 @@ public final class Gemm {
         float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK);
         int ra0 = ly * R, rb0 = lx * R;
         for (; k0 < kEnd; k0 += TK) {
-            // stage this slice (A through dropout's mask where asked: element index = address - maskBase)
-            int aFirst = runAt(aLine, k0 + aK, kEnd, sak, aAlongK) - maskBase;
-            as[runSlot(tid, aAlongK, 0, 2, 4, PITCH)] = masked(nA0, dropA, seedValue, salt, aFirst, p);
-            as[runSlot(tid, aAlongK, 1, 2, 4, PITCH)] = masked(nA1, dropA, seedValue, salt, aFirst + 1, p);
-            as[runSlot(tid, aAlongK, 2, 2, 4, PITCH)] = masked(nA2, dropA, seedValue, salt, aFirst + 2, p);
-            as[runSlot(tid, aAlongK, 3, 2, 4, PITCH)] = masked(nA3, dropA, seedValue, salt, aFirst + 3, p);
+            as[runSlot(tid, aAlongK, 0, 2, 4, PITCH)] = nA0;
+            as[runSlot(tid, aAlongK, 1, 2, 4, PITCH)] = nA1;
+            as[runSlot(tid, aAlongK, 2, 2, 4, PITCH)] = nA2;
+            as[runSlot(tid, aAlongK, 3, 2, 4, PITCH)] = nA3;
             bs[runSlot(tid, bAlongK, 0, 2, 4, PITCH)] = nB0;
             bs[runSlot(tid, bAlongK, 1, 2, 4, PITCH)] = nB1;
             bs[runSlot(tid, bAlongK, 2, 2, 4, PITCH)] = nB2;
@@ -492,8 +483,7 @@ public final class Gemm {
      * loop, their local offsets constants from the pass's first. It stages its slice share as 4
      * neighbours along each operand's unit stride ({@link #runAcross}): one address per operand, the
      * edges handled by clamping addresses and zeroing only the values past the k range ({@link #zeroPast}),
-     * not by a select per value. A is staged as it is read: no dropout mask (a call with one takes the
-     * 64-wide kernel, see {@link Call#wide}), whose hash would be a third of the slice's instructions.
+     * not by a select per value.
      *
      * <p>Written this way because TornadoVM 5.2 refuses other ways ("Non-final objects introduced via
      * scope are not supported", in its task specialisation): a FloatArray read in a helper method where
@@ -693,10 +683,6 @@ public final class Gemm {
         return (alongK ? k + q : k) < kEnd ? v : 0f;
     }
 
-    /** v, times its dropout mask for {@code element} where {@code drop} (A's values as they are staged). */
-    private static float masked(float v, boolean drop, long seedValue, int salt, int element, float p) {
-        return drop ? v * DropoutMask.scale(seedValue, salt, element, p) : v;
-    }
 
     /** bias(j), or 0 without a bias; read at the last column where j is past it (never used there). */
     private static float biasAt(FloatArray mem, int bias, int j, int n) {

@@ -43,20 +43,6 @@ final class LinearOp {
         }
     }
 
-    /**
-     * dst[e] = src[e] times its dropout mask (element first * cols + e, first: the seed's first row of
-     * the combined batch), for e < n: a gradient through dropout, masked once for the products and the
-     * column sums that read it, rather than in each of them as they stage it (the wide products' tiles
-     * would each hash every element again, a third of a slice's instructions).
-     */
-    public static void maskedCopy(FloatArray mem, int dst, int src, int n, int cols, IntArray seed, float p, int salt) {
-        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
-        int base = seed.get(DropoutMask.FIRST_ROW) * cols;
-        for (@Parallel int e = 0; e < n; e++) {
-            mem.set(dst + e, mem.get(src + e) * DropoutMask.scale(seedValue, salt, base + e, p));
-        }
-    }
-
     /** out(N,OC) = inp(N,C) @ W(OC,C)^T + bias, then the epilogue {@code flags} ask for: A = inp row-major, B(k,j) = W[j][k]. */
     private static Gemm.Call forwardCall(FloatBuf out, FloatBuf inp, FloatBuf weight, FloatBuf bias, int N, int C, int OC,
                                          int flags) {
@@ -105,8 +91,7 @@ final class LinearOp {
             Span masked = ctx.scratch("matmul_backward.masked_dout", (long) N * OC);
             scratch.add(masked);
             int to = (int) masked.at(), from = d, n = N * OC;
-            tasks.add(new Task((g, id, mem, args) -> g.task(id, LinearOp::maskedCopy, mem, to, from, n, OC, seed, p, salt),
-                    null, Grids.perElement("matmul_backward_mask", Grids.dims(n, 1, 1), n, 4.0 * n, 4.0 * n)));
+            tasks.add(ElementwiseOp.maskedCopyTask("matmul_backward_mask", to, from, n, OC, seed, p, salt));
             d = to;
             reads.add(masked);
         }
