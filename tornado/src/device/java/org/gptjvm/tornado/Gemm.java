@@ -413,8 +413,7 @@ public final class Gemm {
         // this work-item's run of 4 values of each operand's slice, as gemmWide stages (see runAcross)
         int aI = runAcross(tid, aAlongK, 2, 4), aK = runAlong(tid, aAlongK, 2, 4);
         int bJ = runAcross(tid, bAlongK, 2, 4), bK = runAlong(tid, bAlongK, 2, 4);
-        int aLine = aAlongK ? a + Math.min(tileI + aI, m - 1) * sai : a + tileI + aI;
-        int bLine = bAlongK ? b + Math.min(tileJ + bJ, n - 1) * sbj : b + tileJ + bJ;
+        int aLine = runLine(a, tileI + aI, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
         int k0 = skip ? kEnd : kBegin;
         int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
         float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK);
@@ -528,8 +527,7 @@ public final class Gemm {
         // across the tile and along k, and where the operand's line it lies on starts
         int aI = runAcross(tid, aAlongK, 1, 5), aK = runAlong(tid, aAlongK, 1, 5);
         int bJ = runAcross(tid, bAlongK, 1, 5), bK = runAlong(tid, bAlongK, 1, 5);
-        int aLine = aAlongK ? a + Math.min(tileI + aI, m - 1) * sai : a + tileI + aI;
-        int bLine = bAlongK ? b + Math.min(tileJ + bJ, n - 1) * sbj : b + tileJ + bJ;
+        int aLine = runLine(a, tileI + aI, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
         int k0 = skip ? kEnd : kBegin;
         int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
         float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK);
@@ -659,6 +657,15 @@ public final class Gemm {
     /** The k within the slice where a work-item's run starts (see {@link #runAcross}). */
     private static int runAlong(int tid, boolean alongK, int runsLog, int acrossLog) {
         return alongK ? (tid & (1 << runsLog) - 1) << 2 : tid >> acrossLog;
+    }
+
+    /**
+     * Where the operand's line that a run lies on starts, the run at row (of A; column of B) {@code i}
+     * of {@code extent}, stride {@code si} across: along k, the row's start, clamped into the operand
+     * (a row past the edge feeds only outputs that are never stored); across, the run's first element.
+     */
+    private static int runLine(int base, int i, int extent, int si, boolean alongK) {
+        return alongK ? base + Math.min(i, extent - 1) * si : base + i;
     }
 
     /**
