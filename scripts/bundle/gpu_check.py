@@ -22,7 +22,10 @@ blocking write). The products part times the Linear products of GPU_CHECK_PRODUC
 lecture) on each TornadoVM device of GPU_CHECK_PRODUCTS_DEVICES, with the wide product's k per pass as
 the route takes it and with the other (gpt.tornado.wideKStep: 2 or 4). Device lists are "gpus" (the default:
 every GPU TornadoVM lists, so a GPU seen through both OpenCL and PTX is timed through each), or device
-numbers as gpt devices prints them ("0,2").
+numbers as gpt devices prints them ("0,2"). On TornadoVM's CUDA backend the products part also times
+NVIDIA cuBLAS (fp32 and TF32) on the same buffers beside our kernels, and the steps part the lecture step
+with its products on cuBLAS (GPT_GEMM=cublas): cuBLAS is found in this Python's packages (PyTorch's
+nvidia/cublas/lib, or NVIDIA's cu13 wheel) unless GPT_CUBLAS names it.
 """
 import glob
 import json
@@ -91,6 +94,23 @@ def run(cmd, timeout=300, env=None, skip_if_late=True):
 
 GPT = os.path.join(HERE, "gpt")
 report = {"quick": QUICK, "parts": PARTS, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def find_cublas():
+    """The folder of a libcublas.so.13 or .12 (with libcublasLt beside it) in this Python's packages, else None."""
+    roots = [p for p in sys.path if os.path.isdir(p)] + glob.glob("/usr/local/cuda*/lib64")
+    for root in roots:
+        for pattern in ("nvidia/cu13/lib/libcublas.so.13", "nvidia/cublas/lib/libcublas.so.1[23]", "libcublas.so.1[23]"):
+            for f in sorted(glob.glob(os.path.join(root, pattern)), reverse=True):
+                return os.path.dirname(f)
+    return None
+
+
+if not os.environ.get("GPT_CUBLAS"):
+    found = find_cublas()
+    if found:
+        os.environ["GPT_CUBLAS"] = found
+report["cublas"] = os.environ.get("GPT_CUBLAS")
 
 # ------------------------------------------------------------------ the machine
 say("== probe")
@@ -191,12 +211,17 @@ if "steps" in PARTS and not QUICK:
         line = next((l for l in tornado_lines if device is not None and l.split(":")[0] == device), "")
         graphs = ["on", "off"] if re.search(r"\b(PTX|CUDA)\b", line) or (device is None and
                                                                          re.search(r"\b(PTX|CUDA)\b", " ".join(tornado_lines))) else ["on"]
-        for cfg, g in [(c, g) for c in STEPS_CONFIGS for g in graphs]:
-            name = cfg if g == "on" else cfg + " graphs off"
+        # on TornadoVM's CUDA backend, the lecture step with its Linear products on cuBLAS too (the ceiling)
+        cuda = bool(re.search(r"\bCUDA\b", line)) or (device is None and re.search(r"\bCUDA\b", " ".join(tornado_lines)))
+        runs = [(c, g, "own") for c in STEPS_CONFIGS for g in graphs]
+        runs += [("lecture", "on", "cublas")] if cuda and "lecture" in STEPS_CONFIGS else []
+        for cfg, g, gemm in runs:
+            name = (cfg if g == "on" else cfg + " graphs off") + ("" if gemm == "own" else " " + gemm)
             iters, warm = ("20", "5") if cfg == "small" else ("5", "2")
-            sjs = os.path.join(OUT, f"step-{cfg}-device{device}" + ("" if g == "on" else "-graphs-off") + ".json")
+            sjs = os.path.join(OUT, f"step-{cfg}-device{device}" + ("" if g == "on" else "-graphs-off")
+                               + ("" if gemm == "own" else "-" + gemm) + ".json")
             rc, out, _ = run([GPT, "bench", "--config", cfg, "--backend", "tornado", "--iters", iters, "--warmup", warm,
-                              "--json", sjs, "--force"] + dev, 400, env={"GPT_CUDA_GRAPHS": g})
+                              "--json", sjs, "--force"] + dev, 400, env={"GPT_CUDA_GRAPHS": g, "GPT_GEMM": gemm})
             cfg = name
             if rc == 0 and os.path.exists(sjs):
                 b = json.load(open(sjs))["backends"][0]
@@ -234,6 +259,11 @@ if "products" in PARTS and not QUICK:
             if rc == 0 and os.path.exists(pjs):
                 b = json.load(open(pjs))["backends"][0]
                 products[key] = b["products"]
+                # cuBLAS on the same buffers, where the device's route offers it (TornadoVM's CUDA backend)
+                for lib, rows in (b.get("product_libraries") or {}).items():
+                    products[f"{key}, {lib}"] = rows
+                for lib, why in (b.get("product_libraries_not_timed") or {}).items():
+                    products[f"{key}, {lib}"] = {"error": why}
                 say(f"   on {b['device']}")
             else:
                 products[key] = {"error": out.strip()[-500:]}
@@ -316,7 +346,8 @@ md += ["", f"PyTorch ran on {'the GPU (cuda)' if cuda else 'this CPU'}."]
 if step_runs:
     md += ["", "## The tornado step on each GPU device (TornadoVM's numbers), ms (median; "
            "first: the training program's first run, compiling, in s)", "",
-           "| device | verify ref_small | small | lecture | small, graphs off | lecture, graphs off |", "|---|---|---|---|---|---|"]
+           "| device | verify ref_small | small | lecture | small, graphs off | lecture, graphs off | lecture, products on "
+           "cuBLAS |", "|---|---|---|---|---|---|---|"]
     for key, row in step_runs.items():
         def cell(cfg):
             r = row.get(cfg, {})
@@ -327,7 +358,7 @@ if step_runs:
             first = f", first {r['first_run_s']:.1f} s" if "first_run_s" in r else ""
             return f"{r['ms_median']:.2f} (min {r['ms_min']:.2f}{first})"
         md.append(f"| {key} | {row['verify'][-80:]} | {cell('small')} | {cell('lecture')} | {cell('small graphs off')} "
-                  f"| {cell('lecture graphs off')} |")
+                  f"| {cell('lecture graphs off')} | {cell('lecture cublas')} |")
     seen = sorted({k + ": " + r[c]["device"] for k, r in step_runs.items() for c in r if c != "verify"
                    if "device" in r.get(c, {})})
     md += ["", "Devices: " + "; ".join(seen)]

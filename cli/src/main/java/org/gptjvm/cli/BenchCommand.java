@@ -65,6 +65,11 @@ final class BenchCommand implements Callable<Integer> {
             + "layer shape's forward and backward, in ms and GFLOP/s (with --profile, each kernel's share)."})
     boolean products;
 
+    @Option(names = "--gemm", paramLabel = "NAME", description = {"The Linear layers' products in the steps timed: own "
+            + "(each backend's kernels), or a library a backend offers: cublas, cublas-tf32 (see gpt train --help). "
+            + "Default: $GPT_GEMM, else own. --products times every library offered beside the own kernels anyway."})
+    String gemm;
+
     static final int MAX_STEPS = 1_000_000;
 
     @Override
@@ -165,7 +170,8 @@ final class BenchCommand implements Callable<Integer> {
 
     /** Backend {@code name} with {@code threads} threads, on --device where it has devices. */
     private Backend create(String name, int threads) {
-        return Backends.create(name, threads, Backends.provider(name).hasDevices() ? device : null);
+        Backend be = Backends.create(name, threads, Backends.provider(name).hasDevices() ? device : null);
+        return products ? be : EngineOptions.withProducts(be, gemm);
     }
 
     /** Each backend's steps, timed one backend after the other, as a table with a line or two of detail each. */
@@ -264,7 +270,7 @@ final class BenchCommand implements Callable<Integer> {
                 if (profile) {
                     be.profile(kernels);
                 }
-                List<ProductBench.Result> table = ProductBench.time(be, layers, warmup, iters);
+                ProductBench.Table table = ProductBench.time(be, layers, warmup, iters);
                 System.out.printf("%s (%s): the Linear products, median of %d runs after %d, each run %d products%n", name,
                         be.device(), iters, warmup, ProductBench.REPS);
                 ProductBench.print(System.out, table);
@@ -272,7 +278,7 @@ final class BenchCommand implements Callable<Integer> {
                 r.addProperty("name", name);
                 r.addProperty("device", be.device());
                 r.addProperty("threads", nThreads);
-                r.add("products", ProductBench.toJson(table));
+                ProductBench.addTo(r, table);
                 if (profile) {
                     long total = kernels.totalNanos();
                     JsonObject byKernel = new JsonObject();

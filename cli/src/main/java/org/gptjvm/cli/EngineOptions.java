@@ -19,6 +19,11 @@ final class EngineOptions {
             + "numbered by 'gpt devices' (default: its first GPU, else its runtime's default device).")
     String device;
 
+    @Option(names = "--gemm", paramLabel = "NAME", description = "The Linear layers' matrix products: own (the "
+            + "backend's kernels), or a library the backend offers beside them, for comparison: cublas, cublas-tf32 "
+            + "(NVIDIA cuBLAS in fp32 or TF32, on TornadoVM's CUDA backend). Default: $GPT_GEMM, else own.")
+    String gemm;
+
     /**
      * Rejects bad --threads / --backend, and --device for a backend without devices, as a usage error
      * (exit 2), before the command does any work.
@@ -84,7 +89,24 @@ final class EngineOptions {
     }
 
     Backend create() {
-        return Backends.create(name(), threadCount(), device);
+        return withProducts(Backends.create(name(), threadCount(), device), gemm);
+    }
+
+    /**
+     * {@code be}, its products computed with library {@code gemm} (null: $GPT_GEMM; "own" or unset: its
+     * own kernels); one it cannot use closes it and says why.
+     */
+    static Backend withProducts(Backend be, String gemm) {
+        String lib = gemm != null ? gemm.trim() : System.getenv("GPT_GEMM");
+        if (lib != null && !lib.isBlank() && !lib.trim().equals("own")) {
+            try {
+                be.useProductLibrary(lib.trim());
+            } catch (RuntimeException e) {
+                be.close();
+                throw e;
+            }
+        }
+        return be;
     }
 
     private String name() {

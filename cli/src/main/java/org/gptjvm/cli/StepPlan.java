@@ -90,6 +90,9 @@ final class StepPlan {
         List<String> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
             LaunchInfo l = rows.get(i).info;
+            if (l.library()) {
+                continue; // its launches are the library's
+            }
             if (large(l) && l.workItems() < MIN_WORK_ITEMS) {
                 out.add(String.format(Locale.ROOT, "#%d %s: %d work-items for %.1f%% of the FLOPs, %.1f%% of the bytes", i,
                         l.kernel(), l.workItems(), 100 * l.flops() / flops,
@@ -127,9 +130,10 @@ final class StepPlan {
                 out.println("  program " + program + ":");
             }
             LaunchInfo l = r.info;
-            String flag = (large(l) && l.workItems() < MIN_WORK_ITEMS) || (intense(l) && l.localBytes() == 0) ? " !" : "";
+            String flag = !l.library() && ((large(l) && l.workItems() < MIN_WORK_ITEMS) || (intense(l) && l.localBytes() == 0))
+                    ? " !" : "";
             out.printf(Locale.ROOT, "%4d  %-30s %-16s %-9s %11d %9.3f %9.2f %9.2f %6.1f %6.2f %6.2f%s%n", i, l.kernel(),
-                    dims(l.global()), dims(l.local()), l.workItems(), l.flops() / 1e9, l.bytesRead() / 1e6,
+                    l.library() ? "library" : dims(l.global()), l.library() ? "library" : dims(l.local()), l.workItems(), l.flops() / 1e9, l.bytesRead() / 1e6,
                     l.bytesWritten() / 1e6, l.localBytes() / 1024.0, 100 * l.flops() / flops,
                     100 * (l.bytesRead() + l.bytesWritten()) / bytes, flag);
         }
@@ -161,6 +165,10 @@ final class StepPlan {
         out.printf("every launch over %.0f%% of the FLOPs or bytes has at least %d work-items, and every launch doing "
                 + "%.0f or more FLOPs per byte works from local memory: %s%n", SHARE * 100, MIN_WORK_ITEMS, INTENSE,
                 problems.isEmpty() ? "yes" : "no");
+        long calls = rows.stream().filter(r -> r.info.library()).count();
+        if (calls > 0) {
+            out.printf("  (%d calls into a library aside: their launches are the library's own)%n", calls);
+        }
         problems.forEach(p -> out.println("  " + p));
     }
 

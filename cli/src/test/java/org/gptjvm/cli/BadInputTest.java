@@ -433,4 +433,21 @@ class BadInputTest {
         assertTrue(r.err().contains("--eval-iters must be positive, got 0") && !r.err().contains("--batch-size"),
                 r::describe);
     }
+
+    /**
+     * --gemm names a library a backend offers beside its own kernels (cuBLAS, on TornadoVM's CUDA
+     * backend): on a host backend it is refused in one line, and "own" is the default.
+     */
+    @Test
+    void aProductLibraryTheBackendLacksIsOneLine() {
+        Cli.Result r = Cli.run("eval", "--checkpoint", checkpoint.toString(), "--data", goodText.toString(), "--backend",
+                "cpu", "--threads", "1", "--gemm", "cublas").assertError(1);
+        assertTrue(r.err().contains("the cpu backend computes the products with its own kernels only, not cublas"),
+                r::describe);
+        Cli.run("eval", "--checkpoint", checkpoint.toString(), "--data", goodText.toString(), "--backend", "cpu",
+                "--threads", "1", "--eval-iters", "1", "--gemm", "own").assertOk();
+        Cli.Result b = Cli.run("bench", "--backend", "reference", "--threads", "1", "--iters", "1", "--warmup", "0",
+                "--gemm", "cublas-tf32").assertError(1);
+        assertTrue(b.err().contains("the reference backend computes the products with its own kernels only"), b::describe);
+    }
 }

@@ -102,6 +102,27 @@ public interface Backend extends AutoCloseable {
         return true;
     }
 
+    /**
+     * Libraries this backend can compute the Linear layers' matrix products with instead of its own
+     * kernels, by name: a vendor's library as the ceiling {@code gpt bench --products} times beside the
+     * backend's own, and what {@code --gemm} trains with. Empty where it has none here.
+     */
+    default List<String> productLibraries() {
+        return List.of();
+    }
+
+    /**
+     * Launches made after this call compute the Linear layers' products with {@code library} (one of
+     * {@link #productLibraries()}), or with the backend's own kernels ({@code null}); everything else
+     * is unchanged. A library that cannot run here is a {@link GptException} that says why.
+     */
+    default void useProductLibrary(String library) {
+        if (library != null) {
+            throw new GptException("the " + name() + " backend computes the products with its own kernels only, not "
+                    + library);
+        }
+    }
+
     /** Turns recorded launches into something that runs them in order. */
     Program compile(String name, List<Launch> launches);
 

@@ -4,6 +4,7 @@ import org.gptjvm.engine.DropoutMask;
 import org.gptjvm.engine.device.LaunchInfo;
 import org.gptjvm.tornado.DeviceLaunch.Task;
 import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
@@ -818,6 +819,44 @@ public final class Gemm {
                         p));
             }
         }
+    }
+
+    /**
+     * Our epilogue over a product a library wrote into C (m x n, row-major, {@code ldc = n}): the bias,
+     * ReLU and gate of {@link #storeRow}, then the dropout and residual of {@link #finishRow}, with their
+     * arithmetic, one work-item per element ({@code size = m n}).
+     */
+    public static void epilogue(FloatArray mem, int c, int size, int n, int bias, int flags, int res, int gate,
+                                IntArray seed, float p, int salt) {
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int maskBase = seed.get(SEED_MASK_BASE);
+        boolean drop = (flags & DROP_C) != 0;
+        for (@Parallel int e = 0; e < size; e++) {
+            float b = bias >= 0 ? mem.get(bias + e % n) : 0f;
+            float g = gate >= 0 ? mem.get(gate + e) : 1f;
+            float r = res >= 0 ? mem.get(res + e) : 0f;
+            float v = sum(mem.get(c + e), bias, b, flags, 0f, g);
+            mem.set(c + e, finish(v, r, drop, res, seedValue, salt, c + e - maskBase, p));
+        }
+    }
+
+    /**
+     * The task of {@link #epilogue} after a library computed call {@code g}'s product (sharing the
+     * launch's seed array and p), or null where the call asks for no epilogue.
+     */
+    static Task epilogueTask(String kernel, Call g, IntArray seed, float p) {
+        boolean gated = g.gate >= 0, residual = g.res >= 0;
+        if (g.bias < 0 && (g.flags & (RELU | DROP_C)) == 0 && !residual && !gated) {
+            return null;
+        }
+        if (g.ldc != g.n || g.z != 1 || (g.flags & ACCUMULATE) != 0) {
+            throw new IllegalStateException(kernel + ": an epilogue after a library takes one dense C it wrote, without +=");
+        }
+        int c = g.c, size = g.m * g.n, n = g.n, bias = g.bias, flags = g.flags, res = g.res, gate = g.gate, salt = g.salt;
+        double el = size;
+        return new Task((graph, id, mem, args) -> graph.task(id, Gemm::epilogue, mem, c, size, n, bias, flags, res, gate,
+                seed, p, salt), null, Grids.perElement(kernel, Grids.dims(size, 1, 1), 2.0 * el,
+                4.0 * el * (1 + (residual ? 1 : 0) + (gated ? 1 : 0)) + (bias >= 0 ? 4.0 * n : 0), 4.0 * el));
     }
 
     /** One output of {@link #finishRow}: v through dropout's mask (element index {@code element}), plus the residual r. */

@@ -57,8 +57,8 @@ final class LinearOp {
                                 int N, int C, int OC, boolean relu) {
         IntArray seed = ctx.seed(null);
         Gemm.Call g = forwardCall(out, inp, weight, bias, N, C, OC, relu ? Gemm.RELU : 0);
-        return new DeviceLaunch(kernel, List.of(Gemm.task(ctx, kernel, List.of(g), seed, 0f)), List.of(seed),
-                spans(inp, weight, bias), spans(out));
+        return new DeviceLaunch(kernel, product(ctx, kernel, g, seed, 0f), List.of(seed), spans(inp, weight, bias),
+                spans(out));
     }
 
     /** {@code out = residual + dropout(inp @ W^T + bias)} (p = 0: no dropout, seed may be null). */
@@ -68,8 +68,24 @@ final class LinearOp {
         g.res = o(residual);
         IntArray seed = ctx.maskSeed(seedBuf, g);
         String kernel = "matmul_residual_forward";
-        return new DeviceLaunch(kernel, List.of(Gemm.task(ctx, kernel, List.of(g), seed, p)), List.of(seed),
-                spans(residual, inp, weight, bias), spans(out));
+        return new DeviceLaunch(kernel, product(ctx, kernel, g, seed, p), List.of(seed), spans(residual, inp, weight, bias),
+                spans(out));
+    }
+
+    /**
+     * The tasks of one product and its epilogue: our kernel's launch, or, where the backend computes
+     * the products with a library ({@link OpContext#products}), the library's call, then our epilogue.
+     */
+    private static List<Task> product(OpContext ctx, String kernel, Gemm.Call g, IntArray seed, float p) {
+        if (ctx.products == null) {
+            return List.of(Gemm.task(ctx, kernel, List.of(g), seed, p));
+        }
+        List<Task> tasks = new ArrayList<>(List.of(CuBlas.task(kernel + "_" + ctx.products, g, ctx.products)));
+        Task epilogue = Gemm.epilogueTask(kernel + "_epilogue", g, seed, p);
+        if (epilogue != null) {
+            tasks.add(epilogue);
+        }
+        return tasks;
     }
 
     /**
@@ -108,6 +124,14 @@ final class LinearOp {
             input.gate = reluInput ? o(inp) : -1;
             products.add(input);
         }
+        if (ctx.products != null) { // the library's calls: dW += straight, the library splits K as it likes
+            dw.c(o(dweight), C, 0, 0).flags(Gemm.ACCUMULATE);
+            tasks.addAll(product(ctx, "matmul_backward_weight", dw, seed, 0f));
+            if (dinp != null) {
+                tasks.addAll(product(ctx, "matmul_backward_input", products.get(1), seed, 0f));
+            }
+            return withBiasAndSums(ctx, kernel, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
+        }
         int tile = Gemm.tile(products);
         int outputTiles = dw.groups(OC, tile) * dw.groups(C, tile);
         int slices = Math.max(1, Math.min((Grids.SPREAD + outputTiles - 1) / outputTiles, N / (4 * Gemm.TK)));
@@ -131,6 +155,13 @@ final class LinearOp {
         } else { // the input and weight gradients read dout, W and inp only: one launch
             tasks.add(Gemm.task(ctx, "matmul_backward_products", products, seed, 0f));
         }
+        return withBiasAndSums(ctx, kernel, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
+    }
+
+    /** The rest of {@link #backward} after its products: the bias gradient, and the second passes of the sums. */
+    private static DeviceLaunch withBiasAndSums(OpContext ctx, String kernel, FloatBuf dbias, int d, int N, int OC,
+                                                List<Task> tasks, List<Span> scratch, List<SumJob> sums,
+                                                List<Span> reads, FloatBuf dinp, FloatBuf dweight, IntArray seed) {
         if (dbias != null) { // dbias += the column sums of dout, in two passes
             int chunks = Grids.chunks(N, OC), rows = (N + chunks - 1) / chunks;
             Span partial = ctx.partials("matmul_backward.bias_partial", (long) chunks * OC);

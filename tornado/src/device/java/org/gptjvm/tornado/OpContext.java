@@ -27,6 +27,11 @@ final class OpContext {
 
     /** The k of a wide GEMM slice multiplied per pass of its loop ({@link Gemm#kStep}). */
     final int wideKStep;
+    /**
+     * The library the Linear layers' products are computed with ({@link CuBlas}'s names), or null: our
+     * own {@link Gemm}. Launches take the value it has when they are made.
+     */
+    String products;
 
     OpContext(DeviceArena arena, int wideKStep) {
         this.arena = arena;

@@ -3,6 +3,7 @@ package org.gptjvm.tornado;
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.GptException;
 import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.KernelProfile;
 import org.gptjvm.engine.Launch;
@@ -43,7 +44,28 @@ public final class TornadoBackend implements Backend, DeviceDiagnostics {
 
     @Override
     public String device() {
-        return "tornado backend, " + TornadoDevices.describe(device) + "; " + CudaGraphs.describe(device, plan.profiling());
+        return "tornado backend, " + TornadoDevices.describe(device) + "; " + CudaGraphs.describe(device, plan.profiling())
+                + (ctx.products == null ? "" : "; Linear products on " + ctx.products + " (cuBLAS " + CuBlas.version() + ")");
+    }
+
+    @Override
+    public List<String> productLibraries() {
+        return CuBlas.offered(device);
+    }
+
+    /** cuBLAS (fp32 or TF32) on TornadoVM's CUDA backend, loaded here so that one that cannot load says so now. */
+    @Override
+    public void useProductLibrary(String library) {
+        if (library != null) {
+            if (!productLibraries().contains(library)) {
+                throw new GptException("--gemm " + library + ": " + (productLibraries().isEmpty()
+                        ? "cuBLAS runs on TornadoVM's CUDA backend only, and this device is on its "
+                        + device.getTornadoVMBackend() + " backend (gpt devices lists them)"
+                        : "this device offers " + String.join(", ", productLibraries())));
+            }
+            CuBlas.version();
+        }
+        ctx.products = library;
     }
 
     // ---------------------------------------------------------------- buffers and programs

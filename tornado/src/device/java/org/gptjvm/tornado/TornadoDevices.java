@@ -51,11 +51,12 @@ final class TornadoDevices {
     }
 
     /**
-     * The default device: an accelerator, by route: TornadoVM's PTX backend, then its CUDA backend (both
+     * The default device: an accelerator, by route: TornadoVM's CUDA backend, then its PTX backend (both
      * launch without waiting for the device, where its OpenCL backend waits before every launch), then
-     * OpenCL, then any other; among equals, TornadoVM's first. PTX comes before CUDA because NVIDIA's
-     * JIT keeps the wide GEMM at 128 registers (two work-groups an SM) where NVRTC gives it 163 (one):
-     * scripts/kernel-sass.sh shows both. Without an accelerator, TornadoVM's default device.
+     * OpenCL, then any other; among equals, TornadoVM's first. CUDA comes first: the products fit 128
+     * registers there by construction as under the PTX route's cap (scripts/kernel-sass.sh shows both),
+     * and cuBLAS runs beside our kernels only there ({@code --gemm}, {@link CuBlas}). Without an
+     * accelerator, TornadoVM's default device.
      */
     static TornadoDevice preferred(List<TornadoDevice> devices) {
         return devices.stream().filter(TornadoDevices::isAccelerator)
@@ -66,8 +67,8 @@ final class TornadoDevices {
     /** The order of {@link #preferred}: lower first. */
     static int routeRank(TornadoDevice d) {
         return switch (d.getTornadoVMBackend()) {
-            case PTX -> 0;
-            case CUDA -> 1;
+            case CUDA -> 0;
+            case PTX -> 1;
             case OPENCL -> 2;
             default -> 3;
         };

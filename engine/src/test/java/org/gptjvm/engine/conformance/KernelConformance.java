@@ -224,7 +224,7 @@ public abstract class KernelConformance {
      * the layer; a launch run twice in one program (its dout changed in between) and two launches into
      * one gradient (a device backend that lets the second passes of long sums wait must run them in time).
      */
-    static List<Launch> linear(Case c, Shape s) {
+    public static List<Launch> linear(Case c, Shape s) {
         int N = s.N(), C = s.C(), OC = 3 * C + 1;
         FloatBuf x = c.in("x", N * C, 1), w = c.in("w", OC * C, 0.3), b = c.in("bias", OC, 1);
         FloatBuf d = c.in("dout", N * OC, 1), r = c.in("residual", N * OC, 1);
