@@ -66,26 +66,34 @@ final class AttentionOp {
     /**
      * Row (b, h, t) of {@code grad} (holding dout V^T), in place: dS of the scores. Dropout's mask index
      * of weight k of the row: row * T + k, from this process's first sequence of the combined batch
-     * ({@code perRow}: NH * T indices per row of the batch; see DropoutMask.attentionBase).
+     * ({@code perRow}: NH * T indices per row of the batch; see DropoutMask.attentionBase). With dropout,
+     * the row of dropout(att) goes into {@code dropped} again on the way (as {@link #softmax} wrote it,
+     * zero past t), for dV: the mask is drawn here anyway, and att read.
      */
     public static void softmaxBackward(KernelContext kc, FloatArray mem, int grad, int att, IntArray seed, float p, int salt,
-                                       int T, int perRow, float scale) {
+                                       int T, int perRow, float scale, int dropped) {
         int row = kc.groupIdx, tid = kc.localIdx, t = row % T, g = grad + row * T, a = att + row * T;
+        int dr = dropped + row * T;
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int base = row * T + seed.get(DropoutMask.FIRST_ROW) * perRow;
         float[] red = kc.allocateFloatLocalArray(WG);
         float dot = 0f;
         for (int k = tid; k <= t; k += WG) {
-            float d = mem.get(g + k);
+            float d = mem.get(g + k), w = mem.get(a + k);
             if (p > 0f) {
-                d = d * DropoutMask.scale(seedValue, salt, base + k, p);
+                float mask = DropoutMask.scale(seedValue, salt, base + k, p);
+                d = d * mask;
                 mem.set(g + k, d);
+                mem.set(dr + k, w * mask);
             }
-            dot += mem.get(a + k) * d;
+            dot += w * d;
         }
         float total = Reductions.sum(kc, red, dot);
         for (int k = tid; k < T; k += WG) {
             mem.set(g + k, k <= t ? mem.get(a + k) * (mem.get(g + k) - total) * scale : 0f);
+            if (p > 0f && k > t) {
+                mem.set(dr + k, 0f);
+            }
         }
     }
 
@@ -168,26 +176,28 @@ final class AttentionOp {
                 .c(grad, T, NH * T * T, T * T).mode(Gemm.LOWER);
         int rows = B * NH * T;
         float scale = 1f / (float) Math.sqrt(hs);
+        // with dropout, dropout(att) for dV again, into the forward's scratch (it held another layer's): written by
+        // the softmax's backward, which draws the mask and reads att anyway
+        List<Span> written = new ArrayList<>(List.of(scratch));
+        int dropped = a;
+        if (dropout > 0f) {
+            Span sp = ctx.scratch("attention.dropped", (long) rows * T);
+            dropped = (int) sp.at();
+            written.add(sp);
+        }
+        int dr = dropped;
         Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionOp::softmaxBackward, ctx.kc, mem, grad, a, s,
-                dropout, salt, T, NH * T, scale), Grids.groups(rows, WG), new LaunchInfo("attention_softmax_backward",
-                Grids.dims((long) rows * WG, 1, 1), Grids.dims(WG, 1, 1), 2.5 * rows * T, 4.0 * rows * T, 2.0 * rows * T,
-                4L * WG));
+                dropout, salt, T, NH * T, scale, dr), Grids.groups(rows, WG), new LaunchInfo("attention_softmax_backward",
+                Grids.dims((long) rows * WG, 1, 1), Grids.dims(WG, 1, 1), 2.5 * rows * T, 4.0 * rows * T,
+                (dropout > 0f ? 4.0 : 2.0) * rows * T, 4L * WG));
         // dQ = dS K
         Gemm.Call dq = heads(B, NH).shape(T, hs, T).a(grad, T, 1, NH * T * T, T * T).b(x + C, C3, 1, T * C3, hs)
                 .c(dx, C3, T * C3, hs).mode(Gemm.K_UP_TO_ROW);
         // dK = dS^T Q
         Gemm.Call dk = heads(B, NH).shape(T, hs, T).a(grad, 1, T, NH * T * T, T * T).b(x, C3, 1, T * C3, hs)
                 .c(dx + C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW);
-        // dV = dropout(att)^T dout, dropout(att) masked again into the forward's scratch (it held another layer's)
+        // dV = dropout(att)^T dout
         List<Task> tasks = new ArrayList<>(List.of(Gemm.task(ctx, "attention_backward_scores", List.of(dp), s, 0f), softmax));
-        List<Span> written = new ArrayList<>(List.of(scratch));
-        int dropped = a;
-        if (dropout > 0f) {
-            Span sp = ctx.scratch("attention.dropped", (long) rows * T);
-            dropped = (int) sp.at();
-            tasks.add(ElementwiseOp.maskedCopyTask("attention_backward_mask", dropped, a, rows * T, NH * T, s, dropout, salt));
-            written.add(sp);
-        }
         Gemm.Call dv = heads(B, NH).shape(T, hs, T).a(dropped, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
                 .c(dx + 2 * C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW);
         // dQ, dK and dV write their own columns of dqkv from qkv, dS, dropout(att) and dout: one launch

@@ -42,7 +42,7 @@ import java.util.List;
  * arguments, which TornadoVM compiles in) which stride of each operand is 1, so each launch's staging
  * is compiled for its layouts. An operand through dropout (a Linear layer's gradient, attention's
  * weights) is masked once before the products read it (ElementwiseOp.maskedCopy, the attention
- * softmax), not as each tile stages it: the hash would be a third of a slice's instructions.
+ * softmax and its backward), not as each tile stages it: the hash would be a third of a slice's instructions.
  *
  * <p>Operands are addressed through strides, so one kernel serves every layout: A(i,k) =
  * mem[a + i*sai + k*sak], B(k,j) = mem[b + k*sbk + j*sbj], C(i,j) = mem[c + i*ldc + j]. The
