@@ -103,7 +103,9 @@ final class EngineOptions {
                 be.useProductLibrary(lib.trim());
             } catch (RuntimeException e) {
                 be.close();
-                throw e;
+                // the setting came from the environment: say so, or the user looks for a --gemm that is not there
+                throw gemm == null && e instanceof org.gptjvm.engine.GptException
+                        ? new org.gptjvm.engine.GptException("GPT_GEMM=" + lib.trim() + ": " + e.getMessage()) : e;
             }
         }
         return be;

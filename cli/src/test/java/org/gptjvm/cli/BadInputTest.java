@@ -449,5 +449,10 @@ class BadInputTest {
         Cli.Result b = Cli.run("bench", "--backend", "reference", "--threads", "1", "--iters", "1", "--warmup", "0",
                 "--gemm", "cublas-tf32").assertError(1);
         assertTrue(b.err().contains("the reference backend computes the products with its own kernels only"), b::describe);
+        // from the environment, the error names it
+        Cli.Result e = new Cli.Fork().env("GPT_GEMM", "cublas").run("eval", "--checkpoint", checkpoint.toString(), "--data",
+                goodText.toString(), "--backend", "cpu", "--threads", "1").assertError(1);
+        assertTrue(e.err().contains("GPT_GEMM=cublas: the cpu backend computes the products with its own kernels only"),
+                e::describe);
     }
 }
