@@ -200,8 +200,10 @@ final class AttentionOp {
         List<Task> tasks = new ArrayList<>(List.of(Gemm.task(ctx, "attention_backward_scores", List.of(dp), s, 0f), softmax));
         Gemm.Call dv = heads(B, NH).shape(T, hs, T).a(dropped, 1, T, NH * T * T, T * T).b(d, C, 1, T * C, hs)
                 .c(dx + 2 * C, C3, T * C3, hs).mode(Gemm.K_FROM_ROW);
-        // dQ, dK and dV write their own columns of dqkv from qkv, dS, dropout(att) and dout: one launch
-        tasks.add(Gemm.task(ctx, "attention_backward_qkv", List.of(dq, dk, dv), s, 0f));
+        // dQ, dK and dV write their own columns of dqkv from qkv, dS, dropout(att) and dout: dQ reads dS along k, dK
+        // and dV read dS and dropout(att) across, so dQ has a launch of its own and each compiles for its layout
+        tasks.add(Gemm.task(ctx, "attention_backward_q", List.of(dq), s, 0f));
+        tasks.add(Gemm.task(ctx, "attention_backward_kv", List.of(dk, dv), s, 0f));
         return new DeviceLaunch("attention_backward", tasks, List.of(s), spans(dout, qkv, att), spans(written, dqkv));
     }
 

@@ -30,7 +30,9 @@ import java.util.List;
  * columns at (R ly, R lx) in registers, with TK-deep slices of A and B staged in local memory (2 x TK x
  * {@link #PITCH} floats), so every element read from global memory serves TILE products and a
  * work-item's R values of A (of B) for one k are one 16-byte local read. Every element's k runs in
- * order, whoever computes it and whichever tile: no atomics, and results repeat run to run.
+ * order, whoever computes it and whichever tile: no atomics, and results repeat run to run. Larger
+ * tiles where a launch's products fill them and make enough work-groups ({@link #tile}): 128 x 128
+ * ({@link #gemmWide}) and, for products with many rows and a narrow C, 128 x 64 ({@link #gemmTall}).
  *
  * <p>A work-item reads its part of the next slice from global memory into registers right after
  * staging the current one, and multiplies the current one meanwhile: the reads' latency overlaps the
@@ -53,7 +55,7 @@ import java.util.List;
  * {@code args[at..]}: see the constants below.
  *
  * <p>One launch may hold several independent calls (a Linear layer's input and weight gradients;
- * attention's dQ, dK and dV), their argument rows one after another, each but the last with MORE
+ * attention's dK and dV), their argument rows one after another, each but the last with MORE
  * set: the grid's x is the tile columns (as many as the widest call has), its y the calls' tile rows
  * one after another, each call's for z = 0, then z = 1, and so on. One launch instead of two or three:
  * fewer launches to dispatch, and the calls' tiles fill the device together.
@@ -82,6 +84,23 @@ public final class Gemm {
     /** A wide slice's row pitch: a multiple of 4 (16-byte rows), and 4 more than the tile (see {@link #PITCH}). */
     static final int WIDE_PITCH = WIDE + 4;
     static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
+    /**
+     * The tall tiles ({@link #gemmTall}): {@link #WIDE} rows by {@link #TILE} columns, for products with
+     * many rows and a narrow C (attention's per head, 64 wide; lm_head's, as wide as the vocabulary).
+     * A tile code, not an edge: {@link #rows} and {@link #cols} give its edges.
+     */
+    static final int TALL = 1;
+    static final int TALL_LOCAL_BYTES = TK * (WIDE_PITCH + PITCH) * 4;
+
+    /** The row edge of a tile ({@link #TILE}, {@link #WIDE} or {@link #TALL}). */
+    static int rows(int tile) {
+        return tile == TALL ? WIDE : tile;
+    }
+
+    /** The column edge of a tile. */
+    static int cols(int tile) {
+        return tile == TALL ? TILE : tile;
+    }
     /**
      * The k of a slice a wide tile multiplies per pass of its loop, 2 or 4, by route (the system property
      * {@code gpt.tornado.wideKStep} sets it for any, as the tests do to run both): 4 leaves nothing of the
@@ -292,14 +311,22 @@ public final class Gemm {
      * device is), else {@link #TILE}.
      */
     static int tile(List<Call> calls) {
-        if (!calls.stream().allMatch(Call::wide)) {
-            return TILE;
+        if (calls.stream().allMatch(Call::wide) && groups(calls, WIDE) >= WIDE_MIN_GROUPS) {
+            return WIDE;
         }
+        if (calls.stream().allMatch(c -> c.m >= WIDE) && groups(calls, TALL) >= WIDE_MIN_GROUPS) {
+            return TALL;
+        }
+        return TILE;
+    }
+
+    /** The work-groups of a launch of {@code tile}s over the calls, a call whose K is split counting as full. */
+    private static long groups(List<Call> calls, int tile) {
         long groups = 0;
         for (Call c : calls) {
-            groups += c.fillsDevice ? Grids.SPREAD : (long) c.groups(c.m, WIDE) * c.groups(c.n, WIDE) * c.z;
+            groups += c.fillsDevice ? Grids.SPREAD : (long) c.groups(c.m, rows(tile)) * c.groups(c.n, cols(tile)) * c.z;
         }
-        return groups >= WIDE_MIN_GROUPS ? WIDE : TILE;
+        return groups;
     }
 
     /**
@@ -333,6 +360,8 @@ public final class Gemm {
         int aAlong = along(calls, c -> c.sak == 1), bAlong = along(calls, c -> c.sbj != 1);
         return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha,
                 aAlong, bAlong, ctx.wideKStep)
+                : tile == TALL ? (g, id, mem, args) -> g.task(id, Gemm::gemmTall, ctx.kc, mem, args, at, seed, p, alpha, aAlong,
+                bAlong)
                 : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong),
                 grid(calls, tile),
                 info(kernel, calls, tile));
@@ -349,15 +378,15 @@ public final class Gemm {
     }
 
     /** The work-groups of the calls of a launch: x the most tile columns of any call, y every call's tile rows times its z. */
-    static long[] groups(List<Call> calls, int tile) {
-        long x = calls.stream().mapToLong(c -> c.groups(c.n, tile)).max().orElse(1);
-        long y = calls.stream().mapToLong(c -> (long) c.groups(c.m, tile) * c.z).sum();
+    static long[] gridGroups(List<Call> calls, int tile) {
+        long x = calls.stream().mapToLong(c -> c.groups(c.n, cols(tile))).max().orElse(1);
+        long y = calls.stream().mapToLong(c -> (long) c.groups(c.m, rows(tile)) * c.z).sum();
         return new long[]{x, y};
     }
 
     /** Work-groups of THREADS x THREADS over the calls' tiles (see the class comment for their order). */
     static WorkerGrid grid(List<Call> calls, int tile) {
-        long[] g = groups(calls, tile);
+        long[] g = gridGroups(calls, tile);
         WorkerGrid2D grid = new WorkerGrid2D((int) (g[0] * THREADS), (int) (g[1] * THREADS));
         grid.setLocalWork(THREADS, THREADS, 1);
         return grid;
@@ -365,7 +394,7 @@ public final class Gemm {
 
     /** What the calls of one launch ask of the device, together: the products' FLOPs, each operand read once, C written. */
     static LaunchInfo info(String kernel, List<Call> calls, int tile) {
-        long[] groups = groups(calls, tile);
+        long[] groups = gridGroups(calls, tile);
         double flops = 0, read = 0, written = 0;
         for (Call c : calls) {
             double zs = c.kSlice > 0 ? 1 : c.z; // split K: the slices share one product
@@ -376,7 +405,7 @@ public final class Gemm {
             written += 4.0 * c.m * c.n * (c.kSlice > 0 ? c.z : zs);
         }
         return new LaunchInfo(kernel, new long[]{groups[0] * THREADS, groups[1] * THREADS, 1},
-                new long[]{THREADS, THREADS, 1}, flops, read, written, tile == WIDE ? WIDE_LOCAL_BYTES : LOCAL_BYTES);
+                new long[]{THREADS, THREADS, 1}, flops, read, written, tile == WIDE ? WIDE_LOCAL_BYTES : tile == TALL ? TALL_LOCAL_BYTES : LOCAL_BYTES);
     }
 
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
@@ -465,6 +494,134 @@ public final class Gemm {
             storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
             storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
             for (int r = 0; r < R; r++) {
+                finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
+            }
+        }
+    }
+
+    /**
+     * {@link #gemm} with tall tiles ({@link #TALL}): a work-group of THREADS x THREADS computes a
+     * {@link #WIDE} x {@link #TILE} tile of C, each work-item the 8 x 4 block at rows 8 ly.., columns
+     * 4 lx.. of it, from {@link #TK}-deep slices, the next slice read into registers while this one is
+     * multiplied; the same calls, arguments, k order (each element the same sum, bit for bit) and
+     * epilogue as {@link #gemm}. {@link #tile} gives it launches whose every C has at least WIDE rows
+     * and does not fill wide tiles: attention's products per head, lm_head's forward.
+     *
+     * <p>Per k a work-item reads 8 neighbouring values of A and 4 of B (three 16-byte reads) for 32
+     * multiply-adds, where the 64-wide kernel reads two for 16. It stages A as two 64-row halves, each
+     * as {@link #gemm} stages its A (a run of 4 per work-item, {@link #runAcross}), and B as gemm does.
+     */
+    public static void gemmTall(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
+                                int aAlong, int bAlong) {
+        int lx = kc.localIdx, ly = kc.localIdy;
+        int gy = kc.groupIdy;
+        int tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
+        while (gy >= tilesI * args.get(at + ZS) && args.get(at + MORE) != 0) {
+            gy -= tilesI * args.get(at + ZS);
+            at += SIZE;
+            tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
+        }
+        int m = args.get(at + M), n = args.get(at + N);
+        int z = gy / tilesI;
+        int tileI = (gy - z * tilesI) * WIDE, tileJ = kc.groupIdx * TILE;
+        int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
+        int flags = args.get(at + FLAGS);
+        int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
+        int c = operand(args, at, C, C_SB, C_SH, z);
+        int maskBase = seed.get(SEED_MASK_BASE), salt = args.get(at + SALT);
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE);
+        boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, WIDE);
+
+        float[] as = kc.allocateFloatLocalArray(TK * WIDE_PITCH);
+        float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
+        float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f;
+        float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+        float c40 = 0f, c41 = 0f, c42 = 0f, c43 = 0f;
+        float c50 = 0f, c51 = 0f, c52 = 0f, c53 = 0f;
+        float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f;
+        float c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f;
+        int tid = ly * THREADS + lx;
+        boolean aAlongK = aAlong < 0 ? sak == 1 : aAlong == 1, bAlongK = bAlong < 0 ? sbj != 1 : bAlong == 1;
+        // this work-item's runs of 4 values of each operand's slice: of A one in each 64-row half (the
+        // second TILE rows on), of B one
+        int aI = runAcross(tid, aAlongK, 2, 4), aK = runAlong(tid, aAlongK, 2, 4);
+        int bJ = runAcross(tid, bAlongK, 2, 4), bK = runAlong(tid, bAlongK, 2, 4);
+        int aLine = runLine(a, tileI + aI, m, sai, aAlongK), aLine2 = runLine(a, tileI + TILE + aI, m, sai, aAlongK);
+        int bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
+        int k0 = skip ? kEnd : kBegin;
+        int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), aAt2 = runAt(aLine2, k0 + aK, kEnd, sak, aAlongK);
+        int bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
+        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK);
+        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK);
+        float nA4 = zeroPast(mem.get(aAt2 + 0), 0, k0 + aK, kEnd, aAlongK), nA5 = zeroPast(mem.get(aAt2 + 1), 1, k0 + aK, kEnd, aAlongK);
+        float nA6 = zeroPast(mem.get(aAt2 + 2), 2, k0 + aK, kEnd, aAlongK), nA7 = zeroPast(mem.get(aAt2 + 3), 3, k0 + aK, kEnd, aAlongK);
+        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK);
+        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK);
+        int ra0 = ly * WIDE_R, rb0 = lx * R;
+        for (; k0 < kEnd; k0 += TK) {
+            as[runSlot(tid, aAlongK, 0, 2, 4, WIDE_PITCH)] = nA0;
+            as[runSlot(tid, aAlongK, 1, 2, 4, WIDE_PITCH)] = nA1;
+            as[runSlot(tid, aAlongK, 2, 2, 4, WIDE_PITCH)] = nA2;
+            as[runSlot(tid, aAlongK, 3, 2, 4, WIDE_PITCH)] = nA3;
+            as[runSlot(tid, aAlongK, 0, 2, 4, WIDE_PITCH) + TILE] = nA4;
+            as[runSlot(tid, aAlongK, 1, 2, 4, WIDE_PITCH) + TILE] = nA5;
+            as[runSlot(tid, aAlongK, 2, 2, 4, WIDE_PITCH) + TILE] = nA6;
+            as[runSlot(tid, aAlongK, 3, 2, 4, WIDE_PITCH) + TILE] = nA7;
+            bs[runSlot(tid, bAlongK, 0, 2, 4, PITCH)] = nB0;
+            bs[runSlot(tid, bAlongK, 1, 2, 4, PITCH)] = nB1;
+            bs[runSlot(tid, bAlongK, 2, 2, 4, PITCH)] = nB2;
+            bs[runSlot(tid, bAlongK, 3, 2, 4, PITCH)] = nB3;
+            kc.localBarrier();
+            int k1 = k0 + TK; // the next slice's values; past kEnd, zeros that are never staged
+            aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
+            aAt2 = runAt(aLine2, k1 + aK, kEnd, sak, aAlongK);
+            bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
+            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK);
+            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK);
+            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK);
+            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK);
+            nA4 = zeroPast(mem.get(aAt2 + 0), 0, k1 + aK, kEnd, aAlongK);
+            nA5 = zeroPast(mem.get(aAt2 + 1), 1, k1 + aK, kEnd, aAlongK);
+            nA6 = zeroPast(mem.get(aAt2 + 2), 2, k1 + aK, kEnd, aAlongK);
+            nA7 = zeroPast(mem.get(aAt2 + 3), 3, k1 + aK, kEnd, aAlongK);
+            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK);
+            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK);
+            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK);
+            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK);
+            // k in fours, as gemm
+            for (int kq = 0; kq < TK; kq += 4) {
+                for (int kk = kq; kk < kq + 4; kk++) {
+                    int ra = kk * WIDE_PITCH + ra0, rb = kk * PITCH + rb0;
+                    float a0 = as[ra], a1 = as[ra + 1], a2 = as[ra + 2], a3 = as[ra + 3];
+                    float a4 = as[ra + 4], a5 = as[ra + 5], a6 = as[ra + 6], a7 = as[ra + 7];
+                    float b0 = bs[rb], b1 = bs[rb + 1], b2 = bs[rb + 2], b3 = bs[rb + 3];
+                    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+                    c40 += a4 * b0; c41 += a4 * b1; c42 += a4 * b2; c43 += a4 * b3;
+                    c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3;
+                    c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3;
+                    c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3;
+                }
+            }
+            kc.localBarrier();
+        }
+        if (!skip) {
+            int i = tileI + ly * WIDE_R, j = tileJ + lx * R, gate = gateOf(args, at, c);
+            int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
+            storeRow(mem, c, ldc, i + 0, j, 1, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
+            storeRow(mem, c, ldc, i + 4, j, 1, m, n, flags, bias, gate, alpha, c40, c41, c42, c43);
+            storeRow(mem, c, ldc, i + 5, j, 1, m, n, flags, bias, gate, alpha, c50, c51, c52, c53);
+            storeRow(mem, c, ldc, i + 6, j, 1, m, n, flags, bias, gate, alpha, c60, c61, c62, c63);
+            storeRow(mem, c, ldc, i + 7, j, 1, m, n, flags, bias, gate, alpha, c70, c71, c72, c73);
+            for (int r = 0; r < WIDE_R; r++) {
                 finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
             }
         }

@@ -133,7 +133,7 @@ final class LinearOp {
             return withBiasAndSums(ctx, kernel, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
         }
         int tile = Gemm.tile(products);
-        int outputTiles = dw.groups(OC, tile) * dw.groups(C, tile);
+        int outputTiles = dw.groups(OC, Gemm.rows(tile)) * dw.groups(C, Gemm.cols(tile));
         int slices = Math.max(1, Math.min((Grids.SPREAD + outputTiles - 1) / outputTiles, N / (4 * Gemm.TK)));
         if (slices > 1) {
             int slice = (int) Grids.roundUp((N + slices - 1) / slices, Gemm.TK);
@@ -147,8 +147,8 @@ final class LinearOp {
         } else { // dW += straight from the product
             dw.c(o(dweight), C, 0, 0).flags(Gemm.ACCUMULATE);
         }
-        if (tile == Gemm.WIDE && products.size() > 1) {
-            // wide tiles: one launch each, so that each compiles for its own operands' layout (Gemm.along):
+        if (tile != Gemm.TILE && products.size() > 1) {
+            // wide or tall tiles: one launch each, so that each compiles for its own operands' layout (Gemm.along):
             // dW reads dout across the tile, dinp along k
             tasks.add(Gemm.task(ctx, "matmul_backward_weight", List.of(dw), seed, 0f));
             tasks.add(Gemm.task(ctx, "matmul_backward_input", products.subList(1, products.size()), seed, 0f));
