@@ -2,6 +2,7 @@ package org.gptjvm.cli;
 
 import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.Backends;
+import org.gptjvm.engine.GptException;
 import picocli.CommandLine.Option;
 
 /** --backend and --threads, shared by every command that computes. */
@@ -104,8 +105,8 @@ final class EngineOptions {
             } catch (RuntimeException e) {
                 be.close();
                 // the setting came from the environment: say so, or the user looks for a --gemm that is not there
-                throw gemm == null && e instanceof org.gptjvm.engine.GptException
-                        ? new org.gptjvm.engine.GptException("GPT_GEMM=" + lib.trim() + ": " + e.getMessage()) : e;
+                throw gemm == null && e instanceof GptException
+                        ? new GptException("GPT_GEMM=" + lib.trim() + ": " + e.getMessage()) : e;
             }
         }
         return be;

@@ -107,26 +107,25 @@ final class CuBlas {
             if (g.z != 1 || g.mode != Gemm.ALL || g.kSlice != 0) {
                 throw new IllegalStateException("cuBLAS takes one whole product here, not batches, triangles or slices of K");
             }
-            int transa, lda, transb, ldb;
-            if (g.sbj == 1) {
-                transa = OP_N;
-                lda = g.sbk;
-            } else if (g.sbk == 1) {
-                transa = OP_T;
-                lda = g.sbj;
-            } else {
-                throw new IllegalStateException("B needs a unit stride");
+            Op opB = Op.of(g.sbj, g.sbk, "B"), opA = Op.of(g.sak, g.sai, "A");
+            return new Sgemm(opB.trans(), opA.trans(), g.n, g.m, g.k, g.b, opB.ld(), g.a, opA.ld(), g.c, g.ldc);
+        }
+    }
+
+    /** How cuBLAS takes one operand: as stored ({@code OP_N}) or transposed, and its leading dimension. */
+    private record Op(int trans, int ld) {
+        /**
+         * An operand whose cuBLAS rows run along {@code rowStride} and columns along {@code colStride}:
+         * as stored where its rows are the unit stride, transposed where its columns are.
+         */
+        static Op of(int rowStride, int colStride, String name) {
+            if (rowStride == 1) {
+                return new Op(OP_N, colStride);
             }
-            if (g.sak == 1) {
-                transb = OP_N;
-                ldb = g.sai;
-            } else if (g.sai == 1) {
-                transb = OP_T;
-                ldb = g.sak;
-            } else {
-                throw new IllegalStateException("A needs a unit stride");
+            if (colStride == 1) {
+                return new Op(OP_T, rowStride);
             }
-            return new Sgemm(transa, transb, g.n, g.m, g.k, g.b, lda, g.a, ldb, g.c, g.ldc);
+            throw new IllegalStateException(name + " needs a unit stride");
         }
     }
 
