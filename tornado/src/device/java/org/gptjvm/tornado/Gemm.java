@@ -306,15 +306,18 @@ public final class Gemm {
     static final int WIDE_MIN_GROUPS = Integer.getInteger("gpt.tornado.wideMinGroups", Grids.SPREAD / 2);
 
     /**
-     * The tile edge of a launch: {@link #WIDE} where every call's C fills wide tiles and the launch has at
+     * The tile of a launch: {@link #WIDE} where every call's C fills wide tiles and the launch has at
      * least {@link #WIDE_MIN_GROUPS} of them (a call whose K is split counts as full: it is split until the
-     * device is), else {@link #TILE}.
+     * device is); else {@link #TALL} where every call has more rows than a 64-row tile (from 65 to 128 rows
+     * one tall tile computes as many rows as two 64-row ones, with fewer shared loads per multiply-add:
+     * lm_head's weight gradient, as many rows as the vocabulary) and there are as many of them; else
+     * {@link #TILE}.
      */
     static int tile(List<Call> calls) {
         if (calls.stream().allMatch(Call::wide) && groups(calls, WIDE) >= WIDE_MIN_GROUPS) {
             return WIDE;
         }
-        if (calls.stream().allMatch(c -> c.m >= WIDE) && groups(calls, TALL) >= WIDE_MIN_GROUPS) {
+        if (calls.stream().allMatch(c -> c.m > TILE) && groups(calls, TALL) >= WIDE_MIN_GROUPS) {
             return TALL;
         }
         return TILE;
@@ -358,11 +361,12 @@ public final class Gemm {
         float alpha = calls.getFirst().alpha;
         int tile = tile(calls);
         int aAlong = along(calls, c -> c.sak == 1), bAlong = along(calls, c -> c.sbj != 1);
+        int whole = whole(calls, tile);
         return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha,
-                aAlong, bAlong, ctx.wideKStep)
+                aAlong, bAlong, whole, ctx.wideKStep)
                 : tile == TALL ? (g, id, mem, args) -> g.task(id, Gemm::gemmTall, ctx.kc, mem, args, at, seed, p, alpha, aAlong,
-                bAlong)
-                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong),
+                bAlong, whole)
+                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong, whole),
                 grid(calls, tile),
                 info(kernel, calls, tile));
     }
@@ -375,6 +379,21 @@ public final class Gemm {
     static int along(List<Call> calls, java.util.function.Predicate<Call> alongK) {
         boolean all = calls.stream().allMatch(alongK), none = calls.stream().noneMatch(alongK);
         return all ? 1 : none ? 0 : -1;
+    }
+
+    /**
+     * 1 where every work-group of the calls sums whole slices of its kernel ({@link #TK}, or
+     * {@link #WIDE_TK} for wide tiles): each call's K and split-K slice are multiples of the slice, and
+     * so are the tile edges where a triangular operand bounds the range. Then no staged value lies past
+     * its work-group's k range and the kernel, compiled with 1 as a constant, stages without zeroing
+     * ({@link #zeroPast}): no compare and select per staged value; else 0. Every Linear layer and
+     * attention product of the configs has whole slices but lm_head's input gradient (K = the vocabulary).
+     * (Zeroing only the one slice that passes the range, in the loop, is what TornadoVM 5.2 does not
+     * compile: "Unable to build sketch".)
+     */
+    static int whole(List<Call> calls, int tile) {
+        int tk = tile == WIDE ? WIDE_TK : TK;
+        return calls.stream().allMatch(c -> c.k % tk == 0 && c.kSlice % tk == 0) ? 1 : 0;
     }
 
     /** The work-groups of the calls of a launch: x the most tile columns of any call, y every call's tile rows times its z. */
@@ -409,7 +428,7 @@ public final class Gemm {
     }
 
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                            int aAlong, int bAlong) {
+                            int aAlong, int bAlong, int whole) {
         int lx = kc.localIdx, ly = kc.localIdy;
         // the launch's rows of work-groups: each call's tile rows for z = 0, then for z = 1, ..., call after call
         int gy = kc.groupIdy;
@@ -446,10 +465,10 @@ public final class Gemm {
         int aLine = runLine(a, tileI + aI, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
         int k0 = skip ? kEnd : kBegin;
         int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
-        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK);
-        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK);
-        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK);
-        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK);
+        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK, whole);
+        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK, whole);
+        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK, whole), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK, whole);
+        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK, whole), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK, whole);
         int ra0 = ly * R, rb0 = lx * R;
         for (; k0 < kEnd; k0 += TK) {
             as[runSlot(tid, aAlongK, 0, 2, 4, PITCH)] = nA0;
@@ -464,14 +483,14 @@ public final class Gemm {
             int k1 = k0 + TK; // the next slice's values; past kEnd, zeros that are never staged
             aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
             bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
-            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK);
-            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK);
-            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK);
-            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK);
-            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK);
-            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK);
-            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK);
-            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK);
+            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK, whole);
+            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK, whole);
+            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK, whole);
+            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK, whole);
+            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK, whole);
+            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK, whole);
+            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK, whole);
+            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK, whole);
             // k in fours: Graal unrolls the inner loop (a loop of all TK at once is too large for it)
             for (int kq = 0; kq < TK; kq += 4) {
                 for (int kk = kq; kk < kq + 4; kk++) {
@@ -512,7 +531,7 @@ public final class Gemm {
      * as {@link #gemm} stages its A (a run of 4 per work-item, {@link #runAcross}), and B as gemm does.
      */
     public static void gemmTall(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                                int aAlong, int bAlong) {
+                                int aAlong, int bAlong, int whole) {
         int lx = kc.localIdx, ly = kc.localIdy;
         int gy = kc.groupIdy;
         int tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
@@ -554,12 +573,12 @@ public final class Gemm {
         int k0 = skip ? kEnd : kBegin;
         int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), aAt2 = runAt(aLine2, k0 + aK, kEnd, sak, aAlongK);
         int bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
-        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK);
-        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK);
-        float nA4 = zeroPast(mem.get(aAt2 + 0), 0, k0 + aK, kEnd, aAlongK), nA5 = zeroPast(mem.get(aAt2 + 1), 1, k0 + aK, kEnd, aAlongK);
-        float nA6 = zeroPast(mem.get(aAt2 + 2), 2, k0 + aK, kEnd, aAlongK), nA7 = zeroPast(mem.get(aAt2 + 3), 3, k0 + aK, kEnd, aAlongK);
-        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK);
-        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK);
+        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK, whole);
+        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK, whole);
+        float nA4 = zeroPast(mem.get(aAt2 + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA5 = zeroPast(mem.get(aAt2 + 1), 1, k0 + aK, kEnd, aAlongK, whole);
+        float nA6 = zeroPast(mem.get(aAt2 + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA7 = zeroPast(mem.get(aAt2 + 3), 3, k0 + aK, kEnd, aAlongK, whole);
+        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK, whole), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK, whole);
+        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK, whole), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK, whole);
         int ra0 = ly * WIDE_R, rb0 = lx * R;
         for (; k0 < kEnd; k0 += TK) {
             as[runSlot(tid, aAlongK, 0, 2, 4, WIDE_PITCH)] = nA0;
@@ -579,18 +598,18 @@ public final class Gemm {
             aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
             aAt2 = runAt(aLine2, k1 + aK, kEnd, sak, aAlongK);
             bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
-            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK);
-            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK);
-            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK);
-            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK);
-            nA4 = zeroPast(mem.get(aAt2 + 0), 0, k1 + aK, kEnd, aAlongK);
-            nA5 = zeroPast(mem.get(aAt2 + 1), 1, k1 + aK, kEnd, aAlongK);
-            nA6 = zeroPast(mem.get(aAt2 + 2), 2, k1 + aK, kEnd, aAlongK);
-            nA7 = zeroPast(mem.get(aAt2 + 3), 3, k1 + aK, kEnd, aAlongK);
-            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK);
-            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK);
-            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK);
-            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK);
+            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK, whole);
+            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK, whole);
+            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK, whole);
+            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK, whole);
+            nA4 = zeroPast(mem.get(aAt2 + 0), 0, k1 + aK, kEnd, aAlongK, whole);
+            nA5 = zeroPast(mem.get(aAt2 + 1), 1, k1 + aK, kEnd, aAlongK, whole);
+            nA6 = zeroPast(mem.get(aAt2 + 2), 2, k1 + aK, kEnd, aAlongK, whole);
+            nA7 = zeroPast(mem.get(aAt2 + 3), 3, k1 + aK, kEnd, aAlongK, whole);
+            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK, whole);
+            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK, whole);
+            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK, whole);
+            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK, whole);
             // k in fours, as gemm
             for (int kq = 0; kq < TK; kq += 4) {
                 for (int kk = kq; kk < kq + 4; kk++) {
@@ -648,7 +667,7 @@ public final class Gemm {
      * epilogue's arguments read again after it, double-buffered local slices.
      */
     public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                                int aAlong, int bAlong, int kStep) {
+                                int aAlong, int bAlong, int whole, int kStep) {
         int lx = kc.localIdx, ly = kc.localIdy;
         int gy = kc.groupIdy;
         int tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
@@ -688,10 +707,10 @@ public final class Gemm {
         int aLine = runLine(a, tileI + aI, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
         int k0 = skip ? kEnd : kBegin;
         int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
-        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK);
-        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK);
-        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK);
-        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK);
+        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK, whole);
+        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK, whole);
+        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK, whole), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK, whole);
+        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK, whole), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK, whole);
         int ra0 = ly * WIDE_R, rb0 = lx * WIDE_R;
         for (; k0 < kEnd; k0 += WIDE_TK) {
             as[runSlot(tid, aAlongK, 0, 1, 5, WIDE_PITCH)] = nA0;
@@ -706,14 +725,14 @@ public final class Gemm {
             int k1 = k0 + WIDE_TK;
             aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
             bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
-            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK);
-            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK);
-            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK);
-            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK);
-            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK);
-            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK);
-            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK);
-            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK);
+            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK, whole);
+            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK, whole);
+            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK, whole);
+            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK, whole);
+            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK, whole);
+            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK, whole);
+            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK, whole);
+            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK, whole);
             for (int row = 0; row < WIDE_TK * WIDE_PITCH; row += kStep * WIDE_PITCH) {
                 int ra = row + ra0, rb = row + rb0;
                 float a0 = as[ra], a1 = as[ra + 1], a2 = as[ra + 2], a3 = as[ra + 3];
@@ -840,12 +859,13 @@ public final class Gemm {
 
     /**
      * Value q of a run, {@code v}, read from {@link #runAt} + q, its k {@code k} (+ q along k): 0 past
-     * the work-group's k range. Rows of A past m (columns of B past n) are read as they are, not zeroed:
+     * the work-group's k range, which only a launch without whole slices reaches ({@link #whole}: with
+     * {@code whole} 1 the values past it are the next slice's, read after the last and never staged). Rows of A past m (columns of B past n) are read as they are, not zeroed:
      * they feed only outputs that are never stored. The read is unconditional, as every staged read is, and
      * in the kernel's body: TornadoVM 5.2 does not compile it in a helper here (see {@link #gemmWide}).
      */
-    private static float zeroPast(float v, int q, int k, int kEnd, boolean alongK) {
-        return (alongK ? k + q : k) < kEnd ? v : 0f;
+    private static float zeroPast(float v, int q, int k, int kEnd, boolean alongK, int whole) {
+        return whole == 1 || (alongK ? k + q : k) < kEnd ? v : 0f;
     }
 
 
