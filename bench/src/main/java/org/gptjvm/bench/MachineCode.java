@@ -147,9 +147,11 @@ public final class MachineCode {
                 switch (b) {
                     case "FFMA" -> ffma++;
                     case "LDS" -> lds.merge(i.width(), 1, Integer::sum);
-                    case "LDG" -> ldg.merge(i.width(), 1, Integer::sum);
+                    // generic loads and stores count with the global ones: TornadoVM's CUDA C does not mark its
+                    // arrays' pointers global, so NVRTC's code reaches them with LD and ST
+                    case "LDG", "LD" -> ldg.merge(i.width(), 1, Integer::sum);
                     case "STS" -> sts++;
-                    case "STG" -> stg++;
+                    case "STG", "ST" -> stg++;
                     case "BAR" -> bar++;
                     case "LDL", "STL" -> local++;
                     case UNDECODED -> undecoded++;

@@ -49,6 +49,7 @@ class MachineCodeTest {
         assertEquals(256, k.mix().ffma());
         assertEquals(Map.of(4, 128), k.mix().sharedLoads());
         assertEquals(8, k.mix().sharedStores());
+        assertEquals(Map.of(4, 8), k.mix().globalLoads()); // generic LD.E: TornadoVM's CUDA C marks no pointer global
         assertEquals(2, k.mix().barriers());
         assertEquals(256.0 / 591, k.mix().ffmaShare(), 1e-12);
         assertEquals(2.0, k.mix().ffmaPerSharedLoad(), 1e-12);
