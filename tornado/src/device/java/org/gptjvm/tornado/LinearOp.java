@@ -36,8 +36,60 @@ final class LinearOp {
         if (e < chunks * cols) {
             int chunk = e / cols, j = e - chunk * cols;
             float s = 0f;
-            for (int n = chunk * rows; n < Math.min(N, (chunk + 1) * rows); n++) {
+            int n = chunk * rows, end = Math.min(N, (chunk + 1) * rows);
+            for (; n + 4 <= end; n += 4) { // four reads issued together (the PTX route unrolls no loop), added in order
+                float v0 = mem.get(x + n * cols + j), v1 = mem.get(x + (n + 1) * cols + j);
+                float v2 = mem.get(x + (n + 2) * cols + j), v3 = mem.get(x + (n + 3) * cols + j);
+                s += v0;
+                s += v1;
+                s += v2;
+                s += v3;
+            }
+            for (; n < end; n++) {
                 s += mem.get(x + n * cols + j);
+            }
+            mem.set(partial + chunk * cols + j, s);
+        }
+    }
+
+    /**
+     * {@link #columnPartial} of x through dropout's mask, writing the masked values into {@code dst}
+     * (x's layout) on the way, as {@link ElementwiseOp#maskedCopy} writes them (element
+     * first * cols + e): the masked copy that a Linear layer's backward products read, and its bias
+     * gradient's first pass, in one pass over dout.
+     */
+    public static void maskedColumnPartial(KernelContext kc, FloatArray mem, int partial, int x, int N, int cols, int rows,
+                                           int dst, IntArray seed, float p, int salt) {
+        int e = kc.globalIdx;
+        int chunks = (N + rows - 1) / rows;
+        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
+        int base = seed.get(DropoutMask.FIRST_ROW) * cols;
+        if (e < chunks * cols) {
+            int chunk = e / cols, j = e - chunk * cols;
+            float s = 0f;
+            int n = chunk * rows, end = Math.min(N, (chunk + 1) * rows);
+            for (; n + 4 <= end; n += 4) { // four reads issued together (the PTX route unrolls no loop), added in order
+                int at = n * cols + j;
+                float v0 = mem.get(x + at), v1 = mem.get(x + at + cols);
+                float v2 = mem.get(x + at + 2 * cols), v3 = mem.get(x + at + 3 * cols);
+                v0 *= DropoutMask.scale(seedValue, salt, base + at, p);
+                v1 *= DropoutMask.scale(seedValue, salt, base + at + cols, p);
+                v2 *= DropoutMask.scale(seedValue, salt, base + at + 2 * cols, p);
+                v3 *= DropoutMask.scale(seedValue, salt, base + at + 3 * cols, p);
+                mem.set(dst + at, v0);
+                mem.set(dst + at + cols, v1);
+                mem.set(dst + at + 2 * cols, v2);
+                mem.set(dst + at + 3 * cols, v3);
+                s += v0;
+                s += v1;
+                s += v2;
+                s += v3;
+            }
+            for (; n < end; n++) {
+                int at = n * cols + j;
+                float v = mem.get(x + at) * DropoutMask.scale(seedValue, salt, base + at, p);
+                mem.set(dst + at, v);
+                s += v;
             }
             mem.set(partial + chunk * cols + j, s);
         }
@@ -103,14 +155,21 @@ final class LinearOp {
         List<SumJob> sums = new ArrayList<>();
         int d = o(dout);
         List<Span> reads = spans(dout, inp, weight, dweight, dbias);
-        if (p > 0f) { // dout through dropout's mask, once: the products and the column sums read the copy
+        boolean biasDone = false;
+        if (p > 0f) { // dout through dropout's mask, once: the products read the copy
             Span masked = ctx.scratch("matmul_backward.masked_dout", (long) N * OC);
             scratch.add(masked);
             int to = (int) masked.at(), from = d, n = N * OC;
-            tasks.add(ElementwiseOp.maskedCopyTask("matmul_backward_mask", to, from, n, OC, seed, p, salt));
+            if (dbias != null) { // the bias gradient's first pass in the same pass over dout
+                tasks.add(biasTask(ctx, dbias, from, N, OC, scratch, sums, to, seed, p, salt));
+                biasDone = true;
+            } else {
+                tasks.add(ElementwiseOp.maskedCopyTask("matmul_backward_mask", to, from, n, OC, seed, p, salt));
+            }
             d = to;
             reads.add(masked);
         }
+        FloatBuf dbiasLeft = biasDone ? null : dbias;
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
         Gemm.Call dw = new Gemm.Call().shape(OC, C, N).a(d, 1, OC, 0, 0).b(o(inp), C, 1, 0, 0);
         dw.fillsDevice = true;
@@ -130,7 +189,7 @@ final class LinearOp {
             if (dinp != null) {
                 tasks.addAll(product(ctx, "matmul_backward_input", products.get(1), seed, 0f));
             }
-            return withBiasAndSums(ctx, kernel, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
+            return withBiasAndSums(ctx, kernel, dbiasLeft, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
         }
         int tile = Gemm.tile(products);
         int outputTiles = dw.groups(OC, Gemm.rows(tile)) * dw.groups(C, Gemm.cols(tile));
@@ -155,23 +214,41 @@ final class LinearOp {
         } else { // the input and weight gradients read dout, W and inp only: one launch
             tasks.add(Gemm.task(ctx, "matmul_backward_products", products, seed, 0f));
         }
-        return withBiasAndSums(ctx, kernel, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
+        return withBiasAndSums(ctx, kernel, dbiasLeft, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
     }
 
-    /** The rest of {@link #backward} after its products: the bias gradient, and the second passes of the sums. */
-    private static DeviceLaunch withBiasAndSums(OpContext ctx, String kernel, FloatBuf dbias, int d, int N, int OC,
-                                                List<Task> tasks, List<Span> scratch, List<SumJob> sums,
+    /**
+     * dbias += the column sums of dout (at {@code d}), in two passes: this task's row chunks, and a
+     * {@link SumJob} for the deferred second pass. With {@code dst} &gt;= 0, dout goes through
+     * dropout's mask on the way and the masked copy into {@code dst} ({@link #maskedColumnPartial}).
+     */
+    private static Task biasTask(OpContext ctx, FloatBuf dbias, int d, int N, int OC, List<Span> scratch,
+                                 List<SumJob> sums, int dst, IntArray seed, float p, int salt) {
+        int chunks = Grids.chunks(N, OC), rows = (N + chunks - 1) / chunks;
+        Span partial = ctx.partials("matmul_backward.bias_partial", (long) chunks * OC);
+        scratch.add(partial);
+        int at = (int) partial.at();
+        sums.add(new SumJob(OC, chunks, at, o(dbias)));
+        LaunchInfo info = new LaunchInfo("matmul_backward_bias", Grids.dims(Grids.roundUp((long) chunks * OC, 128), 1, 1),
+                Grids.dims(128, 1, 1), (dst >= 0 ? 2.0 : 1.0) * N * OC, 4.0 * N * OC,
+                4.0 * chunks * OC + (dst >= 0 ? 4.0 * N * OC : 0), 0);
+        return dst >= 0
+                ? new Task((g, id, mem, args) -> g.task(id, LinearOp::maskedColumnPartial, ctx.kc, mem, at, d, N, OC, rows,
+                dst, seed, p, salt), Grids.cover((long) chunks * OC, 128), info)
+                : new Task((g, id, mem, args) -> g.task(id, LinearOp::columnPartial, ctx.kc, mem, at, d, N, OC, rows),
+                Grids.cover((long) chunks * OC, 128), info);
+    }
+
+    /**
+     * The rest of {@link #backward} after its products: the bias gradient (the first pass of
+     * {@code dbiasLeft}'s column sums, where the masked copy did not make it), and the second passes of
+     * the sums.
+     */
+    private static DeviceLaunch withBiasAndSums(OpContext ctx, String kernel, FloatBuf dbiasLeft, FloatBuf dbias, int d,
+                                                int N, int OC, List<Task> tasks, List<Span> scratch, List<SumJob> sums,
                                                 List<Span> reads, FloatBuf dinp, FloatBuf dweight, IntArray seed) {
-        if (dbias != null) { // dbias += the column sums of dout, in two passes
-            int chunks = Grids.chunks(N, OC), rows = (N + chunks - 1) / chunks;
-            Span partial = ctx.partials("matmul_backward.bias_partial", (long) chunks * OC);
-            scratch.add(partial);
-            int at = (int) partial.at(), x = d;
-            tasks.add(new Task((g, id, mem, args) -> g.task(id, LinearOp::columnPartial, ctx.kc, mem, at, x, N, OC, rows),
-                    Grids.cover((long) chunks * OC, 128), new LaunchInfo("matmul_backward_bias",
-                    Grids.dims(Grids.roundUp((long) chunks * OC, 128), 1, 1), Grids.dims(128, 1, 1), (double) N * OC,
-                    4.0 * N * OC, 4.0 * chunks * OC, 0)));
-            sums.add(new SumJob(OC, chunks, at, o(dbias)));
+        if (dbiasLeft != null) {
+            tasks.add(biasTask(ctx, dbiasLeft, d, N, OC, scratch, sums, -1, seed, 0f, 0));
         }
         if (!sums.isEmpty()) {
             tasks.add(DeferredSums.waiting(ctx, "matmul_backward_sums", sums));
