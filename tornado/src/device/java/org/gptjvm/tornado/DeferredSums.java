@@ -47,19 +47,7 @@ final class DeferredSums {
         }
         if (e < n) {
             int parts = args.get(at + 2 + 4 * q), base = args.get(at + 3 + 4 * q), out = args.get(at + 4 + 4 * q);
-            float s = 0f;
-            int z = 0;
-            for (; z + 4 <= parts; z += 4) { // four reads issued together (the PTX route unrolls no loop), added in order
-                float v0 = mem.get(base + z * n + e), v1 = mem.get(base + (z + 1) * n + e);
-                float v2 = mem.get(base + (z + 2) * n + e), v3 = mem.get(base + (z + 3) * n + e);
-                s += v0;
-                s += v1;
-                s += v2;
-                s += v3;
-            }
-            for (; z < parts; z++) {
-                s += mem.get(base + z * n + e);
-            }
+            float s = Reductions.stridedSum(mem, base + e, n, parts);
             mem.set(out + e, mem.get(out + e) + s);
         }
     }

@@ -310,8 +310,8 @@ public final class Gemm {
      * least {@link #WIDE_MIN_GROUPS} of them (a call whose K is split counts as full: it is split until the
      * device is); else {@link #TALL} where every call has more rows than a 64-row tile (from 65 to 128 rows
      * one tall tile computes as many rows as two 64-row ones, with fewer shared loads per multiply-add:
-     * lm_head's weight gradient, as many rows as the vocabulary) and there are as many of them; else
-     * {@link #TILE}.
+     * lm_head's weight gradient, as many rows as the vocabulary) and the launch has at least
+     * {@link #WIDE_MIN_GROUPS} of them; else {@link #TILE}.
      */
     static int tile(List<Call> calls) {
         if (calls.stream().allMatch(Call::wide) && groups(calls, WIDE) >= WIDE_MIN_GROUPS) {
@@ -860,8 +860,9 @@ public final class Gemm {
     /**
      * Value q of a run, {@code v}, read from {@link #runAt} + q, its k {@code k} (+ q along k): 0 past
      * the work-group's k range, which only a launch without whole slices reaches ({@link #whole}: with
-     * {@code whole} 1 the values past it are the next slice's, read after the last and never staged). Rows of A past m (columns of B past n) are read as they are, not zeroed:
-     * they feed only outputs that are never stored. The read is unconditional, as every staged read is, and
+     * {@code whole} 1 the values past it are the next slice's, read after the last and never staged).
+     * Rows of A past m (columns of B past n) are read as they are, not zeroed: they feed only outputs
+     * that are never stored. The read is unconditional, as every staged read is, and
      * in the kernel's body: TornadoVM 5.2 does not compile it in a helper here (see {@link #gemmWide}).
      */
     private static float zeroPast(float v, int q, int k, int kEnd, boolean alongK, int whole) {

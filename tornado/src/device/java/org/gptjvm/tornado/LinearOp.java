@@ -35,19 +35,8 @@ final class LinearOp {
         int chunks = (N + rows - 1) / rows;
         if (e < chunks * cols) {
             int chunk = e / cols, j = e - chunk * cols;
-            float s = 0f;
-            int n = chunk * rows, end = Math.min(N, (chunk + 1) * rows);
-            for (; n + 4 <= end; n += 4) { // four reads issued together (the PTX route unrolls no loop), added in order
-                float v0 = mem.get(x + n * cols + j), v1 = mem.get(x + (n + 1) * cols + j);
-                float v2 = mem.get(x + (n + 2) * cols + j), v3 = mem.get(x + (n + 3) * cols + j);
-                s += v0;
-                s += v1;
-                s += v2;
-                s += v3;
-            }
-            for (; n < end; n++) {
-                s += mem.get(x + n * cols + j);
-            }
+            int first = chunk * rows;
+            float s = Reductions.stridedSum(mem, x + first * cols + j, cols, Math.min(N, first + rows) - first);
             mem.set(partial + chunk * cols + j, s);
         }
     }
@@ -155,21 +144,21 @@ final class LinearOp {
         List<SumJob> sums = new ArrayList<>();
         int d = o(dout);
         List<Span> reads = spans(dout, inp, weight, dweight, dbias);
-        boolean biasDone = false;
-        if (p > 0f) { // dout through dropout's mask, once: the products read the copy
+        int to = -1; // dout through dropout's mask, once, into scratch: the products read the copy
+        if (p > 0f) {
             Span masked = ctx.scratch("matmul_backward.masked_dout", (long) N * OC);
             scratch.add(masked);
-            int to = (int) masked.at(), from = d, n = N * OC;
-            if (dbias != null) { // the bias gradient's first pass in the same pass over dout
-                tasks.add(biasTask(ctx, dbias, from, N, OC, scratch, sums, to, seed, p, salt));
-                biasDone = true;
-            } else {
-                tasks.add(ElementwiseOp.maskedCopyTask("matmul_backward_mask", to, from, n, OC, seed, p, salt));
-            }
-            d = to;
             reads.add(masked);
+            to = (int) masked.at();
         }
-        FloatBuf dbiasLeft = biasDone ? null : dbias;
+        if (dbias != null) { // the bias gradient's first pass, making the masked copy on the way
+            tasks.add(biasTask(ctx, dbias, d, N, OC, scratch, sums, to, seed, p, salt));
+        } else if (to >= 0) {
+            tasks.add(ElementwiseOp.maskedCopyTask("matmul_backward_mask", to, d, N * OC, OC, seed, p, salt));
+        }
+        if (to >= 0) {
+            d = to;
+        }
         // dW(OC,C) += dout^T @ inp, K = N rows: split into slices until the device is full, then summed in order
         Gemm.Call dw = new Gemm.Call().shape(OC, C, N).a(d, 1, OC, 0, 0).b(o(inp), C, 1, 0, 0);
         dw.fillsDevice = true;
@@ -189,7 +178,7 @@ final class LinearOp {
             if (dinp != null) {
                 tasks.addAll(product(ctx, "matmul_backward_input", products.get(1), seed, 0f));
             }
-            return withBiasAndSums(ctx, kernel, dbiasLeft, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
+            return withSums(ctx, kernel, tasks, scratch, sums, reads, dinp, dweight, dbias, seed);
         }
         int tile = Gemm.tile(products);
         int outputTiles = dw.groups(OC, Gemm.rows(tile)) * dw.groups(C, Gemm.cols(tile));
@@ -214,7 +203,7 @@ final class LinearOp {
         } else { // the input and weight gradients read dout, W and inp only: one launch
             tasks.add(Gemm.task(ctx, "matmul_backward_products", products, seed, 0f));
         }
-        return withBiasAndSums(ctx, kernel, dbiasLeft, dbias, d, N, OC, tasks, scratch, sums, reads, dinp, dweight, seed);
+        return withSums(ctx, kernel, tasks, scratch, sums, reads, dinp, dweight, dbias, seed);
     }
 
     /**
@@ -239,17 +228,10 @@ final class LinearOp {
                 Grids.cover((long) chunks * OC, 128), info);
     }
 
-    /**
-     * The rest of {@link #backward} after its products: the bias gradient (the first pass of
-     * {@code dbiasLeft}'s column sums, where the masked copy did not make it), and the second passes of
-     * the sums.
-     */
-    private static DeviceLaunch withBiasAndSums(OpContext ctx, String kernel, FloatBuf dbiasLeft, FloatBuf dbias, int d,
-                                                int N, int OC, List<Task> tasks, List<Span> scratch, List<SumJob> sums,
-                                                List<Span> reads, FloatBuf dinp, FloatBuf dweight, IntArray seed) {
-        if (dbiasLeft != null) {
-            tasks.add(biasTask(ctx, dbiasLeft, d, N, OC, scratch, sums, -1, seed, 0f, 0));
-        }
+    /** The rest of {@link #backward} after its products: the second passes of its sums. */
+    private static DeviceLaunch withSums(OpContext ctx, String kernel, List<Task> tasks, List<Span> scratch,
+                                         List<SumJob> sums, List<Span> reads, FloatBuf dinp, FloatBuf dweight,
+                                         FloatBuf dbias, IntArray seed) {
         if (!sums.isEmpty()) {
             tasks.add(DeferredSums.waiting(ctx, "matmul_backward_sums", sums));
         }

@@ -2,6 +2,7 @@ package org.gptjvm.tornado;
 
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /**
  * Sums and maxima over a work-group of {@link #WG} work-items, the one tree reduction every row
@@ -47,6 +48,29 @@ final class Reductions {
         double total = red[0];
         kc.localBarrier();
         return total;
+    }
+
+    /**
+     * mem[at] + mem[at + stride] + ... ({@code count} values), added in that order, one work-item's
+     * sum down a column (a column's row chunk, a sum's split-K parts). It reads four values before
+     * adding them: TornadoVM's PTX route unrolls no loop, and a read a work-item waits for before the
+     * next leaves the device's memory idle (NVRTC unrolls it itself).
+     */
+    static float stridedSum(FloatArray mem, int at, int stride, int count) {
+        float s = 0f;
+        int i = 0;
+        for (; i + 4 <= count; i += 4) {
+            float v0 = mem.get(at + i * stride), v1 = mem.get(at + (i + 1) * stride);
+            float v2 = mem.get(at + (i + 2) * stride), v3 = mem.get(at + (i + 3) * stride);
+            s += v0;
+            s += v1;
+            s += v2;
+            s += v3;
+        }
+        for (; i < count; i++) {
+            s += mem.get(at + i * stride);
+        }
+        return s;
     }
 
     static float max(KernelContext kc, float[] red, float v) {
