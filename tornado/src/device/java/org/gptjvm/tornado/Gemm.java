@@ -508,10 +508,12 @@ public final class Gemm {
         if (!skip) {
             int i = tileI + ly * R, j = tileJ + lx * R, gate = gateOf(args, at, c);
             int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
-            storeRow(mem, c, ldc, i, j, 1, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
-            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
-            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
-            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
+            float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + 1, n);
+            float b2 = biasAt(mem, bias, j + 2, n), b3 = biasAt(mem, bias, j + 3, n);
+            storeRow(mem, c, ldc, i, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c30, c31, c32, c33);
             for (int r = 0; r < R; r++) {
                 finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
             }
@@ -632,14 +634,16 @@ public final class Gemm {
         if (!skip) {
             int i = tileI + ly * WIDE_R, j = tileJ + lx * R, gate = gateOf(args, at, c);
             int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
-            storeRow(mem, c, ldc, i + 0, j, 1, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
-            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
-            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
-            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
-            storeRow(mem, c, ldc, i + 4, j, 1, m, n, flags, bias, gate, alpha, c40, c41, c42, c43);
-            storeRow(mem, c, ldc, i + 5, j, 1, m, n, flags, bias, gate, alpha, c50, c51, c52, c53);
-            storeRow(mem, c, ldc, i + 6, j, 1, m, n, flags, bias, gate, alpha, c60, c61, c62, c63);
-            storeRow(mem, c, ldc, i + 7, j, 1, m, n, flags, bias, gate, alpha, c70, c71, c72, c73);
+            float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + 1, n);
+            float b2 = biasAt(mem, bias, j + 2, n), b3 = biasAt(mem, bias, j + 3, n);
+            storeRow(mem, c, ldc, i + 0, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c30, c31, c32, c33);
+            storeRow(mem, c, ldc, i + 4, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c40, c41, c42, c43);
+            storeRow(mem, c, ldc, i + 5, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c50, c51, c52, c53);
+            storeRow(mem, c, ldc, i + 6, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c60, c61, c62, c63);
+            storeRow(mem, c, ldc, i + 7, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c70, c71, c72, c73);
             for (int r = 0; r < WIDE_R; r++) {
                 finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
             }
@@ -664,7 +668,11 @@ public final class Gemm {
      * <p>Written this way because TornadoVM 5.2 refuses other ways ("Non-final objects introduced via
      * scope are not supported", in its task specialisation): a FloatArray read in a helper method where
      * its index was computed before the loop, the local slots computed once before the loop, the
-     * epilogue's arguments read again after it, double-buffered local slices.
+     * epilogue's arguments read again after it, double-buffered local slices. And Graal, which TornadoVM
+     * compiles with, inlines at most 1000 calls into one method (its MethodInlineBailoutLimit, a JVM
+     * flag only); past that TornadoVM fails on the first call left ("Unable to build sketch for method:
+     * get"). This kernel, every layout's code in one method until TornadoVM compiles in the constant
+     * arguments, is close to it: a second run of A per work-item (8 x 8 outputs on 128 x 64 tiles) passed it.
      */
     public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
                                 int aAlong, int bAlong, int whole, int kStep) {
@@ -791,22 +799,26 @@ public final class Gemm {
         if (!skip) {
             int i = tileI + ly * WIDE_R, j = tileJ + lx * WIDE_R, gate = gateOf(args, at, c);
             int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
-            storeRow(mem, c, ldc, i + 0, j, 1, m, n, flags, bias, gate, alpha, c00, c01, c02, c03);
-            storeRow(mem, c, ldc, i + 0, j + 4, 1, m, n, flags, bias, gate, alpha, c04, c05, c06, c07);
-            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, gate, alpha, c10, c11, c12, c13);
-            storeRow(mem, c, ldc, i + 1, j + 4, 1, m, n, flags, bias, gate, alpha, c14, c15, c16, c17);
-            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, gate, alpha, c20, c21, c22, c23);
-            storeRow(mem, c, ldc, i + 2, j + 4, 1, m, n, flags, bias, gate, alpha, c24, c25, c26, c27);
-            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, gate, alpha, c30, c31, c32, c33);
-            storeRow(mem, c, ldc, i + 3, j + 4, 1, m, n, flags, bias, gate, alpha, c34, c35, c36, c37);
-            storeRow(mem, c, ldc, i + 4, j, 1, m, n, flags, bias, gate, alpha, c40, c41, c42, c43);
-            storeRow(mem, c, ldc, i + 4, j + 4, 1, m, n, flags, bias, gate, alpha, c44, c45, c46, c47);
-            storeRow(mem, c, ldc, i + 5, j, 1, m, n, flags, bias, gate, alpha, c50, c51, c52, c53);
-            storeRow(mem, c, ldc, i + 5, j + 4, 1, m, n, flags, bias, gate, alpha, c54, c55, c56, c57);
-            storeRow(mem, c, ldc, i + 6, j, 1, m, n, flags, bias, gate, alpha, c60, c61, c62, c63);
-            storeRow(mem, c, ldc, i + 6, j + 4, 1, m, n, flags, bias, gate, alpha, c64, c65, c66, c67);
-            storeRow(mem, c, ldc, i + 7, j, 1, m, n, flags, bias, gate, alpha, c70, c71, c72, c73);
-            storeRow(mem, c, ldc, i + 7, j + 4, 1, m, n, flags, bias, gate, alpha, c74, c75, c76, c77);
+            float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + 1, n);
+            float b2 = biasAt(mem, bias, j + 2, n), b3 = biasAt(mem, bias, j + 3, n);
+            float b4 = biasAt(mem, bias, j + 4, n), b5 = biasAt(mem, bias, j + 5, n);
+            float b6 = biasAt(mem, bias, j + 6, n), b7 = biasAt(mem, bias, j + 7, n);
+            storeRow(mem, c, ldc, i + 0, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c00, c01, c02, c03);
+            storeRow(mem, c, ldc, i + 0, j + 4, 1, m, n, flags, bias, b4, b5, b6, b7, gate, alpha, c04, c05, c06, c07);
+            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c10, c11, c12, c13);
+            storeRow(mem, c, ldc, i + 1, j + 4, 1, m, n, flags, bias, b4, b5, b6, b7, gate, alpha, c14, c15, c16, c17);
+            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c20, c21, c22, c23);
+            storeRow(mem, c, ldc, i + 2, j + 4, 1, m, n, flags, bias, b4, b5, b6, b7, gate, alpha, c24, c25, c26, c27);
+            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c30, c31, c32, c33);
+            storeRow(mem, c, ldc, i + 3, j + 4, 1, m, n, flags, bias, b4, b5, b6, b7, gate, alpha, c34, c35, c36, c37);
+            storeRow(mem, c, ldc, i + 4, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c40, c41, c42, c43);
+            storeRow(mem, c, ldc, i + 4, j + 4, 1, m, n, flags, bias, b4, b5, b6, b7, gate, alpha, c44, c45, c46, c47);
+            storeRow(mem, c, ldc, i + 5, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c50, c51, c52, c53);
+            storeRow(mem, c, ldc, i + 5, j + 4, 1, m, n, flags, bias, b4, b5, b6, b7, gate, alpha, c54, c55, c56, c57);
+            storeRow(mem, c, ldc, i + 6, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c60, c61, c62, c63);
+            storeRow(mem, c, ldc, i + 6, j + 4, 1, m, n, flags, bias, b4, b5, b6, b7, gate, alpha, c64, c65, c66, c67);
+            storeRow(mem, c, ldc, i + 7, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c70, c71, c72, c73);
+            storeRow(mem, c, ldc, i + 7, j + 4, 1, m, n, flags, bias, b4, b5, b6, b7, gate, alpha, c74, c75, c76, c77);
             for (int r = 0; r < WIDE_R; r++) {
                 finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
                 finishRow(mem, c, ldc, i + r, j + 4, 1, m, n, flags, res, seedValue, salt, maskBase, p);
@@ -877,16 +889,16 @@ public final class Gemm {
 
     /**
      * The epilogue's first half for one row i of a work-item's outputs, columns j, j + step, j + 2 step,
-     * j + 3 step: C(i, j) from its sum ({@link #sum}). The bias, C's old values (for +=) and the gate's
-     * are read, all four of each, before any is written, as the staging reads (see {@link #zeroPast}).
+     * j + 3 step: C(i, j) from its sum ({@link #sum}) and its column's bias ({@code b0..b3}, which a
+     * kernel reads once for all its rows, {@link #biasAt}). C's old values (for +=) and the gate's are
+     * read, all four of each, before any is written, as the staging reads (see {@link #zeroPast}).
      */
     private static void storeRow(FloatArray mem, int c, int ldc, int i, int j, int step, int m, int n, int flags, int bias,
-                                 int gate, float alpha, float s0, float s1, float s2, float s3) {
+                                 float b0, float b1, float b2, float b3, int gate, float alpha, float s0, float s1, float s2,
+                                 float s3) {
         int at = Math.min(i, m - 1) * ldc, row = c + at;
         int at0 = at + Math.min(j, n - 1), at1 = at + Math.min(j + step, n - 1);
         int at2 = at + Math.min(j + 2 * step, n - 1), at3 = at + Math.min(j + 3 * step, n - 1);
-        float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + step, n);
-        float b2 = biasAt(mem, bias, j + 2 * step, n), b3 = biasAt(mem, bias, j + 3 * step, n);
         boolean accumulate = (flags & ACCUMULATE) != 0;
         float o0 = accumulate ? mem.get(c + at0) : 0f, o1 = accumulate ? mem.get(c + at1) : 0f;
         float o2 = accumulate ? mem.get(c + at2) : 0f, o3 = accumulate ? mem.get(c + at3) : 0f;
