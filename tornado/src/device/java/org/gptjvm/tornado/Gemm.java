@@ -27,12 +27,13 @@ import java.util.List;
  *
  * A work-group of {@link #THREADS} x {@link #THREADS} work-items computes one {@link #TILE} x
  * {@link #TILE} tile of C, each work-item the {@link #R} x {@link #R} block of adjacent rows and
- * columns at (R ly, R lx) in registers, with TK-deep slices of A and B staged in local memory (2 x TK x
- * {@link #PITCH} floats), so every element read from global memory serves TILE products and a
- * work-item's R values of A (of B) for one k are one 16-byte local read. Every element's k runs in
+ * columns at (R ly, R lx) in registers, with TK-deep slices of A and B staged in local memory (rows of
+ * {@link #PITCH} floats, see {@link #LOCAL_BYTES}), so every element read from global memory serves
+ * TILE products and a work-item's R values of A (of B) for one k are one 16-byte local read. Every element's k runs in
  * order, whoever computes it and whichever tile: no atomics, and results repeat run to run. Larger
  * tiles where a launch's products fill them and make enough work-groups ({@link #tile}): 128 x 128
- * ({@link #gemmWide}) and, for products with many rows and a narrow C, 128 x 64 ({@link #gemmTall}).
+ * ({@link #gemmWide}) and, for products with many rows and a narrow C, 128 x 64 ({@link #gemm} with
+ * its {@code tall} argument 1).
  *
  * <p>A work-item reads its part of the next slice from global memory into registers right after
  * staging the current one, and multiplies the current one meanwhile: the reads' latency overlaps the
@@ -71,8 +72,6 @@ public final class Gemm {
      * TILE floats apart, 8).
      */
     static final int PITCH = TILE + 4;
-    /** Local memory of one work-group, in bytes. */
-    static final int LOCAL_BYTES = 2 * TK * PITCH * 4;
     /**
      * The wide tiles ({@link #gemmWide}): C tile edge, k slice depth, outputs per work-item edge. Each
      * work-item's 8 x 8 outputs are a block of 8 adjacent rows by 8 adjacent columns, so that the 8
@@ -85,12 +84,17 @@ public final class Gemm {
     static final int WIDE_PITCH = WIDE + 4;
     static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
     /**
-     * The tall tiles ({@link #gemmTall}): {@link #WIDE} rows by {@link #TILE} columns, for products with
+     * Local memory of one work-group of {@link #gemm}, in bytes, the most of any product kernel: A's
+     * slice as wide as a tall tile's (128 rows, {@link #WIDE_PITCH}; a 64-wide tile uses the first
+     * {@link #PITCH} of each row), B's as wide as 64 columns.
+     */
+    static final int LOCAL_BYTES = TK * (WIDE_PITCH + PITCH) * 4;
+    /**
+     * The tall tiles ({@link #gemm}, tall): {@link #WIDE} rows by {@link #TILE} columns, for products with
      * many rows and a narrow C (attention's per head, 64 wide; lm_head's, as wide as the vocabulary).
      * A tile code, not an edge: {@link #rows} and {@link #cols} give its edges.
      */
     static final int TALL = 1;
-    static final int TALL_LOCAL_BYTES = TK * (WIDE_PITCH + PITCH) * 4;
 
     /** The row edge of a tile ({@link #TILE}, {@link #WIDE} or {@link #TALL}). */
     static int rows(int tile) {
@@ -362,11 +366,11 @@ public final class Gemm {
         int tile = tile(calls);
         int aAlong = along(calls, c -> c.sak == 1), bAlong = along(calls, c -> c.sbj != 1);
         int whole = whole(calls, tile);
+        int tall = tile == TALL ? 1 : 0;
         return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha,
                 aAlong, bAlong, whole, ctx.wideKStep)
-                : tile == TALL ? (g, id, mem, args) -> g.task(id, Gemm::gemmTall, ctx.kc, mem, args, at, seed, p, alpha, aAlong,
-                bAlong, whole)
-                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong, whole),
+                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong, whole,
+                tall),
                 grid(calls, tile),
                 info(kernel, calls, tile));
     }
@@ -424,57 +428,88 @@ public final class Gemm {
             written += 4.0 * c.m * c.n * (c.kSlice > 0 ? c.z : zs);
         }
         return new LaunchInfo(kernel, new long[]{groups[0] * THREADS, groups[1] * THREADS, 1},
-                new long[]{THREADS, THREADS, 1}, flops, read, written, tile == WIDE ? WIDE_LOCAL_BYTES : tile == TALL ? TALL_LOCAL_BYTES : LOCAL_BYTES);
+                new long[]{THREADS, THREADS, 1}, flops, read, written, tile == WIDE ? WIDE_LOCAL_BYTES : LOCAL_BYTES);
     }
 
+    /**
+     * The 64-wide tiles ({@link #TILE}: 64 x 64, each work-item the 4 x 4 block at rows 4 ly.., columns
+     * 4 lx..) and, with {@code tall} 1, the tall ones ({@link #TALL}: 128 x 64, each work-item the 8 x 4
+     * block at rows 8 ly.., columns 4 lx..), from {@link #TK}-deep slices, the next slice read into
+     * registers while this one is multiplied. A tall tile stages A as two 64-row halves, each as a 64-wide
+     * tile stages its A (a run of 4 per work-item, {@link #runAcross}); per k a work-item reads 8
+     * neighbouring values of A and 4 of B (three 16-byte reads) for 32 multiply-adds, where a 64-wide
+     * tile reads two for 16. {@code tall} is a constant argument like the layouts: TornadoVM compiles
+     * each launch's kernel with the other tile's code left out. {@link #tile} gives tall tiles to
+     * launches whose every C has more than 64 rows and does not fill wide tiles: attention's products
+     * per head, lm_head's forward and weight gradient.
+     */
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                            int aAlong, int bAlong, int whole) {
+                            int aAlong, int bAlong, int whole, int tall) {
         int lx = kc.localIdx, ly = kc.localIdy;
+        int rows = TILE << tall, rowsPerItem = R << tall, aPitch = PITCH + tall * TILE;
         // the launch's rows of work-groups: each call's tile rows for z = 0, then for z = 1, ..., call after call
         int gy = kc.groupIdy;
-        int tilesI = (args.get(at + M) + TILE - 1) / TILE;
+        int tilesI = (args.get(at + M) + rows - 1) / rows;
         while (gy >= tilesI * args.get(at + ZS) && args.get(at + MORE) != 0) {
             gy -= tilesI * args.get(at + ZS);
             at += SIZE;
-            tilesI = (args.get(at + M) + TILE - 1) / TILE;
+            tilesI = (args.get(at + M) + rows - 1) / rows;
         }
         int m = args.get(at + M), n = args.get(at + N);
         int z = gy / tilesI;
-        int tileI = (gy - z * tilesI) * TILE, tileJ = kc.groupIdx * TILE;
+        int tileI = (gy - z * tilesI) * rows, tileJ = kc.groupIdx * TILE;
         int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
         int flags = args.get(at + FLAGS);
         int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
         int c = operand(args, at, C, C_SB, C_SH, z);
         int maskBase = seed.get(SEED_MASK_BASE), salt = args.get(at + SALT);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
-        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, TILE);
-        boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, TILE);
+        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, rows);
+        boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, rows);
 
-        float[] as = kc.allocateFloatLocalArray(TK * PITCH);
+        float[] as = kc.allocateFloatLocalArray(TK * WIDE_PITCH);
         float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
-        // The 4 x 4 sums and the next slice's 4 + 4 values are scalars, not private arrays: TornadoVM's
-        // PTX backend keeps a private array in local (off-chip) memory, with a load and a store around
-        // every multiply-add, where an OpenCL compiler unrolls the loops and keeps it in registers.
+        // The sums and the next slice's values are scalars, not private arrays: TornadoVM's PTX backend
+        // keeps a private array in local (off-chip) memory, with a load and a store around every
+        // multiply-add, where an OpenCL compiler unrolls the loops and keeps it in registers.
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
         float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+        float c40 = 0f, c41 = 0f, c42 = 0f, c43 = 0f, c50 = 0f, c51 = 0f, c52 = 0f, c53 = 0f;
+        float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f, c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f;
         int tid = ly * THREADS + lx;
         boolean aAlongK = aAlong < 0 ? sak == 1 : aAlong == 1, bAlongK = bAlong < 0 ? sbj != 1 : bAlong == 1;
-        // this work-item's run of 4 values of each operand's slice, as gemmWide stages (see runAcross)
+        // this work-item's run of 4 values of each operand's slice, as gemmWide stages (see runAcross);
+        // a tall tile's second run of A, TILE rows on
         int aI = runAcross(tid, aAlongK, 2, 4), aK = runAlong(tid, aAlongK, 2, 4);
         int bJ = runAcross(tid, bAlongK, 2, 4), bK = runAlong(tid, bAlongK, 2, 4);
         int aLine = runLine(a, tileI + aI, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
+        int aLine2 = runLine(a, tileI + TILE + aI, m, sai, aAlongK);
         int k0 = skip ? kEnd : kBegin;
         int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
         float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK, whole);
         float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK, whole);
+        float nA4 = 0f, nA5 = 0f, nA6 = 0f, nA7 = 0f;
+        if (tall == 1) {
+            int aAt2 = runAt(aLine2, k0 + aK, kEnd, sak, aAlongK);
+            nA4 = zeroPast(mem.get(aAt2 + 0), 0, k0 + aK, kEnd, aAlongK, whole);
+            nA5 = zeroPast(mem.get(aAt2 + 1), 1, k0 + aK, kEnd, aAlongK, whole);
+            nA6 = zeroPast(mem.get(aAt2 + 2), 2, k0 + aK, kEnd, aAlongK, whole);
+            nA7 = zeroPast(mem.get(aAt2 + 3), 3, k0 + aK, kEnd, aAlongK, whole);
+        }
         float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK, whole), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK, whole);
         float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK, whole), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK, whole);
-        int ra0 = ly * R, rb0 = lx * R;
+        int ra0 = ly * rowsPerItem, rb0 = lx * R;
         for (; k0 < kEnd; k0 += TK) {
-            as[runSlot(tid, aAlongK, 0, 2, 4, PITCH)] = nA0;
-            as[runSlot(tid, aAlongK, 1, 2, 4, PITCH)] = nA1;
-            as[runSlot(tid, aAlongK, 2, 2, 4, PITCH)] = nA2;
-            as[runSlot(tid, aAlongK, 3, 2, 4, PITCH)] = nA3;
+            as[runSlot(tid, aAlongK, 0, 2, 4, aPitch)] = nA0;
+            as[runSlot(tid, aAlongK, 1, 2, 4, aPitch)] = nA1;
+            as[runSlot(tid, aAlongK, 2, 2, 4, aPitch)] = nA2;
+            as[runSlot(tid, aAlongK, 3, 2, 4, aPitch)] = nA3;
+            if (tall == 1) {
+                as[runSlot(tid, aAlongK, 0, 2, 4, aPitch) + TILE] = nA4;
+                as[runSlot(tid, aAlongK, 1, 2, 4, aPitch) + TILE] = nA5;
+                as[runSlot(tid, aAlongK, 2, 2, 4, aPitch) + TILE] = nA6;
+                as[runSlot(tid, aAlongK, 3, 2, 4, aPitch) + TILE] = nA7;
+            }
             bs[runSlot(tid, bAlongK, 0, 2, 4, PITCH)] = nB0;
             bs[runSlot(tid, bAlongK, 1, 2, 4, PITCH)] = nB1;
             bs[runSlot(tid, bAlongK, 2, 2, 4, PITCH)] = nB2;
@@ -487,6 +522,13 @@ public final class Gemm {
             nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK, whole);
             nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK, whole);
             nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK, whole);
+            if (tall == 1) {
+                int aAt2 = runAt(aLine2, k1 + aK, kEnd, sak, aAlongK);
+                nA4 = zeroPast(mem.get(aAt2 + 0), 0, k1 + aK, kEnd, aAlongK, whole);
+                nA5 = zeroPast(mem.get(aAt2 + 1), 1, k1 + aK, kEnd, aAlongK, whole);
+                nA6 = zeroPast(mem.get(aAt2 + 2), 2, k1 + aK, kEnd, aAlongK, whole);
+                nA7 = zeroPast(mem.get(aAt2 + 3), 3, k1 + aK, kEnd, aAlongK, whole);
+            }
             nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK, whole);
             nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK, whole);
             nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK, whole);
@@ -494,19 +536,26 @@ public final class Gemm {
             // k in fours: Graal unrolls the inner loop (a loop of all TK at once is too large for it)
             for (int kq = 0; kq < TK; kq += 4) {
                 for (int kk = kq; kk < kq + 4; kk++) {
-                    int ra = kk * PITCH + ra0, rb = kk * PITCH + rb0;
+                    int ra = kk * aPitch + ra0, rb = kk * PITCH + rb0;
                     float a0 = as[ra], a1 = as[ra + 1], a2 = as[ra + 2], a3 = as[ra + 3];
                     float b0 = bs[rb], b1 = bs[rb + 1], b2 = bs[rb + 2], b3 = bs[rb + 3];
                     c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
                     c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
                     c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
                     c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+                    if (tall == 1) {
+                        float a4 = as[ra + 4], a5 = as[ra + 5], a6 = as[ra + 6], a7 = as[ra + 7];
+                        c40 += a4 * b0; c41 += a4 * b1; c42 += a4 * b2; c43 += a4 * b3;
+                        c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3;
+                        c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3;
+                        c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3;
+                    }
                 }
             }
             kc.localBarrier();
         }
         if (!skip) {
-            int i = tileI + ly * R, j = tileJ + lx * R, gate = gateOf(args, at, c);
+            int i = tileI + ly * rowsPerItem, j = tileJ + lx * R, gate = gateOf(args, at, c);
             int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
             float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + 1, n);
             float b2 = biasAt(mem, bias, j + 2, n), b3 = biasAt(mem, bias, j + 3, n);
@@ -514,137 +563,13 @@ public final class Gemm {
             storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c10, c11, c12, c13);
             storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c20, c21, c22, c23);
             storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c30, c31, c32, c33);
-            for (int r = 0; r < R; r++) {
-                finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
+            if (tall == 1) {
+                storeRow(mem, c, ldc, i + 4, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c40, c41, c42, c43);
+                storeRow(mem, c, ldc, i + 5, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c50, c51, c52, c53);
+                storeRow(mem, c, ldc, i + 6, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c60, c61, c62, c63);
+                storeRow(mem, c, ldc, i + 7, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c70, c71, c72, c73);
             }
-        }
-    }
-
-    /**
-     * {@link #gemm} with tall tiles ({@link #TALL}): a work-group of THREADS x THREADS computes a
-     * {@link #WIDE} x {@link #TILE} tile of C, each work-item the 8 x 4 block at rows 8 ly.., columns
-     * 4 lx.. of it, from {@link #TK}-deep slices, the next slice read into registers while this one is
-     * multiplied; the same calls, arguments, k order (each element the same sum, bit for bit) and
-     * epilogue as {@link #gemm}. {@link #tile} gives it launches whose every C has at least WIDE rows
-     * and does not fill wide tiles: attention's products per head, lm_head's forward.
-     *
-     * <p>Per k a work-item reads 8 neighbouring values of A and 4 of B (three 16-byte reads) for 32
-     * multiply-adds, where the 64-wide kernel reads two for 16. It stages A as two 64-row halves, each
-     * as {@link #gemm} stages its A (a run of 4 per work-item, {@link #runAcross}), and B as gemm does.
-     */
-    public static void gemmTall(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                                int aAlong, int bAlong, int whole) {
-        int lx = kc.localIdx, ly = kc.localIdy;
-        int gy = kc.groupIdy;
-        int tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
-        while (gy >= tilesI * args.get(at + ZS) && args.get(at + MORE) != 0) {
-            gy -= tilesI * args.get(at + ZS);
-            at += SIZE;
-            tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
-        }
-        int m = args.get(at + M), n = args.get(at + N);
-        int z = gy / tilesI;
-        int tileI = (gy - z * tilesI) * WIDE, tileJ = kc.groupIdx * TILE;
-        int sai = args.get(at + SAI), sak = args.get(at + SAK), sbk = args.get(at + SBK), sbj = args.get(at + SBJ);
-        int flags = args.get(at + FLAGS);
-        int a = operand(args, at, A, A_SB, A_SH, z), b = operand(args, at, B, B_SB, B_SH, z);
-        int c = operand(args, at, C, C_SB, C_SH, z);
-        int maskBase = seed.get(SEED_MASK_BASE), salt = args.get(at + SALT);
-        long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
-        int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE);
-        boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, WIDE);
-
-        float[] as = kc.allocateFloatLocalArray(TK * WIDE_PITCH);
-        float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
-        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
-        float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
-        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f;
-        float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
-        float c40 = 0f, c41 = 0f, c42 = 0f, c43 = 0f;
-        float c50 = 0f, c51 = 0f, c52 = 0f, c53 = 0f;
-        float c60 = 0f, c61 = 0f, c62 = 0f, c63 = 0f;
-        float c70 = 0f, c71 = 0f, c72 = 0f, c73 = 0f;
-        int tid = ly * THREADS + lx;
-        boolean aAlongK = aAlong < 0 ? sak == 1 : aAlong == 1, bAlongK = bAlong < 0 ? sbj != 1 : bAlong == 1;
-        // this work-item's runs of 4 values of each operand's slice: of A one in each 64-row half (the
-        // second TILE rows on), of B one
-        int aI = runAcross(tid, aAlongK, 2, 4), aK = runAlong(tid, aAlongK, 2, 4);
-        int bJ = runAcross(tid, bAlongK, 2, 4), bK = runAlong(tid, bAlongK, 2, 4);
-        int aLine = runLine(a, tileI + aI, m, sai, aAlongK), aLine2 = runLine(a, tileI + TILE + aI, m, sai, aAlongK);
-        int bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
-        int k0 = skip ? kEnd : kBegin;
-        int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), aAt2 = runAt(aLine2, k0 + aK, kEnd, sak, aAlongK);
-        int bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
-        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK, whole);
-        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK, whole);
-        float nA4 = zeroPast(mem.get(aAt2 + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA5 = zeroPast(mem.get(aAt2 + 1), 1, k0 + aK, kEnd, aAlongK, whole);
-        float nA6 = zeroPast(mem.get(aAt2 + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA7 = zeroPast(mem.get(aAt2 + 3), 3, k0 + aK, kEnd, aAlongK, whole);
-        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK, whole), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK, whole);
-        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK, whole), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK, whole);
-        int ra0 = ly * WIDE_R, rb0 = lx * R;
-        for (; k0 < kEnd; k0 += TK) {
-            as[runSlot(tid, aAlongK, 0, 2, 4, WIDE_PITCH)] = nA0;
-            as[runSlot(tid, aAlongK, 1, 2, 4, WIDE_PITCH)] = nA1;
-            as[runSlot(tid, aAlongK, 2, 2, 4, WIDE_PITCH)] = nA2;
-            as[runSlot(tid, aAlongK, 3, 2, 4, WIDE_PITCH)] = nA3;
-            as[runSlot(tid, aAlongK, 0, 2, 4, WIDE_PITCH) + TILE] = nA4;
-            as[runSlot(tid, aAlongK, 1, 2, 4, WIDE_PITCH) + TILE] = nA5;
-            as[runSlot(tid, aAlongK, 2, 2, 4, WIDE_PITCH) + TILE] = nA6;
-            as[runSlot(tid, aAlongK, 3, 2, 4, WIDE_PITCH) + TILE] = nA7;
-            bs[runSlot(tid, bAlongK, 0, 2, 4, PITCH)] = nB0;
-            bs[runSlot(tid, bAlongK, 1, 2, 4, PITCH)] = nB1;
-            bs[runSlot(tid, bAlongK, 2, 2, 4, PITCH)] = nB2;
-            bs[runSlot(tid, bAlongK, 3, 2, 4, PITCH)] = nB3;
-            kc.localBarrier();
-            int k1 = k0 + TK; // the next slice's values; past kEnd, zeros that are never staged
-            aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
-            aAt2 = runAt(aLine2, k1 + aK, kEnd, sak, aAlongK);
-            bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
-            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK, whole);
-            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK, whole);
-            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK, whole);
-            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK, whole);
-            nA4 = zeroPast(mem.get(aAt2 + 0), 0, k1 + aK, kEnd, aAlongK, whole);
-            nA5 = zeroPast(mem.get(aAt2 + 1), 1, k1 + aK, kEnd, aAlongK, whole);
-            nA6 = zeroPast(mem.get(aAt2 + 2), 2, k1 + aK, kEnd, aAlongK, whole);
-            nA7 = zeroPast(mem.get(aAt2 + 3), 3, k1 + aK, kEnd, aAlongK, whole);
-            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK, whole);
-            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK, whole);
-            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK, whole);
-            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK, whole);
-            // k in fours, as gemm
-            for (int kq = 0; kq < TK; kq += 4) {
-                for (int kk = kq; kk < kq + 4; kk++) {
-                    int ra = kk * WIDE_PITCH + ra0, rb = kk * PITCH + rb0;
-                    float a0 = as[ra], a1 = as[ra + 1], a2 = as[ra + 2], a3 = as[ra + 3];
-                    float a4 = as[ra + 4], a5 = as[ra + 5], a6 = as[ra + 6], a7 = as[ra + 7];
-                    float b0 = bs[rb], b1 = bs[rb + 1], b2 = bs[rb + 2], b3 = bs[rb + 3];
-                    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-                    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-                    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-                    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-                    c40 += a4 * b0; c41 += a4 * b1; c42 += a4 * b2; c43 += a4 * b3;
-                    c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3;
-                    c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3;
-                    c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3;
-                }
-            }
-            kc.localBarrier();
-        }
-        if (!skip) {
-            int i = tileI + ly * WIDE_R, j = tileJ + lx * R, gate = gateOf(args, at, c);
-            int ldc = args.get(at + LDC), bias = args.get(at + BIAS), res = args.get(at + RES);
-            float b0 = biasAt(mem, bias, j, n), b1 = biasAt(mem, bias, j + 1, n);
-            float b2 = biasAt(mem, bias, j + 2, n), b3 = biasAt(mem, bias, j + 3, n);
-            storeRow(mem, c, ldc, i + 0, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c00, c01, c02, c03);
-            storeRow(mem, c, ldc, i + 1, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c10, c11, c12, c13);
-            storeRow(mem, c, ldc, i + 2, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c20, c21, c22, c23);
-            storeRow(mem, c, ldc, i + 3, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c30, c31, c32, c33);
-            storeRow(mem, c, ldc, i + 4, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c40, c41, c42, c43);
-            storeRow(mem, c, ldc, i + 5, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c50, c51, c52, c53);
-            storeRow(mem, c, ldc, i + 6, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c60, c61, c62, c63);
-            storeRow(mem, c, ldc, i + 7, j, 1, m, n, flags, bias, b0, b1, b2, b3, gate, alpha, c70, c71, c72, c73);
-            for (int r = 0; r < WIDE_R; r++) {
+            for (int r = 0; r < rowsPerItem; r++) {
                 finishRow(mem, c, ldc, i + r, j, 1, m, n, flags, res, seedValue, salt, maskBase, p);
             }
         }
