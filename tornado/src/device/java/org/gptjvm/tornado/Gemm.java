@@ -29,11 +29,11 @@ import java.util.List;
  * {@link #TILE} tile of C, each work-item the {@link #R} x {@link #R} block of adjacent rows and
  * columns at (R ly, R lx) in registers, with TK-deep slices of A and B staged in local memory (rows of
  * {@link #PITCH} floats, see {@link #LOCAL_BYTES}), so every element read from global memory serves
- * TILE products and a work-item's R values of A (of B) for one k are one 16-byte local read. Every element's k runs in
- * order, whoever computes it and whichever tile: no atomics, and results repeat run to run. Larger
- * tiles where a launch's products fill them and make enough work-groups ({@link #tile}): 128 x 128
- * ({@link #gemmWide}) and, for products with many rows and a narrow C, 128 x 64 ({@link #gemm} with
- * its {@code tall} argument 1).
+ * TILE products and a work-item's R values of A (of B) for one k are one 16-byte local read. Every
+ * element's k runs in order, whoever computes it and whichever tile: no atomics, and results repeat
+ * run to run. Larger tiles where a launch's products fill them and make enough work-groups
+ * ({@link #tile}): 128 x 128 ({@link #gemmWide}) and, for products with many rows and a narrow C,
+ * 128 x 64 ({@link #gemm} with its {@code tall} argument 1).
  *
  * <p>A work-item reads its part of the next slice from global memory into registers right after
  * staging the current one, and multiplies the current one meanwhile: the reads' latency overlaps the
@@ -392,8 +392,8 @@ public final class Gemm {
      * its work-group's k range and the kernel, compiled with 1 as a constant, stages without zeroing
      * ({@link #zeroPast}): no compare and select per staged value; else 0. Every Linear layer and
      * attention product of the configs has whole slices but lm_head's input gradient (K = the vocabulary).
-     * (Zeroing only the one slice that passes the range, in the loop, is what TornadoVM 5.2 does not
-     * compile: "Unable to build sketch".)
+     * (Zeroing only the one slice that passes the range, in the loop, did not compile: "Unable to build
+     * sketch", what TornadoVM reports when a kernel has more calls than Graal inlines, see {@link #gemmWide}.)
      */
     static int whole(List<Call> calls, int tile) {
         int tk = tile == WIDE ? WIDE_TK : TK;

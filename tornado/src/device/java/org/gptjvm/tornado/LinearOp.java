@@ -221,11 +221,12 @@ final class LinearOp {
         LaunchInfo info = new LaunchInfo("matmul_backward_bias", Grids.dims(Grids.roundUp((long) chunks * OC, 128), 1, 1),
                 Grids.dims(128, 1, 1), (dst >= 0 ? 2.0 : 1.0) * N * OC, 4.0 * N * OC,
                 4.0 * chunks * OC + (dst >= 0 ? 4.0 * N * OC : 0), 0);
+        var grid = Grids.cover((long) chunks * OC, 128);
         return dst >= 0
                 ? new Task((g, id, mem, args) -> g.task(id, LinearOp::maskedColumnPartial, ctx.kc, mem, at, d, N, OC, rows,
-                dst, seed, p, salt), Grids.cover((long) chunks * OC, 128), info)
+                dst, seed, p, salt), grid, info)
                 : new Task((g, id, mem, args) -> g.task(id, LinearOp::columnPartial, ctx.kc, mem, at, d, N, OC, rows),
-                Grids.cover((long) chunks * OC, 128), info);
+                grid, info);
     }
 
     /** The rest of {@link #backward} after its products: the second passes of its sums. */
