@@ -7,7 +7,8 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * The products' choice of kernel by shape ({@link Gemm#tile}, {@link Gemm#whole}); computes nothing.
+ * The products' choice of kernel by shape ({@link Gemm#tile}, {@link Gemm#whole}) and the column sums'
+ * row chunks ({@link Grids#chunks}); computes nothing.
  * Beside the backend's classes (src/device-test), which only a build with TornadoVM compiles.
  */
 class TornadoKernelTilesTest {
@@ -36,5 +37,23 @@ class TornadoKernelTilesTest {
         Gemm.Call split = new Gemm.Call().shape(65, 384, 16384);
         split.kSlice = 200; // slices of 200 k: 12 whole slices and a half each
         assertEquals(0, Gemm.whole(List.of(split), Gemm.TALL));
+    }
+
+    /**
+     * A column sum's kernels take ceil(N / chunks) rows a chunk and count the chunks again from that;
+     * the launch's count must be theirs, else partial sums go unwritten or land in the next job's
+     * (LayerNorm's bias gradient was wrong for 520 rows of 520 channels: 126 chunks launched, 104 written).
+     */
+    @Test
+    void columnSumChunksAreTheKernelsCount() {
+        assertEquals(104, Grids.chunks(520, 520));
+        assertEquals(171, Grids.chunks(16384, 384));
+        assertEquals(964, Grids.chunks(16384, 65));
+        for (int n = 1; n <= 3000; n += 7) {
+            for (int cols : new int[]{1, 3, 64, 65, 100, 384, 520, 1536, 100_000}) {
+                int chunks = Grids.chunks(n, cols), rows = (n + chunks - 1) / chunks;
+                assertEquals(chunks, (n + rows - 1) / rows, n + " rows of " + cols);
+            }
+        }
     }
 }

@@ -30,9 +30,15 @@ final class Grids {
         return groups((n + wg - 1) / wg, wg);
     }
 
-    /** Row chunks for a column sum over N rows of {@code cols}: enough work-items for the device, in order. */
+    /**
+     * Row chunks for a column sum over N rows of {@code cols}: enough work-items for the device, in order.
+     * A kernel takes ceil(N / chunks) rows a chunk and derives the count back from that, ceil(N / rows),
+     * so the count is one that survives the round trip (which ceil(N / ceil(N / x)) is, for any x).
+     */
     static int chunks(int N, int cols) {
-        return Math.max(1, Math.min(N, (SPREAD * 128 + cols - 1) / cols));
+        int wanted = Math.max(1, Math.min(N, (SPREAD * 128 + cols - 1) / cols));
+        int rows = (N + wanted - 1) / wanted;
+        return (N + rows - 1) / rows;
     }
 
     static long roundUp(long n, int m) {

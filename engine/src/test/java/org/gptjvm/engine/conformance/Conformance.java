@@ -64,11 +64,13 @@ public final class Conformance {
      * Tiny and ragged shapes (odd row counts, one head, one row); T and C across a 64-wide GEMM tile
      * without being multiples of it; one layer of the lecture model (B2 of its B64), whose long
      * weight-gradient sums a device splits; and T and the Linear layers' rows and outputs across a
-     * 128-wide tile, attention's causal square included (136 = 128 + 8 rows, 145 = 128 + 17 outputs).
+     * 128-wide tile, attention's causal square included (136 = 128 + 8 rows, 145 = 128 + 17 outputs);
+     * and rows longer than 512 (C and T 520, N 520): a row kernel that takes 4 x 128 columns of a row a
+     * pass goes round twice.
      */
     public static final List<Shape> SHAPES = List.of(new Shape(2, 5, 12, 3, 7), new Shape(3, 17, 36, 6, 65),
             new Shape(1, 1, 8, 1, 3), new Shape(2, 32, 64, 4, 65), new Shape(3, 70, 100, 5, 65),
-            new Shape(2, 256, 384, 6, 65), new Shape(1, 136, 48, 2, 65));
+            new Shape(2, 256, 384, 6, 65), new Shape(1, 136, 48, 2, 65), new Shape(1, 520, 520, 2, 65));
 
     /** The worst error seen per output over a test class, printed at its end. */
     public static final Map<String, Double> WORST = new TreeMap<>();
