@@ -17,7 +17,9 @@ import java.util.List;
 
 import static org.gptjvm.tornado.OpContext.o;
 import static org.gptjvm.tornado.OpContext.spans;
+import static org.gptjvm.tornado.Reductions.PASS;
 import static org.gptjvm.tornado.Reductions.WG;
+import static org.gptjvm.tornado.Reductions.rowAt;
 
 /**
  * Causal multi-head self-attention. Its products (scores = Q K^T * scale, out = dropout(att) V, and
@@ -38,27 +40,69 @@ final class AttentionOp {
      */
     public static void softmax(KernelContext kc, FloatArray mem, int att, int T, int dropped, IntArray seed, float p, int salt,
                                int perRow) {
-        int row = kc.groupIdx, tid = kc.localIdx, t = row % T, a = att + row * T;
+        int row = kc.groupIdx, tid = kc.localIdx, t = row % T, a = att + row * T, dr = dropped + row * T;
         float[] red = kc.allocateFloatLocalArray(WG);
         float mx = -3.4e38f;
-        for (int k = tid; k <= t; k += WG) {
-            mx = TornadoMath.max(mx, mem.get(a + k));
+        for (int k = tid; k <= t; k += PASS) {
+            float v0 = scoreAt(mem, a, k, t), v1 = scoreAt(mem, a, k + WG, t);
+            float v2 = scoreAt(mem, a, k + 2 * WG, t), v3 = scoreAt(mem, a, k + 3 * WG, t);
+            mx = TornadoMath.max(mx, v0);
+            mx = TornadoMath.max(mx, v1);
+            mx = TornadoMath.max(mx, v2);
+            mx = TornadoMath.max(mx, v3);
         }
         float rowMax = Reductions.max(kc, red, mx);
         float s = 0f;
-        for (int k = tid; k <= t; k += WG) {
-            float e = TornadoMath.exp(mem.get(a + k) - rowMax);
-            mem.set(a + k, e);
-            s += e;
+        for (int k = tid; k <= t; k += PASS) {
+            float e0 = expAt(mem, a, k, t, rowMax), e1 = expAt(mem, a, k + WG, t, rowMax);
+            float e2 = expAt(mem, a, k + 2 * WG, t, rowMax), e3 = expAt(mem, a, k + 3 * WG, t, rowMax);
+            mem.set(a + k, e0);
+            if (k + WG <= t) {
+                mem.set(a + k + WG, e1);
+            }
+            if (k + 2 * WG <= t) {
+                mem.set(a + k + 2 * WG, e2);
+            }
+            if (k + 3 * WG <= t) {
+                mem.set(a + k + 3 * WG, e3);
+            }
+            s += e0;
+            s += e1;
+            s += e2;
+            s += e3;
         }
         float inv = 1f / Reductions.sum(kc, red, s);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int base = row * T + seed.get(DropoutMask.FIRST_ROW) * perRow;
-        for (int k = tid; k < T; k += WG) {
-            float v = k <= t ? mem.get(a + k) * inv : 0f;
+        for (int k = tid; k < T; k += PASS) {
+            float v0 = rowAt(mem, a, k, t + 1) * inv, v1 = rowAt(mem, a, k + WG, t + 1) * inv;
+            float v2 = rowAt(mem, a, k + 2 * WG, t + 1) * inv, v3 = rowAt(mem, a, k + 3 * WG, t + 1) * inv;
+            putWeight(mem, a, dr, k, T, v0, seedValue, salt, base, p);
+            putWeight(mem, a, dr, k + WG, T, v1, seedValue, salt, base, p);
+            putWeight(mem, a, dr, k + 2 * WG, T, v2, seedValue, salt, base, p);
+            putWeight(mem, a, dr, k + 3 * WG, T, v3, seedValue, salt, base, p);
+        }
+    }
+
+    /** Score k of a causal row ending at t, the lowest float past t (nothing for a maximum). */
+    private static float scoreAt(FloatArray mem, int a, int k, int t) {
+        float v = mem.get(a + Math.min(k, t));
+        return k <= t ? v : -3.4e38f;
+    }
+
+    /** exp(score k - max) of a causal row ending at t, 0 past t (read at min(k, t), see Reductions#rowAt). */
+    private static float expAt(FloatArray mem, int a, int k, int t, float max) {
+        float e = TornadoMath.exp(mem.get(a + Math.min(k, t)) - max);
+        return k <= t ? e : 0f;
+    }
+
+    /** Weight k (k &lt; T) of a row: into att, and with dropout through its mask into the dropped row too. */
+    private static void putWeight(FloatArray mem, int a, int dr, int k, int T, float v, long seedValue, int salt, int base,
+                                  float p) {
+        if (k < T) {
             mem.set(a + k, v);
             if (p > 0f) {
-                mem.set(dropped + row * T + k, v * DropoutMask.scale(seedValue, salt, base + k, p));
+                mem.set(dr + k, v * DropoutMask.scale(seedValue, salt, base + k, p));
             }
         }
     }
@@ -78,19 +122,60 @@ final class AttentionOp {
         int base = row * T + seed.get(DropoutMask.FIRST_ROW) * perRow;
         float[] red = kc.allocateFloatLocalArray(WG);
         float dot = 0f;
-        for (int k = tid; k <= t; k += WG) {
-            float d = mem.get(g + k), w = mem.get(a + k);
+        for (int k = tid; k <= t; k += PASS) {
+            float d0 = rowAt(mem, g, k, t + 1), d1 = rowAt(mem, g, k + WG, t + 1);
+            float d2 = rowAt(mem, g, k + 2 * WG, t + 1), d3 = rowAt(mem, g, k + 3 * WG, t + 1);
+            float w0 = rowAt(mem, a, k, t + 1), w1 = rowAt(mem, a, k + WG, t + 1);
+            float w2 = rowAt(mem, a, k + 2 * WG, t + 1), w3 = rowAt(mem, a, k + 3 * WG, t + 1);
             if (p > 0f) {
-                float mask = DropoutMask.scale(seedValue, salt, base + k, p);
-                d = d * mask;
-                mem.set(g + k, d);
-                mem.set(dr + k, w * mask);
+                d0 = masked(mem, g, dr, k, t, d0, w0, seedValue, salt, base, p);
+                d1 = masked(mem, g, dr, k + WG, t, d1, w1, seedValue, salt, base, p);
+                d2 = masked(mem, g, dr, k + 2 * WG, t, d2, w2, seedValue, salt, base, p);
+                d3 = masked(mem, g, dr, k + 3 * WG, t, d3, w3, seedValue, salt, base, p);
             }
-            dot += w * d;
+            dot += w0 * d0;
+            dot += w1 * d1;
+            dot += w2 * d2;
+            dot += w3 * d3;
         }
         float total = Reductions.sum(kc, red, dot);
-        for (int k = tid; k < T; k += WG) {
-            mem.set(g + k, k <= t ? mem.get(a + k) * (mem.get(g + k) - total) * scale : 0f);
+        for (int k = tid; k < T; k += PASS) {
+            float v0 = scoreGrad(mem, a, g, k, t, total, scale), v1 = scoreGrad(mem, a, g, k + WG, t, total, scale);
+            float v2 = scoreGrad(mem, a, g, k + 2 * WG, t, total, scale);
+            float v3 = scoreGrad(mem, a, g, k + 3 * WG, t, total, scale);
+            putScoreGrad(mem, g, dr, k, t, T, v0, p);
+            putScoreGrad(mem, g, dr, k + WG, t, T, v1, p);
+            putScoreGrad(mem, g, dr, k + 2 * WG, t, T, v2, p);
+            putScoreGrad(mem, g, dr, k + 3 * WG, t, T, v3, p);
+        }
+    }
+
+    /**
+     * dA(k) through dropout's mask, written back in place, and dropout(att)(k) into the dropped row, for
+     * k up to t (k past t: nothing written, and d, 0, returned as it is).
+     */
+    private static float masked(FloatArray mem, int g, int dr, int k, int t, float d, float w, long seedValue, int salt,
+                                int base, float p) {
+        float mask = DropoutMask.scale(seedValue, salt, base + k, p);
+        float dm = d * mask;
+        if (k <= t) {
+            mem.set(g + k, dm);
+            mem.set(dr + k, w * mask);
+        }
+        return dm;
+    }
+
+    /** dS(k) = att(k) * (dA(k) - total) * scale up to t, 0 after (read at min(k, t)). */
+    private static float scoreGrad(FloatArray mem, int a, int g, int k, int t, float total, float scale) {
+        int at = Math.min(k, t);
+        float v = mem.get(a + at) * (mem.get(g + at) - total) * scale;
+        return k <= t ? v : 0f;
+    }
+
+    /** dS(k) into the row (k &lt; T), and with dropout a zero into the dropped row past t. */
+    private static void putScoreGrad(FloatArray mem, int g, int dr, int k, int t, int T, float v, float p) {
+        if (k < T) {
+            mem.set(g + k, v);
             if (p > 0f && k > t) {
                 mem.set(dr + k, 0f);
             }

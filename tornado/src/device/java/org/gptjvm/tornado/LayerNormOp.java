@@ -13,12 +13,14 @@ import java.util.List;
 
 import static org.gptjvm.tornado.OpContext.o;
 import static org.gptjvm.tornado.OpContext.spans;
+import static org.gptjvm.tornado.Reductions.PASS;
 import static org.gptjvm.tornado.Reductions.WG;
+import static org.gptjvm.tornado.Reductions.rowAt;
 
 /**
  * LayerNorm (eps 1e-5, biased variance) with one work-group of {@link Reductions#WG} work-items per
- * row: each work-item takes every WG-th element of the row, and the row's sums are {@link Reductions}
- * in a fixed order. The weight and bias gradients are column sums over all rows, in two fixed-order
+ * row: each work-item takes every WG-th element of the row, four a pass ({@link Reductions#PASS}), and
+ * the row's sums are {@link Reductions} in a fixed order. The weight and bias gradients are column sums over all rows, in two fixed-order
  * passes: partial sums of row chunks (in the same launch as the input gradient), then the chunks in
  * order ({@link DeferredSums}).
  */
@@ -27,26 +29,58 @@ final class LayerNormOp {
     }
 
     public static void forward(KernelContext kc, FloatArray mem, int out, int mean, int rstd, int inp, int w, int b, int C) {
-        int row = kc.groupIdx, tid = kc.localIdx, x = inp + row * C;
+        int row = kc.groupIdx, tid = kc.localIdx, x = inp + row * C, y = out + row * C;
         float[] red = kc.allocateFloatLocalArray(WG);
         float s = 0f;
-        for (int c = tid; c < C; c += WG) {
-            s += mem.get(x + c);
+        for (int c = tid; c < C; c += PASS) {
+            float v0 = rowAt(mem, x, c, C), v1 = rowAt(mem, x, c + WG, C);
+            float v2 = rowAt(mem, x, c + 2 * WG, C), v3 = rowAt(mem, x, c + 3 * WG, C);
+            s += v0;
+            s += v1;
+            s += v2;
+            s += v3;
         }
         float m = Reductions.sum(kc, red, s) / C;
         float sq = 0f;
-        for (int c = tid; c < C; c += WG) {
-            float d = mem.get(x + c) - m;
-            sq += d * d;
+        for (int c = tid; c < C; c += PASS) {
+            float d0 = centred(mem, x, c, C, m), d1 = centred(mem, x, c + WG, C, m);
+            float d2 = centred(mem, x, c + 2 * WG, C, m), d3 = centred(mem, x, c + 3 * WG, C, m);
+            sq += d0 * d0;
+            sq += d1 * d1;
+            sq += d2 * d2;
+            sq += d3 * d3;
         }
         float r = 1f / TornadoMath.sqrt(Reductions.sum(kc, red, sq) / C + 1e-5f);
-        for (int c = tid; c < C; c += WG) {
-            mem.set(out + row * C + c, (mem.get(x + c) - m) * r * mem.get(w + c) + mem.get(b + c));
+        for (int c = tid; c < C; c += PASS) {
+            float y0 = normed(mem, x, w, b, c, C, m, r), y1 = normed(mem, x, w, b, c + WG, C, m, r);
+            float y2 = normed(mem, x, w, b, c + 2 * WG, C, m, r), y3 = normed(mem, x, w, b, c + 3 * WG, C, m, r);
+            mem.set(y + c, y0);
+            if (c + WG < C) {
+                mem.set(y + c + WG, y1);
+            }
+            if (c + 2 * WG < C) {
+                mem.set(y + c + 2 * WG, y2);
+            }
+            if (c + 3 * WG < C) {
+                mem.set(y + c + 3 * WG, y3);
+            }
         }
         if (tid == 0) {
             mem.set(mean + row, m);
             mem.set(rstd + row, r);
         }
+    }
+
+    /** x[c] - m for column c of a row of C, 0 past its end ({@link Reductions#rowAt}). */
+    private static float centred(FloatArray mem, int x, int c, int C, float m) {
+        float d = mem.get(x + Math.min(c, C - 1)) - m;
+        return c < C ? d : 0f;
+    }
+
+    /** Column c's output, (x - m) * r * w + b, read at column min(c, C - 1) (written only where c < C). */
+    private static float normed(FloatArray mem, int x, int w, int b, int c, int C, float m, float r) {
+        int at = Math.min(c, C - 1);
+        return (mem.get(x + at) - m) * r * mem.get(w + at) + mem.get(b + at);
     }
 
     /**
@@ -66,17 +100,36 @@ final class LayerNormOp {
             int row = group, x = row * C;
             float m = mem.get(mean + row), r = mem.get(rstd + row);
             float a1 = 0f, a2 = 0f;
-            for (int c = tid; c < C; c += WG) {
-                float norm = (mem.get(inp + x + c) - m) * r;
-                float dnorm = mem.get(w + c) * mem.get(dout + x + c);
-                a1 += dnorm;
-                a2 += dnorm * norm;
+            for (int c = tid; c < C; c += PASS) {
+                float g0 = dnorm(mem, w, dout + x, c, C), g1 = dnorm(mem, w, dout + x, c + WG, C);
+                float g2 = dnorm(mem, w, dout + x, c + 2 * WG, C), g3 = dnorm(mem, w, dout + x, c + 3 * WG, C);
+                float n0 = norm(mem, inp + x, c, C, m, r), n1 = norm(mem, inp + x, c + WG, C, m, r);
+                float n2 = norm(mem, inp + x, c + 2 * WG, C, m, r), n3 = norm(mem, inp + x, c + 3 * WG, C, m, r);
+                a1 += g0;
+                a2 += g0 * n0;
+                a1 += g1;
+                a2 += g1 * n1;
+                a1 += g2;
+                a2 += g2 * n2;
+                a1 += g3;
+                a2 += g3 * n3;
             }
             float dnormMean = Reductions.sum(kc, red, a1) / C, dnormNormMean = Reductions.sum(kc, red, a2) / C;
-            for (int c = tid; c < C; c += WG) {
-                float norm = (mem.get(inp + x + c) - m) * r;
-                float dnorm = mem.get(w + c) * mem.get(dout + x + c);
-                mem.set(dinp + x + c, mem.get(dinp + x + c) + (dnorm - dnormMean - norm * dnormNormMean) * r);
+            for (int c = tid; c < C; c += PASS) {
+                float d0 = dinpAt(mem, dinp + x, inp + x, w, dout + x, c, C, m, r, dnormMean, dnormNormMean);
+                float d1 = dinpAt(mem, dinp + x, inp + x, w, dout + x, c + WG, C, m, r, dnormMean, dnormNormMean);
+                float d2 = dinpAt(mem, dinp + x, inp + x, w, dout + x, c + 2 * WG, C, m, r, dnormMean, dnormNormMean);
+                float d3 = dinpAt(mem, dinp + x, inp + x, w, dout + x, c + 3 * WG, C, m, r, dnormMean, dnormNormMean);
+                mem.set(dinp + x + c, d0);
+                if (c + WG < C) {
+                    mem.set(dinp + x + c + WG, d1);
+                }
+                if (c + 2 * WG < C) {
+                    mem.set(dinp + x + c + 2 * WG, d2);
+                }
+                if (c + 3 * WG < C) {
+                    mem.set(dinp + x + c + 3 * WG, d3);
+                }
             }
         } else {
             int e = (group - N) * WG + tid;
@@ -104,6 +157,27 @@ final class LayerNormOp {
                 mem.set(partial + (chunks + chunk) * C + c, sb);
             }
         }
+    }
+
+    /** w[c] * dout[c] for column c of a row of C, 0 past its end ({@link Reductions#rowAt}). */
+    private static float dnorm(FloatArray mem, int w, int dout, int c, int C) {
+        int at = Math.min(c, C - 1);
+        float g = mem.get(w + at) * mem.get(dout + at);
+        return c < C ? g : 0f;
+    }
+
+    /** (inp[c] - m) * r, read at column min(c, C - 1). */
+    private static float norm(FloatArray mem, int inp, int c, int C, float m, float r) {
+        return (mem.get(inp + Math.min(c, C - 1)) - m) * r;
+    }
+
+    /** Column c's new input gradient, read at column min(c, C - 1) (written only where c < C). */
+    private static float dinpAt(FloatArray mem, int dinp, int inp, int w, int dout, int c, int C, float m, float r,
+                                float dnormMean, float dnormNormMean) {
+        int at = Math.min(c, C - 1);
+        float norm = (mem.get(inp + at) - m) * r;
+        float dnorm = mem.get(w + at) * mem.get(dout + at);
+        return mem.get(dinp + at) + (dnorm - dnormMean - norm * dnormNormMean) * r;
     }
 
     static DeviceLaunch forwardLaunch(OpContext ctx, FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp,

@@ -15,7 +15,9 @@ import java.util.List;
 import static org.gptjvm.tornado.Grids.dims;
 import static org.gptjvm.tornado.OpContext.o;
 import static org.gptjvm.tornado.OpContext.spans;
+import static org.gptjvm.tornado.Reductions.PASS;
 import static org.gptjvm.tornado.Reductions.WG;
+import static org.gptjvm.tornado.Reductions.rowAt;
 
 /**
  * The softmax cross-entropy: one work-group of {@link Reductions#WG} per row of V logits (the row's max
@@ -50,13 +52,18 @@ final class LossOp {
         }
     }
 
-    /** One work-group: loss[0] = the mean of N losses, each work-item summing its share in double, then a tree. */
+    /** One work-group: loss[0] = the mean of N losses, each work-item summing its share in double (four a pass), then a tree. */
     public static void meanLoss(KernelContext kc, FloatArray mem, int loss, int losses, int N) {
         int tid = kc.localIdx;
         double[] red = kc.allocateDoubleLocalArray(WG);
         double s = 0;
-        for (int n = tid; n < N; n += WG) {
-            s += mem.get(losses + n);
+        for (int n = tid; n < N; n += PASS) {
+            double v0 = rowAt(mem, losses, n, N), v1 = rowAt(mem, losses, n + WG, N);
+            double v2 = rowAt(mem, losses, n + 2 * WG, N), v3 = rowAt(mem, losses, n + 3 * WG, N);
+            s += v0;
+            s += v1;
+            s += v2;
+            s += v3;
         }
         double total = Reductions.sum(kc, red, s);
         if (tid == 0) {

@@ -16,6 +16,14 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 final class Reductions {
     /** Work-items per row in the row kernels. */
     static final int WG = 128;
+    /**
+     * Columns of a row one work-item takes in a pass of the row kernels' loops: c, c + WG, c + 2 WG and
+     * c + 3 WG. Its reads of a pass go out together (TornadoVM's PTX route unrolls no loop, and a read
+     * waited for before the next leaves the memory idle), each from a clamped address ({@link #rowAt}),
+     * so that no branch stands between them; its writes follow them. The columns' values are still
+     * combined in column order, so the sums are those of one column at a time, bit for bit.
+     */
+    static final int PASS = 4 * WG;
 
     private Reductions() {
     }
@@ -71,6 +79,15 @@ final class Reductions {
             s += mem.get(at + i * stride);
         }
         return s;
+    }
+
+    /**
+     * mem[base + c] for column c of a row of n values, 0 past its end: read from column min(c, n - 1),
+     * a real address, and the value then chosen, with no branch (see {@link #PASS}).
+     */
+    static float rowAt(FloatArray mem, int base, int c, int n) {
+        float v = mem.get(base + Math.min(c, n - 1));
+        return c < n ? v : 0f;
     }
 
     static float max(KernelContext kc, float[] red, float v) {
