@@ -138,15 +138,23 @@ final class LayerNormOp {
                 int chunk = e / C, c = e - chunk * C;
                 float sw = 0f, sb = 0f;
                 int n = chunk * rows, end = Math.min(N, (chunk + 1) * rows);
-                for (; n + 2 <= end; n += 2) { // two rows' reads issued together (the PTX route unrolls no loop), added in order
+                for (; n + 4 <= end; n += 4) { // four rows' reads issued together (the PTX route unrolls no loop), added in order
                     float d0 = mem.get(dout + n * C + c), x0 = mem.get(inp + n * C + c);
                     float m0 = mem.get(mean + n), r0 = mem.get(rstd + n);
                     float d1 = mem.get(dout + (n + 1) * C + c), x1 = mem.get(inp + (n + 1) * C + c);
                     float m1 = mem.get(mean + n + 1), r1 = mem.get(rstd + n + 1);
+                    float d2 = mem.get(dout + (n + 2) * C + c), x2 = mem.get(inp + (n + 2) * C + c);
+                    float m2 = mem.get(mean + n + 2), r2 = mem.get(rstd + n + 2);
+                    float d3 = mem.get(dout + (n + 3) * C + c), x3 = mem.get(inp + (n + 3) * C + c);
+                    float m3 = mem.get(mean + n + 3), r3 = mem.get(rstd + n + 3);
                     sw += d0 * ((x0 - m0) * r0);
                     sb += d0;
                     sw += d1 * ((x1 - m1) * r1);
                     sb += d1;
+                    sw += d2 * ((x2 - m2) * r2);
+                    sb += d2;
+                    sw += d3 * ((x3 - m3) * r3);
+                    sb += d3;
                 }
                 for (; n < end; n++) {
                     float d = mem.get(dout + n * C + c);
