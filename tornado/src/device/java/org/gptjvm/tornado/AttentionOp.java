@@ -19,6 +19,7 @@ import static org.gptjvm.tornado.OpContext.o;
 import static org.gptjvm.tornado.OpContext.spans;
 import static org.gptjvm.tornado.Reductions.PASS;
 import static org.gptjvm.tornado.Reductions.WG;
+import static org.gptjvm.tornado.Reductions.putAt;
 import static org.gptjvm.tornado.Reductions.rowAt;
 
 /**
@@ -56,16 +57,10 @@ final class AttentionOp {
         for (int k = tid; k <= t; k += PASS) {
             float e0 = expAt(mem, a, k, t, rowMax), e1 = expAt(mem, a, k + WG, t, rowMax);
             float e2 = expAt(mem, a, k + 2 * WG, t, rowMax), e3 = expAt(mem, a, k + 3 * WG, t, rowMax);
-            mem.set(a + k, e0);
-            if (k + WG <= t) {
-                mem.set(a + k + WG, e1);
-            }
-            if (k + 2 * WG <= t) {
-                mem.set(a + k + 2 * WG, e2);
-            }
-            if (k + 3 * WG <= t) {
-                mem.set(a + k + 3 * WG, e3);
-            }
+            putAt(mem, a, k, t + 1, e0);
+            putAt(mem, a, k + WG, t + 1, e1);
+            putAt(mem, a, k + 2 * WG, t + 1, e2);
+            putAt(mem, a, k + 3 * WG, t + 1, e3);
             s += e0;
             s += e1;
             s += e2;

@@ -15,14 +15,15 @@ import static org.gptjvm.tornado.OpContext.o;
 import static org.gptjvm.tornado.OpContext.spans;
 import static org.gptjvm.tornado.Reductions.PASS;
 import static org.gptjvm.tornado.Reductions.WG;
+import static org.gptjvm.tornado.Reductions.putAt;
 import static org.gptjvm.tornado.Reductions.rowAt;
 
 /**
  * LayerNorm (eps 1e-5, biased variance) with one work-group of {@link Reductions#WG} work-items per
  * row: each work-item takes every WG-th element of the row, four a pass ({@link Reductions#PASS}), and
- * the row's sums are {@link Reductions} in a fixed order. The weight and bias gradients are column sums over all rows, in two fixed-order
- * passes: partial sums of row chunks (in the same launch as the input gradient), then the chunks in
- * order ({@link DeferredSums}).
+ * the row's sums are {@link Reductions} in a fixed order. The weight and bias gradients are column
+ * sums over all rows, in two fixed-order passes: partial sums of row chunks (in the same launch as the
+ * input gradient), then the chunks in order ({@link DeferredSums}).
  */
 final class LayerNormOp {
     private LayerNormOp() {
@@ -54,16 +55,10 @@ final class LayerNormOp {
         for (int c = tid; c < C; c += PASS) {
             float y0 = normed(mem, x, w, b, c, C, m, r), y1 = normed(mem, x, w, b, c + WG, C, m, r);
             float y2 = normed(mem, x, w, b, c + 2 * WG, C, m, r), y3 = normed(mem, x, w, b, c + 3 * WG, C, m, r);
-            mem.set(y + c, y0);
-            if (c + WG < C) {
-                mem.set(y + c + WG, y1);
-            }
-            if (c + 2 * WG < C) {
-                mem.set(y + c + 2 * WG, y2);
-            }
-            if (c + 3 * WG < C) {
-                mem.set(y + c + 3 * WG, y3);
-            }
+            putAt(mem, y, c, C, y0);
+            putAt(mem, y, c + WG, C, y1);
+            putAt(mem, y, c + 2 * WG, C, y2);
+            putAt(mem, y, c + 3 * WG, C, y3);
         }
         if (tid == 0) {
             mem.set(mean + row, m);
@@ -120,16 +115,10 @@ final class LayerNormOp {
                 float d1 = dinpAt(mem, dinp + x, inp + x, w, dout + x, c + WG, C, m, r, dnormMean, dnormNormMean);
                 float d2 = dinpAt(mem, dinp + x, inp + x, w, dout + x, c + 2 * WG, C, m, r, dnormMean, dnormNormMean);
                 float d3 = dinpAt(mem, dinp + x, inp + x, w, dout + x, c + 3 * WG, C, m, r, dnormMean, dnormNormMean);
-                mem.set(dinp + x + c, d0);
-                if (c + WG < C) {
-                    mem.set(dinp + x + c + WG, d1);
-                }
-                if (c + 2 * WG < C) {
-                    mem.set(dinp + x + c + 2 * WG, d2);
-                }
-                if (c + 3 * WG < C) {
-                    mem.set(dinp + x + c + 3 * WG, d3);
-                }
+                putAt(mem, dinp + x, c, C, d0);
+                putAt(mem, dinp + x, c + WG, C, d1);
+                putAt(mem, dinp + x, c + 2 * WG, C, d2);
+                putAt(mem, dinp + x, c + 3 * WG, C, d3);
             }
         } else {
             int e = (group - N) * WG + tid;
@@ -182,10 +171,8 @@ final class LayerNormOp {
     /** Column c's new input gradient, read at column min(c, C - 1) (written only where c < C). */
     private static float dinpAt(FloatArray mem, int dinp, int inp, int w, int dout, int c, int C, float m, float r,
                                 float dnormMean, float dnormNormMean) {
-        int at = Math.min(c, C - 1);
-        float norm = (mem.get(inp + at) - m) * r;
-        float dnorm = mem.get(w + at) * mem.get(dout + at);
-        return mem.get(dinp + at) + (dnorm - dnormMean - norm * dnormNormMean) * r;
+        float norm = norm(mem, inp, c, C, m, r), dnorm = dnorm(mem, w, dout, c, C);
+        return mem.get(dinp + Math.min(c, C - 1)) + (dnorm - dnormMean - norm * dnormNormMean) * r;
     }
 
     static DeviceLaunch forwardLaunch(OpContext ctx, FloatBuf out, FloatBuf mean, FloatBuf rstd, FloatBuf inp,

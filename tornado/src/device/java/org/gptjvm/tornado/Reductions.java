@@ -90,6 +90,13 @@ final class Reductions {
         return c < n ? v : 0f;
     }
 
+    /** mem[base + c] = v for column c of a row of n values; nothing past its end. */
+    static void putAt(FloatArray mem, int base, int c, int n, float v) {
+        if (c < n) {
+            mem.set(base + c, v);
+        }
+    }
+
     static float max(KernelContext kc, float[] red, float v) {
         int tid = kc.localIdx;
         red[tid] = v;
