@@ -5,23 +5,23 @@ import org.junit.jupiter.api.Test;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The products' choice of kernel by shape ({@link Gemm#tile}, {@link Gemm#whole}) and the column sums'
- * row chunks ({@link Grids#chunks}); computes nothing.
+ * The products' choice of kernel by shape ({@link Gemm#tile}), their index mask
+ * ({@link Gemm#indexMask}) and the column sums' row chunks ({@link Grids#chunks}); computes nothing.
  * Beside the backend's classes (src/device-test), which only a build with TornadoVM compiles.
  */
 class TornadoKernelTilesTest {
 
     /**
-     * Which kernel a launch's products get and whether it stages whole slices, by shape (the tests set
+     * Which kernel a launch's products get, by shape (the tests set
      * gpt.tornado.wideMinGroups to 1, so the work-group counts do not decide here): 128 x 128 tiles where
      * every C fills them; 128 x 64 where every C has more than 64 rows (lm_head's weight gradient, as many
-     * rows as the vocabulary, included); else 64 x 64. Whole slices where every K and split-K slice is a
-     * multiple of the kernel's slice depth (16, or 8 for wide tiles).
+     * rows as the vocabulary, included); else 64 x 64.
      */
     @Test
-    void tilesAndWholeSlicesFollowTheShapes() {
+    void tilesFollowTheShapes() {
         Gemm.Call lmHeadDw = new Gemm.Call().shape(65, 384, 16384), lmHeadDinp = new Gemm.Call().shape(16384, 384, 65);
         Gemm.Call perHead = new Gemm.Call().shape(256, 64, 256), narrow = new Gemm.Call().shape(64, 384, 1536);
         assertEquals(Gemm.TALL, Gemm.tile(List.of(lmHeadDw)));
@@ -29,14 +29,6 @@ class TornadoKernelTilesTest {
         assertEquals(Gemm.TALL, Gemm.tile(List.of(perHead)));
         assertEquals(Gemm.TILE, Gemm.tile(List.of(narrow)));
         assertEquals(Gemm.TILE, Gemm.tile(List.of(perHead, narrow)));
-        assertEquals(1, Gemm.whole(List.of(lmHeadDw), Gemm.TALL));
-        assertEquals(0, Gemm.whole(List.of(lmHeadDinp), Gemm.WIDE));
-        assertEquals(1, Gemm.whole(List.of(new Gemm.Call().shape(256, 256, 24)), Gemm.WIDE)); // 3 slices of 8
-        assertEquals(0, Gemm.whole(List.of(new Gemm.Call().shape(256, 64, 24)), Gemm.TALL)); // 16 + 8
-        assertEquals(0, Gemm.whole(List.of(lmHeadDw, new Gemm.Call().shape(70, 64, 70)), Gemm.TALL));
-        Gemm.Call split = new Gemm.Call().shape(65, 384, 16384);
-        split.kSlice = 200; // slices of 200 k: 12 whole slices and a half each
-        assertEquals(0, Gemm.whole(List.of(split), Gemm.TALL));
     }
 
     /**
@@ -54,6 +46,22 @@ class TornadoKernelTilesTest {
                 int chunks = Grids.chunks(n, cols), rows = (n + chunks - 1) / chunks;
                 assertEquals(chunks, (n + rows - 1) / rows, n + " rows of " + cols);
             }
+        }
+    }
+
+    /** The index mask holds every index of an arena and no more bits than that needs (at most 31). */
+    @Test
+    void theIndexMaskCoversTheArena() {
+        assertEquals(1, Gemm.indexMask(1));
+        assertEquals(1, Gemm.indexMask(2));
+        assertEquals(3, Gemm.indexMask(3));
+        assertEquals(0x3fffffff, Gemm.indexMask(1L << 30));
+        assertEquals(0x7fffffff, Gemm.indexMask((1L << 30) + 1));
+        assertEquals(0x7fffffff, Gemm.indexMask(Integer.MAX_VALUE));
+        for (long floats : new long[]{5, 1000, 1 << 20, 967_000_000L}) {
+            int mask = Gemm.indexMask(floats);
+            assertEquals(floats - 1, (floats - 1) & mask, "mask " + mask + " for " + floats);
+            assertTrue(mask >>> 1 < floats - 1, "mask " + mask + " is not the least for " + floats);
         }
     }
 }

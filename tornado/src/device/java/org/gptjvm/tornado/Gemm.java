@@ -39,9 +39,13 @@ import java.util.List;
  * staging the current one, and multiplies the current one meanwhile: the reads' latency overlaps the
  * multiply-adds instead of stalling the work-group at the barrier. Its part is 4 neighbours of each
  * operand along that operand's unit stride ({@link #runAcross}), read unconditionally from one address
- * ({@link #runAt}), edges by clamped addresses and zeroed values ({@link #zeroPast}), so that a
- * slice's reads are issued together: a read inside a bounds branch, its value stored to local memory
- * right after, makes a work-item wait for its reads one at a time. The launch says (constant
+ * ({@link #runAt}), edges by clamped addresses, so that a slice's reads are issued together: a read
+ * inside a bounds branch, its value stored to local memory right after, makes a work-item wait for its
+ * reads one at a time. Only whole slices are staged: where a work-group's k range is not a multiple of
+ * the slice depth (K, a split of K or a triangle's edge; of a training step's products, lm_head's
+ * input gradient, K the vocabulary), the first slice starts before its first k and has zeros there
+ * ({@link #firstK}), so that the loop stages every slice as it reads it, with no compare and select
+ * per value. The launch says (constant
  * arguments, which TornadoVM compiles in) which stride of each operand is 1, so each launch's staging
  * is compiled for its layouts. An operand through dropout (a Linear layer's gradient, attention's
  * weights) is masked once before the products read it (ElementwiseOp.maskedCopy, the attention
@@ -73,6 +77,13 @@ public final class Gemm {
      */
     static final int PITCH = TILE + 4;
     /**
+     * Where a staged slice starts in its local array: 4 floats in, so that the address of a work-item's
+     * first value of the first k is, like every other, its slot plus a constant. At 0 Graal folds that
+     * address into one shift, and NVIDIA's assembler, not seeing it equal to the 16-byte read's,
+     * reads the value a second time alone (PTX route: two 4-byte shared loads more a slice).
+     */
+    static final int LEAD = 4;
+    /**
      * The wide tiles ({@link #gemmWide}): C tile edge, k slice depth, outputs per work-item edge. Each
      * work-item's 8 x 8 outputs are a block of 8 adjacent rows by 8 adjacent columns, so that the 8
      * values of A (and of B) it reads for one k are neighbours in local memory, 32-byte aligned: NVIDIA's
@@ -82,13 +93,13 @@ public final class Gemm {
     static final int WIDE = 128, WIDE_TK = 8, WIDE_R = WIDE / THREADS;
     /** A wide slice's row pitch: a multiple of 4 (16-byte rows), and 4 more than the tile (see {@link #PITCH}). */
     static final int WIDE_PITCH = WIDE + 4;
-    static final int WIDE_LOCAL_BYTES = 2 * WIDE_TK * WIDE_PITCH * 4;
+    static final int WIDE_LOCAL_BYTES = 2 * (LEAD + WIDE_TK * WIDE_PITCH) * 4;
     /**
      * Local memory of one work-group of {@link #gemm}, in bytes, the most of any product kernel: A's
      * slice as wide as a tall tile's (128 rows, {@link #WIDE_PITCH}; a 64-wide tile uses the first
      * {@link #PITCH} of each row), B's as wide as 64 columns.
      */
-    static final int LOCAL_BYTES = TK * (WIDE_PITCH + PITCH) * 4;
+    static final int LOCAL_BYTES = (2 * LEAD + TK * (WIDE_PITCH + PITCH)) * 4;
     /**
      * The tall tiles ({@link #gemm}, tall): {@link #WIDE} rows by {@link #TILE} columns, for products with
      * many rows and a narrow C (attention's per head, 64 wide; lm_head's, as wide as the vocabulary).
@@ -118,6 +129,39 @@ public final class Gemm {
             throw new IllegalArgumentException("gpt.tornado.wideKStep is 2 or 4, not " + step);
         }
         return step;
+    }
+
+    /**
+     * The mask ANDed into the index of each staged run ({@link #runAt}) on the routes that gain from it:
+     * {@code 2^b - 1} for the fewest bits b that hold every index of an arena of {@code floats}, which
+     * changes no index and tells Graal it is not negative. TornadoVM's PTX route then widens a read's
+     * index to a 64-bit address by zero extension, which NVIDIA's assembler makes in one instruction fewer
+     * than the sign extension of any other int (below 2^30 floats, 4 GiB: above it, an index of the mask
+     * plus a run's offset could pass 2^31 and the sign extension stays). Elsewhere -1, which Graal folds
+     * away: NVRTC (the CUDA route) already adds an index to a base in two instructions and an AND would
+     * cost one. The system property {@code gpt.tornado.indexMask} (true or false) sets it for any route,
+     * as the tests do to run the masked kernels on OpenCL.
+     */
+    static boolean masksIndices(TornadoVMBackendType route) {
+        String p = System.getProperty("gpt.tornado.indexMask");
+        if (p != null && !p.equals("true") && !p.equals("false")) {
+            throw new IllegalArgumentException("gpt.tornado.indexMask is true or false, not " + p);
+        }
+        return p == null ? route == TornadoVMBackendType.PTX : p.equals("true");
+    }
+
+    /** The index mask of {@link #masksIndices} for an arena of {@code mem}'s size, or -1 where the route takes none. */
+    static int indexMask(boolean masks, FloatArray mem) {
+        return masks ? indexMask(mem.getSize()) : -1;
+    }
+
+    /** {@code 2^b - 1} for the fewest bits b (at most 31) that hold the indices 0 .. floats - 1. */
+    static int indexMask(long floats) {
+        long mask = 1;
+        while (mask < floats - 1 && mask < Integer.MAX_VALUE) {
+            mask = mask << 1 | 1;
+        }
+        return (int) Math.min(mask, Integer.MAX_VALUE);
     }
 
     /**
@@ -365,12 +409,11 @@ public final class Gemm {
         float alpha = calls.getFirst().alpha;
         int tile = tile(calls);
         int aAlong = along(calls, c -> c.sak == 1), bAlong = along(calls, c -> c.sbj != 1);
-        int whole = whole(calls, tile);
         int tall = tile == TALL ? 1 : 0;
         return new Task(tile == WIDE ? (g, id, mem, args) -> g.task(id, Gemm::gemmWide, ctx.kc, mem, args, at, seed, p, alpha,
-                aAlong, bAlong, whole, ctx.wideKStep)
-                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong, whole,
-                tall),
+                aAlong, bAlong, ctx.wideKStep, indexMask(ctx.maskIndices, mem))
+                : (g, id, mem, args) -> g.task(id, Gemm::gemm, ctx.kc, mem, args, at, seed, p, alpha, aAlong, bAlong,
+                tall, indexMask(ctx.maskIndices, mem)),
                 grid(calls, tile),
                 info(kernel, calls, tile));
     }
@@ -383,21 +426,6 @@ public final class Gemm {
     static int along(List<Call> calls, java.util.function.Predicate<Call> alongK) {
         boolean all = calls.stream().allMatch(alongK), none = calls.stream().noneMatch(alongK);
         return all ? 1 : none ? 0 : -1;
-    }
-
-    /**
-     * 1 where every work-group of the calls sums whole slices of its kernel ({@link #TK}, or
-     * {@link #WIDE_TK} for wide tiles): each call's K and split-K slice are multiples of the slice, and
-     * so are the tile edges where a triangular operand bounds the range. Then no staged value lies past
-     * its work-group's k range and the kernel, compiled with 1 as a constant, stages without zeroing
-     * ({@link #zeroPast}): no compare and select per staged value; else 0. Every Linear layer and
-     * attention product of the configs has whole slices but lm_head's input gradient (K = the vocabulary).
-     * (Zeroing only the one slice that passes the range, in the loop, did not compile: "Unable to build
-     * sketch", what TornadoVM reports when a kernel has more calls than Graal inlines, see {@link #gemmWide}.)
-     */
-    static int whole(List<Call> calls, int tile) {
-        int tk = tile == WIDE ? WIDE_TK : TK;
-        return calls.stream().allMatch(c -> c.k % tk == 0 && c.kSlice % tk == 0) ? 1 : 0;
     }
 
     /** The work-groups of the calls of a launch: x the most tile columns of any call, y every call's tile rows times its z. */
@@ -444,7 +472,7 @@ public final class Gemm {
      * per head, lm_head's forward and weight gradient.
      */
     public static void gemm(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                            int aAlong, int bAlong, int whole, int tall) {
+                            int aAlong, int bAlong, int tall, int mask) {
         int lx = kc.localIdx, ly = kc.localIdy;
         int rows = TILE << tall, rowsPerItem = R << tall, aPitch = PITCH + tall * TILE;
         // the launch's rows of work-groups: each call's tile rows for z = 0, then for z = 1, ..., call after call
@@ -467,8 +495,8 @@ public final class Gemm {
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, rows);
         boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, rows);
 
-        float[] as = kc.allocateFloatLocalArray(TK * WIDE_PITCH);
-        float[] bs = kc.allocateFloatLocalArray(TK * PITCH);
+        float[] as = kc.allocateFloatLocalArray(LEAD + TK * WIDE_PITCH);
+        float[] bs = kc.allocateFloatLocalArray(LEAD + TK * PITCH);
         // The sums and the next slice's values are scalars, not private arrays: TornadoVM's PTX backend
         // keeps a private array in local (off-chip) memory, with a load and a store around every
         // multiply-add, where an OpenCL compiler unrolls the loops and keeps it in registers.
@@ -482,57 +510,58 @@ public final class Gemm {
         // a tall tile's second run of A, TILE rows on
         int aI = runAcross(tid, aAlongK, 2, 4), aK = runAlong(tid, aAlongK, 2, 4);
         int bJ = runAcross(tid, bAlongK, 2, 4), bK = runAlong(tid, bAlongK, 2, 4);
-        int aLine = runLine(a, tileI + aI, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
-        int aLine2 = runLine(a, tileI + TILE + aI, m, sai, aAlongK);
-        int k0 = skip ? kEnd : kBegin;
-        int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
-        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK, whole);
-        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK, whole);
+        int aLine = runLine(a, tileI + aI, aK, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, bK, n, sbj, bAlongK);
+        int aLine2 = runLine(a, tileI + TILE + aI, aK, m, sai, aAlongK);
+        int k0 = skip ? kEnd : kBegin, kFirst = firstK(k0, kEnd, TK);
+        float nA0 = fromK0(mem.get(firstAt(aLine, kFirst, aK, 0, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 0, k0, aAlongK);
+        float nA1 = fromK0(mem.get(firstAt(aLine, kFirst, aK, 1, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 1, k0, aAlongK);
+        float nA2 = fromK0(mem.get(firstAt(aLine, kFirst, aK, 2, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 2, k0, aAlongK);
+        float nA3 = fromK0(mem.get(firstAt(aLine, kFirst, aK, 3, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 3, k0, aAlongK);
         float nA4 = 0f, nA5 = 0f, nA6 = 0f, nA7 = 0f;
         if (tall == 1) {
-            int aAt2 = runAt(aLine2, k0 + aK, kEnd, sak, aAlongK);
-            nA4 = zeroPast(mem.get(aAt2 + 0), 0, k0 + aK, kEnd, aAlongK, whole);
-            nA5 = zeroPast(mem.get(aAt2 + 1), 1, k0 + aK, kEnd, aAlongK, whole);
-            nA6 = zeroPast(mem.get(aAt2 + 2), 2, k0 + aK, kEnd, aAlongK, whole);
-            nA7 = zeroPast(mem.get(aAt2 + 3), 3, k0 + aK, kEnd, aAlongK, whole);
+            nA4 = fromK0(mem.get(firstAt(aLine2, kFirst, aK, 0, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 0, k0, aAlongK);
+            nA5 = fromK0(mem.get(firstAt(aLine2, kFirst, aK, 1, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 1, k0, aAlongK);
+            nA6 = fromK0(mem.get(firstAt(aLine2, kFirst, aK, 2, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 2, k0, aAlongK);
+            nA7 = fromK0(mem.get(firstAt(aLine2, kFirst, aK, 3, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 3, k0, aAlongK);
         }
-        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK, whole), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK, whole);
-        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK, whole), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK, whole);
-        int ra0 = ly * rowsPerItem, rb0 = lx * R;
-        for (; k0 < kEnd; k0 += TK) {
-            as[runSlot(tid, aAlongK, 0, 2, 4, aPitch)] = nA0;
-            as[runSlot(tid, aAlongK, 1, 2, 4, aPitch)] = nA1;
-            as[runSlot(tid, aAlongK, 2, 2, 4, aPitch)] = nA2;
-            as[runSlot(tid, aAlongK, 3, 2, 4, aPitch)] = nA3;
+        float nB0 = fromK0(mem.get(firstAt(bLine, kFirst, bK, 0, k0, kEnd, sbk, bAlongK, mask)), kFirst + bK, 0, k0, bAlongK);
+        float nB1 = fromK0(mem.get(firstAt(bLine, kFirst, bK, 1, k0, kEnd, sbk, bAlongK, mask)), kFirst + bK, 1, k0, bAlongK);
+        float nB2 = fromK0(mem.get(firstAt(bLine, kFirst, bK, 2, k0, kEnd, sbk, bAlongK, mask)), kFirst + bK, 2, k0, bAlongK);
+        float nB3 = fromK0(mem.get(firstAt(bLine, kFirst, bK, 3, k0, kEnd, sbk, bAlongK, mask)), kFirst + bK, 3, k0, bAlongK);
+        int ra0 = LEAD + ly * rowsPerItem, rb0 = LEAD + lx * R;
+        for (int ks = kFirst; ks < kEnd; ks += TK) {
+            as[LEAD + runSlot(tid, aAlongK, 0, 2, 4, aPitch)] = nA0;
+            as[LEAD + runSlot(tid, aAlongK, 1, 2, 4, aPitch)] = nA1;
+            as[LEAD + runSlot(tid, aAlongK, 2, 2, 4, aPitch)] = nA2;
+            as[LEAD + runSlot(tid, aAlongK, 3, 2, 4, aPitch)] = nA3;
             if (tall == 1) {
-                as[runSlot(tid, aAlongK, 0, 2, 4, aPitch) + TILE] = nA4;
-                as[runSlot(tid, aAlongK, 1, 2, 4, aPitch) + TILE] = nA5;
-                as[runSlot(tid, aAlongK, 2, 2, 4, aPitch) + TILE] = nA6;
-                as[runSlot(tid, aAlongK, 3, 2, 4, aPitch) + TILE] = nA7;
+                as[LEAD + runSlot(tid, aAlongK, 0, 2, 4, aPitch) + TILE] = nA4;
+                as[LEAD + runSlot(tid, aAlongK, 1, 2, 4, aPitch) + TILE] = nA5;
+                as[LEAD + runSlot(tid, aAlongK, 2, 2, 4, aPitch) + TILE] = nA6;
+                as[LEAD + runSlot(tid, aAlongK, 3, 2, 4, aPitch) + TILE] = nA7;
             }
-            bs[runSlot(tid, bAlongK, 0, 2, 4, PITCH)] = nB0;
-            bs[runSlot(tid, bAlongK, 1, 2, 4, PITCH)] = nB1;
-            bs[runSlot(tid, bAlongK, 2, 2, 4, PITCH)] = nB2;
-            bs[runSlot(tid, bAlongK, 3, 2, 4, PITCH)] = nB3;
+            bs[LEAD + runSlot(tid, bAlongK, 0, 2, 4, PITCH)] = nB0;
+            bs[LEAD + runSlot(tid, bAlongK, 1, 2, 4, PITCH)] = nB1;
+            bs[LEAD + runSlot(tid, bAlongK, 2, 2, 4, PITCH)] = nB2;
+            bs[LEAD + runSlot(tid, bAlongK, 3, 2, 4, PITCH)] = nB3;
             kc.localBarrier();
-            int k1 = k0 + TK; // the next slice's values; past kEnd, zeros that are never staged
-            aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
-            bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
-            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK, whole);
-            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK, whole);
-            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK, whole);
-            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK, whole);
+            int k1 = ks + TK; // the next slice's values; past kEnd, read and never staged
+            int aAt = runAt(aLine, k1, aK, kEnd, sak, aAlongK, mask), bAt = runAt(bLine, k1, bK, kEnd, sbk, bAlongK, mask);
+            nA0 = mem.get(aAt + 0);
+            nA1 = mem.get(aAt + 1);
+            nA2 = mem.get(aAt + 2);
+            nA3 = mem.get(aAt + 3);
             if (tall == 1) {
-                int aAt2 = runAt(aLine2, k1 + aK, kEnd, sak, aAlongK);
-                nA4 = zeroPast(mem.get(aAt2 + 0), 0, k1 + aK, kEnd, aAlongK, whole);
-                nA5 = zeroPast(mem.get(aAt2 + 1), 1, k1 + aK, kEnd, aAlongK, whole);
-                nA6 = zeroPast(mem.get(aAt2 + 2), 2, k1 + aK, kEnd, aAlongK, whole);
-                nA7 = zeroPast(mem.get(aAt2 + 3), 3, k1 + aK, kEnd, aAlongK, whole);
+                int aAt2 = runAt(aLine2, k1, aK, kEnd, sak, aAlongK, mask);
+                nA4 = mem.get(aAt2 + 0);
+                nA5 = mem.get(aAt2 + 1);
+                nA6 = mem.get(aAt2 + 2);
+                nA7 = mem.get(aAt2 + 3);
             }
-            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK, whole);
-            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK, whole);
-            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK, whole);
-            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK, whole);
+            nB0 = mem.get(bAt + 0);
+            nB1 = mem.get(bAt + 1);
+            nB2 = mem.get(bAt + 2);
+            nB3 = mem.get(bAt + 3);
             // k in fours: Graal unrolls the inner loop (a loop of all TK at once is too large for it)
             for (int kq = 0; kq < TK; kq += 4) {
                 for (int kk = kq; kk < kq + 4; kk++) {
@@ -587,8 +616,8 @@ public final class Gemm {
      * {@link #WIDE}) for 64 multiply-adds, {@code kStep} k (2 or 4, see {@link #kStep}) per pass of the
      * loop, their local offsets constants from the pass's first. It stages its slice share as 4
      * neighbours along each operand's unit stride ({@link #runAcross}): one address per operand, the
-     * edges handled by clamping addresses and zeroing only the values past the k range ({@link #zeroPast}),
-     * not by a select per value.
+     * edges handled by clamping addresses, not by a select per value, and the first slice zeroed
+     * before the first k where the k range is not whole slices ({@link #firstK}).
      *
      * <p>Written this way because TornadoVM 5.2 refuses other ways ("Non-final objects introduced via
      * scope are not supported", in its task specialisation): a FloatArray read in a helper method where
@@ -600,7 +629,7 @@ public final class Gemm {
      * arguments, is close to it: a second run of A per work-item (8 x 8 outputs on 128 x 64 tiles) passed it.
      */
     public static void gemmWide(KernelContext kc, FloatArray mem, IntArray args, int at, IntArray seed, float p, float alpha,
-                                int aAlong, int bAlong, int whole, int kStep) {
+                                int aAlong, int bAlong, int kStep, int mask) {
         int lx = kc.localIdx, ly = kc.localIdy;
         int gy = kc.groupIdy;
         int tilesI = (args.get(at + M) + WIDE - 1) / WIDE;
@@ -621,8 +650,8 @@ public final class Gemm {
         int kBegin = firstK(args, at, z, tileI), kEnd = endK(args, at, z, tileI, WIDE);
         boolean skip = tileJ >= n || aboveDiagonal(args, at, tileI, tileJ, WIDE);
 
-        float[] as = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
-        float[] bs = kc.allocateFloatLocalArray(WIDE_TK * WIDE_PITCH);
+        float[] as = kc.allocateFloatLocalArray(LEAD + WIDE_TK * WIDE_PITCH);
+        float[] bs = kc.allocateFloatLocalArray(LEAD + WIDE_TK * WIDE_PITCH);
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c04 = 0f, c05 = 0f, c06 = 0f, c07 = 0f;
         float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f, c14 = 0f, c15 = 0f, c16 = 0f, c17 = 0f;
         float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c24 = 0f, c25 = 0f, c26 = 0f, c27 = 0f;
@@ -637,35 +666,37 @@ public final class Gemm {
         // across the tile and along k, and where the operand's line it lies on starts
         int aI = runAcross(tid, aAlongK, 1, 5), aK = runAlong(tid, aAlongK, 1, 5);
         int bJ = runAcross(tid, bAlongK, 1, 5), bK = runAlong(tid, bAlongK, 1, 5);
-        int aLine = runLine(a, tileI + aI, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, n, sbj, bAlongK);
-        int k0 = skip ? kEnd : kBegin;
-        int aAt = runAt(aLine, k0 + aK, kEnd, sak, aAlongK), bAt = runAt(bLine, k0 + bK, kEnd, sbk, bAlongK);
-        float nA0 = zeroPast(mem.get(aAt + 0), 0, k0 + aK, kEnd, aAlongK, whole), nA1 = zeroPast(mem.get(aAt + 1), 1, k0 + aK, kEnd, aAlongK, whole);
-        float nA2 = zeroPast(mem.get(aAt + 2), 2, k0 + aK, kEnd, aAlongK, whole), nA3 = zeroPast(mem.get(aAt + 3), 3, k0 + aK, kEnd, aAlongK, whole);
-        float nB0 = zeroPast(mem.get(bAt + 0), 0, k0 + bK, kEnd, bAlongK, whole), nB1 = zeroPast(mem.get(bAt + 1), 1, k0 + bK, kEnd, bAlongK, whole);
-        float nB2 = zeroPast(mem.get(bAt + 2), 2, k0 + bK, kEnd, bAlongK, whole), nB3 = zeroPast(mem.get(bAt + 3), 3, k0 + bK, kEnd, bAlongK, whole);
-        int ra0 = ly * WIDE_R, rb0 = lx * WIDE_R;
-        for (; k0 < kEnd; k0 += WIDE_TK) {
-            as[runSlot(tid, aAlongK, 0, 1, 5, WIDE_PITCH)] = nA0;
-            as[runSlot(tid, aAlongK, 1, 1, 5, WIDE_PITCH)] = nA1;
-            as[runSlot(tid, aAlongK, 2, 1, 5, WIDE_PITCH)] = nA2;
-            as[runSlot(tid, aAlongK, 3, 1, 5, WIDE_PITCH)] = nA3;
-            bs[runSlot(tid, bAlongK, 0, 1, 5, WIDE_PITCH)] = nB0;
-            bs[runSlot(tid, bAlongK, 1, 1, 5, WIDE_PITCH)] = nB1;
-            bs[runSlot(tid, bAlongK, 2, 1, 5, WIDE_PITCH)] = nB2;
-            bs[runSlot(tid, bAlongK, 3, 1, 5, WIDE_PITCH)] = nB3;
+        int aLine = runLine(a, tileI + aI, aK, m, sai, aAlongK), bLine = runLine(b, tileJ + bJ, bK, n, sbj, bAlongK);
+        int k0 = skip ? kEnd : kBegin, kFirst = firstK(k0, kEnd, WIDE_TK);
+        float nA0 = fromK0(mem.get(firstAt(aLine, kFirst, aK, 0, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 0, k0, aAlongK);
+        float nA1 = fromK0(mem.get(firstAt(aLine, kFirst, aK, 1, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 1, k0, aAlongK);
+        float nA2 = fromK0(mem.get(firstAt(aLine, kFirst, aK, 2, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 2, k0, aAlongK);
+        float nA3 = fromK0(mem.get(firstAt(aLine, kFirst, aK, 3, k0, kEnd, sak, aAlongK, mask)), kFirst + aK, 3, k0, aAlongK);
+        float nB0 = fromK0(mem.get(firstAt(bLine, kFirst, bK, 0, k0, kEnd, sbk, bAlongK, mask)), kFirst + bK, 0, k0, bAlongK);
+        float nB1 = fromK0(mem.get(firstAt(bLine, kFirst, bK, 1, k0, kEnd, sbk, bAlongK, mask)), kFirst + bK, 1, k0, bAlongK);
+        float nB2 = fromK0(mem.get(firstAt(bLine, kFirst, bK, 2, k0, kEnd, sbk, bAlongK, mask)), kFirst + bK, 2, k0, bAlongK);
+        float nB3 = fromK0(mem.get(firstAt(bLine, kFirst, bK, 3, k0, kEnd, sbk, bAlongK, mask)), kFirst + bK, 3, k0, bAlongK);
+        int ra0 = LEAD + ly * WIDE_R, rb0 = LEAD + lx * WIDE_R;
+        for (int ks = kFirst; ks < kEnd; ks += WIDE_TK) {
+            as[LEAD + runSlot(tid, aAlongK, 0, 1, 5, WIDE_PITCH)] = nA0;
+            as[LEAD + runSlot(tid, aAlongK, 1, 1, 5, WIDE_PITCH)] = nA1;
+            as[LEAD + runSlot(tid, aAlongK, 2, 1, 5, WIDE_PITCH)] = nA2;
+            as[LEAD + runSlot(tid, aAlongK, 3, 1, 5, WIDE_PITCH)] = nA3;
+            bs[LEAD + runSlot(tid, bAlongK, 0, 1, 5, WIDE_PITCH)] = nB0;
+            bs[LEAD + runSlot(tid, bAlongK, 1, 1, 5, WIDE_PITCH)] = nB1;
+            bs[LEAD + runSlot(tid, bAlongK, 2, 1, 5, WIDE_PITCH)] = nB2;
+            bs[LEAD + runSlot(tid, bAlongK, 3, 1, 5, WIDE_PITCH)] = nB3;
             kc.localBarrier();
-            int k1 = k0 + WIDE_TK;
-            aAt = runAt(aLine, k1 + aK, kEnd, sak, aAlongK);
-            bAt = runAt(bLine, k1 + bK, kEnd, sbk, bAlongK);
-            nA0 = zeroPast(mem.get(aAt + 0), 0, k1 + aK, kEnd, aAlongK, whole);
-            nA1 = zeroPast(mem.get(aAt + 1), 1, k1 + aK, kEnd, aAlongK, whole);
-            nA2 = zeroPast(mem.get(aAt + 2), 2, k1 + aK, kEnd, aAlongK, whole);
-            nA3 = zeroPast(mem.get(aAt + 3), 3, k1 + aK, kEnd, aAlongK, whole);
-            nB0 = zeroPast(mem.get(bAt + 0), 0, k1 + bK, kEnd, bAlongK, whole);
-            nB1 = zeroPast(mem.get(bAt + 1), 1, k1 + bK, kEnd, bAlongK, whole);
-            nB2 = zeroPast(mem.get(bAt + 2), 2, k1 + bK, kEnd, bAlongK, whole);
-            nB3 = zeroPast(mem.get(bAt + 3), 3, k1 + bK, kEnd, bAlongK, whole);
+            int k1 = ks + WIDE_TK;
+            int aAt = runAt(aLine, k1, aK, kEnd, sak, aAlongK, mask), bAt = runAt(bLine, k1, bK, kEnd, sbk, bAlongK, mask);
+            nA0 = mem.get(aAt + 0);
+            nA1 = mem.get(aAt + 1);
+            nA2 = mem.get(aAt + 2);
+            nA3 = mem.get(aAt + 3);
+            nB0 = mem.get(bAt + 0);
+            nB1 = mem.get(bAt + 1);
+            nB2 = mem.get(bAt + 2);
+            nB3 = mem.get(bAt + 3);
             for (int row = 0; row < WIDE_TK * WIDE_PITCH; row += kStep * WIDE_PITCH) {
                 int ra = row + ra0, rb = row + rb0;
                 float a0 = as[ra], a1 = as[ra + 1], a2 = as[ra + 2], a3 = as[ra + 3];
@@ -775,37 +806,61 @@ public final class Gemm {
 
     /**
      * Where the operand's line that a run lies on starts, the run at row (of A; column of B) {@code i}
-     * of {@code extent}, stride {@code si} across: along k, the row's start, clamped into the operand
-     * (a row past the edge feeds only outputs that are never stored); across, the run's first element.
+     * of {@code extent}, stride {@code si} across, k {@code kIn} into the slice: along k, the row's start,
+     * clamped into the operand (a row past the edge feeds only outputs that are never stored), plus
+     * kIn, so that a slice adds only its first k to it (one add a run, not two); across, the run's
+     * first element.
      */
-    private static int runLine(int base, int i, int extent, int si, boolean alongK) {
-        return alongK ? base + Math.min(i, extent - 1) * si : base + i;
+    private static int runLine(int base, int i, int kIn, int extent, int si, boolean alongK) {
+        return alongK ? base + Math.min(i, extent - 1) * si + kIn : base + i;
     }
 
     /**
-     * The address of a run's first value: its line (along k, the row of A or column of B, clamped into
-     * the operand; across, the run's first element) plus k's offset, k clamped to the work-group's
-     * last where the run lies across (a run past kEnd gives zeros, see {@link #zeroPast}). Its 4 values
+     * The address of a run's first value in the slice that starts at {@code k0}, the run {@code kIn}
+     * into it: its line ({@link #runLine}: along k, the row of A or column of B, clamped into the
+     * operand, and kIn; across, the run's first element) plus k's offset, k clamped to the work-group's
+     * last where the run lies across (the slice read after the last is never staged). Its 4 values
      * are at that address + 0..3. Past the operand's last row (across) or last k (along: the next
      * slice's read from the last one goes up to 15 floats on), a run reads up to {@link #OVERRUN}
-     * floats beyond the operand, which the arena keeps as slack after its last buffer.
+     * floats beyond the operand, which the arena keeps as slack after its last buffer. ANDed with the
+     * launch's {@code mask} ({@link #masksIndices}: every index of the arena, or -1), which changes nothing.
      */
-    private static int runAt(int line, int k, int kEnd, int sk, boolean alongK) {
-        return alongK ? line + k : line + Math.min(k, kEnd - 1) * sk;
+    private static int runAt(int line, int k0, int kIn, int kEnd, int sk, boolean alongK, int mask) {
+        return (alongK ? line + k0 : line + Math.min(k0 + kIn, kEnd - 1) * sk) & mask;
     }
 
     /**
-     * Value q of a run, {@code v}, read from {@link #runAt} + q, its k {@code k} (+ q along k): 0 past
-     * the work-group's k range, which only a launch without whole slices reaches ({@link #whole}: with
-     * {@code whole} 1 the values past it are the next slice's, read after the last and never staged).
-     * Rows of A past m (columns of B past n) are read as they are, not zeroed: they feed only outputs
-     * that are never stored. The read is unconditional, as every staged read is, and
-     * in the kernel's body: TornadoVM 5.2 does not compile it in a helper here (see {@link #gemmWide}).
+     * Where a work-group's first slice starts: {@code k0}, its first k, less as many k as make its k
+     * range, to {@code kEnd}, whole slices of {@code tk} (fewer than a slice: none where it is whole
+     * already; K, a split of K or a triangle's edge that is not a multiple of the slice leaves some).
+     * The first slice's values before k0 are zeros ({@link #fromK0}), so that each sum still adds its
+     * k in order from the first, and no slice but the first is ever zeroed: the loop stages every slice
+     * as it reads it, without a compare and select per value.
      */
-    private static float zeroPast(float v, int q, int k, int kEnd, boolean alongK, int whole) {
-        return whole == 1 || (alongK ? k + q : k) < kEnd ? v : 0f;
+    private static int firstK(int k0, int kEnd, int tk) {
+        return k0 - (tk - Math.max(0, kEnd - k0) % tk) % tk;
     }
 
+    /**
+     * The address of value q of a run of the first slice (see {@link #runAt}; the slice starts at
+     * {@code kFirst}, see {@link #firstK}): its k clamped to the work-group's first, {@code k0}, where it
+     * lies before it (along k, value by value: the run may straddle k0), and to its last where the run
+     * lies across.
+     */
+    private static int firstAt(int line, int kFirst, int kIn, int q, int k0, int kEnd, int sk, boolean alongK, int mask) {
+        return (alongK ? line - kIn + Math.max(kFirst + kIn + q, k0) : line + Math.min(Math.max(kFirst + kIn, k0), kEnd - 1) * sk + q)
+                & mask;
+    }
+
+    /**
+     * Value q of a run of the first slice, {@code v}, read from {@link #firstAt}, the run at {@code k}
+     * (+ q along k): 0 before the work-group's first k, {@code k0}. The read is unconditional, as every
+     * staged read is, and in the kernel's body: TornadoVM 5.2 does not compile it in a helper here (see
+     * {@link #gemmWide}).
+     */
+    private static float fromK0(float v, int k, int q, int k0, boolean alongK) {
+        return (alongK ? k + q : k) < k0 ? 0f : v;
+    }
 
     /** bias(j), or 0 without a bias; read at the last column where j is past it (never used there). */
     private static float biasAt(FloatArray mem, int bias, int j, int n) {
@@ -816,7 +871,7 @@ public final class Gemm {
      * The epilogue's first half for one row i of a work-item's outputs, columns j, j + step, j + 2 step,
      * j + 3 step: C(i, j) from its sum ({@link #sum}) and its column's bias ({@code b0..b3}, which a
      * kernel reads once for all its rows, {@link #biasAt}). C's old values (for +=) and the gate's are
-     * read, all four of each, before any is written, as the staging reads (see {@link #zeroPast}).
+     * read, all four of each, before any is written, as the staging reads (see the class comment).
      */
     private static void storeRow(FloatArray mem, int c, int ldc, int i, int j, int step, int m, int n, int flags, int bias,
                                  float b0, float b1, float b2, float b3, int gate, float alpha, float s0, float s1, float s2,

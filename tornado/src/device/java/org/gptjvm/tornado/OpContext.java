@@ -33,9 +33,13 @@ final class OpContext {
      */
     String products;
 
-    OpContext(DeviceArena arena, int wideKStep) {
+    /** Whether the products mask their staged reads' indices ({@link Gemm#masksIndices}). */
+    final boolean maskIndices;
+
+    OpContext(DeviceArena arena, int wideKStep, boolean maskIndices) {
         this.arena = arena;
         this.wideKStep = wideKStep;
+        this.maskIndices = maskIndices;
     }
 
     /** The arena's offset of a buffer (-1 for none, where a kernel's flag says it is absent). */

@@ -31,7 +31,7 @@ public final class TornadoBackend implements Backend, DeviceDiagnostics {
 
     public TornadoBackend(TornadoDevice device) {
         this.device = device;
-        this.ctx = new OpContext(arena, Gemm.kStep(device.getTornadoVMBackend()));
+        this.ctx = new OpContext(arena, Gemm.kStep(device.getTornadoVMBackend()), Gemm.masksIndices(device.getTornadoVMBackend()));
         this.plan = new TaskGraphPlan(device, arena);
         DeviceLimits.check(device);
         CudaGraphs.wanted(); // a bad setting fails here, before any work

@@ -68,20 +68,24 @@ class TornadoKernelTest {
 
 
     /**
-     * The wide GEMM multiplies 2 k of a slice per pass of its loop, or 4 (Gemm.kStep: by route, and this
-     * device's OpenCL takes 2): every kernel against the reference with 4, on the suite's shapes that
-     * have wide products (their edges, and K of 65 and 100, included).
+     * The products as the PTX route compiles them, on this device: the wide GEMM multiplies 4 k of a
+     * slice per pass of its loop (Gemm.kStep: by route, and this device's OpenCL takes 2), and every
+     * staged read's index is masked (Gemm.masksIndices: by route, none on OpenCL). Every kernel against
+     * the reference on the suite's shapes that have wide and tall products (their edges, and K of 65 and
+     * 100, included).
      */
     @Test
-    void wideTilesGiveTheReferencesResultsFourKAPass() {
+    void thePtxRoutesProductsGiveTheReferencesResults() {
         System.setProperty("gpt.tornado.wideKStep", "4");
+        System.setProperty("gpt.tornado.indexMask", "true");
         try {
             for (Shape s : List.of(new Shape(2, 256, 384, 6, 65), new Shape(3, 70, 100, 5, 65), new Shape(1, 136, 48, 2, 65))) {
-                Conformance.assertMatchesReference("tornado", s + " wide tiles, 4 k a pass", s.hashCode(),
+                Conformance.assertMatchesReference("tornado", s + " PTX route's products", s.hashCode(),
                         c -> KernelConformance.everything(c, s));
             }
         } finally {
             System.clearProperty("gpt.tornado.wideKStep");
+            System.clearProperty("gpt.tornado.indexMask");
         }
     }
 
