@@ -28,10 +28,31 @@ import static org.gptjvm.tornado.Reductions.rowAt;
  * softmax of each causal row of scores, in place; backward, through the softmax, dS = att * (dA -
  * sum(att * dA)) * scale, with dA = dropout'(dout V^T). One work-group of {@link Reductions#WG} per
  * row of T ({@link Reductions}); the row's upper part is written as zeros, which the triangular
- * products rely on. Decoding one token against a KV cache is one work-item per head.
+ * products rely on: all of it in {@code att}, the caller's, and in the backend's own scratch rows
+ * ({@code dropout(att)}, dS) only as far as a product reads them ({@link #zeroEnd}). Decoding one token
+ * against a KV cache is one work-item per head.
  */
 final class AttentionOp {
     private AttentionOp() {
+    }
+
+    /**
+     * One past the last column of causal row t (of T) that a product reads: the triangular products
+     * ({@link Gemm#K_UP_TO_ROW}, {@link Gemm#K_FROM_ROW}) stop k at, or start it from, the edge of a tile
+     * of rows, at most {@link Gemm#WIDE} rows, every edge a multiple of the smaller ones, so a row is read
+     * to the end of its tile of WIDE rows and no further. The scratch rows are zeroed past t only to there.
+     */
+    static int zeroEnd(int t, int T) {
+        return Math.min(T, (t / Gemm.WIDE + 1) * Gemm.WIDE);
+    }
+
+    /** The mean of {@link #zeroEnd} over the rows of T: the floats a scratch row holds, on average, for the plan's bytes. */
+    static double zeroedWidth(int T) {
+        double sum = 0;
+        for (int t = 0; t < T; t++) {
+            sum += zeroEnd(t, T);
+        }
+        return sum / T;
     }
 
     /**
@@ -69,13 +90,14 @@ final class AttentionOp {
         float inv = 1f / Reductions.sum(kc, red, s);
         long seedValue = DropoutMask.seed(seed.get(0), seed.get(1));
         int base = row * T + seed.get(DropoutMask.FIRST_ROW) * perRow;
+        int end = zeroEnd(t, T);
         for (int k = tid; k < T; k += PASS) {
             float v0 = rowAt(mem, a, k, t + 1) * inv, v1 = rowAt(mem, a, k + WG, t + 1) * inv;
             float v2 = rowAt(mem, a, k + 2 * WG, t + 1) * inv, v3 = rowAt(mem, a, k + 3 * WG, t + 1) * inv;
-            putWeight(mem, a, dr, k, T, v0, seedValue, salt, base, p);
-            putWeight(mem, a, dr, k + WG, T, v1, seedValue, salt, base, p);
-            putWeight(mem, a, dr, k + 2 * WG, T, v2, seedValue, salt, base, p);
-            putWeight(mem, a, dr, k + 3 * WG, T, v3, seedValue, salt, base, p);
+            putWeight(mem, a, dr, k, T, end, v0, seedValue, salt, base, p);
+            putWeight(mem, a, dr, k + WG, T, end, v1, seedValue, salt, base, p);
+            putWeight(mem, a, dr, k + 2 * WG, T, end, v2, seedValue, salt, base, p);
+            putWeight(mem, a, dr, k + 3 * WG, T, end, v3, seedValue, salt, base, p);
         }
     }
 
@@ -91,12 +113,15 @@ final class AttentionOp {
         return k <= t ? e : 0f;
     }
 
-    /** Weight k (k &lt; T) of a row: into att, and with dropout through its mask into the dropped row too. */
-    private static void putWeight(FloatArray mem, int a, int dr, int k, int T, float v, long seedValue, int salt, int base,
-                                  float p) {
+    /**
+     * Weight k (k &lt; T) of a row: into att, and with dropout through its mask into the dropped row too,
+     * as far as the products read it (k &lt; {@code end}, {@link #zeroEnd}).
+     */
+    private static void putWeight(FloatArray mem, int a, int dr, int k, int T, int end, float v, long seedValue, int salt,
+                                  int base, float p) {
         if (k < T) {
             mem.set(a + k, v);
-            if (p > 0f) {
+            if (p > 0f && k < end) {
                 mem.set(dr + k, v * DropoutMask.scale(seedValue, salt, base + k, p));
             }
         }
@@ -134,14 +159,15 @@ final class AttentionOp {
             dot += w3 * d3;
         }
         float total = Reductions.sum(kc, red, dot);
-        for (int k = tid; k < T; k += PASS) {
+        int end = zeroEnd(t, T); // dS and dropout(att) are this backend's scratch: written as far as the products read them
+        for (int k = tid; k < end; k += PASS) {
             float v0 = scoreGrad(mem, a, g, k, t, total, scale), v1 = scoreGrad(mem, a, g, k + WG, t, total, scale);
             float v2 = scoreGrad(mem, a, g, k + 2 * WG, t, total, scale);
             float v3 = scoreGrad(mem, a, g, k + 3 * WG, t, total, scale);
-            putScoreGrad(mem, g, dr, k, t, T, v0, p);
-            putScoreGrad(mem, g, dr, k + WG, t, T, v1, p);
-            putScoreGrad(mem, g, dr, k + 2 * WG, t, T, v2, p);
-            putScoreGrad(mem, g, dr, k + 3 * WG, t, T, v3, p);
+            putScoreGrad(mem, g, dr, k, t, end, v0, p);
+            putScoreGrad(mem, g, dr, k + WG, t, end, v1, p);
+            putScoreGrad(mem, g, dr, k + 2 * WG, t, end, v2, p);
+            putScoreGrad(mem, g, dr, k + 3 * WG, t, end, v3, p);
         }
     }
 
@@ -167,9 +193,9 @@ final class AttentionOp {
         return k <= t ? v : 0f;
     }
 
-    /** dS(k) into the row (k &lt; T), and with dropout a zero into the dropped row past t. */
-    private static void putScoreGrad(FloatArray mem, int g, int dr, int k, int t, int T, float v, float p) {
-        if (k < T) {
+    /** dS(k) into the row (k &lt; end, {@link #zeroEnd}), and with dropout a zero into the dropped row past t. */
+    private static void putScoreGrad(FloatArray mem, int g, int dr, int k, int t, int end, float v, float p) {
+        if (k < end) {
             mem.set(g + k, v);
             if (p > 0f && k > t) {
                 mem.set(dr + k, 0f);
@@ -236,7 +262,8 @@ final class AttentionOp {
         int dr = dropped.isEmpty() ? -1 : (int) dropped.getFirst().at();
         Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionOp::softmax, ctx.kc, mem, a, T, dr, s, dropout, salt,
                 NH * T), Grids.groups(rows, WG), new LaunchInfo("attention_softmax", Grids.dims((long) rows * WG, 1, 1),
-                Grids.dims(WG, 1, 1), 2.5 * rows * T, 2.0 * rows * T, (dropout > 0f ? 8.0 : 4.0) * rows * T, 4L * WG));
+                Grids.dims(WG, 1, 1), 2.5 * rows * T, 2.0 * rows * T, 4.0 * rows * (T + (dropout > 0f ? zeroedWidth(T) : 0)),
+                4L * WG));
         // out = dropout(att) V, k up to the row
         Gemm.Call values = heads(B, NH).shape(T, hs, T).a(dr >= 0 ? dr : a, T, 1, NH * T * T, T * T)
                 .b(x + 2 * C, C3, 1, T * C3, hs).c(ou, C, T * C, hs).mode(Gemm.K_UP_TO_ROW);
@@ -269,7 +296,7 @@ final class AttentionOp {
         Task softmax = new Task((g, id, mem, args) -> g.task(id, AttentionOp::softmaxBackward, ctx.kc, mem, grad, a, s,
                 dropout, salt, T, NH * T, scale, dr), Grids.groups(rows, WG), new LaunchInfo("attention_softmax_backward",
                 Grids.dims((long) rows * WG, 1, 1), Grids.dims(WG, 1, 1), 2.5 * rows * T, 4.0 * rows * T,
-                (dropout > 0f ? 4.0 : 2.0) * rows * T, 4L * WG));
+                (dropout > 0f ? 8.0 : 4.0) * rows * zeroedWidth(T), 4L * WG));
         // dQ = dS K
         Gemm.Call dq = heads(B, NH).shape(T, hs, T).a(grad, T, 1, NH * T * T, T * T).b(x + C, C3, 1, T * C3, hs)
                 .c(dx, C3, T * C3, hs).mode(Gemm.K_UP_TO_ROW);

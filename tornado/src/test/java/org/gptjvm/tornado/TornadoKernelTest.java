@@ -4,6 +4,7 @@ import org.gptjvm.engine.Backend;
 import org.gptjvm.engine.Backends;
 import org.gptjvm.engine.FloatBlock;
 import org.gptjvm.engine.FloatBuf;
+import org.gptjvm.engine.IntBuf;
 import org.gptjvm.engine.Launch;
 import org.gptjvm.engine.Program;
 import org.gptjvm.engine.conformance.Conformance;
@@ -14,6 +15,7 @@ import org.gptjvm.engine.device.DeviceDiagnostics;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -87,6 +89,28 @@ class TornadoKernelTest {
             System.clearProperty("gpt.tornado.wideKStep");
             System.clearProperty("gpt.tornado.indexMask");
         }
+    }
+
+    /**
+     * Attention's scratch rows (dropout(att), dS) are written past the diagonal only as far as its
+     * triangular products read them: an attention of shorter rows after a longer one, whose values are
+     * left in the shared scratch where the shorter rows' layout puts nothing, gives the reference's
+     * results (rows of 150 after 200: 128-row tiles, rows before 128 written to 128 only).
+     */
+    @Test
+    void attentionReadsNoScratchPastWhatItWrote() {
+        Conformance.assertMatchesReference("tornado", "attention after a longer one", 77, c -> {
+            List<Launch> l = new ArrayList<>();
+            for (int T : new int[]{200, 150}) {
+                int B = 1, C = 48, NH = 2, N = B * T;
+                FloatBuf qkv = c.in("qkv T" + T, N * 3 * C, 1), d = c.in("dout T" + T, N * C, 1);
+                IntBuf seed = c.ints("seed T" + T, new int[]{0x1234567, 0x7654321, 0});
+                FloatBuf att = c.out("att T" + T, B * NH * T * T);
+                l.add(c.be.attentionForward(c.out("out T" + T, N * C), att, qkv, seed, 0.25f, 5, B, T, C, NH));
+                l.add(c.be.attentionBackward(c.out("dqkv T" + T, N * 3 * C), d, qkv, att, seed, 0.25f, 5, B, T, C, NH));
+            }
+            return l;
+        });
     }
 
     /** The device's memory, for checking a model against before it is allocated: what the driver reports. */
